@@ -1,0 +1,73 @@
+"""cmkguard: AWS encryption-key governance as composable, typed functions.
+
+Inventory which data stores sit on which KMS key (:func:`scan`), analyse key policies and grants
+with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), audit an estate
+(:func:`audit`), and move resources from AWS-managed keys to customer-managed keys safely
+(:func:`plan_migration`, :func:`execute`).
+
+The public API is exactly ``cmkguard.__all__``; everything else is private.
+"""
+
+from __future__ import annotations
+
+from cmkguard.errors import (
+    AuditPolicyError,
+    AwsAccessError,
+    CmkGuardError,
+    ConfigurationError,
+    EndpointUnreachableError,
+    JournalMismatchError,
+    MigrationError,
+    MissingExtraError,
+    NoCredentialsError,
+    PolicyParseError,
+    PreflightError,
+    StepFailedError,
+    UnknownRegionError,
+    UnknownResourceTypeError,
+)
+from cmkguard.models import (
+    EncryptedResource,
+    Grant,
+    Inventory,
+    KeyClass,
+    KeyUse,
+    KmsKey,
+    RotationStatus,
+    ScanError,
+)
+from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AccountId",
+    "AuditPolicyError",
+    "AwsAccessError",
+    "CmkGuardError",
+    "ConfigurationError",
+    "EncryptedResource",
+    "EndpointUnreachableError",
+    "Grant",
+    "Inventory",
+    "JournalMismatchError",
+    "KeyArn",
+    "KeyClass",
+    "KeyUse",
+    "KmsKey",
+    "MigrationError",
+    "MissingExtraError",
+    "NoCredentialsError",
+    "OrgId",
+    "PolicyParseError",
+    "PreflightError",
+    "Region",
+    "ResourceArn",
+    "ResourceTypeName",
+    "RotationStatus",
+    "ScanError",
+    "StepFailedError",
+    "UnknownRegionError",
+    "UnknownResourceTypeError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``cmkguard``): fixtures for the emulated AWS account."""
