@@ -1,0 +1,1 @@
+"""The only package that imports boto3/botocore: sessions, clients, paging, retries, errors."""
