@@ -36,6 +36,7 @@ from cmkguard.models import (
     RotationStatus,
     ScanError,
 )
+from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
 __version__ = "0.1.0.dev0"
@@ -66,6 +67,7 @@ __all__ = [
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "Severity",
     "StepFailedError",
     "UnknownRegionError",
     "UnknownResourceTypeError",
