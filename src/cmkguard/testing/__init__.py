@@ -1,1 +1,17 @@
-"""The emulated AWS account: moto's in-process server on 127.0.0.1, made realistic."""
+"""The emulated AWS account: moto's in-process server on 127.0.0.1, made realistic.
+
+:class:`EmulatedAWS` runs the server and hands out sessions per account and region;
+:func:`seed_estate` fills it with a realistic estate and returns its :class:`GroundTruth`.
+The pytest plugin (:mod:`cmkguard.testing.pytest_plugin`) exposes both as fixtures.
+
+Needs the ``demo`` extra (``pip install 'cmkguard[demo]'``): moto is imported when an emulator
+starts, and a missing moto raises :class:`cmkguard.MissingExtraError`.
+"""
+
+from __future__ import annotations
+
+from cmkguard.testing._emulator import EmulatedAWS
+from cmkguard.testing._seed import seed_estate
+from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth
+
+__all__ = ["EmulatedAWS", "ExpectedKey", "ExpectedResource", "GroundTruth", "seed_estate"]

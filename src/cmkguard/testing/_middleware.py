@@ -1,0 +1,188 @@
+"""WSGI middleware around moto's server app: accounts, latency, request counts, fidelity fixes.
+
+It runs on the server side, inside the request thread of moto's threaded server, so:
+
+* the *latency* is a ``time.sleep`` per request in that thread: concurrent requests overlap like
+  real round trips do, and a client cannot tell the delay from network time;
+* the *counts* see every AWS request whatever client sent it;
+* the *fidelity fixes* run right after the request that created a resource, before the client can
+  see the result (the response body is corrected too).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cmkguard.testing import _moto
+
+__all__ = ["EmulatorMiddleware", "RequestInfo", "parse_request"]
+
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_ACTION_RE = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
+_PLACEHOLDER = _moto.DEFAULT_KEY_PLACEHOLDER.encode()
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class RequestInfo:
+    """What the middleware learned about one request (access key, region, service, operation)."""
+
+    __slots__ = ("access_key", "operation", "region", "service")
+
+    def __init__(self, access_key: str, region: str, service: str, operation: str) -> None:
+        self.access_key = access_key
+        self.region = region
+        self.service = service
+        self.operation = operation
+
+
+def parse_request(environ: dict[str, Any]) -> RequestInfo:
+    """Read the signing scope and the operation of a request; buffer its body for moto.
+
+    The operation comes from ``X-Amz-Target`` (JSON protocols: KMS, Secrets Manager) or from the
+    ``Action`` parameter (query protocols: RDS, STS), in the query string or the form body.
+    """
+    match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    access_key, region, service = match.groups() if match else ("", "us-east-1", "unknown")
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return RequestInfo(access_key, region, service, target.rsplit(".", 1)[-1])
+    action = _ACTION_RE.search(environ.get("QUERY_STRING", "").encode())
+    if action is None:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = _ACTION_RE.search(body)
+    operation = action.group(1).decode() if action else environ.get("REQUEST_METHOD", "?")
+    return RequestInfo(access_key, region, service, operation)
+
+
+_READ_PREFIXES = ("Describe", "List", "Get", "Download")
+
+
+class EmulatorMiddleware:
+    """Wraps moto's WSGI app; see the module docstring for what it adds."""
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        *,
+        primary_account: str,
+        latency_s: float = 0.0,
+    ) -> None:
+        self.app = app
+        self.primary_account = primary_account
+        self.latency_s = latency_s
+        self._accounts_by_key: dict[str, str] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def register_access_key(self, access_key: str, account: str) -> None:
+        """Route requests signed with ``access_key`` to ``account`` (survives a moto reset)."""
+        with self._lock:
+            self._accounts_by_key[access_key] = account
+
+    def account_for(self, access_key: str) -> str:
+        """The account a request signed with ``access_key`` acts in.
+
+        Keys the emulator handed out map to their account; keys moto knows (from an
+        ``AssumeRole`` made by any client) map to the role's account; anything else (such as
+        ``AWS_ACCESS_KEY_ID=testing``) is the primary account, not moto's ``123456789012``.
+        """
+        known = self._accounts_by_key.get(access_key)
+        if known is not None:
+            return known
+        account = _moto.account_for_access_key(access_key) if access_key else ""
+        if not account or account == _moto.moto_default_account():
+            return self.primary_account
+        return account
+
+    # -- counts ------------------------------------------------------------------------------
+
+    def request_counts(self) -> dict[tuple[str, str], int]:
+        """A copy of the request counts per ``(service, operation)``."""
+        with self._lock:
+            return dict(self._counts)
+
+    def reset_request_counts(self) -> None:
+        """Set every request count back to zero."""
+        with self._lock:
+            self._counts.clear()
+
+    # -- WSGI --------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Handle one request (WSGI entry point)."""
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self.app(environ, start_response)
+        info = parse_request(environ)
+        account = self.account_for(info.access_key)
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+        with self._lock:
+            self._counts[(info.service, info.operation)] += 1
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
+        if info.operation.startswith(_READ_PREFIXES) or info.service not in (
+            "rds",
+            "secretsmanager",
+        ):
+            return self.app(environ, start_response)
+        return self._call_with_fixups(environ, start_response, info, account)
+
+    def _call_with_fixups(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        info: RequestInfo,
+        account: str,
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        chunks = self.app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        if info.service == "rds":
+            _moto.fix_rds(account, info.region)
+            if _PLACEHOLDER in body:
+                body = self._fix_rds_body(body, account, info.region)
+        else:
+            _moto.fix_secretsmanager(account, info.region)
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(captured["status"], headers)
+        return [body]
+
+    @staticmethod
+    def _fix_rds_body(body: bytes, account: str, region: str) -> bytes:
+        # The response was rendered before the fix-up; render the fixed value instead. An
+        # unencrypted resource's placeholder was cleared: drop the element.
+        arn = _moto.find_aws_managed_key_arn(account, region, "alias/aws/rds")
+        body = re.sub(
+            rb"<StorageEncrypted>false</StorageEncrypted>(.*?)<KmsKeyId>default_kms_key_id</KmsKeyId>",
+            rb"<StorageEncrypted>false</StorageEncrypted>\1",
+            body,
+            flags=re.DOTALL,
+        )
+        if arn is not None:
+            body = body.replace(_PLACEHOLDER, arn.encode())
+        return body

@@ -1,0 +1,206 @@
+"""The ground truth of a seeded estate: what exists, on which key, and what is wrong with it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from cmkguard.models import KeyClass
+from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
+
+__all__ = ["ExpectedKey", "ExpectedResource", "GroundTruth"]
+
+KEY_PROBLEMS = frozenset(
+    {
+        "public-access",
+        "cross-account-access",
+        "wildcard-actions",
+        "rotation-disabled",
+        "missing-tags",
+        "pending-deletion-in-use",
+        "disabled-in-use",
+    }
+)
+"""Problem slugs a key can carry in the ground truth."""
+
+RESOURCE_PROBLEMS = frozenset({"aws-managed-key", "unencrypted", "cross-account-key"})
+"""Problem slugs a resource can carry in the ground truth."""
+
+
+def _frozen_strs(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+@attrs.frozen
+class ExpectedResource:
+    """One resource the seeding made, with the key class a correct scan must find.
+
+    ``arn`` is exactly the ARN AWS (moto) reports; ``key_arn`` the key's ARN (``None`` when
+    unencrypted); ``problems`` the resource-level problems (``aws-managed-key``,
+    ``unencrypted``, ``cross-account-key``); ``details`` facts a scan may also report (snapshot
+    type, owning service, replica regions...).
+    """
+
+    arn: ResourceArn
+    resource_type: ResourceTypeName
+    account: AccountId
+    region: Region
+    key_class: KeyClass
+    key_arn: KeyArn | None
+    name: str = ""
+    problems: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_strs)
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "arn": self.arn,
+            "resource_type": self.resource_type,
+            "account": self.account,
+            "region": self.region,
+            "key_class": self.key_class.value,
+            "key_arn": self.key_arn,
+            "name": self.name,
+            "problems": sorted(self.problems),
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExpectedResource:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            arn=ResourceArn(data["arn"]),
+            resource_type=ResourceTypeName(data["resource_type"]),
+            account=AccountId(data["account"]),
+            region=Region(data["region"]),
+            key_class=KeyClass(data["key_class"]),
+            key_arn=KeyArn(data["key_arn"]) if data.get("key_arn") else None,
+            name=data.get("name", ""),
+            problems=frozenset(data.get("problems", ())),
+            details=dict(data.get("details", {})),
+        )
+
+
+@attrs.frozen
+class ExpectedKey:
+    """One KMS key in the estate with the problems it was seeded with.
+
+    ``manager`` is ``"AWS"`` or ``"CUSTOMER"``; ``state`` the KMS key state (``Enabled``,
+    ``Disabled``, ``PendingDeletion``); ``problems`` slugs from ``KEY_PROBLEMS``;
+    ``rotation_enabled`` and ``rotation_period_days`` what the seeding set; ``aliases`` and
+    ``tags`` what the key carries.
+    """
+
+    arn: KeyArn
+    account: AccountId
+    region: Region
+    manager: str
+    state: str
+    problems: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_strs)
+    rotation_enabled: bool = False
+    rotation_period_days: int | None = None
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tags: Mapping[str, str] = attrs.field(factory=dict)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "arn": self.arn,
+            "account": self.account,
+            "region": self.region,
+            "manager": self.manager,
+            "state": self.state,
+            "problems": sorted(self.problems),
+            "rotation_enabled": self.rotation_enabled,
+            "rotation_period_days": self.rotation_period_days,
+            "aliases": list(self.aliases),
+            "tags": dict(self.tags),
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExpectedKey:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            arn=KeyArn(data["arn"]),
+            account=AccountId(data["account"]),
+            region=Region(data["region"]),
+            manager=data["manager"],
+            state=data["state"],
+            problems=frozenset(data.get("problems", ())),
+            rotation_enabled=bool(data.get("rotation_enabled", False)),
+            rotation_period_days=data.get("rotation_period_days"),
+            aliases=tuple(data.get("aliases", ())),
+            tags=dict(data.get("tags", {})),
+            description=data.get("description", ""),
+        )
+
+
+@attrs.frozen
+class GroundTruth:
+    """Everything :func:`~cmkguard.testing.seed_estate` made, computed from what AWS reported.
+
+    ``resources`` and ``keys`` are keyed by ARN. ``accounts`` and ``regions`` are where the
+    seeding worked.
+    """
+
+    resources: Mapping[ResourceArn, ExpectedResource]
+    keys: Mapping[KeyArn, ExpectedKey]
+    accounts: tuple[AccountId, ...] = ()
+    regions: tuple[Region, ...] = ()
+
+    def resources_of_type(self, resource_type: str) -> list[ExpectedResource]:
+        """The resources of one type (e.g. ``"rds:db-instance"``), sorted by ARN."""
+        return sorted(
+            (r for r in self.resources.values() if r.resource_type == resource_type),
+            key=lambda r: r.arn,
+        )
+
+    def key_class_counts(self) -> Counter[KeyClass]:
+        """How many resources are in each key class."""
+        return Counter(r.key_class for r in self.resources.values())
+
+    def keys_with_problem(self, problem: str) -> list[ExpectedKey]:
+        """The keys carrying ``problem`` (a slug), sorted by ARN."""
+        return sorted((k for k in self.keys.values() if problem in k.problems), key=lambda k: k.arn)
+
+    def resources_with_problem(self, problem: str) -> list[ExpectedResource]:
+        """The resources carrying ``problem`` (a slug), sorted by ARN."""
+        return sorted(
+            (r for r in self.resources.values() if problem in r.problems), key=lambda r: r.arn
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "accounts": list(self.accounts),
+            "regions": list(self.regions),
+            "resources": [self.resources[a].to_dict() for a in sorted(self.resources)],
+            "keys": [self.keys[a].to_dict() for a in sorted(self.keys)],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroundTruth:
+        """Rebuild from :meth:`to_dict` output."""
+        resources = [ExpectedResource.from_dict(r) for r in data.get("resources", ())]
+        keys = [ExpectedKey.from_dict(k) for k in data.get("keys", ())]
+        return cls(
+            resources={r.arn: r for r in resources},
+            keys={k.arn: k for k in keys},
+            accounts=tuple(AccountId(a) for a in data.get("accounts", ())),
+            regions=tuple(Region(r) for r in data.get("regions", ())),
+        )
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The ground truth as a JSON document."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GroundTruth:
+        """Rebuild from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,230 @@
+"""EmulatedAWS: loopback only, accounts, AWS-managed keys on first use, latency, counts, reset."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+
+from cmkguard.errors import ConfigurationError
+from cmkguard.testing import EmulatedAWS
+
+PRIMARY = "111122223333"
+SECOND = "444455556666"
+PLACEHOLDER = "default_kms_key_id"
+
+
+def _create_instance(rds: object, name: str, **extra: object) -> dict[str, object]:
+    response = rds.create_db_instance(  # type: ignore[attr-defined]
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="admin_user",
+        MasterUserPassword="fake-password-1",
+        AllocatedStorage=20,
+        **extra,
+    )
+    instance: dict[str, object] = response["DBInstance"]
+    return instance
+
+
+def test_server_binds_loopback_only(emulated_aws: EmulatedAWS) -> None:
+    parts = urlsplit(emulated_aws.endpoint_url)
+    assert parts.hostname == "127.0.0.1"
+    assert parts.port is not None
+    assert parts.port != 5000
+
+
+def test_primary_session_acts_in_primary_account(emulated_aws: EmulatedAWS) -> None:
+    identity = emulated_aws.client("sts").get_caller_identity()
+    assert identity["Account"] == PRIMARY
+
+
+def test_unknown_credentials_act_in_primary_account(emulated_aws: EmulatedAWS) -> None:
+    import boto3
+
+    # The plugin's fake environment credentials (AWS_ACCESS_KEY_ID=testing).
+    client = boto3.Session(region_name="us-east-1").client(
+        "sts", endpoint_url=emulated_aws.endpoint_url
+    )
+    assert client.get_caller_identity()["Account"] == PRIMARY
+
+
+def test_second_account_session_assumes_a_role_and_resources_land_there(
+    emulated_aws: EmulatedAWS,
+) -> None:
+    identity = emulated_aws.client("sts", account=SECOND).get_caller_identity()
+    assert identity["Account"] == SECOND
+    assert ":assumed-role/" in identity["Arn"]
+
+    key = emulated_aws.client("kms", account=SECOND).create_key()["KeyMetadata"]
+    assert key["Arn"].split(":")[4] == SECOND
+    primary_keys = emulated_aws.client("kms").list_keys()["Keys"]
+    assert key["KeyId"] not in {k["KeyId"] for k in primary_keys}
+
+
+def test_unknown_account_is_refused(emulated_aws: EmulatedAWS) -> None:
+    with pytest.raises(ConfigurationError, match="not emulated"):
+        emulated_aws.session(account="999999999999")
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        EmulatedAWS(accounts=())
+    with pytest.raises(ConfigurationError):
+        EmulatedAWS(accounts=("1234",))
+    with pytest.raises(ConfigurationError):
+        EmulatedAWS(latency_ms=-1)
+
+
+def test_no_aws_managed_key_before_first_use(emulated_aws: EmulatedAWS) -> None:
+    kms = emulated_aws.client("kms")
+    assert kms.list_keys()["Keys"] == []
+    assert kms.list_aliases()["Aliases"] == []
+
+
+def test_encrypted_instance_without_key_creates_aws_rds_key(emulated_aws: EmulatedAWS) -> None:
+    rds = emulated_aws.client("rds")
+    kms = emulated_aws.client("kms")
+    created = _create_instance(rds, "db-default", StorageEncrypted=True)
+
+    aliases = {a["AliasName"]: a["TargetKeyId"] for a in kms.list_aliases()["Aliases"]}
+    assert set(aliases) == {"alias/aws/rds"}
+    meta = kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS"
+    assert meta["KeyId"] == aliases["alias/aws/rds"]
+    assert created["KmsKeyId"] == meta["Arn"]
+    assert kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"] is True
+    # One AWS-managed key per account and region, however many resources use it.
+    _create_instance(rds, "db-default-2", StorageEncrypted=True)
+    assert len(kms.list_keys()["Keys"]) == 1
+
+
+def test_aws_managed_key_policy_is_via_service_only(emulated_aws: EmulatedAWS) -> None:
+    import json
+
+    _create_instance(emulated_aws.client("rds", region="eu-west-1"), "db", StorageEncrypted=True)
+    kms = emulated_aws.client("kms", region="eu-west-1")
+    key_id = kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["KeyId"]
+    policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    via = policy["Statement"][0]["Condition"]["StringEquals"]
+    assert via == {"kms:CallerAccount": PRIMARY, "kms:ViaService": "rds.eu-west-1.amazonaws.com"}
+    # The other region has not used aws/rds: it has no such key.
+    assert emulated_aws.client("kms").list_keys()["Keys"] == []
+
+
+def test_describe_key_on_predefined_alias_never_makes_a_customer_key(
+    emulated_aws: EmulatedAWS,
+) -> None:
+    kms = emulated_aws.client("kms")
+    meta = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS"
+    assert all(
+        kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyManager"] == "AWS"
+        for k in kms.list_keys()["Keys"]
+    )
+
+
+def test_no_placeholder_on_rds_resources(emulated_aws: EmulatedAWS) -> None:
+    rds = emulated_aws.client("rds")
+    _create_instance(rds, "enc", StorageEncrypted=True)
+    _create_instance(rds, "plain")
+    rds.create_db_snapshot(DBInstanceIdentifier="enc", DBSnapshotIdentifier="enc-manual")
+    for encrypted, name in ((True, "aur-enc"), (False, "aur-plain")):
+        rds.create_db_cluster(
+            DBClusterIdentifier=name,
+            Engine="aurora-postgresql",
+            MasterUsername="admin_user",
+            MasterUserPassword="fake-password-1",
+            StorageEncrypted=encrypted,
+        )
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier=name, DBClusterSnapshotIdentifier=f"{name}-manual"
+        )
+    responses = [
+        rds.describe_db_instances(),
+        rds.describe_db_clusters(),
+        rds.describe_db_snapshots(),
+        rds.describe_db_cluster_snapshots(),
+    ]
+    assert PLACEHOLDER not in repr(responses)
+    aws_rds = emulated_aws.client("kms").describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+    clusters = {c["DBClusterIdentifier"]: c for c in responses[1]["DBClusters"]}
+    assert clusters["aur-enc"]["KmsKeyId"] == aws_rds
+    assert "KmsKeyId" not in clusters["aur-plain"]
+    snapshots = responses[2]["DBSnapshots"]
+    assert {s["SnapshotType"] for s in snapshots} == {"manual", "automated"}
+    assert all(s.get("KmsKeyId") in (aws_rds, None) for s in snapshots)
+
+
+def test_secret_on_default_key_creates_aws_secretsmanager_key(emulated_aws: EmulatedAWS) -> None:
+    sm = emulated_aws.client("secretsmanager")
+    kms = emulated_aws.client("kms")
+    assert kms.list_aliases()["Aliases"] == []
+    sm.create_secret(Name="app/db", SecretString="fake")
+    assert "KmsKeyId" not in sm.describe_secret(SecretId="app/db")
+    meta = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS"
+    assert [a["AliasName"] for a in kms.list_aliases()["Aliases"]] == ["alias/aws/secretsmanager"]
+
+
+def test_reset_clears_state(emulated_aws: EmulatedAWS) -> None:
+    kms = emulated_aws.client("kms")
+    kms.create_key()
+    second = emulated_aws.client("kms", account=SECOND)
+    second.create_key()
+    emulated_aws.reset()
+    assert kms.list_keys()["Keys"] == []
+    # A session handed out before the reset still acts in its account.
+    assert emulated_aws.client("sts", account=SECOND).get_caller_identity()["Account"] == SECOND
+    assert second.list_keys()["Keys"] == []
+
+
+def test_request_counts_count_per_operation(emulated_aws: EmulatedAWS) -> None:
+    kms = emulated_aws.client("kms")
+    rds = emulated_aws.client("rds")
+    emulated_aws.reset_request_counts()
+    kms.list_keys()
+    kms.list_keys()
+    rds.describe_db_instances()
+    counts = emulated_aws.request_counts()
+    assert counts[("kms", "ListKeys")] == 2
+    assert counts[("rds", "DescribeDBInstances")] == 1
+    emulated_aws.reset_request_counts()
+    assert emulated_aws.request_counts() == {}
+
+
+def test_latency_delays_each_request_and_requests_overlap() -> None:
+    latency_ms = 30
+    with EmulatedAWS(latency_ms=latency_ms) as aws:
+        kms = aws.client("kms")
+        kms.list_keys()  # warm the connection and the backend
+        started = time.perf_counter()
+        kms.list_keys()
+        assert time.perf_counter() - started >= latency_ms / 1000
+
+        def batch() -> float:
+            with ThreadPoolExecutor(8) as pool:
+                started = time.perf_counter()
+                list(pool.map(lambda _: kms.list_keys(), range(8)))
+                return time.perf_counter() - started
+
+        # Behaviour, not a benchmark: 8 concurrent requests must not queue behind one another.
+        # Compared with the same batch without latency, so a busy CPU does not make it flaky.
+        # The best of three runs each: other processes on the machine only add time.
+        with_latency = min(batch() for _ in range(3))
+        aws.latency_ms = 0
+        without_latency = min(batch() for _ in range(3))
+        assert with_latency >= latency_ms / 1000
+        assert with_latency - without_latency < 4 * latency_ms / 1000
+
+
+def test_stopped_emulator_has_no_endpoint() -> None:
+    aws = EmulatedAWS()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = aws.endpoint_url
+    with aws:
+        assert aws.running
+    assert not aws.running
