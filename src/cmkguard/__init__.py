@@ -10,6 +10,16 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 
 from __future__ import annotations
 
+from cmkguard.audit import (
+    AuditDiff,
+    AuditPolicy,
+    AuditReport,
+    Finding,
+    Kpis,
+    Suppression,
+    audit,
+    diff,
+)
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -43,12 +53,16 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AccountId",
+    "AuditDiff",
+    "AuditPolicy",
     "AuditPolicyError",
+    "AuditReport",
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
     "EncryptedResource",
     "EndpointUnreachableError",
+    "Finding",
     "Grant",
     "Inventory",
     "JournalMismatchError",
@@ -56,6 +70,7 @@ __all__ = [
     "KeyClass",
     "KeyUse",
     "KmsKey",
+    "Kpis",
     "MigrationError",
     "MissingExtraError",
     "NoCredentialsError",
@@ -69,7 +84,10 @@ __all__ = [
     "ScanError",
     "Severity",
     "StepFailedError",
+    "Suppression",
     "UnknownRegionError",
     "UnknownResourceTypeError",
     "__version__",
+    "audit",
+    "diff",
 ]

@@ -508,3 +508,10 @@ class Inventory:
     def from_json(cls, text: str | bytes) -> Inventory:
         """Read an inventory written by :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
+
+    def _repr_html_(self) -> str:
+        # Jupyter rendering lives with the other formats in cmkguard.report (imported lazily:
+        # report/ sits above models in the layers and pulls in nothing optional).
+        from cmkguard.report.html import inventory_html
+
+        return inventory_html(self)

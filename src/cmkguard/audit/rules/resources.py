@@ -1,0 +1,168 @@
+"""Rules about data stores: which key class they sit on and whether that key still works."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from cmkguard.arn import parse_arn
+from cmkguard.audit.catalogue import AWS_MANAGED_RULE_BY_TYPE
+from cmkguard.audit.context import AuditContext, as_utc, key_label
+from cmkguard.audit.finding import Finding
+from cmkguard.models import EncryptedResource, KeyClass
+
+__all__ = ["check_key_class", "check_key_state", "check_secondary_keys"]
+
+_SNAPSHOT_TYPES = frozenset({"rds:db-snapshot", "rds:db-cluster-snapshot"})
+# Key states in which the key decrypts (or soon will again without anyone acting).
+_USABLE_STATES = frozenset({"Enabled", "Creating", "Updating"})
+
+
+def _resource_evidence(r: EncryptedResource) -> dict[str, Any]:
+    ev: dict[str, Any] = {"name": r.name, "key_class": r.key_class.value}
+    if r.key_reference:
+        ev["key_reference"] = r.key_reference
+    for detail in ("SnapshotType", "OwningService", "Engine"):
+        if detail in r.details:
+            ev[detail] = r.details[detail]
+    return ev
+
+
+def _account_of(arn: str | None) -> str | None:
+    if not arn:
+        return None
+    try:
+        return parse_arn(arn).account or None
+    except ValueError:
+        return None
+
+
+def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
+    """AWS-managed, unencrypted, cross-account (untrusted) and unknown-key resources."""
+    trusted = set(ctx.policy.trusted_accounts)
+    for r in ctx.inventory.resources:
+        ev = _resource_evidence(r)
+        if r.key_class is KeyClass.AWS_MANAGED:
+            rule = AWS_MANAGED_RULE_BY_TYPE.get(r.resource_type, "resource-aws-managed-key")
+            msg = f"{r.name} is encrypted with the AWS-managed key {r.key_reference or r.key_arn}."
+            if r.resource_type in _SNAPSHOT_TYPES:
+                msg += " A snapshot on the AWS-managed key cannot be shared with another account."
+            if r.details.get("OwningService"):
+                msg += (
+                    f" The secret is managed by {r.details['OwningService']}: re-key it through "
+                    "that service."
+                )
+            yield ctx.finding(rule, msg, resource=r, key_arn=r.key_arn, evidence=ev)
+        elif r.key_class is KeyClass.UNENCRYPTED:
+            yield ctx.finding(
+                "resource-unencrypted",
+                f"{r.name} ({r.resource_type}) is not encrypted at rest.",
+                resource=r,
+                evidence=ev,
+            )
+        elif r.key_class is KeyClass.CROSS_ACCOUNT:
+            owner = _account_of(r.key_arn)
+            if owner is not None and owner in trusted:
+                continue
+            ev["key_account"] = owner
+            yield ctx.finding(
+                "resource-cross-account-key",
+                f"{r.name} is encrypted with {r.key_arn}, a key owned by account {owner}.",
+                resource=r,
+                key_arn=r.key_arn,
+                evidence=ev,
+            )
+        elif r.key_class is KeyClass.UNKNOWN:
+            ev["reason"] = r.reason
+            yield ctx.finding(
+                "resource-key-unknown",
+                f"The key of {r.name} could not be determined: {r.reason or 'no reason given'}.",
+                resource=r,
+                key_arn=r.key_arn,
+                evidence=ev,
+            )
+
+
+def check_key_state(ctx: AuditContext) -> Iterator[Finding]:
+    """Resources whose storage key (or a secondary key) is pending deletion, disabled or unusable.
+
+    Data on such a key is about to be lost or already unreadable, whatever else is wrong.
+    """
+    keys = ctx.inventory.keys
+    for r in ctx.inventory.resources:
+        uses: list[tuple[str, str | None]] = [("", r.key_arn)]
+        uses += [(f"{u.purpose}@{u.region}", u.key_arn) for u in r.secondary_keys]
+        for purpose, karn in uses:
+            key = keys.get(karn) if karn else None  # type: ignore[call-overload]
+            if key is None or key.state in _USABLE_STATES:
+                continue
+            what = f"{r.name}" + (f" ({purpose.replace('@', ' in ')})" if purpose else "")
+            ev = _resource_evidence(r) | {
+                "key_state": key.state,
+                "key_purpose": purpose or "storage",
+            }
+            label = key_label(key, karn)
+            if key.state == "PendingDeletion":
+                when = as_utc(key.deletion_date) if key.deletion_date else None
+                if when is not None:
+                    days_left = max(0, math.ceil((when - ctx.now).total_seconds() / 86400))
+                    ev |= {"deletion_date": when.isoformat(), "days_left": days_left}
+                    tail = f"on {when.date().isoformat()} ({days_left} days left)"
+                else:
+                    tail = "(deletion date unknown)"
+                msg = f"{what} is encrypted with {label}, scheduled for deletion {tail}."
+                rule = "resource-key-pending-deletion"
+            elif key.state == "Disabled":
+                msg = f"{what} is encrypted with {label}, which is disabled: it cannot be read."
+                rule = "resource-key-disabled"
+            else:
+                msg = f"{what} is encrypted with {label}, which is in state {key.state}."
+                rule = "resource-key-unavailable"
+            yield ctx.finding(rule, msg, resource=r, key=key, evidence=ev, discriminator=purpose)
+
+
+def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
+    """Performance Insights on aws/rds; a secret replica or rotation Lambda on another key class."""
+    for r in ctx.inventory.resources:
+        for u in r.secondary_keys:
+            disc = f"{u.purpose}@{u.region}"
+            ev = _resource_evidence(r) | {
+                "purpose": u.purpose,
+                "secondary_region": u.region,
+                "secondary_key_arn": u.key_arn,
+                "secondary_key_class": u.key_class.value,
+            }
+            if u.purpose == "performance-insights" and u.key_class is KeyClass.AWS_MANAGED:
+                yield ctx.finding(
+                    "rds-performance-insights-aws-managed-key",
+                    f"Performance Insights of {r.name} is encrypted with the AWS-managed key "
+                    f"{u.key_arn or 'aws/rds'}.",
+                    resource=r,
+                    key_arn=u.key_arn,
+                    evidence=ev,
+                    discriminator=disc,
+                )
+            elif r.resource_type != "secretsmanager:secret" or u.key_class is r.key_class:
+                continue
+            elif u.purpose == "replica":
+                yield ctx.finding(
+                    "secret-replica-key-class-mismatch",
+                    f"The replica of {r.name} in {u.region} is on a {u.key_class.value} key; "
+                    f"the primary is on a {r.key_class.value} key.",
+                    resource=r,
+                    key_arn=u.key_arn,
+                    evidence=ev,
+                    discriminator=disc,
+                )
+            elif u.purpose == "rotation-lambda":
+                yield ctx.finding(
+                    "secret-rotation-lambda-key-class-mismatch",
+                    f"The rotation Lambda of {r.name} ({r.details.get('RotationLambdaARN', '?')}) "
+                    f"is on a {u.key_class.value} key; the secret is on a "
+                    f"{r.key_class.value} key.",
+                    resource=r,
+                    key_arn=u.key_arn,
+                    evidence=ev,
+                    discriminator=disc,
+                )

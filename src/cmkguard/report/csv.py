@@ -1,0 +1,45 @@
+"""CSV export: one row per finding, stable column order (spreadsheets, data lakes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cmkguard.audit.report import AuditReport
+
+__all__ = ["CSV_COLUMNS", "report_to_csv"]
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "fingerprint",
+    "rule_id",
+    "severity",
+    "title",
+    "account",
+    "region",
+    "resource_type",
+    "resource_arn",
+    "key_arn",
+    "message",
+    "remediation",
+    "suppressed",
+    "suppression_reason",
+    "first_seen",
+    "evidence",
+)
+"""The CSV header, in order."""
+
+
+def report_to_csv(report: AuditReport) -> str:
+    """Every finding as a CSV row; ``evidence`` is a compact JSON string."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for f in report.findings:
+        row = f.to_dict()
+        row["evidence"] = json.dumps(row["evidence"], sort_keys=True, separators=(",", ":"))
+        row["suppressed"] = "true" if f.suppressed else "false"
+        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+    return buf.getvalue()

@@ -1,0 +1,75 @@
+"""pandas export (optional extra ``pandas``): findings and coverage as DataFrames."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cmkguard.errors import MissingExtraError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cmkguard.audit.kpis import Coverage, Kpis
+    from cmkguard.audit.report import AuditReport
+
+__all__ = ["coverage_groups", "coverage_to_dataframe", "import_pandas", "report_to_dataframe"]
+
+_COLUMNS = (
+    "fingerprint",
+    "rule_id",
+    "severity",
+    "title",
+    "account",
+    "region",
+    "resource_type",
+    "resource_arn",
+    "key_arn",
+    "message",
+    "remediation",
+    "suppressed",
+    "first_seen",
+)
+
+
+def import_pandas() -> Any:
+    """``pandas``, or :class:`~cmkguard.MissingExtraError` with the install hint."""
+    try:
+        import pandas
+    except ImportError as exc:
+        raise MissingExtraError("pandas", "pandas") from exc
+    return pandas
+
+
+def report_to_dataframe(report: AuditReport) -> pd.DataFrame:
+    """One row per finding; ``severity`` is an ordered categorical (sorts info < ... < critical)."""
+    pandas = import_pandas()
+    rows = [{c: f.to_dict()[c] for c in _COLUMNS} for f in report.findings]
+    frame = pandas.DataFrame(rows, columns=list(_COLUMNS))
+    frame["severity"] = pandas.Categorical(
+        frame["severity"],
+        categories=["info", "low", "medium", "high", "critical"],
+        ordered=True,
+    )
+    frame["first_seen"] = pandas.to_datetime(frame["first_seen"], utc=True)
+    return frame
+
+
+def coverage_to_dataframe(kpis: Kpis, by: str = "resource_type") -> pd.DataFrame:
+    """CMK coverage per resource type, account or region: total, measured, on_cmk, percent."""
+    pandas = import_pandas()
+    groups = coverage_groups(kpis, by)
+    rows = [{by: name, **cov.to_dict()} for name, cov in groups.items()]
+    return pandas.DataFrame(rows, columns=[by, "total", "measured", "on_cmk", "percent"])
+
+
+def coverage_groups(kpis: Kpis, by: str) -> Mapping[str, Coverage]:
+    """The coverage groups of ``by`` (``resource_type``, ``account`` or ``region``)."""
+    options = {
+        "resource_type": kpis.coverage_by_resource_type,
+        "account": kpis.coverage_by_account,
+        "region": kpis.coverage_by_region,
+    }
+    if by not in options:
+        raise ValueError(f"by must be one of {', '.join(options)}, not {by!r}")
+    return options[by]

@@ -1,0 +1,166 @@
+"""HTML rendering for Jupyter (``_repr_html_``): reports and inventories as readable tables.
+
+Everything that comes from AWS (names, tags, ARNs, policy text) or from the user (suppression
+reasons) is escaped: a resource named ``<script>`` must render as text, not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from cmkguard.severity import Severity
+
+if TYPE_CHECKING:
+    from cmkguard.audit.report import AuditReport
+    from cmkguard.models import Inventory
+
+__all__ = ["MAX_ROWS", "inventory_html", "report_html", "table"]
+
+MAX_ROWS = 200
+"""Rows shown per table before the rest is summarised (a notebook is not a data lake)."""
+
+_SEV_COLOR = {
+    Severity.CRITICAL: "#b71c1c",
+    Severity.HIGH: "#e65100",
+    Severity.MEDIUM: "#f9a825",
+    Severity.LOW: "#1565c0",
+    Severity.INFO: "#616161",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return escape(str(value))
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, max_rows: int = MAX_ROWS
+) -> str:
+    """An escaped HTML table; rows beyond ``max_rows`` are counted, not shown."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body: list[str] = []
+    extra = 0
+    for i, row in enumerate(rows):
+        if i >= max_rows:
+            extra += 1
+            continue
+        body.append("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
+    more = f"<p>... and {extra} more rows</p>" if extra else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def report_html(report: AuditReport) -> str:
+    """A report: KPI summary, coverage by resource type, findings grouped by severity."""
+    k = report.kpis
+    counts = ", ".join(f"{escape(s)}: {n}" for s, n in k.findings_by_severity.items())
+    parts = [
+        "<div class='cmkguard-report'>",
+        f"<h3>cmkguard audit ({escape(report.generated_at.isoformat())})</h3>",
+        f"<p>CMK coverage <b>{_pct(k.cmk_coverage)}</b> of {k.coverage.measured} resources; "
+        f"rotation compliance <b>{_pct(k.rotation_compliance)}</b> of "
+        f"{k.rotation_applicable} keys; findings {counts}"
+        f"{f'; {k.suppressed_findings} suppressed' if k.suppressed_findings else ''}"
+        f"{f'; <b>{k.scan_errors} scan errors</b>' if k.scan_errors else ''}.</p>",
+        table(
+            ["resource type", "resources", "on CMK", "coverage"],
+            [
+                (name, c.total, c.on_cmk, _pct(c.percent))
+                for name, c in k.coverage_by_resource_type.items()
+            ],
+        ),
+    ]
+    for sev in sorted(Severity, reverse=True):
+        group = [f for f in report.findings if f.severity is sev]
+        if not group:
+            continue
+        parts.append(
+            f"<h4 style='color:{_SEV_COLOR[sev]}'>{escape(sev.value.upper())} ({len(group)})</h4>"
+        )
+        parts.append(
+            table(
+                ["rule", "target", "message", "remediation", "suppressed"],
+                [
+                    (
+                        f.rule_id,
+                        f.target,
+                        f.message,
+                        f.remediation,
+                        f.suppression_reason if f.suppressed else "",
+                    )
+                    for f in group
+                ],
+            )
+        )
+    if report.expired_suppressions:
+        parts.append("<h4>Expired suppressions (no longer applied)</h4>")
+        parts.append(
+            table(
+                ["rule", "resource", "reason", "expired"],
+                [
+                    (s.rule_id, s.resource, s.reason, s.expires.isoformat() if s.expires else "")
+                    for s in report.expired_suppressions
+                ],
+            )
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def inventory_html(inventory: Inventory) -> str:
+    """An inventory: summary line, then a resources table and a keys table."""
+    counts = ", ".join(
+        f"{escape(kc.value)}: {n}" for kc, n in inventory.counts_by_class().items() if n
+    )
+    parts = [
+        "<div class='cmkguard-inventory'>",
+        f"<p><b>{len(inventory.resources)} resources</b> ({counts or 'none'}), "
+        f"<b>{len(inventory.keys)} keys</b>, CMK coverage {_pct(inventory.cmk_coverage)}"
+        f"{f', <b>{len(inventory.errors)} scan errors</b>' if inventory.errors else ''}.</p>",
+        "<h4>Resources</h4>",
+        table(
+            ["type", "name", "account", "region", "key class", "key"],
+            [
+                (r.resource_type, r.name, r.account, r.region, r.key_class.value, r.key_arn)
+                for r in inventory.resources
+            ],
+        ),
+        "<h4>Keys</h4>",
+        table(
+            ["key", "aliases", "manager", "state", "rotation", "tags"],
+            [
+                (
+                    k.arn,
+                    ", ".join(k.aliases),
+                    k.manager,
+                    k.state,
+                    _rotation(k.rotation),
+                    ", ".join(f"{t}={v}" for t, v in sorted(k.tags.items())),
+                )
+                for k in inventory.keys.values()
+            ],
+        ),
+    ]
+    if inventory.errors:
+        parts.append("<h4>Not read</h4>")
+        parts.append(table(["error"], [(str(e),) for e in inventory.errors]))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _rotation(rotation: Any) -> str:
+    if rotation is None:
+        return "?"
+    if not rotation.applicable:
+        return "n/a"
+    if not rotation.enabled:
+        return "off"
+    return f"every {rotation.period_days or 365} d"
