@@ -20,6 +20,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
+from cmkguard.aws.spec import SessionSpec
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -36,6 +37,7 @@ from cmkguard.errors import (
     UnknownRegionError,
     UnknownResourceTypeError,
 )
+from cmkguard.inventory import NullProgress, ScanProgress, scan
 from cmkguard.models import (
     EncryptedResource,
     Grant,
@@ -46,6 +48,7 @@ from cmkguard.models import (
     RotationStatus,
     ScanError,
 )
+from cmkguard.resources import ResourceType, get_resource_type
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
@@ -74,14 +77,18 @@ __all__ = [
     "MigrationError",
     "MissingExtraError",
     "NoCredentialsError",
+    "NullProgress",
     "OrgId",
     "PolicyParseError",
     "PreflightError",
     "Region",
     "ResourceArn",
+    "ResourceType",
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "ScanProgress",
+    "SessionSpec",
     "Severity",
     "StepFailedError",
     "Suppression",
@@ -90,4 +97,6 @@ __all__ = [
     "__version__",
     "audit",
     "diff",
+    "get_resource_type",
+    "scan",
 ]

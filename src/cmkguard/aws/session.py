@@ -10,12 +10,11 @@ never needs to know about endpoints.
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-
-from cmkguard import __version__
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -33,9 +32,19 @@ __all__ = [
     "sts_client",
 ]
 
+
+def _version() -> str:
+    # Not ``from cmkguard import __version__``: ``cmkguard/__init__`` imports the scan, which
+    # imports this module, so that import would be circular.
+    try:
+        return importlib.metadata.version("cmkguard")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 DEFAULT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
-    user_agent_extra=f"cmkguard/{__version__}",
+    user_agent_extra=f"cmkguard/{_version()}",
     connect_timeout=10,
     read_timeout=60,
     max_pool_connections=32,

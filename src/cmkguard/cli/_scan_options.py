@@ -1,0 +1,210 @@
+"""What to scan, as command-line options: shared by ``cmkguard scan`` and ``cmkguard audit``.
+
+:func:`add_scan_arguments` adds the options; :func:`scan_from_args` runs the scan they describe
+(on a real account, an endpoint, or with ``--demo`` on a freshly seeded emulated account) and
+returns the :class:`~cmkguard.models.Inventory`. :func:`terminal_progress` is the progress
+display both commands show on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from cmkguard.aws.identity import open_session
+from cmkguard.cli._common import UsageError, stderr_is_tty
+from cmkguard.inventory import ScanProgress, ScanUnit, scan
+from cmkguard.models import Inventory
+
+__all__ = [
+    "DEMO_REGIONS",
+    "add_scan_arguments",
+    "scan_from_args",
+    "split_list",
+    "terminal_progress",
+]
+
+DEMO_REGIONS = ("us-east-1", "eu-west-1")
+"""Regions ``--demo`` seeds and scans unless ``--regions`` says otherwise."""
+
+
+def split_list(values: list[str] | None) -> list[str] | None:
+    """``["a,b", "c"]`` (repeated and/or comma-separated option values) -> ``["a", "b", "c"]``."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options that choose what to scan and with which credentials."""
+    group = parser.add_argument_group("what to scan")
+    group.add_argument("--profile", help="AWS profile to use (default: the standard chain)")
+    group.add_argument(
+        "--regions",
+        action="append",
+        metavar="R1,R2",
+        help="regions to scan, comma-separated (default: the profile's region)",
+    )
+    group.add_argument(
+        "--types",
+        action="append",
+        metavar="TYPE",
+        help="resource types, e.g. rds:db-instance,secretsmanager:secret or a service (rds); "
+        "default: all",
+    )
+    group.add_argument(
+        "--role-arn",
+        action="append",
+        dest="role_arns",
+        metavar="ARN",
+        help="scan the account of this role by assuming it (repeat for several accounts)",
+    )
+    group.add_argument("--endpoint-url", help="send every AWS request to this endpoint")
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        help="start an emulated AWS account on 127.0.0.1, seed a realistic estate, scan it "
+        "(needs the 'demo' extra; no AWS account used)",
+    )
+    group.add_argument(
+        "--max-workers",
+        type=int,
+        default=32,
+        metavar="N",
+        help="concurrent AWS requests (default: 32)",
+    )
+
+
+def _note(message: str) -> None:
+    print(f"cmkguard: {message}", file=sys.stderr)
+
+
+def scan_from_args(args: argparse.Namespace, progress: ScanProgress | None = None) -> Inventory:
+    """Run the scan the options describe and return its inventory.
+
+    Bad input (unknown region or type, no credentials, unreachable endpoint, ``--demo`` mixed
+    with real-account options) raises a :class:`~cmkguard.errors.CmkGuardError` or
+    :class:`~cmkguard.cli._common.UsageError`, which the CLI turns into exit code 2.
+    """
+    regions = split_list(args.regions)
+    types = split_list(args.types)
+    if args.max_workers < 1:
+        raise UsageError("--max-workers must be at least 1")
+    if args.demo:
+        if args.profile or args.endpoint_url or args.role_arns:
+            raise UsageError("--demo scans an emulated account: drop --profile/--endpoint-url")
+        return _demo_scan(regions, types, args.max_workers, progress)
+    session = open_session(args.profile, endpoint_url=args.endpoint_url)
+    return scan(
+        session,
+        regions=regions,
+        resource_types=types,
+        progress=progress,
+        role_arns=args.role_arns,
+        max_workers=args.max_workers,
+    )
+
+
+def _demo_scan(
+    regions: list[str] | None,
+    types: list[str] | None,
+    max_workers: int,
+    progress: ScanProgress | None,
+) -> Inventory:
+    from cmkguard.aws.regions import validate_regions
+    from cmkguard.resources import resolve_resource_types
+    from cmkguard.testing import EmulatedAWS, seed_estate
+
+    # Bad input fails before the emulator starts.
+    demo_regions = validate_regions(regions) if regions else DEMO_REGIONS
+    resolve_resource_types(types)
+    with EmulatedAWS() as aws:
+        _note(f"demo: started an emulated AWS account at {aws.endpoint_url} (no real AWS used)")
+        truth = seed_estate(aws, regions=demo_regions)
+        _note(
+            f"demo: seeded {len(truth.resources)} resources and {len(truth.keys)} KMS keys "
+            f"in accounts {', '.join(truth.accounts) or aws.primary_account} "
+            f"and regions {', '.join(demo_regions)}"
+        )
+        inventory = scan(
+            aws.session(demo_regions[0]),
+            regions=demo_regions,
+            resource_types=types,
+            progress=progress,
+            max_workers=max_workers,
+        )
+        _note("demo: scanned it; the emulated account is gone when this command exits")
+    return inventory
+
+
+class _PlainProgress:
+    """A one-line counter on stderr, for terminals without rich."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+
+    def on_start(self, units: int) -> None:
+        self.total += units
+        self._draw()
+
+    def on_units_added(self, units: int) -> None:
+        self.total += units
+
+    def on_unit_done(self, unit: ScanUnit, items: int, errors: int) -> None:
+        self.done += 1
+        if self.done == self.total or self.done % 10 == 0:
+            self._draw()
+
+    def on_finish(self, inventory: Inventory) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+    def _draw(self) -> None:
+        sys.stderr.write(f"\rscanning: {self.done}/{self.total} units")
+        sys.stderr.flush()
+
+
+class _RichProgress:
+    """A rich progress bar on stderr."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.task = bar.add_task("scanning", total=0)
+        self.total = 0
+
+    def on_start(self, units: int) -> None:
+        self.on_units_added(units)
+
+    def on_units_added(self, units: int) -> None:
+        self.total += units
+        self.bar.update(self.task, total=self.total)
+
+    def on_unit_done(self, unit: ScanUnit, items: int, errors: int) -> None:
+        self.bar.update(self.task, advance=1, description=f"scanning {unit.region}")
+
+    def on_finish(self, inventory: Inventory) -> None:
+        self.bar.update(self.task, description="scanned")
+
+
+@contextmanager
+def terminal_progress(enabled: bool | None = None) -> Iterator[ScanProgress | None]:
+    """A progress hook drawing on stderr when it is a terminal (``None`` otherwise).
+
+    Uses rich when installed (the ``cli`` extra), else a plain counter.
+    """
+    if not (stderr_is_tty() if enabled is None else enabled):
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    except ImportError:
+        yield _PlainProgress()
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        yield _RichProgress(bar)
