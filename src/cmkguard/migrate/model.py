@@ -1,0 +1,451 @@
+"""The values a migration is made of: options, steps, pre-flight items and the plan itself.
+
+Pure: no AWS, no I/O. A :class:`MigrationPlan` is frozen and round-trips through JSON, so it can be
+reviewed (``print(plan)``, ``_repr_html_`` in Jupyter), stored, approved and executed later, by
+another process, from the same bytes. Its :attr:`MigrationPlan.fingerprint` ties a journal to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "GENERATED_PASSWORD",
+    "PHASES",
+    "PLAN_SCHEMA_VERSION",
+    "MigrationOptions",
+    "MigrationPlan",
+    "MigrationStep",
+    "PreflightItem",
+]
+
+PLAN_SCHEMA_VERSION = 1
+"""Version of the JSON document written by :meth:`MigrationPlan.to_json`."""
+
+PHASES: tuple[str, ...] = ("prepare", "copy", "restore", "cutover", "cleanup")
+"""Step phases, in execution order. Nothing before ``cutover`` modifies a source resource."""
+
+GENERATED_PASSWORD = "<generated at execution time; never logged or stored>"
+"""Placeholder the executor replaces with a fresh random password (ManageMasterUserPassword off).
+
+The password only bridges the moment between turning RDS management off and on again; it is never
+printed, journaled or returned.
+"""
+
+_STEP_KINDS = ("check-source", "call", "wait", "verify", "reencrypt-secret")
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    # A plain dict: attrs-frozen stops rebinding, and JSON canonicalisation needs dicts anyway.
+    return dict(value) if value is not None else {}
+
+
+def _tuple_str(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _principal_map(
+    value: Mapping[str, Iterable[str]] | None,
+) -> Mapping[str, tuple[str, ...]]:
+    return {k: tuple(v) for k, v in (value or {}).items()}
+
+
+def _str_map(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class MigrationOptions:
+    """How to migrate. Every risky behaviour is off unless asked for explicitly.
+
+    Attributes:
+        cutover: Plan the rename cutover (old instance/cluster to ``<name><old_suffix>``, the new
+            one to the original name). Without it the new resources keep ``<name><new_suffix>``.
+        new_suffix: Suffix of the re-keyed copies before cutover.
+        old_suffix: Suffix the source gets at cutover.
+        delete_source_snapshots: Plan a separate, destructive ``cleanup`` step deleting each
+            re-keyed *manual* snapshot's original. Off by default: the old snapshot is kept.
+        reencrypt_secret_value: After ``update_secret``, write the current value again as a new
+            version so it exists under the new key alone (the value never leaves the executor).
+        rekey_secret_replicas: Re-create secret replicas with the region's key (remove + re-add:
+            the replica is briefly absent in its region). Without it replicas stay on their key.
+        replica_keys: Region -> key (id, ARN or alias) for secret replicas; a multi-region target
+            key's replica in that region is used when a region is not listed.
+        secret_consumers: Secret ARN -> principal ARNs that read it; each must be able to
+            ``kms:Decrypt`` with the new key, or the plan is blocked.
+        rotation_lambda_roles: Secret ARN -> execution role ARN of its rotation Lambda.
+        recreate_read_replicas: Re-create an instance's same-region read replicas from the new
+            primary (default). Without it they are reported and left on the old primary.
+    """
+
+    cutover: bool = False
+    new_suffix: str = "-cmk"
+    old_suffix: str = "-pre-cmk"
+    delete_source_snapshots: bool = False
+    reencrypt_secret_value: bool = False
+    rekey_secret_replicas: bool = False
+    replica_keys: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
+    secret_consumers: Mapping[str, tuple[str, ...]] = attrs.field(
+        factory=dict, converter=_principal_map
+    )
+    rotation_lambda_roles: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
+    recreate_read_replicas: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        data = attrs.asdict(self)
+        data["secret_consumers"] = {k: list(v) for k, v in self.secret_consumers.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MigrationOptions:
+        """Rebuild from :meth:`to_dict` output (unknown fields are an error)."""
+        return cls(**dict(data))
+
+
+@attrs.frozen
+class PreflightItem:
+    """One pre-flight check and its outcome.
+
+    ``level`` is ``"blocking"`` (the plan cannot be executed), ``"warning"`` (review it) or
+    ``"passed"``. ``check`` is a stable id such as ``key-enabled`` or ``consumer-decrypt``;
+    ``subject`` what it is about (a resource ARN, a key ARN, a principal).
+    """
+
+    check: str
+    level: str
+    subject: str
+    message: str
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this item stops execution."""
+        return self.level == "blocking"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PreflightItem:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**dict(data))
+
+
+@attrs.frozen
+class MigrationStep:
+    """One step of a plan: exactly what will be sent to AWS, when, and how it is checked.
+
+    Attributes:
+        id: Unique, stable within the plan (``<resource-name>/<nn>-<what>``).
+        kind: ``call`` (one AWS request), ``wait`` (a waiter), ``verify`` (describe and compare),
+            ``check-source`` (describe the source and compare with the settings the plan was
+            built from), ``reencrypt-secret`` (read and write back the secret value).
+        phase: One of :data:`PHASES`.
+        service / region: Where the request goes (``rds``, ``secretsmanager``).
+        operation: The API operation (``CopyDBSnapshot``) or waiter name (``DBSnapshotAvailable``).
+        params: The exact request parameters (for ``verify``/``check-source``: what is compared).
+        resource_arn: The source resource this step belongs to.
+        description: One line for humans.
+        precondition: What must hold before the step runs.
+        verify: How success is established.
+        depends_on: Step ids that must be complete first.
+        destructive: Whether the step deletes or replaces data (only ``cleanup`` steps and the
+            RDS-managed secret reset, which makes RDS delete the old secret).
+        adopt: How the executor recognises that the step's effect already exists (resume after a
+            crash between the call and the journal write), e.g. ``{"probe": "db-snapshot",
+            "id": "..."}``. Empty for naturally idempotent steps.
+    """
+
+    id: str
+    kind: str
+    phase: str
+    service: str
+    region: str
+    operation: str
+    params: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
+    resource_arn: str = ""
+    description: str = ""
+    precondition: str = ""
+    verify: str = ""
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=_tuple_str)
+    destructive: bool = False
+    adopt: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in _STEP_KINDS:
+            raise ValueError(f"unknown step kind {self.kind!r}")
+        if self.phase not in PHASES:
+            raise ValueError(f"unknown step phase {self.phase!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the canonical form the fingerprint hashes)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "phase": self.phase,
+            "service": self.service,
+            "region": self.region,
+            "operation": self.operation,
+            "params": _jsonable(self.params),
+            "resource_arn": self.resource_arn,
+            "description": self.description,
+            "precondition": self.precondition,
+            "verify": self.verify,
+            "depends_on": list(self.depends_on),
+            "destructive": self.destructive,
+            "adopt": _jsonable(self.adopt),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MigrationStep:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            id=data["id"],
+            kind=data["kind"],
+            phase=data["phase"],
+            service=data["service"],
+            region=data["region"],
+            operation=data["operation"],
+            params=data.get("params") or {},
+            resource_arn=data.get("resource_arn", ""),
+            description=data.get("description", ""),
+            precondition=data.get("precondition", ""),
+            verify=data.get("verify", ""),
+            depends_on=tuple(data.get("depends_on", ())),
+            destructive=bool(data.get("destructive", False)),
+            adopt=data.get("adopt") or {},
+        )
+
+    def request_text(self) -> str:
+        """``service.Operation(params)`` as it would be sent (JSON-encoded parameters)."""
+        shown = dict(self.params)
+        if isinstance(shown.get("expected"), Mapping):
+            # check-source carries the whole captured record: name the fields, not the values.
+            shown["expected"] = f"<{len(shown['expected'])} captured settings>"
+        params = json.dumps(_jsonable(shown), sort_keys=True)
+        return f"{self.service}.{self.operation}({params})"
+
+
+def _jsonable(value: Any) -> Any:
+    # Round-trip through JSON so tuples become lists: canonical form for hashing and comparing.
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def _steps(value: Iterable[MigrationStep]) -> tuple[MigrationStep, ...]:
+    return tuple(value)
+
+
+def _items(value: Iterable[PreflightItem]) -> tuple[PreflightItem, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class MigrationPlan:
+    """An ordered, reviewable, serialisable plan to move resources onto a customer-managed key.
+
+    Build it with :func:`cmkguard.plan_migration`; run it with :func:`cmkguard.execute`.
+    ``target_key`` is the key as the caller named it, ``target_key_arns`` the resolved key ARN per
+    region. ``rollback_steps`` reverse the cutover (see :meth:`rollback_plan`).
+    """
+
+    target_key: str
+    resources: tuple[str, ...] = attrs.field(converter=_tuple_str)
+    steps: tuple[MigrationStep, ...] = attrs.field(converter=_steps)
+    preflight: tuple[PreflightItem, ...] = attrs.field(default=(), converter=_items)
+    options: MigrationOptions = attrs.field(factory=MigrationOptions)
+    target_key_arns: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map, hash=False)
+    rollback_steps: tuple[MigrationStep, ...] = attrs.field(default=(), converter=_steps)
+    is_rollback: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        ids = [s.id for s in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError("step ids must be unique within a plan")
+        known: set[str] = set()
+        for step in self.steps:
+            missing = [d for d in step.depends_on if d not in known]
+            if missing:
+                raise ValueError(f"step {step.id} depends on later or unknown steps {missing}")
+            known.add(step.id)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of the steps: a journal belongs to exactly one plan."""
+        canonical = json.dumps(
+            [s.to_dict() for s in self.steps], sort_keys=True, separators=(",", ":")
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def blocking(self) -> tuple[PreflightItem, ...]:
+        """The pre-flight items that stop execution."""
+        return tuple(i for i in self.preflight if i.blocking)
+
+    @property
+    def warnings(self) -> tuple[PreflightItem, ...]:
+        """The pre-flight items to review."""
+        return tuple(i for i in self.preflight if i.level == "warning")
+
+    @property
+    def executable(self) -> bool:
+        """Whether no pre-flight item blocks the plan."""
+        return not self.blocking
+
+    def step(self, step_id: str) -> MigrationStep:
+        """The step with this id; ``KeyError`` if there is none."""
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def rollback_plan(self) -> MigrationPlan | None:
+        """A plan that reverses the cutover (``None`` when the plan has no cutover to reverse).
+
+        Run it with :func:`cmkguard.execute` and its own journal. The re-keyed copies are kept.
+        """
+        if not self.rollback_steps:
+            return None
+        return MigrationPlan(
+            target_key=self.target_key,
+            resources=self.resources,
+            steps=self.rollback_steps,
+            preflight=(),
+            options=self.options,
+            target_key_arns=self.target_key_arns,
+            is_rollback=True,
+        )
+
+    # -- serialisation -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (``schema_version`` and ``fingerprint`` first)."""
+        return {
+            "schema_version": PLAN_SCHEMA_VERSION,
+            "fingerprint": self.fingerprint,
+            "target_key": self.target_key,
+            "target_key_arns": dict(self.target_key_arns),
+            "resources": list(self.resources),
+            "is_rollback": self.is_rollback,
+            "options": self.options.to_dict(),
+            "preflight": [i.to_dict() for i in self.preflight],
+            "steps": [s.to_dict() for s in self.steps],
+            "rollback_steps": [s.to_dict() for s in self.rollback_steps],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MigrationPlan:
+        """Rebuild from :meth:`to_dict` output.
+
+        Raises ``ValueError`` on an unknown schema version or when the stored fingerprint does
+        not match the steps (the file was edited).
+        """
+        version = data.get("schema_version")
+        if version != PLAN_SCHEMA_VERSION:
+            raise ValueError(
+                f"unsupported plan schema_version {version!r} (this cmkguard reads "
+                f"{PLAN_SCHEMA_VERSION})"
+            )
+        plan = cls(
+            target_key=data["target_key"],
+            resources=tuple(data.get("resources", ())),
+            steps=tuple(MigrationStep.from_dict(s) for s in data.get("steps", ())),
+            preflight=tuple(PreflightItem.from_dict(i) for i in data.get("preflight", ())),
+            options=MigrationOptions.from_dict(data.get("options") or {}),
+            target_key_arns=data.get("target_key_arns") or {},
+            rollback_steps=tuple(
+                MigrationStep.from_dict(s) for s in data.get("rollback_steps", ())
+            ),
+            is_rollback=bool(data.get("is_rollback", False)),
+        )
+        stored = data.get("fingerprint")
+        if stored is not None and stored != plan.fingerprint:
+            raise ValueError("plan fingerprint does not match its steps: the plan was modified")
+        return plan
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """Serialise to JSON text (see :meth:`from_json`)."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> MigrationPlan:
+        """Read a plan written by :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    # -- review --------------------------------------------------------------------------------
+
+    def __str__(self) -> str:
+        kind = "Rollback plan" if self.is_rollback else "Migration plan"
+        lines = [
+            f"{kind} to {self.target_key} ({len(self.resources)} resource(s), "
+            f"{len(self.steps)} step(s))",
+            f"fingerprint {self.fingerprint}",
+        ]
+        if self.target_key_arns:
+            for region, arn in sorted(self.target_key_arns.items()):
+                lines.append(f"target key in {region}: {arn}")
+        if self.preflight:
+            lines.append("")
+            lines.append("Pre-flight:")
+            marks = {"blocking": "BLOCKING", "warning": "warning ", "passed": "ok      "}
+            for item in self.preflight:
+                mark = marks.get(item.level, item.level)
+                lines.append(f"  [{mark}] {item.check}: {item.message} ({item.subject})")
+        for phase in PHASES:
+            steps = [s for s in self.steps if s.phase == phase]
+            if not steps:
+                continue
+            lines.append("")
+            lines.append(f"Phase {phase}:")
+            for s in steps:
+                flag = " [DESTRUCTIVE]" if s.destructive else ""
+                lines.append(f"  {s.id}{flag}: {s.description}")
+                lines.append(f"      {s.kind} {s.request_text()}")
+                if s.depends_on:
+                    lines.append(f"      after: {', '.join(s.depends_on)}")
+        if self.rollback_steps:
+            lines.append("")
+            lines.append(
+                f"Rollback available: {len(self.rollback_steps)} step(s) reverse the cutover"
+            )
+        if not self.executable:
+            lines.append("")
+            lines.append(f"NOT EXECUTABLE: {len(self.blocking)} blocking pre-flight item(s)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        kind = "Rollback plan" if self.is_rollback else "Migration plan"
+        parts = [
+            f"<div><h4>{esc(kind)} to <code>{esc(self.target_key)}</code></h4>",
+            f"<p>{len(self.resources)} resource(s), {len(self.steps)} step(s); fingerprint "
+            f"<code>{esc(self.fingerprint)}</code></p>",
+        ]
+        if self.preflight:
+            parts.append(
+                "<table><tr><th>level</th><th>check</th><th>subject</th><th>message</th></tr>"
+            )
+            for item in self.preflight:
+                parts.append(
+                    f"<tr><td>{esc(item.level)}</td><td>{esc(item.check)}</td>"
+                    f"<td>{esc(item.subject)}</td><td>{esc(item.message)}</td></tr>"
+                )
+            parts.append("</table>")
+        parts.append(
+            "<table><tr><th>id</th><th>phase</th><th>kind</th><th>request</th>"
+            "<th>destructive</th><th>description</th></tr>"
+        )
+        for s in self.steps:
+            parts.append(
+                f"<tr><td>{esc(s.id)}</td><td>{esc(s.phase)}</td><td>{esc(s.kind)}</td>"
+                f"<td><code>{esc(s.request_text())}</code></td>"
+                f"<td>{'yes' if s.destructive else ''}</td><td>{esc(s.description)}</td></tr>"
+            )
+        parts.append("</table></div>")
+        return "".join(parts)
