@@ -35,7 +35,8 @@ class Suppression:
     """Silence one rule on matching resources, for a reason, optionally until a date.
 
     ``rule_id`` is a rule id (or a glob such as ``key-rotation-*``); ``resource`` is a glob
-    matched against the finding's resource ARN and its key ARN (``*`` matches everything).
+    matched against the finding's resource ARN and its key ARN, or ``<account>/<region>`` for a
+    finding about neither (``inventory-incomplete``); ``*`` matches everything.
     From ``expires`` on (inclusive), the suppression no longer applies and the report says so.
     """
 

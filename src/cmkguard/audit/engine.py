@@ -26,7 +26,7 @@ def _suppress(
     used: set[int] = set()
     out: list[Finding] = []
     for f in findings:
-        arns = (f.resource_arn, f.key_arn)
+        arns = (f.resource_arn, f.key_arn, f.target)
         active: Suppression | None = None
         expired: Suppression | None = None
         for i, s in enumerate(suppressions):

@@ -106,7 +106,8 @@ def check_key_state(ctx: AuditContext) -> Iterator[Finding]:
             if key.state == "PendingDeletion":
                 when = as_utc(key.deletion_date) if key.deletion_date else None
                 if when is not None:
-                    days_left = max(0, math.ceil((when - ctx.now).total_seconds() / 86400))
+                    # Whole days remaining, rounded down: the conservative figure for a countdown.
+                    days_left = max(0, math.floor((when - ctx.now).total_seconds() / 86400))
                     ev |= {"deletion_date": when.isoformat(), "days_left": days_left}
                     tail = f"on {when.date().isoformat()} ({days_left} days left)"
                 else:
