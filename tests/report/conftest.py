@@ -19,7 +19,8 @@ def _load_estate() -> ModuleType:
         return sys.modules[name]
     path = Path(__file__).parents[1] / "audit" / "estate.py"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

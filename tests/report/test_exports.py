@@ -150,7 +150,7 @@ def test_dataframe(report: AuditReport) -> None:
     frame = report.to_dataframe()
     assert len(frame) == len(report.findings)
     assert frame["severity"].max() == "critical"
-    assert list(frame.sort_values("severity")["severity"])[0] == "info"
+    assert next(iter(frame.sort_values("severity")["severity"])) == "info"
 
 
 def test_dataframe_without_pandas_names_the_extra(
@@ -168,7 +168,8 @@ def test_coverage_dataframe_and_chart(report: AuditReport) -> None:
     assert list(frame["region"]) == ["us-east-1"]
     chart = report.coverage_chart(by="resource_type")
     svg = chart._repr_svg_()
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.startswith("<svg")
+    assert svg.endswith("</svg>")
     assert "rds:db-snapshot" in svg
     assert "0.0%" in svg
     with pytest.raises(ValueError, match="by must be one of"):
