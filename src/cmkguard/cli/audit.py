@@ -1,0 +1,166 @@
+"""``cmkguard audit``: scan (or read a saved inventory), audit it, print or export the findings.
+
+``--fail-on SEVERITY`` turns it into a CI gate: exit 1 when an unsuppressed finding at or above
+that severity exists. Bad input (unreadable files, bad policy, unknown region...) exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO
+
+from cmkguard.audit import AuditPolicy, AuditReport, audit
+from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output
+from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
+from cmkguard.models import Inventory
+from cmkguard.severity import Severity
+
+__all__ = ["FORMATS", "register", "render_table"]
+
+FORMATS = ("table", "json", "csv", "ocsf", "asff", "sarif")
+"""Values of ``--format``."""
+
+_FAIL_ON = ("critical", "high", "medium", "low", "info")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``cmkguard audit``."""
+    parser = subparsers.add_parser(
+        "audit",
+        help="audit keys and encrypted resources: findings, KPIs, exports, CI gate",
+        description="Scan (or read a saved inventory) and report every finding of the catalogue "
+        "(docs/findings.md) with its remediation; export JSON, CSV, OCSF, ASFF or SARIF.",
+    )
+    add_scan_arguments(parser)
+    src = parser.add_argument_group("audit")
+    src.add_argument(
+        "--from-inventory",
+        metavar="FILE",
+        help="audit an inventory saved by `cmkguard scan --format json` instead of scanning",
+    )
+    src.add_argument("--policy", metavar="FILE", help="audit policy (TOML or JSON)")
+    src.add_argument(
+        "--previous",
+        metavar="REPORT",
+        help="an earlier `--format json` report: findings keep their first-seen dates",
+    )
+    src.add_argument(
+        "--fail-on",
+        choices=_FAIL_ON,
+        metavar="SEVERITY",
+        help="exit 1 if an unsuppressed finding at or above SEVERITY exists "
+        f"({', '.join(_FAIL_ON)})",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="table", help="default: table")
+    out.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    parser.set_defaults(handler=_run)
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def _load_inventory(path: str) -> Inventory:
+    text = _read(path, "inventory")
+    try:
+        return Inventory.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise UsageError(f"{path} is not a cmkguard inventory: {reason}") from exc
+
+
+def _load_previous(path: str) -> AuditReport:
+    text = _read(path, "report")
+    try:
+        return AuditReport.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise UsageError(f"{path} is not a cmkguard audit report: {reason}") from exc
+
+
+def _scan_options_given(args: argparse.Namespace) -> bool:
+    return bool(args.demo or args.profile or args.regions or args.types or args.endpoint_url)
+
+
+def _run(args: argparse.Namespace) -> int:
+    policy = AuditPolicy.from_file(args.policy) if args.policy else AuditPolicy()
+    previous = _load_previous(args.previous) if args.previous else None
+    if args.from_inventory:
+        if _scan_options_given(args) or args.role_arns:
+            raise UsageError("--from-inventory audits a saved scan: drop the scan options")
+        inventory = _load_inventory(args.from_inventory)
+    else:
+        with terminal_progress() as progress:
+            inventory = scan_from_args(args, progress=progress)
+    report = audit(inventory, policy, previous=previous)
+    with open_output(args.output) as out:
+        _write(report, args.format, out)
+    if args.fail_on and report.at_or_above(Severity.parse(args.fail_on)):
+        worst = report.at_or_above(Severity.parse(args.fail_on))
+        print(
+            f"cmkguard: {len(worst)} finding(s) at or above {args.fail_on}: failing (--fail-on)",
+            file=sys.stderr,
+        )
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _write(report: AuditReport, fmt: str, out: IO[str]) -> None:
+    if fmt == "table":
+        out.write(render_table(report))
+    elif fmt == "json":
+        out.write(report.to_json() + "\n")
+    elif fmt == "csv":
+        out.write(report.to_csv())
+    elif fmt == "ocsf":
+        out.write(json.dumps(report.to_ocsf(), indent=2) + "\n")
+    elif fmt == "asff":
+        out.write(json.dumps(report.to_asff(), indent=2) + "\n")
+    else:
+        out.write(json.dumps(report.to_sarif(), indent=2) + "\n")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def render_table(report: AuditReport) -> str:
+    """Findings grouped by severity (most severe first), each with its remediation line."""
+    lines: list[str] = []
+    for sev in sorted(Severity, reverse=True):
+        group = [f for f in report.active_findings if f.severity is sev]
+        if not group:
+            continue
+        lines.append(f"{sev.value.upper()} ({len(group)})")
+        for f in group:
+            lines.append(f"  {f.rule_id}  {f.target}")
+            lines.append(f"    {f.message}")
+            if f.suppression_expired:
+                lines.append(f"    note: {f.suppression_reason}")
+            lines.append(f"    fix: {f.remediation}")
+        lines.append("")
+    k = report.kpis
+    counts = ", ".join(f"{s} {n}" for s, n in k.findings_by_severity.items())
+    tail = f"; {k.suppressed_findings} suppressed" if k.suppressed_findings else ""
+    lines.append(f"{len(report.active_findings)} findings ({counts}){tail}")
+    lines.append(
+        f"CMK coverage {_pct(k.cmk_coverage)} of {k.coverage.measured} resources; "
+        f"rotation compliance {_pct(k.rotation_compliance)} of {k.rotation_applicable} keys"
+    )
+    for name, cov in k.coverage_by_resource_type.items():
+        lines.append(f"  {name}: {cov.on_cmk}/{cov.measured} on CMK ({_pct(cov.percent)})")
+    if k.scan_errors:
+        lines.append(f"{k.scan_errors} scan error(s): see the inventory-incomplete findings")
+    for s in report.expired_suppressions:
+        expiry = s.expires.isoformat() if s.expires else "?"
+        lines.append(f"expired suppression ({expiry}): {s.rule_id} {s.resource}: {s.reason}")
+    for s in report.unused_suppressions:
+        lines.append(f"unused suppression: {s.rule_id} {s.resource}")
+    return "\n".join(lines) + "\n"
