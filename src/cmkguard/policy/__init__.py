@@ -1,0 +1,44 @@
+"""Key-policy and grant analysis (pure: no boto3, no I/O).
+
+:func:`parse_key_policy` turns a key policy into a typed, normalised :class:`KeyPolicy`;
+:func:`analyze_key_policy` answers who can do what with the key (public? cross-account? which
+principals may decrypt?) with findings and a per-statement explanation; :func:`analyze_grants`
+does the same for the key's grants. The rules are those of ``docs/policy.md``.
+"""
+
+from __future__ import annotations
+
+from cmkguard.policy._actions import KMS_ACTIONS
+from cmkguard.policy.analysis import PolicyAnalysis, StatementExplanation, analyze_key_policy
+from cmkguard.policy.document import (
+    Condition,
+    Effect,
+    KeyPolicy,
+    Principal,
+    PrincipalKind,
+    Statement,
+    parse_key_policy,
+)
+from cmkguard.policy.findings import POLICY_FINDINGS, FindingSpec, PolicyFinding
+from cmkguard.policy.grants import GRANT_OPERATIONS, GrantAnalysis, GrantView, analyze_grants
+
+__all__ = [
+    "GRANT_OPERATIONS",
+    "KMS_ACTIONS",
+    "POLICY_FINDINGS",
+    "Condition",
+    "Effect",
+    "FindingSpec",
+    "GrantAnalysis",
+    "GrantView",
+    "KeyPolicy",
+    "PolicyAnalysis",
+    "PolicyFinding",
+    "Principal",
+    "PrincipalKind",
+    "Statement",
+    "StatementExplanation",
+    "analyze_grants",
+    "analyze_key_policy",
+    "parse_key_policy",
+]

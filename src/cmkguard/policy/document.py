@@ -1,0 +1,643 @@
+"""The typed key-policy document: strict parsing, normalisation and rendering.
+
+IAM grammar allows a scalar or a list almost everywhere, a bare account id for its root ARN,
+operators and condition keys in any case. All of that is normalised here, once, into frozen
+objects, so the analyser never sees a raw dict (the mistake that makes popular scanners crash on a
+single-object ``Statement``). Anything KMS would refuse raises :class:`PolicyParseError` naming the
+location of the offending element.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from cmkguard.errors import PolicyParseError
+
+__all__ = [
+    "Condition",
+    "Effect",
+    "KeyPolicy",
+    "Principal",
+    "PrincipalKind",
+    "Statement",
+    "parse_key_policy",
+]
+
+MAX_POLICY_CHARS = 1_048_576
+"""Inputs longer than this are refused: KMS caps key policies at 32 KB, so 1 MiB is not a policy
+but a mistake (or an attack on the parser)."""
+
+VERSIONS = ("2012-10-17", "2008-10-17")
+_TOP_FIELDS = frozenset({"Version", "Id", "Statement"})
+_STATEMENT_FIELDS = frozenset(
+    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource"}
+    | {"NotResource", "Condition"}
+)
+_PRINCIPAL_TYPES = ("AWS", "Service", "Federated")
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_ACTION_RE = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
+# iam/sts principal ARNs: account root, users, roles, assumed-role and federated-user sessions,
+# SAML/OIDC providers (Federated).
+_PRINCIPAL_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>[^:]*):(?P<resource>.+)$"
+)
+_IAM_RESOURCE_RE = re.compile(r"^(root|(user|role|saml-provider|oidc-provider)/.+)$")
+_STS_RESOURCE_RE = re.compile(r"^(assumed-role/[^/]+/.+|federated-user/.+)$")
+# What GetKeyPolicy shows for a principal that was deleted after the policy named it.
+_UNIQUE_ID_RE = re.compile(r"^A(IDA|ROA|GPA|IPA|NPA|NVA|SIA)[A-Z0-9]{12,}$")
+_SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]*[a-z0-9]$")
+
+# Condition operators (IAM policy grammar), lower-case -> canonical spelling.
+_BASE_OPERATORS = {
+    op.lower(): op
+    for op in (
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+        "Null",
+    )
+}
+_QUALIFIERS = {"forallvalues:": "ForAllValues", "foranyvalue:": "ForAnyValue"}
+
+# Condition keys whose canonical spelling cmkguard knows (keys are case-insensitive in IAM).
+_KNOWN_KEYS = {
+    k.lower(): k
+    for k in (
+        "aws:CalledVia",
+        "aws:CalledViaFirst",
+        "aws:CalledViaLast",
+        "aws:CurrentTime",
+        "aws:EpochTime",
+        "aws:MultiFactorAuthAge",
+        "aws:MultiFactorAuthPresent",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "aws:PrincipalIsAWSService",
+        "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths",
+        "aws:PrincipalServiceName",
+        "aws:PrincipalServiceNamesList",
+        "aws:PrincipalTag",
+        "aws:PrincipalType",
+        "aws:RequestedRegion",
+        "aws:ResourceAccount",
+        "aws:ResourceOrgID",
+        "aws:ResourceOrgPaths",
+        "aws:ResourceTag",
+        "aws:SecureTransport",
+        "aws:SourceAccount",
+        "aws:SourceArn",
+        "aws:SourceIp",
+        "aws:SourceOrgID",
+        "aws:SourceOrgPaths",
+        "aws:SourceOwner",
+        "aws:SourceVpc",
+        "aws:SourceVpce",
+        "aws:TagKeys",
+        "aws:TokenIssueTime",
+        "aws:UserAgent",
+        "aws:userid",
+        "aws:username",
+        "aws:ViaAWSService",
+        "aws:VpcSourceIp",
+        "kms:BypassPolicyLockoutSafetyCheck",
+        "kms:CallerAccount",
+        "kms:CustomerMasterKeySpec",
+        "kms:CustomerMasterKeyUsage",
+        "kms:DataKeyPairSpec",
+        "kms:EncryptionAlgorithm",
+        "kms:EncryptionContextKeys",
+        "kms:ExpirationModel",
+        "kms:GrantConstraintType",
+        "kms:GrantIsForAWSResource",
+        "kms:GrantOperations",
+        "kms:GranteePrincipal",
+        "kms:KeyAgreementAlgorithm",
+        "kms:KeyOrigin",
+        "kms:KeySpec",
+        "kms:KeyUsage",
+        "kms:MacAlgorithm",
+        "kms:MessageType",
+        "kms:MultiRegion",
+        "kms:MultiRegionKeyType",
+        "kms:PrimaryRegion",
+        "kms:ReEncryptOnSameKey",
+        "kms:RecipientAttestation:ImageSha384",
+        "kms:RecipientAttestation:PCR",
+        "kms:RequestAlias",
+        "kms:ResourceAliases",
+        "kms:ReplicaRegion",
+        "kms:RetiringPrincipal",
+        "kms:RotationPeriodInDays",
+        "kms:ScheduleKeyDeletionPendingWindowInDays",
+        "kms:SigningAlgorithm",
+        "kms:ValidTo",
+        "kms:ViaService",
+        "kms:WrappingAlgorithm",
+        "kms:WrappingKeySpec",
+    )
+}
+# Keys with a free-form suffix: the prefix is canonicalised, the suffix kept as written.
+_PREFIX_KEYS = {
+    p.lower(): p
+    for p in ("kms:EncryptionContext:", "aws:PrincipalTag/", "aws:ResourceTag/", "aws:RequestTag/")
+}
+
+
+class Effect(enum.Enum):
+    """A statement's ``Effect``."""
+
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+class PrincipalKind(enum.Enum):
+    """What a principal value denotes."""
+
+    WILDCARD = "wildcard"
+    """``"*"``: every caller."""
+    ACCOUNT = "account"
+    """A whole account (``arn:aws:iam::<id>:root`` or a bare 12-digit id)."""
+    ARN = "arn"
+    """A specific user, role, session or identity provider of one account."""
+    SERVICE = "service"
+    """An AWS service principal (``logs.amazonaws.com``)."""
+    FEDERATED = "federated"
+    """A web-identity provider named by domain (``cognito-identity.amazonaws.com``)."""
+    UNIQUE_ID = "unique-id"
+    """A unique id (``AROA...``) KMS shows after the named principal was deleted."""
+
+
+@attrs.frozen
+class Principal:
+    """One principal value, normalised.
+
+    ``value`` is canonical: ``"*"``, ``arn:<partition>:iam::<id>:root`` for accounts, the ARN or
+    service name as written otherwise. ``account`` is the 12-digit account it belongs to (``None``
+    for wildcard, services and unique ids). ``principal_type`` is the JSON key it came under.
+    """
+
+    principal_type: str
+    value: str
+    kind: PrincipalKind
+    account: str | None = None
+    has_wildcard: bool = False
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class Condition:
+    """One condition: ``operator`` applied to ``key`` with ``values`` (ORed).
+
+    ``operator`` and ``key`` are canonical spellings (``kms:callerAccount`` becomes
+    ``kms:CallerAccount``; unknown keys keep their spelling). ``base`` is the operator without its
+    set qualifier and ``IfExists`` suffix; ``qualifier`` is ``"ForAllValues"``,
+    ``"ForAnyValue"`` or ``None``. JSON booleans and numbers become their JSON text.
+    """
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+    base: str
+    qualifier: str | None = None
+    if_exists: bool = False
+
+    @property
+    def key_lower(self) -> str:
+        """The key in lower case (what matching uses)."""
+        return self.key.lower()
+
+    def __str__(self) -> str:
+        vals = self.values[0] if len(self.values) == 1 else list(self.values)
+        return f"{self.operator} {self.key} {json.dumps(vals)}"
+
+
+@attrs.frozen
+class Statement:
+    """One statement, normalised.
+
+    Exactly one of ``principals``/``not_principal`` semantics applies: ``not_principal`` is true
+    when the statement used ``NotPrincipal``. Likewise ``not_action`` and ``not_resource``.
+    Values keep the order they were written in (duplicates dropped).
+    """
+
+    effect: Effect
+    principals: tuple[Principal, ...]
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: tuple[Condition, ...] = ()
+    sid: str | None = None
+    not_principal: bool = False
+    not_action: bool = False
+    not_resource: bool = False
+
+    @property
+    def has_wildcard_principal(self) -> bool:
+        """Whether ``"*"`` is among the principals."""
+        return any(p.kind is PrincipalKind.WILDCARD for p in self.principals)
+
+    def render(self) -> dict[str, Any]:
+        """The statement as a JSON-able dict (lists for multi-valued fields)."""
+        out: dict[str, Any] = {}
+        if self.sid is not None:
+            out["Sid"] = self.sid
+        out["Effect"] = self.effect.value
+        block: dict[str, Any] = {}
+        for ptype in _PRINCIPAL_TYPES:
+            vals = [p.value for p in self.principals if p.principal_type == ptype]
+            if vals:
+                block[ptype] = vals[0] if len(vals) == 1 else vals
+        out["NotPrincipal" if self.not_principal else "Principal"] = block
+        out["NotAction" if self.not_action else "Action"] = _scalar_or_list(self.actions)
+        out["NotResource" if self.not_resource else "Resource"] = _scalar_or_list(self.resources)
+        if self.conditions:
+            cond: dict[str, dict[str, Any]] = {}
+            for c in self.conditions:
+                cond.setdefault(c.operator, {})[c.key] = _scalar_or_list(c.values)
+            out["Condition"] = cond
+        return out
+
+
+@attrs.frozen
+class KeyPolicy:
+    """A parsed key policy: ``version`` (``None`` when absent), ``id`` and its statements.
+
+    ``render()`` gives back a JSON-able dict that :func:`parse_key_policy` turns into an equal
+    ``KeyPolicy`` (parse -> render -> parse is the identity).
+    """
+
+    statements: tuple[Statement, ...]
+    version: str | None = None
+    id: str | None = None
+
+    @property
+    def effective_version(self) -> str:
+        """The policy-language version in force (``2008-10-17`` when ``Version`` is absent)."""
+        return self.version or "2008-10-17"
+
+    def render(self) -> dict[str, Any]:
+        """The policy as a JSON-able dict."""
+        out: dict[str, Any] = {}
+        if self.version is not None:
+            out["Version"] = self.version
+        if self.id is not None:
+            out["Id"] = self.id
+        out["Statement"] = [s.render() for s in self.statements]
+        return out
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The policy as JSON text."""
+        return json.dumps(self.render(), indent=indent)
+
+
+def _scalar_or_list(values: tuple[str, ...]) -> str | list[str]:
+    return values[0] if len(values) == 1 else list(values)
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _decode(text: str | bytes | bytearray) -> Any:
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyParseError("", f"policy is not UTF-8 text ({exc.reason})") from None
+    if len(text) > MAX_POLICY_CHARS:
+        raise PolicyParseError(
+            "", f"policy is {len(text)} characters; refusing more than {MAX_POLICY_CHARS}"
+        )
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except _DuplicateKeyError as exc:
+        raise PolicyParseError("", f"duplicate key {exc.key!r} in a JSON object") from None
+    except json.JSONDecodeError as exc:
+        raise PolicyParseError(
+            f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise PolicyParseError("", "JSON nested too deeply") from None
+    except ValueError as exc:  # NaN/Infinity, or int too large to convert
+        raise PolicyParseError("", f"invalid JSON: {exc}") from None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PolicyParseError(where, f"expected an object, got {_type_name(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise PolicyParseError(where, f"object key {key!r} is not a string")
+    return value
+
+
+def _strings(value: Any, where: str, *, allow_scalars: bool = False) -> tuple[str, ...]:
+    """A string or a non-empty list of strings, as a de-duplicated tuple."""
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    if not items:
+        raise PolicyParseError(where, "empty list")
+    out: list[str] = []
+    for i, item in enumerate(items):
+        loc = f"{where}[{i}]" if isinstance(value, list | tuple) else where
+        if isinstance(item, str):
+            text = item
+        elif allow_scalars and isinstance(item, bool):
+            text = "true" if item else "false"
+        elif allow_scalars and isinstance(item, int | float):
+            text = json.dumps(item)
+        else:
+            raise PolicyParseError(loc, f"expected a string, got {_type_name(item)}")
+        if text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _parse_aws_principal(value: str, where: str) -> Principal:
+    if value == "*":
+        return Principal("AWS", "*", PrincipalKind.WILDCARD)
+    if _ACCOUNT_RE.match(value):
+        return Principal("AWS", f"arn:aws:iam::{value}:root", PrincipalKind.ACCOUNT, value)
+    if _UNIQUE_ID_RE.match(value):
+        return Principal("AWS", value, PrincipalKind.UNIQUE_ID)
+    m = _PRINCIPAL_ARN_RE.match(value)
+    if not m:
+        raise PolicyParseError(
+            where, f"invalid principal {value!r} (not '*', an account id or ARN)"
+        )
+    account, resource, service = m["account"], m["resource"], m["service"]
+    if not _ACCOUNT_RE.match(account):
+        raise PolicyParseError(
+            where, f"invalid principal {value!r}: account {account!r} is not 12 digits"
+        )
+    ok = _IAM_RESOURCE_RE if service == "iam" else _STS_RESOURCE_RE
+    if not ok.match(resource):
+        raise PolicyParseError(where, f"invalid principal {value!r}: not a user, role or session")
+    if service == "iam" and resource == "root":
+        return Principal("AWS", value, PrincipalKind.ACCOUNT, account)
+    return Principal("AWS", value, PrincipalKind.ARN, account, has_wildcard="*" in resource)
+
+
+def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
+    if ptype == "AWS":
+        return _parse_aws_principal(value, where)
+    if ptype == "Service":
+        if not _SERVICE_RE.match(value):
+            raise PolicyParseError(where, f"invalid service principal {value!r}")
+        return Principal("Service", value, PrincipalKind.SERVICE)
+    # Federated: an identity-provider ARN (belongs to its account) or a web-identity domain.
+    if value.startswith("arn:"):
+        m = _PRINCIPAL_ARN_RE.match(value)
+        if not m or not _ACCOUNT_RE.match(m["account"]) or "provider/" not in m["resource"]:
+            raise PolicyParseError(where, f"invalid federated principal {value!r}")
+        return Principal("Federated", value, PrincipalKind.ARN, m["account"])
+    if not _SERVICE_RE.match(value):
+        raise PolicyParseError(where, f"invalid federated principal {value!r}")
+    return Principal("Federated", value, PrincipalKind.FEDERATED)
+
+
+def _parse_principals(raw: Any, where: str) -> tuple[Principal, ...]:
+    if raw == "*":
+        return (Principal("AWS", "*", PrincipalKind.WILDCARD),)
+    if isinstance(raw, str):
+        raise PolicyParseError(
+            where, f"a principal string must be '*'; write {{\"AWS\": {json.dumps(raw)}}}"
+        )
+    block = _object(raw, where)
+    if not block:
+        raise PolicyParseError(where, "no principal given")
+    out: list[Principal] = []
+    for ptype, values in block.items():
+        if ptype == "CanonicalUser":
+            raise PolicyParseError(f"{where}.{ptype}", "key policies do not accept CanonicalUser")
+        if ptype not in _PRINCIPAL_TYPES:
+            raise PolicyParseError(f"{where}", f"unknown principal type {ptype!r}")
+        for i, text in enumerate(_strings(values, f"{where}.{ptype}")):
+            loc = f"{where}.{ptype}[{i}]" if isinstance(values, list) else f"{where}.{ptype}"
+            p = _parse_principal_value(ptype, text, loc)
+            if p not in out:
+                out.append(p)
+    # Canonical order (by type, then as written) so that render -> parse gives equal objects.
+    out.sort(key=lambda p: _PRINCIPAL_TYPES.index(p.principal_type))
+    return tuple(out)
+
+
+def _parse_operator(raw: str, where: str) -> tuple[str, str, str | None, bool]:
+    low = raw.lower()
+    qualifier = None
+    for prefix, name in _QUALIFIERS.items():
+        if low.startswith(prefix):
+            qualifier, low = name, low[len(prefix) :]
+            break
+    if_exists = False
+    base = _BASE_OPERATORS.get(low)
+    if base is None and low.endswith("ifexists"):
+        base = _BASE_OPERATORS.get(low[: -len("ifexists")])
+        if_exists = True
+    if base is None or (if_exists and base == "Null"):
+        raise PolicyParseError(where, f"unknown operator {raw!r}")
+    canonical = (f"{qualifier}:" if qualifier else "") + base + ("IfExists" if if_exists else "")
+    return canonical, base, qualifier, if_exists
+
+
+def canonical_condition_key(raw: str) -> str:
+    """The canonical spelling of a condition key (keys are case-insensitive)."""
+    low = raw.lower()
+    known = _KNOWN_KEYS.get(low)
+    if known is not None:
+        return known
+    for prefix, canonical in _PREFIX_KEYS.items():
+        if low.startswith(prefix):
+            return canonical + raw[len(prefix) :]
+    return raw
+
+
+def _parse_conditions(raw: Any, where: str) -> tuple[Condition, ...]:
+    block = _object(raw, where)
+    out: list[Condition] = []
+    seen_ops: set[str] = set()
+    for op_raw, keys_raw in block.items():
+        operator, base, qualifier, if_exists = _parse_operator(op_raw, where)
+        if operator in seen_ops:
+            raise PolicyParseError(where, f"operator {operator!r} given twice (names ignore case)")
+        seen_ops.add(operator)
+        keys = _object(keys_raw, f"{where}.{op_raw}")
+        seen_keys: set[str] = set()
+        for key_raw, values_raw in keys.items():
+            loc = f"{where}.{op_raw}.{key_raw}"
+            if ":" not in key_raw or key_raw.startswith(":"):
+                raise PolicyParseError(loc, f"condition key {key_raw!r} has no service prefix")
+            key = canonical_condition_key(key_raw)
+            if key.lower() in seen_keys:
+                raise PolicyParseError(loc, f"key {key_raw!r} given twice (keys ignore case)")
+            seen_keys.add(key.lower())
+            values = _strings(values_raw, loc, allow_scalars=True)
+            out.append(Condition(operator, key, values, base, qualifier, if_exists))
+    return tuple(out)
+
+
+def _parse_actions(raw: Any, where: str) -> tuple[str, ...]:
+    actions = _strings(raw, where)
+    for i, action in enumerate(actions):
+        if action != "*" and not _ACTION_RE.match(action):
+            loc = f"{where}[{i}]" if isinstance(raw, list) else where
+            raise PolicyParseError(loc, f"invalid action {action!r} (expected 'service:Name')")
+    return actions
+
+
+def _pick(stmt: Mapping[str, Any], name: str, where: str) -> tuple[Any, bool]:
+    """The value of ``name`` or ``Not<name>``, and whether it was the ``Not`` form."""
+    has, has_not = name in stmt, f"Not{name}" in stmt
+    if has and has_not:
+        raise PolicyParseError(where, f"both {name} and Not{name} given")
+    if not has and not has_not:
+        raise PolicyParseError(where, f"missing {name} (or Not{name})")
+    return (stmt[name], False) if has else (stmt[f"Not{name}"], True)
+
+
+def _parse_statement(raw: Any, where: str) -> Statement:
+    stmt = _object(raw, where)
+    for field in stmt:
+        if field not in _STATEMENT_FIELDS:
+            raise PolicyParseError(where, f"unknown field {field!r}")
+    sid = stmt.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise PolicyParseError(f"{where}.Sid", f"expected a string, got {_type_name(sid)}")
+    if "Effect" not in stmt:
+        raise PolicyParseError(where, "missing Effect")
+    effect_raw = stmt["Effect"]
+    if effect_raw not in ("Allow", "Deny"):
+        raise PolicyParseError(f"{where}.Effect", f"must be 'Allow' or 'Deny', not {effect_raw!r}")
+    principal_raw, not_principal = _pick(stmt, "Principal", where)
+    ploc = f"{where}.{'NotPrincipal' if not_principal else 'Principal'}"
+    action_raw, not_action = _pick(stmt, "Action", where)
+    aloc = f"{where}.{'NotAction' if not_action else 'Action'}"
+    resource_raw, not_resource = _pick(stmt, "Resource", where)
+    rloc = f"{where}.{'NotResource' if not_resource else 'Resource'}"
+    conditions: tuple[Condition, ...] = ()
+    if "Condition" in stmt:
+        conditions = _parse_conditions(stmt["Condition"], f"{where}.Condition")
+    return Statement(
+        effect=Effect(effect_raw),
+        principals=_parse_principals(principal_raw, ploc),
+        actions=_parse_actions(action_raw, aloc),
+        resources=_strings(resource_raw, rloc),
+        conditions=conditions,
+        sid=sid,
+        not_principal=not_principal,
+        not_action=not_action,
+        not_resource=not_resource,
+    )
+
+
+def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolicy) -> KeyPolicy:
+    """Parse a key policy strictly into a typed, normalised :class:`KeyPolicy`.
+
+    Accepts JSON text (``str``/``bytes``), an already-decoded mapping, or a ``KeyPolicy`` (returned
+    as is). Raises :class:`cmkguard.PolicyParseError` naming the location for anything KMS would
+    refuse: invalid JSON, duplicate keys, unknown fields, unknown operators, invalid principals,
+    an unsupported ``Version``... Never raises anything else for JSON-like input.
+    """
+    if isinstance(text_or_mapping, KeyPolicy):
+        return text_or_mapping
+    doc = (
+        _decode(text_or_mapping)
+        if isinstance(text_or_mapping, str | bytes | bytearray)
+        else text_or_mapping
+    )
+    try:
+        return _parse_document(doc)
+    except RecursionError:
+        raise PolicyParseError("", "policy nested too deeply") from None
+
+
+def _parse_document(doc: Any) -> KeyPolicy:
+    top = _object(doc, "")
+    for field in top:
+        if field not in _TOP_FIELDS:
+            raise PolicyParseError(field, f"unknown top-level field {field!r}")
+    version = top.get("Version")
+    if version is not None and version not in VERSIONS:
+        shown = version if isinstance(version, str) else _type_name(version)
+        raise PolicyParseError(
+            "Version", f"unsupported version {shown!r} (use {VERSIONS[0]} or {VERSIONS[1]})"
+        )
+    pid = top.get("Id")
+    if pid is not None and not isinstance(pid, str):
+        raise PolicyParseError("Id", f"expected a string, got {_type_name(pid)}")
+    if "Statement" not in top:
+        raise PolicyParseError("", "missing Statement")
+    raw = top["Statement"]
+    if isinstance(raw, Mapping):
+        statements: tuple[Statement, ...] = (_parse_statement(raw, "Statement"),)
+    elif isinstance(raw, list | tuple):
+        statements = tuple(_parse_statement(s, f"Statement[{i}]") for i, s in enumerate(raw))
+    else:
+        raise PolicyParseError("Statement", f"expected an object or a list, got {_type_name(raw)}")
+    return KeyPolicy(statements=statements, version=version, id=pid)
