@@ -255,6 +255,9 @@ def _describe_actions(actions: Iterable[str]) -> str:
     acts = frozenset(actions)
     if acts >= ALL_ACTIONS:
         return "every kms action (kms:*)"
+    missing = ALL_ACTIONS - acts
+    if len(missing) <= 6 and len(acts) > len(missing):
+        return "every kms action except " + ", ".join(sorted(CANONICAL_ACTION[a] for a in missing))
     names = sorted(CANONICAL_ACTION.get(a, a) for a in acts)
     if len(names) > 6:
         return ", ".join(names[:6]) + f" and {len(names) - 6} more"
@@ -298,27 +301,40 @@ def _identity_survives(p: Principal, scope: Scope, key_account: str, org_id: str
 
 def _deny_covers(deny: Statement, p: Principal) -> bool:
     """Whether a Deny's principals certainly include every caller behind ``p``."""
-    if deny.not_principal:
-        for e in deny.principals:
-            if e.kind is PrincipalKind.WILDCARD or e.value == p.value:
-                return False
-            if p.kind is PrincipalKind.WILDCARD:
-                return False  # someone is exempt, so part of '*' survives
-            if p.kind is PrincipalKind.ACCOUNT and e.account == p.account:
-                return False
-            if p.kind is PrincipalKind.ARN and p.has_wildcard and e.account == p.account:
-                return False
-        return True
-    for d in deny.principals:
-        if d.kind is PrincipalKind.WILDCARD or d.value == p.value:
-            return True
-        if (
-            d.kind is PrincipalKind.ACCOUNT
-            and p.kind in (PrincipalKind.ACCOUNT, PrincipalKind.ARN)
-            and p.account == d.account
-        ):
-            return True
-    return False
+    return _survivors(deny, p) == ()
+
+
+def _survivors(deny: Statement, p: Principal) -> tuple[Principal, ...] | None:
+    """Who behind ``p`` escapes the Deny's principals.
+
+    ``None``: the Deny does not (certainly) reach ``p``, keep it whole. ``()``: every caller
+    behind ``p`` is denied. Otherwise the exempt principals of a ``NotPrincipal`` Deny that are
+    all that is left of ``p`` (``"*"`` narrows to exactly the listed principals).
+    """
+    if not deny.not_principal:
+        for d in deny.principals:
+            if d.kind is PrincipalKind.WILDCARD or d.value == p.value:
+                return ()
+            if (
+                d.kind is PrincipalKind.ACCOUNT
+                and p.kind in (PrincipalKind.ACCOUNT, PrincipalKind.ARN)
+                and p.account == d.account
+            ):
+                return ()
+        return None
+    exempt = deny.principals
+    if any(e.kind is PrincipalKind.WILDCARD or e.value == p.value for e in exempt):
+        return None
+    if p.kind is PrincipalKind.WILDCARD:
+        return tuple(e for e in exempt if e.kind is not PrincipalKind.UNIQUE_ID)
+    if p.kind is PrincipalKind.ACCOUNT:
+        return tuple(e for e in exempt if e.account == p.account)
+    if p.kind is PrincipalKind.ARN and any(
+        e.account == p.account and (e.kind is PrincipalKind.ACCOUNT or p.has_wildcard)
+        for e in exempt
+    ):
+        return None  # the account (or a match of the wildcard) is exempt: keep, to be safe
+    return ()
 
 
 def _cond_text(conds: Iterable[Condition]) -> str | None:
@@ -395,6 +411,7 @@ class _Builder:
     loose: dict[int, list[Condition]] = attrs.Factory(dict)
     excluded: dict[int, list[str]] = attrs.Factory(dict)
     denied_by: dict[int, set[int]] = attrs.Factory(dict)
+    limited_by: dict[int, set[int]] = attrs.Factory(dict)
     statement_actions: dict[int, frozenset[str]] = attrs.Factory(dict)
 
     def finding(self, fid: str, explanation: str, index: int | None = None, **kw: Any) -> None:
@@ -483,12 +500,13 @@ class _Builder:
         out: list[_Piece] = []
         for piece in self.pieces:
             inter = piece.actions & d.actions
-            if not inter or not _deny_covers(d.statement, piece.principal):
+            survivors = _survivors(d.statement, piece.principal) if inter else None
+            is_service = piece.principal.kind is PrincipalKind.SERVICE
+            if survivors is None or (d.mode == "full-nonservice" and is_service):
                 out.append(piece)
                 continue
-            is_service = piece.principal.kind is PrincipalKind.SERVICE
-            if d.mode == "full-nonservice" and is_service:
-                out.append(piece)
+            if d.mode == "cap" and survivors:
+                out.append(piece)  # a conditional NotPrincipal Deny: too partial to count
                 continue
             keep = piece.actions - d.actions
             if d.mode == "cap":
@@ -497,6 +515,7 @@ class _Builder:
                     narrowed = piece.scope.intersect(d.cap)
                     if narrowed is not None:
                         out.append(attrs.evolve(piece, actions=inter, scope=narrowed))
+                        self.limited_by.setdefault(piece.index, set()).add(d.index)
                     else:
                         self.denied_by.setdefault(piece.index, set()).add(d.index)
                 elif is_service or _identity_survives(
@@ -507,6 +526,10 @@ class _Builder:
                     self.denied_by.setdefault(piece.index, set()).add(d.index)
             else:
                 self.denied_by.setdefault(piece.index, set()).add(d.index)
+                # NotPrincipal Deny: the exempt principals are all that is left of the piece.
+                for e in survivors:
+                    if _identity_survives(e, piece.scope, self.key_account, self.org_id):
+                        out.append(attrs.evolve(piece, principal=e, actions=inter))
             if keep:
                 out.append(attrs.evolve(piece, actions=keep))
         self.pieces = out
@@ -849,15 +872,18 @@ def _explain_allow(
         reason += "an account."
     elif worst == "network-restricted":
         reason = f"Gives {acts} to any caller reaching KMS through {restricting}."
+    elif worst == "same-account" and "*" in principals:
+        pinned = f" by {restricting}" if restricting else ""
+        reason = f"Gives {acts} to '*' pinned{pinned} to callers of account {b.key_account}."
     elif worst == "same-account":
-        pinned = f", pinned by {restricting}" if restricting and "*" in principals else ""
-        reason = f"Gives {acts} to {who}, all in account {b.key_account}{pinned}."
+        reason = f"Gives {acts} to {who}, all in account {b.key_account}."
     else:
         scoped = f", scoped by {restricting}" if restricting else ", for any source account"
         reason = f"Gives {acts} to the AWS service {who}{scoped}."
-    if b.denied_by.get(i):
-        by = ", ".join(f"Statement[{j}]" for j in sorted(b.denied_by[i]))
-        reason = reason[:-1] + f" (partly removed by the Deny in {by})."
+    touched = b.denied_by.get(i, set()) | b.limited_by.get(i, set())
+    if touched:
+        by = ", ".join(f"Statement[{j}]" for j in sorted(touched))
+        reason = reason[:-1] + f" (as limited by the Deny in {by})."
     actions = tuple(sorted(CANONICAL_ACTION.get(a, a) for a in acts_all))
     return StatementExplanation(i, st.sid, "Allow", worst, reason, tuple(principals), actions)
 

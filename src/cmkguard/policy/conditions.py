@@ -210,6 +210,12 @@ def _value_entity(key: str, dim: Dimension, value: str, globbing: bool, version:
         return _UNBOUNDED if net.prefixlen == 0 else str(net)
     if key in _ARN_KEYS:
         return _arn_entity(key, text, wild and globbing, variable, wild and not globbing)
+    if dim is Dimension.ORGS and not variable:
+        # aws:PrincipalOrgPaths "o-abc/r-xy/ou-.../*": only the organization segment matters.
+        org = text.split("/", 1)[0]
+        if has_wildcard(org):
+            return _UNBOUNDED if globbing else _IMPOSSIBLE
+        return org or _IMPOSSIBLE
     if variable or (wild and globbing):
         # A variable such as ${aws:PrincipalAccount} always equals the caller's own value; a
         # glob such as "o-*" or "*" matches whoever asks.
@@ -218,9 +224,6 @@ def _value_entity(key: str, dim: Dimension, value: str, globbing: bool, version:
         return _IMPOSSIBLE  # a literal '*' under StringEquals: no request carries that text
     if dim in (Dimension.ACCOUNTS, Dimension.SOURCE_ACCOUNTS):
         return text if _ACCOUNT_RE.match(text) else _IMPOSSIBLE
-    if dim is Dimension.ORGS:
-        org = text.split("/", 1)[0]
-        return org or _IMPOSSIBLE
     return text
 
 
