@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 import attrs
 
@@ -280,13 +279,10 @@ AWS_MANAGED_RULE_BY_TYPE: Mapping[str, str] = MappingProxyType(
 
 
 def _policy_rules() -> dict[str, RuleSpec]:
-    """The analyser's catalogue as RuleSpecs (empty while cmkguard.policy is not installed)."""
-    try:
-        from cmkguard.policy import POLICY_FINDINGS  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return {}
+    """The analyser's catalogue as RuleSpecs."""
+    from cmkguard.policy import POLICY_FINDINGS
+
     out: dict[str, RuleSpec] = {}
-    spec: Any
     for fid, spec in POLICY_FINDINGS.items():
         out[fid] = RuleSpec(
             id=fid,

@@ -78,12 +78,6 @@ def _analyses(ctx: AuditContext, key: KmsKey) -> tuple[list[tuple[str, Any]], st
 
 def check_policies(ctx: AuditContext) -> Iterator[Finding]:
     """Every policy and grant finding on each customer-managed key, plus its blast radius."""
-    try:
-        import cmkguard.policy as policy_mod
-    except ImportError:
-        return
-    if not hasattr(policy_mod, "analyze_key_policy"):
-        return  # the analyser is not there yet: nothing to report, nothing to pretend
     min_sev = ctx.policy.blast_radius_min_severity
     for key in customer_keys(ctx):
         label = key_label(key, key.arn)

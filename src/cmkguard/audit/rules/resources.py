@@ -11,6 +11,7 @@ from cmkguard.audit.catalogue import AWS_MANAGED_RULE_BY_TYPE
 from cmkguard.audit.context import AuditContext, as_utc, key_label
 from cmkguard.audit.finding import Finding
 from cmkguard.models import EncryptedResource, KeyClass
+from cmkguard.types import KeyArn
 
 __all__ = ["check_key_class", "check_key_state", "check_secondary_keys"]
 
@@ -94,7 +95,7 @@ def check_key_state(ctx: AuditContext) -> Iterator[Finding]:
         uses: list[tuple[str, str | None]] = [("", r.key_arn)]
         uses += [(f"{u.purpose}@{u.region}", u.key_arn) for u in r.secondary_keys]
         for purpose, karn in uses:
-            key = keys.get(karn) if karn else None  # type: ignore[call-overload]
+            key = keys.get(KeyArn(karn)) if karn else None
             if key is None or key.state in _USABLE_STATES:
                 continue
             what = f"{r.name}" + (f" ({purpose.replace('@', ' in ')})" if purpose else "")
