@@ -35,6 +35,11 @@ __all__ = [
     "wait",
 ]
 
+# Terminal states: a resource in one of these is not adopted as the step's result.
+_FAILED_STATUSES = frozenset(
+    {"failed", "incompatible-restore", "incompatible-parameters", "incompatible-network"}
+)
+
 _RESULT_KEYS = {
     "DescribeDBInstances": "DBInstances",
     "DescribeDBClusters": "DBClusters",
@@ -182,7 +187,18 @@ def probe(clients: Clients, region: str, spec: Mapping[str, Any]) -> bool:
         "db-cluster-snapshot": csnap,
     }
     if kind in table:
-        return _exists(clients, region, *table[str(kind)], spec["id"])
+        op, field = table[str(kind)]
+        record = describe(clients, "rds", region, op, {field: spec["id"]})
+        if record is None:
+            return False
+        status = str(record.get("DBInstanceStatus") or record.get("Status") or "")
+        if status in _FAILED_STATUSES:
+            raise CallFailed(
+                op,
+                "ResourceFailed",
+                f"{spec['id']} exists in status {status}: delete it, then run again to resume",
+            )
+        return True
     if kind in ("db-snapshot-absent", "db-cluster-snapshot-absent"):
         base = str(kind).removesuffix("-absent")
         return not _exists(clients, region, *table[base], spec["id"])

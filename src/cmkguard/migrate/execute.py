@@ -202,6 +202,13 @@ def execute(
         except (_StepError, ops.CallFailed) as exc:
             reason = exc.reason
             code = exc.code
+            if step.kind == "wait" and code != "WaiterTimeout":
+                # The resource reached a terminal state (a failed copy...): forget the call that
+                # made it, so a resume probes again (and refuses a failed leftover by name).
+                for dep in step.depends_on:
+                    if plan.step(dep).kind == "call" and dep in done:
+                        del done[dep]
+                        reason += f"; {dep} will be re-checked when resumed"
             document["failure"] = {"step": step.id, "reason": reason, "code": code, "at": _now()}
             store.write(document)
             results.append(StepResult(step.id, "failed", reason))
