@@ -152,3 +152,15 @@ def test_unknown_fail_on_level_is_a_usage_error(inventory_file: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["audit", "--from-inventory", str(inventory_file), "--fail-on", "urgent"])
     assert exc.value.code == 2
+
+
+def test_demo_audits_a_seeded_emulated_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.json"
+    code = main(["audit", "--demo", "--format", "json", "-o", str(out), "--fail-on", "critical"])
+    assert code == 1  # the seeded estate has a key pending deletion that is still in use
+    report = AuditReport.from_json(out.read_text())
+    assert report.by_rule("resource-key-pending-deletion")
+    assert report.scan.resources > 0
+    assert "demo: started an emulated AWS account" in capsys.readouterr().err
