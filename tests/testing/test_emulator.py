@@ -228,3 +228,39 @@ def test_stopped_emulator_has_no_endpoint() -> None:
     with aws:
         assert aws.running
     assert not aws.running
+
+
+def test_cross_account_key_can_be_described_when_its_policy_allows(
+    emulated_aws: EmulatedAWS,
+) -> None:
+    import json
+
+    def policy(grantee: str | None) -> str:
+        statements = [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{SECOND}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ]
+        if grantee:
+            statements.append(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{grantee}:root"},
+                    "Action": ["kms:DescribeKey", "kms:Decrypt"],
+                    "Resource": "*",
+                }
+            )
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    owner = emulated_aws.client("kms", account=SECOND)
+    shared = owner.create_key(Policy=policy(PRIMARY))["KeyMetadata"]
+    private = owner.create_key(Policy=policy(None))["KeyMetadata"]
+    kms = emulated_aws.client("kms")
+    meta = kms.describe_key(KeyId=shared["Arn"])["KeyMetadata"]
+    assert meta["AWSAccountId"] == SECOND
+    assert meta["KeyManager"] == "CUSTOMER"
+    with pytest.raises(kms.exceptions.NotFoundException):
+        kms.describe_key(KeyId=private["Arn"])

@@ -30,6 +30,19 @@ _PRIMARY_SECRET_KEY = "emulated-secret-access-key"
 _ROLE_NAME = "cmkguard-emulated-admin"
 
 
+_LOADER_LOCK = threading.Lock()
+_shared_loader: Any = None
+
+
+def _loader() -> Any:
+    """One botocore data loader for all the emulator's sessions (loading models is slow)."""
+    global _shared_loader
+    with _LOADER_LOCK:
+        if _shared_loader is None:
+            _shared_loader = botocore.session.get_session().get_component("data_loader")
+        return _shared_loader
+
+
 def _isolated_botocore_session() -> botocore.session.Session:
     """A botocore session that ignores the user's profile, config files and endpoint settings.
 
@@ -37,7 +50,7 @@ def _isolated_botocore_session() -> botocore.session.Session:
     raise), a shared credentials file, or ``AWS_ENDPOINT_URL*``: they talk to 127.0.0.1 only, with
     the fake credentials the emulator hands out. Nothing in ``os.environ`` is changed.
     """
-    return botocore.session.Session(
+    session = botocore.session.Session(
         session_vars={
             "profile": (None, None, None, None),
             "config_file": (None, None, os.devnull, None),
@@ -45,6 +58,8 @@ def _isolated_botocore_session() -> botocore.session.Session:
             "ignore_configured_endpoint_urls": (None, None, True, None),
         }
     )
+    session.register_component("data_loader", _loader())
+    return session
 
 
 def _quiet_handler(handler: Any) -> Any:
@@ -150,6 +165,7 @@ class EmulatedAWS:
             middleware = EmulatorMiddleware(
                 wsgi_server.app,
                 primary_account=self.primary_account,
+                accounts=self.accounts,
                 latency_s=self._latency_ms / 1000.0,
             )
             # Swapped in before anyone knows the port, so no request can bypass it.

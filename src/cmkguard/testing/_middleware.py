@@ -12,6 +12,7 @@ It runs on the server side, inside the request thread of moto's threaded server,
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 import time
@@ -26,6 +27,12 @@ __all__ = ["EmulatorMiddleware", "RequestInfo", "parse_request"]
 _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _ACTION_RE = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 _PLACEHOLDER = _moto.DEFAULT_KEY_PLACEHOLDER.encode()
+_KMS_KEY_ID_RE = re.compile(rb"<KmsKeyId>([^<]*)</KmsKeyId>")
+_UNENCRYPTED_PLACEHOLDER_RE = re.compile(
+    rb"(<StorageEncrypted>false</StorageEncrypted>(?:(?!</DBCluster>).)*?)"
+    rb"<KmsKeyId>default_kms_key_id</KmsKeyId>",
+    re.DOTALL,
+)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -69,6 +76,46 @@ def parse_request(environ: dict[str, Any]) -> RequestInfo:
 
 _READ_PREFIXES = ("Describe", "List", "Get", "Download")
 
+# KMS operations AWS accepts on another account's key (by key ARN or alias ARN), if the key
+# policy allows the caller.
+_CROSS_ACCOUNT_KMS = frozenset(
+    {
+        "CreateGrant",
+        "Decrypt",
+        "DescribeKey",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListGrants",
+        "ReEncrypt",
+        "RetireGrant",
+        "RevokeGrant",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of a request, buffered so moto can still read it."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
 
 class EmulatorMiddleware:
     """Wraps moto's WSGI app; see the module docstring for what it adds."""
@@ -78,10 +125,12 @@ class EmulatorMiddleware:
         app: WsgiApp,
         *,
         primary_account: str,
+        accounts: tuple[str, ...] = (),
         latency_s: float = 0.0,
     ) -> None:
         self.app = app
         self.primary_account = primary_account
+        self.accounts = accounts or (primary_account,)
         self.latency_s = latency_s
         self._accounts_by_key: dict[str, str] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
@@ -109,6 +158,26 @@ class EmulatorMiddleware:
             return self.primary_account
         return account
 
+    def _kms_key_owner(self, environ: dict[str, Any], info: RequestInfo, caller: str) -> str:
+        """The account a KMS request on a key ARN must be answered in.
+
+        moto looks every key up in the caller's own account; AWS lets the caller use another
+        account's key, named by its key ARN or alias ARN in the same region, when the key policy
+        allows it. Such a request is answered by the owner account's backend.
+        """
+        key_id = _json_body(environ).get("KeyId")
+        if not isinstance(key_id, str) or not key_id.startswith("arn:"):
+            return caller
+        parts = key_id.split(":")
+        if len(parts) < 6 or parts[4] == caller or parts[4] not in self.accounts:
+            return caller
+        if parts[3] != info.region:
+            return caller
+        action = f"kms:{info.operation}"
+        if _moto.key_policy_allows(parts[4], parts[3], key_id, caller, action):
+            return parts[4]
+        return caller
+
     # -- counts ------------------------------------------------------------------------------
 
     def request_counts(self) -> dict[tuple[str, str], int]:
@@ -129,6 +198,8 @@ class EmulatorMiddleware:
             return self.app(environ, start_response)
         info = parse_request(environ)
         account = self.account_for(info.access_key)
+        if info.service == "kms" and info.operation in _CROSS_ACCOUNT_KMS:
+            account = self._kms_key_owner(environ, info, account)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         with self._lock:
             self._counts[(info.service, info.operation)] += 1
@@ -162,8 +233,7 @@ class EmulatorMiddleware:
             if close is not None:
                 close()
         if info.service == "rds":
-            _moto.fix_rds(account, info.region)
-            if _PLACEHOLDER in body:
+            if _moto.fix_rds(account, info.region) or _PLACEHOLDER in body:
                 body = self._fix_rds_body(body, account, info.region)
         else:
             _moto.fix_secretsmanager(account, info.region)
@@ -174,15 +244,17 @@ class EmulatorMiddleware:
 
     @staticmethod
     def _fix_rds_body(body: bytes, account: str, region: str) -> bytes:
-        # The response was rendered before the fix-up; render the fixed value instead. An
-        # unencrypted resource's placeholder was cleared: drop the element.
-        arn = _moto.find_aws_managed_key_arn(account, region, "alias/aws/rds")
-        body = re.sub(
-            rb"<StorageEncrypted>false</StorageEncrypted>(.*?)<KmsKeyId>default_kms_key_id</KmsKeyId>",
-            rb"<StorageEncrypted>false</StorageEncrypted>\1",
-            body,
-            flags=re.DOTALL,
-        )
-        if arn is not None:
-            body = body.replace(_PLACEHOLDER, arn.encode())
-        return body
+        """Render the fixed key identifiers in a response rendered before the fix-up."""
+        if _PLACEHOLDER in body:
+            # An unencrypted resource's placeholder was cleared: drop the element.
+            body = _UNENCRYPTED_PLACEHOLDER_RE.sub(rb"\1", body)
+
+        def resolve(match: re.Match[bytes]) -> bytes:
+            value = match.group(1).decode()
+            if value == _moto.DEFAULT_KEY_PLACEHOLDER:
+                arn = _moto.find_aws_managed_key_arn(account, region, "alias/aws/rds")
+            else:
+                arn = _moto.resolve_key_arn(account, region, value)
+            return b"<KmsKeyId>%s</KmsKeyId>" % (arn or value).encode()
+
+        return _KMS_KEY_ID_RE.sub(resolve, body)

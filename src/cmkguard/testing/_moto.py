@@ -8,6 +8,7 @@ until an emulator is actually started.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json
 import threading
@@ -23,10 +24,12 @@ __all__ = [
     "ensure_aws_managed_key",
     "find_aws_managed_key_arn",
     "install_patches",
+    "key_policy_allows",
     "kms_backend",
     "moto_default_account",
     "moto_module",
     "rds_backend",
+    "resolve_key_arn",
     "secretsmanager_backend",
     "uninstall_patches",
 ]
@@ -195,6 +198,65 @@ def _patched_generate_default_keys(self: Any, alias_name: str) -> str | None:
     return original(self, alias_name)
 
 
+def _patched_replica_to_dict(self: Any) -> dict[str, Any]:
+    """Replacement for ``ReplicaSecret.to_dict``: a replica reports its *own* key.
+
+    moto copies the primary secret's ``KmsKeyId`` (a key in another region) onto the replica.
+    AWS reports the replica region's key, omitted when it is ``aws/secretsmanager``.
+    """
+    original: Callable[[Any], dict[str, Any]] = _saved["replica_to_dict"]
+    data = original(self)
+    key = self.config.get("KmsKeyId")
+    if key in (None, "alias/aws/secretsmanager"):
+        data.pop("KmsKeyId", None)
+    else:
+        data["KmsKeyId"] = key
+    return data
+
+
+class _LazyPrivateKey:
+    """Stands in for the asymmetric key moto makes for *every* KMS key, until it is used.
+
+    moto 5.2.5 generates an RSA-2048 private key even for symmetric keys (~60 ms of CPU per
+    ``CreateKey``); only signing, verifying and ``GetPublicKey`` use it. Generating it on first
+    use keeps seeding thousands of resources fast without changing any answer.
+    """
+
+    def __init__(self, key_spec: str, generate: Callable[[str], Any]) -> None:
+        self._key_spec = key_spec
+        self._generate = generate
+        self._key: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        with self._lock:
+            if self._key is None:
+                self._key = self._generate(self._key_spec)
+        return getattr(self._key, name)
+
+
+def _patched_generate_private_key(key_spec: str) -> Any:
+    return _LazyPrivateKey(key_spec, _saved["generate_private_key"])
+
+
+_REGIONS_CACHE: dict[str, list[str]] = {}
+
+
+def _patched_generate_regions(self: Any, service_name: str) -> list[str]:
+    """Replacement for ``AccountSpecificBackend._generate_regions``, cached per service.
+
+    moto's own cache is keyed by the backend instance, so every account of every service, again
+    after each reset, re-reads botocore's region data (tens of milliseconds each time).
+    """
+    cached = _REGIONS_CACHE.get(service_name)
+    if cached is None:
+        original: Callable[[Any, str], list[str]] = _saved["generate_regions"]
+        cached = _REGIONS_CACHE.setdefault(service_name, list(original(self, service_name)))
+    return list(cached)
+
+
 def install_patches() -> None:
     """Make moto's KMS behave like AWS for AWS-managed keys (reference-counted, idempotent).
 
@@ -203,7 +265,10 @@ def install_patches() -> None:
     * resolving ``alias/aws/rds`` or ``alias/aws/secretsmanager`` before first use creates an
       AWS-managed key (not a customer-managed one);
     * ``ListAliases`` no longer lists ``alias/aws/*`` aliases that point to keys which do not
-      exist: an AWS-managed alias is listed once its key exists.
+      exist: an AWS-managed alias is listed once its key exists;
+    * a Secrets Manager replica reports its own region's key, not the primary's;
+    * a key's asymmetric private key is generated on first use (see ``_LazyPrivateKey``);
+    * the regions of a service are computed once per process, not once per account and reset.
     """
     global _patch_users
     with _PATCH_LOCK:
@@ -214,8 +279,22 @@ def install_patches() -> None:
         kms_responses = moto_module("kms.responses")
         _saved["generate_default_keys"] = kms_models.KmsBackend._generate_default_keys
         _saved["reserved_targets"] = kms_responses.RESERVED_ALIASE_TARGET_KEY_IDS
+        sm_models = moto_module("secretsmanager.models")
+        _saved["replica_to_dict"] = sm_models.ReplicaSecret.to_dict
+        _saved["generate_private_key"] = kms_models.generate_private_key
+        base_backend = moto_module("core.base_backend")
+        # The undecorated function: moto's lru_cache keyed by instance never hits.
+        _saved["generate_regions"] = getattr(
+            base_backend.AccountSpecificBackend._generate_regions,
+            "__wrapped__",
+            base_backend.AccountSpecificBackend._generate_regions,
+        )
+        _saved["generate_regions_attr"] = base_backend.AccountSpecificBackend._generate_regions
+        base_backend.AccountSpecificBackend._generate_regions = _patched_generate_regions
         kms_models.KmsBackend._generate_default_keys = _patched_generate_default_keys
+        kms_models.generate_private_key = _patched_generate_private_key
         kms_responses.RESERVED_ALIASE_TARGET_KEY_IDS = {}
+        sm_models.ReplicaSecret.to_dict = _patched_replica_to_dict
 
 
 def uninstall_patches() -> None:
@@ -229,6 +308,12 @@ def uninstall_patches() -> None:
             "generate_default_keys"
         )
         moto_module("kms.responses").RESERVED_ALIASE_TARGET_KEY_IDS = _saved.pop("reserved_targets")
+        moto_module("secretsmanager.models").ReplicaSecret.to_dict = _saved.pop("replica_to_dict")
+        moto_module("kms.models").generate_private_key = _saved.pop("generate_private_key")
+        moto_module("core.base_backend").AccountSpecificBackend._generate_regions = _saved.pop(
+            "generate_regions_attr"
+        )
+        _saved.pop("generate_regions")
 
 
 # --- fix-ups run after requests that may create resources ------------------------------------
@@ -251,30 +336,89 @@ def _is_encrypted(obj: Any) -> bool:
     return True
 
 
-def fix_rds(account: str, region: str) -> bool:
-    """Replace moto's ``'default_kms_key_id'`` on RDS resources with the real ``aws/rds`` key.
+def resolve_key_arn(account: str, region: str, identifier: str) -> str | None:
+    """The key ARN behind an id / alias / alias ARN in ``account`` and ``region``, if any."""
+    if identifier.startswith("arn:") and ":key/" in identifier:
+        return identifier
+    if identifier.startswith("arn:") and ":alias/" in identifier:
+        parts = identifier.split(":")
+        account, region = parts[4], parts[3]
+    try:
+        return str(kms_backend(account, region).describe_key(identifier).arn)
+    except Exception:  # moto raises KeyError or its own errors: leave the value as given
+        return None
 
-    Creates ``aws/rds`` on first use, as AWS does. An *unencrypted* cluster also carries the
-    placeholder in moto: it becomes ``None``. Returns whether anything changed.
+
+def _principal_matches(principal: Any, caller: str) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        principal = principal.get("AWS", [])
+    values = [principal] if isinstance(principal, str) else list(principal or ())
+    return any(v == "*" or v == caller or f"::{caller}:" in str(v) for v in values)
+
+
+def key_policy_allows(owner: str, region: str, key_id: str, caller: str, action: str) -> bool:
+    """Whether the key policy of ``key_id`` (owned by ``owner``) lets account ``caller`` do
+    ``action``: an ``Allow`` statement naming the caller's account (or ``*``) with a matching
+    action and no ``Deny`` doing the same. Conditions are not evaluated (an emulator's
+    approximation, good enough to route cross-account requests)."""
+    try:
+        key = kms_backend(owner, region).describe_key(key_id)
+        policy = json.loads(key.policy or "{}")
+    except Exception:  # unknown key or unparsable policy: not allowed
+        return False
+    allowed = False
+    statements = policy.get("Statement", [])
+    for statement in [statements] if isinstance(statements, dict) else statements:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in actions):
+            continue
+        if not _principal_matches(statement.get("Principal"), caller):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _is_aurora_member(obj: Any) -> bool:
+    return bool(getattr(obj, "db_cluster_identifier", None))
+
+
+def fix_rds(account: str, region: str) -> bool:
+    """Make moto's RDS resources report their keys as AWS does. Returns whether anything changed.
+
+    * ``'default_kms_key_id'`` becomes the ARN of ``aws/rds`` (created on first use, as AWS
+      does); moto also puts it on *unencrypted* clusters, where it becomes ``None``.
+    * A key given as key id, alias or alias ARN is reported as the key ARN (RDS resolves it
+      when the resource is created).
+    * moto takes automated *instance* snapshots of Aurora cluster members; AWS backs up the
+      cluster instead (cluster snapshots), so those are removed.
     """
     backend = rds_backend(account, region)
     changed = False
     for obj in _rds_objects(backend):
-        if getattr(obj, "kms_key_id", None) != DEFAULT_KEY_PLACEHOLDER:
+        current = getattr(obj, "kms_key_id", None)
+        if not current or (current.startswith("arn:") and ":key/" in current):
             continue
-        if _is_encrypted(obj):
-            obj.kms_key_id = ensure_aws_managed_key(account, region, "alias/aws/rds")
-        else:
-            obj.kms_key_id = None
-        changed = True
-    for db in list(backend.databases.values()):
-        # Performance Insights falls back to aws/rds when enabled without a key.
-        if getattr(db, "enable_performance_insights", False) and getattr(
-            db, "performance_insights_kms_key_id", None
-        ) in (None, DEFAULT_KEY_PLACEHOLDER):
-            db.performance_insights_kms_key_id = ensure_aws_managed_key(
-                account, region, "alias/aws/rds"
-            )
+        if current == DEFAULT_KEY_PLACEHOLDER:
+            if _is_encrypted(obj):
+                obj.kms_key_id = ensure_aws_managed_key(account, region, "alias/aws/rds")
+            else:
+                obj.kms_key_id = None
+            changed = True
+            continue
+        resolved = resolve_key_arn(account, region, current)
+        if resolved is not None:
+            obj.kms_key_id = resolved
+            changed = True
+    for snapshot_id, snapshot in list(backend.database_snapshots.items()):
+        if getattr(snapshot, "snapshot_type", "") == "automated" and _is_aurora_member(
+            getattr(snapshot, "database", None)
+        ):
+            backend.database_snapshots.pop(snapshot_id, None)
             changed = True
     return changed
 

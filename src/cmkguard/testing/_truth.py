@@ -35,6 +35,10 @@ def _frozen_strs(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class ExpectedResource:
     """One resource the seeding made, with the key class a correct scan must find.
@@ -103,7 +107,7 @@ class ExpectedKey:
     problems: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_strs)
     rotation_enabled: bool = False
     rotation_period_days: int | None = None
-    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     tags: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
 

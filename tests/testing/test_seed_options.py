@@ -1,0 +1,56 @@
+"""seed_estate arguments: validation, determinism, scale, several accounts."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmkguard.errors import ConfigurationError, UnknownRegionError
+from cmkguard.testing import EmulatedAWS, GroundTruth, seed_estate
+
+
+def _names(truth: GroundTruth) -> list[tuple[str, str]]:
+    # RDS names its managed secrets with a random UUID: compare the rest.
+    return sorted(
+        ("rds!" if r.name.startswith("rds!") else r.name, r.key_class.value)
+        for r in truth.resources.values()
+    )
+
+
+def test_bad_arguments_are_refused(emulated_aws: EmulatedAWS) -> None:
+    with pytest.raises(UnknownRegionError):
+        seed_estate(emulated_aws, regions=("mars-north-1",))
+    with pytest.raises(ConfigurationError):
+        seed_estate(emulated_aws, regions=())
+    with pytest.raises(ConfigurationError):
+        seed_estate(emulated_aws, scale=0)
+    with pytest.raises(ConfigurationError):
+        seed_estate(emulated_aws, accounts=("999999999999",))
+
+
+def test_same_seed_same_estate_and_scale_multiplies(emulated_aws: EmulatedAWS) -> None:
+    first = seed_estate(emulated_aws, regions=("eu-central-1",), seed=7)
+    names_first = _names(first)
+    emulated_aws.reset()
+    second = seed_estate(emulated_aws, regions=("eu-central-1",), seed=7)
+    names_second = _names(second)
+    assert names_first == names_second
+    emulated_aws.reset()
+    bigger = seed_estate(emulated_aws, regions=("eu-central-1",), scale=2, seed=7)
+    instances = len(bigger.resources_of_type("rds:db-instance"))
+    assert instances > len(first.resources_of_type("rds:db-instance"))
+    assert len(bigger.keys) == len(first.keys) + 1  # one more workhorse CMK per unit
+
+
+def test_several_accounts_each_get_an_estate(emulated_aws: EmulatedAWS) -> None:
+    truth = seed_estate(emulated_aws, regions=("us-west-2",), accounts=emulated_aws.accounts)
+    accounts = {r.account for r in truth.resources.values()}
+    assert accounts == set(emulated_aws.accounts)
+    second = emulated_aws.accounts[1]
+    instances = emulated_aws.client(
+        "rds", region="us-west-2", account=second
+    ).describe_db_instances()
+    arns = {db["DBInstanceArn"] for db in instances["DBInstances"]}
+    assert arns == {
+        r.arn for r in truth.resources_of_type("rds:db-instance") if r.account == second
+    }
+    assert all(f":{second}:" in arn for arn in arns)
