@@ -171,9 +171,33 @@ def build_estate(aws: Any) -> Estate:
     )
 
 
+def fix_moto_cluster_rename(session: Any) -> None:
+    """moto leaves members' ``DBClusterIdentifier`` at the cluster's old name after a rename.
+
+    Real AWS reports the cluster's current name. This answers DescribeDBInstances as AWS would,
+    from the renames the library requested (aws-facts.md: moto's cluster rename is wrong).
+    """
+    renames: dict[str, str] = {}
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        if params.get("NewDBClusterIdentifier"):
+            renames[params["DBClusterIdentifier"]] = params["NewDBClusterIdentifier"]
+
+    def rewrite(parsed: dict[str, Any], **_: Any) -> None:
+        for item in parsed.get("DBInstances") or ():
+            current = item.get("DBClusterIdentifier")
+            if current in renames:
+                item["DBClusterIdentifier"] = renames[current]
+
+    session.events.register("before-parameter-build.rds.ModifyDBCluster", remember)
+    session.events.register("after-call.rds.DescribeDBInstances", rewrite)
+
+
 @pytest.fixture(name="estate")
 def _estate(emulated_aws: Any) -> Estate:
-    return build_estate(emulated_aws)
+    estate = build_estate(emulated_aws)
+    fix_moto_cluster_rename(estate.session)
+    return estate
 
 
 def inventory_and_settings(estate: Estate, arns: list[str]) -> tuple[Any, Any]:

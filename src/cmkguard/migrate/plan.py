@@ -844,6 +844,20 @@ class _Planner:
             {"DBClusterIdentifier": src, "expect": {"KmsKeyId": key.arn}},
             description=f"cluster {src} now reports the target key",
         )
+        for mid, _mold, _mnew in renames:
+            # Asked of the instance, not of the cluster's member list: a member reports the
+            # cluster it belongs to (and moto empties member lists on rename).
+            c.add(
+                f"verify-member-{mid}",
+                "verify",
+                "cutover",
+                "DescribeDBInstances",
+                {
+                    "DBInstanceIdentifier": mid,
+                    "expect": {"DBClusterIdentifier": src, "KmsKeyId": key.arn},
+                },
+                description=f"{mid} is a member of the re-keyed {src}",
+            )
         self._warn(
             "cluster-endpoints",
             resource.arn,
