@@ -1,0 +1,174 @@
+"""``cmkguard policy analyze``: analyse a key policy (and optionally its grants) from a file.
+
+Exit codes: 0 not public, 1 public, 2 malformed input (a one-line message naming the location).
+The policy file may be the policy document itself or ``aws kms get-key-policy`` output
+(``{"Policy": "...", "PolicyName": "default"}``); the grants file a list of ``ListGrants``
+entries or ``aws kms list-grants`` output (``{"Grants": [...]}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output
+from cmkguard.errors import PolicyParseError
+from cmkguard.policy import GrantAnalysis, PolicyAnalysis, analyze_grants, analyze_key_policy
+
+__all__ = ["FORMATS", "register", "render_table"]
+
+FORMATS = ("table", "json")
+"""Values of ``--format``."""
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``cmkguard policy``."""
+    parser = subparsers.add_parser(
+        "policy",
+        help="analyse a key policy: public? cross-account? who can decrypt? (offline)",
+        description="Key-policy and grant analysis with full IAM semantics (docs/policy.md). "
+        "Never calls AWS.",
+    )
+    sub = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
+    sub.required = True
+    analyze = sub.add_parser(
+        "analyze",
+        help="analyse a key policy file",
+        description="Print the findings with their explanations, then one line per statement. "
+        "Exit 1 when the policy is public, 2 when the input is malformed.",
+    )
+    analyze.add_argument("file", metavar="FILE", help="key policy JSON file, or - for stdin")
+    analyze.add_argument("--account", required=True, help="the key's 12-digit account id")
+    analyze.add_argument("--org-id", help="the key account's organization id (o-...)")
+    analyze.add_argument(
+        "--trusted-account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an external account (or org id) whose access is intended; repeatable",
+    )
+    analyze.add_argument("--key-arn", help="the key's ARN (lets Resource patterns match exactly)")
+    analyze.add_argument("--grants", metavar="FILE", help="ListGrants JSON to analyse as well")
+    analyze.add_argument("--format", choices=FORMATS, default="table", help="default: table")
+    analyze.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    analyze.set_defaults(handler=_run)
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {path}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _policy_input(text: str) -> str | dict[str, Any]:
+    """The policy document, unwrapping ``get-key-policy`` output when that is what was given."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return text  # let the strict parser report the located error
+    if isinstance(doc, dict) and "Policy" in doc and set(doc) <= {"Policy", "PolicyName"}:
+        inner = doc["Policy"]
+        return inner if isinstance(inner, str) else text
+    return text
+
+
+def _grants_input(text: str, path: str) -> list[Any]:
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{path}: invalid JSON: {exc}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("Grants"), list):
+        doc = doc["Grants"]
+    if not isinstance(doc, list):
+        raise UsageError(f"{path}: expected a list of grants or ListGrants output")
+    return doc
+
+
+def _check_ids(args: argparse.Namespace) -> None:
+    if not _ACCOUNT_RE.match(args.account):
+        raise UsageError(f"--account {args.account!r} is not a 12-digit account id")
+    if args.org_id is not None and not _ORG_RE.match(args.org_id):
+        raise UsageError(f"--org-id {args.org_id!r} is not an organization id (o-...)")
+    for trusted in args.trusted_account:
+        if not (_ACCOUNT_RE.match(trusted) or _ORG_RE.match(trusted)):
+            raise UsageError(f"--trusted-account {trusted!r} is not an account or org id")
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_ids(args)
+    source = "<stdin>" if args.file == "-" else args.file
+    text = _read(args.file)
+    try:
+        analysis = analyze_key_policy(
+            _policy_input(text),
+            key_account=args.account,
+            org_id=args.org_id,
+            trusted_accounts=args.trusted_account,
+            key_arn=args.key_arn,
+        )
+    except PolicyParseError as exc:
+        raise UsageError(f"{source}: malformed key policy: {exc}") from None
+    grants: GrantAnalysis | None = None
+    if args.grants:
+        try:
+            grants = analyze_grants(
+                _grants_input(_read(args.grants), args.grants),
+                key_account=args.account,
+                org_id=args.org_id,
+                trusted_accounts=args.trusted_account,
+            )
+        except PolicyParseError as exc:
+            raise UsageError(f"{args.grants}: malformed grants: {exc}") from None
+    with open_output(args.output) as out:
+        if args.format == "json":
+            data: dict[str, Any] = {"policy": analysis.to_dict()}
+            if grants is not None:
+                data["grants"] = grants.to_dict()
+            json.dump(data, out, indent=2)
+            out.write("\n")
+        else:
+            render_table(analysis, grants, out)
+    return EXIT_FINDINGS if analysis.is_public else EXIT_OK
+
+
+def render_table(analysis: PolicyAnalysis, grants: GrantAnalysis | None, out: IO[str]) -> None:
+    """Plain-text report: verdict, findings with explanations, statements, grants."""
+    verdict = "PUBLIC" if analysis.is_public else "not public"
+    out.write(f"Key policy of account {analysis.key_account}: {verdict}\n")
+    external = ", ".join(sorted(analysis.external_access)) or "none"
+    out.write(f"External access: {external}\n")
+    decrypters = ", ".join(sorted(analysis.principals_allowed("kms:Decrypt"))) or "nobody"
+    out.write(f"kms:Decrypt allowed to: {decrypters}\n\n")
+    findings = list(analysis.findings) + (list(grants.findings) if grants else [])
+    out.write(f"Findings ({len(findings)}):\n")
+    if not findings:
+        out.write("  none\n")
+    for f in findings:
+        where = (
+            f"Statement[{f.statement_index}]"
+            if f.statement_index is not None
+            else (f"grant {f.grant_id}" if f.grant_id else "policy")
+        )
+        flag = " (downgraded)" if f.downgraded else ""
+        out.write(f"  {f.severity.value.upper():<8} {f.id:<32} {where}{flag}\n")
+        out.write(f"           {f.explanation}\n")
+    out.write("\nStatements:\n")
+    for s in analysis.statements:
+        sid = f" {s.sid!r}" if s.sid else ""
+        out.write(f"  [{s.index}]{sid} {s.effect} -> {s.verdict}: {s.reason}\n")
+    if grants is not None:
+        out.write(f"\nGrants ({len(grants.grants)}):\n")
+        for g in grants.grants:
+            out.write(f"  {g.grant_id}: {g.grantee} <- {', '.join(g.operations)}\n")
