@@ -235,3 +235,14 @@ def test_keys_pending_deletion_skip_rotation_and_tag_rules(estate: ModuleType, s
     k = attrs.evolve(estate.K_NOROT, state=state, tags={})
     report = _audit(estate, resources=(), keys=(k,), errors=())
     assert {f.rule_id for f in report.findings} == {"key-pending-deletion"}
+
+
+def test_key_users_index_matches_the_inventory(estate: ModuleType) -> None:
+    from cmkguard.audit.catalogue import catalogue
+    from cmkguard.audit.context import AuditContext
+
+    inv = estate.inventory()
+    ctx = AuditContext(inventory=inv, policy=AuditPolicy(), now=estate.NOW, rules=catalogue())
+    for arn in [*inv.keys, estate.karn("theirs", estate.OTHER), "arn:aws:kms:nowhere"]:
+        assert set(ctx.users_of(arn)) == set(inv.resources_on_key(arn))
+    assert set(ctx.users_of(estate.K_AWS_RDS.arn)) >= {estate.R_AWS_DB, estate.R_PI}

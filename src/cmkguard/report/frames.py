@@ -44,7 +44,8 @@ def import_pandas() -> Any:
 def report_to_dataframe(report: AuditReport) -> pd.DataFrame:
     """One row per finding; ``severity`` is an ordered categorical (sorts info < ... < critical)."""
     pandas = import_pandas()
-    rows = [{c: f.to_dict()[c] for c in _COLUMNS} for f in report.findings]
+    dicts = (f.to_dict() for f in report.findings)
+    rows = [{c: d[c] for c in _COLUMNS} for d in dicts]
     frame = pandas.DataFrame(rows, columns=list(_COLUMNS))
     frame["severity"] = pandas.Categorical(
         frame["severity"],
