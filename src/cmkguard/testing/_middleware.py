@@ -135,6 +135,10 @@ class EmulatorMiddleware:
         self._accounts_by_key: dict[str, str] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
+        # moto's Secrets Manager writes a replica into *another* region's backend while that
+        # region's requests iterate over it ("dictionary changed size during iteration"), so
+        # Secrets Manager requests run one at a time (after the latency sleep, which overlaps).
+        self._secrets_lock = threading.Lock()
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -205,10 +209,12 @@ class EmulatorMiddleware:
             self._counts[(info.service, info.operation)] += 1
         if self.latency_s > 0:
             time.sleep(self.latency_s)
-        if info.operation.startswith(_READ_PREFIXES) or info.service not in (
-            "rds",
-            "secretsmanager",
-        ):
+        if info.service == "secretsmanager":
+            with self._secrets_lock:
+                if info.operation.startswith(_READ_PREFIXES):
+                    return list(self.app(environ, start_response))
+                return self._call_with_fixups(environ, start_response, info, account)
+        if info.service != "rds" or info.operation.startswith(_READ_PREFIXES):
             return self.app(environ, start_response)
         return self._call_with_fixups(environ, start_response, info, account)
 

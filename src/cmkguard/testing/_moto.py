@@ -12,6 +12,7 @@ import fnmatch
 import importlib
 import json
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -319,11 +320,16 @@ def uninstall_patches() -> None:
 # --- fix-ups run after requests that may create resources ------------------------------------
 
 
-def _rds_objects(backend: Any) -> Iterator[Any]:
-    yield from list(backend.clusters.values())
-    yield from list(backend.databases.values())
-    yield from list(backend.database_snapshots.values())
-    yield from list(backend.cluster_snapshots.values())
+def _rds_objects(backend: Any) -> Iterator[tuple[Any, str, Any]]:
+    """(container, id, object) for every RDS object that carries a key."""
+    for container in (
+        backend.clusters,
+        backend.databases,
+        backend.database_snapshots,
+        backend.cluster_snapshots,
+    ):
+        for object_id, obj in list(container.items()):
+            yield container, object_id, obj
 
 
 def _is_encrypted(obj: Any) -> bool:
@@ -387,6 +393,11 @@ def _is_aurora_member(obj: Any) -> bool:
     return bool(getattr(obj, "db_cluster_identifier", None))
 
 
+# RDS objects already made right: a resource's key never changes after creation, so each object
+# is looked at once (keeps the fix-up O(new objects) per request while seeding thousands).
+_CHECKED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def fix_rds(account: str, region: str) -> bool:
     """Make moto's RDS resources report their keys as AWS does. Returns whether anything changed.
 
@@ -399,28 +410,37 @@ def fix_rds(account: str, region: str) -> bool:
     """
     backend = rds_backend(account, region)
     changed = False
-    for obj in _rds_objects(backend):
-        current = getattr(obj, "kms_key_id", None)
-        if not current or (current.startswith("arn:") and ":key/" in current):
+    for container, object_id, obj in _rds_objects(backend):
+        if obj in _CHECKED:
             continue
-        if current == DEFAULT_KEY_PLACEHOLDER:
-            if _is_encrypted(obj):
-                obj.kms_key_id = ensure_aws_managed_key(account, region, "alias/aws/rds")
-            else:
-                obj.kms_key_id = None
-            changed = True
-            continue
-        resolved = resolve_key_arn(account, region, current)
-        if resolved is not None:
-            obj.kms_key_id = resolved
-            changed = True
-    for snapshot_id, snapshot in list(backend.database_snapshots.items()):
-        if getattr(snapshot, "snapshot_type", "") == "automated" and _is_aurora_member(
-            getattr(snapshot, "database", None)
+        _CHECKED.add(obj)
+        if (
+            container is backend.database_snapshots
+            and getattr(obj, "snapshot_type", "") == "automated"
+            and _is_aurora_member(getattr(obj, "database", None))
         ):
-            backend.database_snapshots.pop(snapshot_id, None)
+            container.pop(object_id, None)
             changed = True
+            continue
+        changed = _fix_rds_object(obj, account, region) or changed
     return changed
+
+
+def _fix_rds_object(obj: Any, account: str, region: str) -> bool:
+    current = getattr(obj, "kms_key_id", None)
+    if not current or (current.startswith("arn:") and ":key/" in current):
+        return False
+    if current == DEFAULT_KEY_PLACEHOLDER:
+        if _is_encrypted(obj):
+            obj.kms_key_id = ensure_aws_managed_key(account, region, "alias/aws/rds")
+        else:
+            obj.kms_key_id = None
+        return True
+    resolved = resolve_key_arn(account, region, current)
+    if resolved is None:
+        return False
+    obj.kms_key_id = resolved
+    return True
 
 
 def fix_secretsmanager(account: str, region: str) -> None:

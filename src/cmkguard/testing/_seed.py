@@ -15,8 +15,8 @@ Per account and region, at ``scale=s`` (``u`` = 0..s-1 is a "unit"):
   per region at least two Aurora clusters (one on a CMK, one on ``aws/rds``, then ``s // 2``),
   each with a member instance and a manual cluster snapshot; the automated snapshots moto takes;
   an instance on the key pending deletion;
-* Secrets Manager, per unit: secrets on a workhorse CMK (by ARN and by alias), on the default key
-  (twice), on another account's key, one replicated to a second region, one with a rotation
+* Secrets Manager, per unit: secrets on a workhorse CMK (by ARN and by alias), on the default
+  key, on another account's key, one replicated to a second region, one with a rotation
   Lambda; per region a secret on the disabled key.
 """
 
@@ -450,7 +450,6 @@ class _RegionSeeder:
             self._secret(f"orders-{u:03d}/db", cmk(wk), wk)
             self._secret(f"search-{u:03d}/api-key", cmk(wk), alias)
             self._secret(f"billing-{u:03d}/db", (KeyClass.AWS_MANAGED, None), None)
-            self._secret(f"analytics-{u:03d}/token", (KeyClass.AWS_MANAGED, None), None)
             if peer_key is not None:
                 self._secret(f"partner-{u:03d}/feed", (KeyClass.CROSS_ACCOUNT, peer_key), peer_key)
             if self.replica_region is not None:
