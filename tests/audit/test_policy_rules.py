@@ -152,3 +152,16 @@ def test_policy_severity_override_applies(estate: ModuleType) -> None:
     policy = AuditPolicy(severity_overrides={"public-access": Severity.HIGH})
     report = cmkguard.audit(inv, policy, now=estate.NOW)
     assert {f.severity for f in report.by_rule("public-access")} == {Severity.HIGH}
+
+
+def test_protected_resources_evidence_is_capped(estate: ModuleType) -> None:
+    inv, key, _ = _inventory(estate, _policy(ROOT, PUBLIC))
+    many = [
+        attrs.evolve(estate.R_GOOD, arn=f"{estate.R_GOOD.arn}-{i}", name=f"db-{i}")
+        for i in range(60)
+    ]
+    report = cmkguard.audit(attrs.evolve(inv, resources=many), now=estate.NOW)
+    (on_key,) = [f for f in report.by_rule("public-access") if f.resource_arn is None]
+    assert on_key.evidence["protected_count"] == 60
+    assert len(on_key.evidence["protected_resources"]) == 50
+    assert len(report.by_rule("public-access")) == 61

@@ -19,6 +19,8 @@ from cmkguard.severity import Severity
 
 __all__ = ["check_policies"]
 
+_MAX_LISTED = 50
+
 
 def _text(value: Any) -> str:
     if value is None:
@@ -110,7 +112,10 @@ def check_policies(ctx: AuditContext) -> Iterator[Finding]:
                 "action": _jsonable(getattr(pf, "action", None)),
                 "condition": _jsonable(getattr(pf, "condition", None)),
                 "downgraded": _jsonable(getattr(pf, "downgraded", False)),
-                "protected_resources": [r.arn for r in protected],
+                # Capped so that a key protecting thousands of resources keeps a small finding;
+                # every one of them gets its own blast-radius finding anyway.
+                "protected_resources": [r.arn for r in protected[:_MAX_LISTED]],
+                "protected_count": len(protected),
             }
             explanation = str(getattr(pf, "explanation", "") or rule_id)
             key_finding = ctx.finding(
