@@ -155,7 +155,7 @@ def test_policy_severity_override_applies(estate: ModuleType) -> None:
 
 
 def test_protected_resources_evidence_is_capped(estate: ModuleType) -> None:
-    inv, key, _ = _inventory(estate, _policy(ROOT, PUBLIC))
+    inv, _key, _ = _inventory(estate, _policy(ROOT, PUBLIC))
     many = [
         attrs.evolve(estate.R_GOOD, arn=f"{estate.R_GOOD.arn}-{i}", name=f"db-{i}")
         for i in range(60)
