@@ -1,0 +1,177 @@
+"""Shared machinery of the planner: identifiers, step chains, pre-flight recording (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from cmkguard.migrate.model import MigrationOptions, MigrationStep, PreflightItem
+from cmkguard.migrate.preflight import (
+    check_key,
+    check_service_use,
+    resolve_target_key,
+)
+from cmkguard.models import EncryptedResource, Inventory, KmsKey
+
+__all__ = ["MIGRATION_TAG", "Chain", "PlannerBase", "ident", "short_hash"]
+
+MIGRATION_TAG = "cmkguard:migration-source"
+"""Tag put on the intermediate snapshots: which source they were taken from."""
+
+
+def ident(text: str, limit: int = 63) -> str:
+    """A valid RDS identifier: letters, digits, single hyphens, starting with a letter."""
+    cleaned = re.sub(r"[^A-Za-z0-9-]", "-", text)
+    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-")
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = "x-" + cleaned
+    if len(cleaned) > limit:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+        cleaned = cleaned[: limit - 7].rstrip("-") + "-" + digest
+    return cleaned.lower()
+
+
+def short_hash(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+
+
+@attrs.define
+class Chain:
+    """Steps of one resource: numbered ids, each depending on the previous one by default."""
+
+    prefix: str
+    resource_arn: str
+    region: str
+    steps: list[MigrationStep] = attrs.field(factory=list)
+    rollback: list[MigrationStep] = attrs.field(factory=list)
+    _n: int = 0
+    _rn: int = 0
+
+    def add(
+        self,
+        what: str,
+        kind: str,
+        phase: str,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        service: str = "rds",
+        description: str,
+        precondition: str = "",
+        verify: str = "",
+        destructive: bool = False,
+        adopt: Mapping[str, Any] | None = None,
+        depends_on: Iterable[str] | None = None,
+        region: str | None = None,
+    ) -> MigrationStep:
+        self._n += 1
+        step_id = f"{self.prefix}/{self._n:02d}-{what}"
+        deps = (
+            tuple(depends_on)
+            if depends_on is not None
+            else ((self.steps[-1].id,) if self.steps else ())
+        )
+        step = MigrationStep(
+            id=step_id,
+            kind=kind,
+            phase=phase,
+            service=service,
+            region=region or self.region,
+            operation=operation,
+            params=params,
+            resource_arn=self.resource_arn,
+            description=description,
+            precondition=precondition,
+            verify=verify,
+            depends_on=deps,
+            destructive=destructive,
+            adopt=adopt or {},
+        )
+        self.steps.append(step)
+        return step
+
+    def add_rollback(
+        self,
+        what: str,
+        kind: str,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        service: str = "rds",
+        description: str,
+        adopt: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._rn += 1
+        step = MigrationStep(
+            id=f"{self.prefix}/rollback-{self._rn:02d}-{what}",
+            kind=kind,
+            phase="cutover",
+            service=service,
+            region=self.region,
+            operation=operation,
+            params=params,
+            resource_arn=self.resource_arn,
+            description=description,
+            depends_on=(self.rollback[-1].id,) if self.rollback else (),
+            adopt=adopt or {},
+        )
+        self.rollback.append(step)
+
+
+class PlannerBase:
+    """State shared by the path planners: the inventory, options, items and step chains."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        target_key: str,
+        options: MigrationOptions,
+        source_settings: dict[str, Mapping[str, Any]],
+    ) -> None:
+        self.inventory = inventory
+        self.target_ref = target_key
+        self.options = options
+        self.settings = source_settings
+        self.items: list[PreflightItem] = []
+        self.chains: list[Chain] = []
+        self.snapshot_jobs: list[tuple[EncryptedResource, str, bool, KmsKey]] = []
+        self.key_arns: dict[str, str] = {}
+        self._checked_keys: set[tuple[str, str]] = set()
+        self._planned: set[str] = set()
+
+    # -- pre-flight ----------------------------------------------------------------------------
+
+    def _block(self, check: str, subject: str, message: str) -> None:
+        self.items.append(PreflightItem(check, "blocking", subject, message))
+
+    def _warn(self, check: str, subject: str, message: str) -> None:
+        self.items.append(PreflightItem(check, "warning", subject, message))
+
+    def _target_for(self, resource: EncryptedResource, service: str) -> KmsKey | None:
+        key, why = resolve_target_key(
+            self.inventory, self.target_ref, resource.region, resource.account
+        )
+        if key is None:
+            self._block("key-exists", resource.arn, why or "target key not found")
+            return None
+        self.key_arns.setdefault(resource.region, key.arn)
+        if (key.arn, "key") not in self._checked_keys:
+            self._checked_keys.add((key.arn, "key"))
+            self.items.extend(check_key(key, account=resource.account))
+        if (key.arn, service) not in self._checked_keys:
+            self._checked_keys.add((key.arn, service))
+            self.items.extend(check_service_use(key, account=resource.account, service=service))
+        return key
+
+    def _record(self, resource: EncryptedResource) -> Mapping[str, Any] | None:
+        """The describe record for an RDS resource: captured settings, else inventory details."""
+        if resource.arn in self.settings:
+            return self.settings[resource.arn]
+        details = resource.details
+        if "DBInstanceClass" in details or "DBClusterMembers" in details:
+            return details
+        return None
