@@ -43,3 +43,9 @@ def test_every_operation_of_a_scan_is_allowed_by_the_policy(shared_small_estate:
     assert {"kms:ListKeys", "kms:GetKeyPolicy", "rds:DescribeDBInstances"} <= seen
     assert "secretsmanager:ListSecrets" in seen
     assert [action for action in sorted(seen) if not _allows(action)] == []
+
+
+def test_the_iam_policy_page_shows_the_shipped_policy() -> None:
+    page = (POLICY.parent / "iam-policy.md").read_text()
+    block = page.split("```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == json.loads(POLICY.read_text())
