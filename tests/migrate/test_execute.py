@@ -479,3 +479,28 @@ def test_rds_managed_secret_is_rekeyed_through_the_db_instance(
     ]
     assert secret["KmsKeyId"] == estate.key_arn
     assert not any(op == "UpdateSecret" for op, _ in recorder.calls)
+
+
+def test_rollback_plan_puts_the_original_back_under_its_name(estate: Estate) -> None:
+    plan = _instance_plan(estate, cutover=True)
+    report = execute(
+        plan, estate.session, journal=MemoryJournal(), dry_run=False, waiter_config=FAST
+    )
+    assert report.completed, str(report)
+    rds = estate.session.client("rds")
+    assert (
+        rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]["KmsKeyId"]
+        == estate.key_arn
+    )
+    rollback = report.rollback_plan
+    assert rollback is not None
+    assert rollback.fingerprint != plan.fingerprint  # it needs its own journal
+    undone = execute(
+        rollback, estate.session, journal=MemoryJournal(), dry_run=False, waiter_config=FAST
+    )
+    assert undone.completed, str(undone)
+    original = rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]
+    rekeyed = rds.describe_db_instances(DBInstanceIdentifier="orders-cmk")["DBInstances"][0]
+    assert original["KmsKeyId"] != estate.key_arn
+    assert original["DeletionProtection"] is True
+    assert rekeyed["KmsKeyId"] == estate.key_arn

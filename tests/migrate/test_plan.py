@@ -729,3 +729,10 @@ def test_plan_values_are_frozen() -> None:
     plan = _plan(_instance())
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         plan.target_key = "x"  # type: ignore[misc]
+
+
+def test_a_replica_secret_is_refused_and_pointed_at_its_primary() -> None:
+    replica = _secret(details={"is_replica": True, "primary_region": "eu-west-1"})
+    plan = _plan(replica, settings={})
+    assert [i.check for i in plan.blocking] == ["secret-replica"]
+    assert "eu-west-1" in plan.blocking[0].message

@@ -31,6 +31,17 @@ class SecretPaths(PlannerBase):
         if owner == "rds":
             self._plan_rds_managed_secret(resource, key)
             return
+        if details_get(details, "is_replica", "IsReplica"):
+            primary = (
+                details_get(details, "primary_region", "PrimaryRegion") or "its primary region"
+            )
+            self._block(
+                "secret-replica",
+                resource.arn,
+                f"a replica secret: UpdateSecret is refused on replicas; migrate the primary in "
+                f"{primary} with rekey_secret_replicas=True",
+            )
+            return
         self._check_secret_consumers(resource, key)
         region = resource.region
         c = Chain(f"{region}/secret:{resource.name}", resource.arn, region)
