@@ -264,3 +264,22 @@ def test_cross_account_key_can_be_described_when_its_policy_allows(
     assert meta["KeyManager"] == "CUSTOMER"
     with pytest.raises(kms.exceptions.NotFoundException):
         kms.describe_key(KeyId=private["Arn"])
+
+
+def test_fixture_environment_is_fake_and_local(emulated_aws: EmulatedAWS) -> None:
+    import os
+
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
+    assert "AWS_PROFILE" not in os.environ
+    assert not [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]
+
+
+def test_sessions_ignore_profile_and_endpoint_settings(
+    emulated_aws: EmulatedAWS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A profile that does not exist would make a plain boto3.Session() raise.
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://192.0.2.1:9")
+    client = emulated_aws.client("sts", region="eu-west-1")
+    assert client.meta.endpoint_url == emulated_aws.endpoint_url
+    assert client.get_caller_identity()["Account"] == PRIMARY

@@ -13,7 +13,7 @@ import importlib
 import json
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from cmkguard.errors import MissingExtraError
@@ -258,6 +258,21 @@ def _patched_generate_regions(self: Any, service_name: str) -> list[str]:
     return list(cached)
 
 
+_MODULES_CACHE: list[tuple[str, ...]] = []
+
+
+def _patched_list_of_moto_modules() -> tuple[str, ...]:
+    """Replacement for ``moto.backends.list_of_moto_modules``, computed once.
+
+    moto's server calls it for every request (to read the ``Host`` header): a directory listing
+    and ~180 ``stat`` calls each time, a millisecond or two per request.
+    """
+    if not _MODULES_CACHE:
+        original: Callable[[], Iterable[str]] = _saved["list_of_moto_modules"]
+        _MODULES_CACHE.append(tuple(original()))
+    return _MODULES_CACHE[0]
+
+
 def install_patches() -> None:
     """Make moto's KMS behave like AWS for AWS-managed keys (reference-counted, idempotent).
 
@@ -269,7 +284,8 @@ def install_patches() -> None:
       exist: an AWS-managed alias is listed once its key exists;
     * a Secrets Manager replica reports its own region's key, not the primary's;
     * a key's asymmetric private key is generated on first use (see ``_LazyPrivateKey``);
-    * the regions of a service are computed once per process, not once per account and reset.
+    * the regions of a service are computed once per process, not once per account and reset;
+    * moto's list of service modules is computed once, not once per request.
     """
     global _patch_users
     with _PATCH_LOCK:
@@ -292,6 +308,9 @@ def install_patches() -> None:
         )
         _saved["generate_regions_attr"] = base_backend.AccountSpecificBackend._generate_regions
         base_backend.AccountSpecificBackend._generate_regions = _patched_generate_regions
+        backends = moto_module("backends")
+        _saved["list_of_moto_modules"] = backends.list_of_moto_modules
+        backends.list_of_moto_modules = _patched_list_of_moto_modules
         kms_models.KmsBackend._generate_default_keys = _patched_generate_default_keys
         kms_models.generate_private_key = _patched_generate_private_key
         kms_responses.RESERVED_ALIASE_TARGET_KEY_IDS = {}
@@ -315,6 +334,7 @@ def uninstall_patches() -> None:
             "generate_regions_attr"
         )
         _saved.pop("generate_regions")
+        moto_module("backends").list_of_moto_modules = _saved.pop("list_of_moto_modules")
 
 
 # --- fix-ups run after requests that may create resources ------------------------------------
