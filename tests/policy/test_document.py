@@ -52,7 +52,7 @@ def _stmt(**fields: object) -> dict[str, object]:
         ({"Id": 5, "Statement": []}, "Id: expected a string"),
         ({"Statement": [_stmt(NotResource="*")]}, "both Resource and NotResource"),
         ({"Statement": [_stmt(NotPrincipal="*")]}, "both Principal and NotPrincipal"),
-        ({1: "x"}, "object key 1 is not a string"),
+        ({1: "x"}, "unknown top-level field '1'"),
         (
             {"Statement": [_stmt(Condition=[])]},
             "Statement[0].Condition: expected an object, got a list",

@@ -51,6 +51,8 @@ def _one(pattern: str, key_account: str, key_arn: str | None) -> Applies:
 
 def resource_applies(stmt: Statement, key_account: str, key_arn: str | None) -> Applies:
     """Whether ``stmt``'s ``Resource``/``NotResource`` covers the key."""
+    if stmt.resources == ("*",):  # the usual case
+        return Applies.NEVER if stmt.not_resource else Applies.ALWAYS
     results = {_one(p, key_account, key_arn) for p in stmt.resources}
     if not stmt.not_resource:
         for level in (Applies.ALWAYS, Applies.MAYBE):

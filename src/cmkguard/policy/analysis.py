@@ -44,6 +44,7 @@ from cmkguard.severity import Severity
 __all__ = ["PolicyAnalysis", "StatementExplanation", "analyze_key_policy"]
 
 _WILDCARD = Principal("AWS", "*", PrincipalKind.WILDCARD)
+_OPEN = Scope()
 _ADMIN_ACTIONS = frozenset(
     f"kms:{a}".lower()
     for a in (
@@ -155,14 +156,42 @@ class PolicyAnalysis:
     key_account: str
     is_public: bool
     external_access: frozenset[str]
-    findings: tuple[PolicyFinding, ...]
-    statements: tuple[StatementExplanation, ...]
     policy: KeyPolicy = attrs.field(repr=False)
     org_id: str | None = None
     trusted_accounts: frozenset[str] = frozenset()
-    _pieces: tuple[_Piece, ...] = attrs.field(default=(), alias="pieces", repr=False, eq=False)
-    _denies: tuple[_Deny, ...] = attrs.field(default=(), alias="denies", repr=False, eq=False)
+    _builder: _Builder | None = attrs.field(default=None, alias="builder", repr=False, eq=False)
     _cache: dict[str, frozenset[str]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    _details: list[tuple[tuple[PolicyFinding, ...], tuple[StatementExplanation, ...]]] = (
+        attrs.field(factory=list, init=False, repr=False, eq=False)
+    )
+
+    @property
+    def findings(self) -> tuple[PolicyFinding, ...]:
+        """The findings, most severe first (computed on first access)."""
+        return self._explained()[0]
+
+    @property
+    def statements(self) -> tuple[StatementExplanation, ...]:
+        """One explanation per statement, in policy order (computed on first access)."""
+        return self._explained()[1]
+
+    def _explained(
+        self,
+    ) -> tuple[tuple[PolicyFinding, ...], tuple[StatementExplanation, ...]]:
+        # Findings and sentences cost more than the verdicts; scans that only ask is_public or
+        # principals_allowed never pay for them.
+        if not self._details:
+            assert self._builder is not None
+            self._details.append(_explain(self._builder))
+        return self._details[0]
+
+    @property
+    def _pieces(self) -> list[_Piece]:
+        return self._builder.pieces if self._builder is not None else []
+
+    @property
+    def _denies(self) -> list[_Deny]:
+        return self._builder.denies if self._builder is not None else []
 
     @property
     def finding_ids(self) -> frozenset[str]:
@@ -396,23 +425,51 @@ def _classify_deny(index: int, st: Statement, version: str, applies: Applies) ->
 # the analyser
 
 
-@attrs.define
 class _Builder:
-    policy: KeyPolicy
-    key_account: str
-    org_id: str | None
-    trusted: frozenset[str]
-    key_arn: str | None
-    pieces: list[_Piece] = attrs.Factory(list)
-    denies: list[_Deny] = attrs.Factory(list)
-    findings: list[PolicyFinding] = attrs.Factory(list)
-    inert: dict[int, str] = attrs.Factory(dict)
-    restricting: dict[int, list[Condition]] = attrs.Factory(dict)
-    loose: dict[int, list[Condition]] = attrs.Factory(dict)
-    excluded: dict[int, list[str]] = attrs.Factory(dict)
-    denied_by: dict[int, set[int]] = attrs.Factory(dict)
-    limited_by: dict[int, set[int]] = attrs.Factory(dict)
-    statement_actions: dict[int, frozenset[str]] = attrs.Factory(dict)
+    """The analysis in progress (a plain slotted class: it is built once per policy, so its
+    construction cost shows in the analyses-per-second figure)."""
+
+    __slots__ = (
+        "denied_by",
+        "denies",
+        "excluded",
+        "findings",
+        "inert",
+        "key_account",
+        "key_arn",
+        "limited_by",
+        "loose",
+        "org_id",
+        "pieces",
+        "policy",
+        "restricting",
+        "statement_actions",
+        "trusted",
+    )
+
+    def __init__(
+        self,
+        policy: KeyPolicy,
+        key_account: str,
+        org_id: str | None,
+        trusted: frozenset[str],
+        key_arn: str | None,
+    ) -> None:
+        self.policy = policy
+        self.key_account = key_account
+        self.org_id = org_id
+        self.trusted = trusted
+        self.key_arn = key_arn
+        self.pieces: list[_Piece] = []
+        self.denies: list[_Deny] = []
+        self.findings: list[PolicyFinding] = []
+        self.inert: dict[int, str] = {}
+        self.restricting: dict[int, list[Condition]] = {}
+        self.loose: dict[int, list[Condition]] = {}
+        self.excluded: dict[int, list[str]] = {}
+        self.denied_by: dict[int, set[int]] = {}
+        self.limited_by: dict[int, set[int]] = {}
+        self.statement_actions: dict[int, frozenset[str]] = {}
 
     def finding(self, fid: str, explanation: str, index: int | None = None, **kw: Any) -> None:
         sid = self.policy.statements[index].sid if index is not None else None
@@ -434,7 +491,7 @@ class _Builder:
         if not actions:
             self.inert[i] = f"it names no kms action ({', '.join(st.actions)})"
             return
-        scope = Scope()
+        scope = _OPEN
         restricting: list[Condition] = []
         loose: list[Condition] = []
         for c in st.conditions:
@@ -462,6 +519,7 @@ class _Builder:
             principals: tuple[Principal, ...] = (_WILDCARD,)
         else:
             principals = st.principals
+        before = len(self.pieces)
         for p in principals:
             if p.kind is PrincipalKind.UNIQUE_ID:
                 self.finding(
@@ -483,7 +541,7 @@ class _Builder:
                 self.excluded.setdefault(i, []).append(p.value)
                 continue
             self.pieces.append(_Piece(i, p, actions, scope))
-        if not any(pc.index == i for pc in self.pieces):
+        if len(self.pieces) == before:
             if i in self.excluded:
                 self.inert[i] = (
                     f"its conditions ({_cond_text(restricting)}) exclude its own principals "
@@ -602,6 +660,26 @@ def analyze_key_policy(
 def _assemble(b: _Builder) -> PolicyAnalysis:
     public = False
     external: set[str] = set()
+    for piece in b.pieces:
+        verdict, ext = b.entities(piece)
+        if ext:
+            external |= ext
+        if verdict == "public":
+            public = True
+    return PolicyAnalysis(
+        key_account=b.key_account,
+        is_public=public,
+        external_access=frozenset(external),
+        policy=b.policy,
+        org_id=b.org_id,
+        trusted_accounts=b.trusted,
+        builder=b,
+    )
+
+
+def _explain(
+    b: _Builder,
+) -> tuple[tuple[PolicyFinding, ...], tuple[StatementExplanation, ...]]:
     by_statement: dict[int, list[_Piece]] = {}
     for piece in b.pieces:
         by_statement.setdefault(piece.index, []).append(piece)
@@ -624,8 +702,6 @@ def _assemble(b: _Builder) -> PolicyAnalysis:
         worst, parts = "service", []
         for piece in pieces:
             verdict, ext = b.entities(piece)
-            external |= ext
-            public = public or verdict == "public"
             if _VERDICT_RANK[verdict] > _VERDICT_RANK[worst]:
                 worst = verdict
             parts.append((verdict, piece, ext))
@@ -641,18 +717,7 @@ def _assemble(b: _Builder) -> PolicyAnalysis:
             f.principal or "",
         ),
     )
-    return PolicyAnalysis(
-        key_account=b.key_account,
-        is_public=public,
-        external_access=frozenset(external),
-        findings=tuple(findings),
-        statements=tuple(explanations),
-        policy=b.policy,
-        org_id=b.org_id,
-        trusted_accounts=b.trusted,
-        pieces=tuple(b.pieces),
-        denies=tuple(b.denies),
-    )
+    return tuple(findings), tuple(explanations)
 
 
 def _statement_findings(

@@ -110,10 +110,22 @@ class Scope:
     @property
     def is_open(self) -> bool:
         """Whether nothing is pinned."""
-        return all(self.get(d) is None for d in Dimension)
+        return (
+            self.accounts is None
+            and self.arns is None
+            and self.orgs is None
+            and self.source_accounts is None
+            and self.source_arns is None
+            and self.networks is None
+            and self.ips is None
+        )
 
     def intersect(self, other: Scope) -> Scope | None:
         """Both scopes at once; ``None`` when no caller can satisfy both."""
+        if other.is_open:
+            return self
+        if self.is_open:
+            return other._consistent()
         fields: dict[str, frozenset[str] | None] = {}
         for dim in Dimension:
             a, b = self.get(dim), other.get(dim)
@@ -145,6 +157,8 @@ class Scope:
 
         ``("open", {})`` when nothing pins the caller (public for a wildcard principal).
         """
+        if self.is_open:
+            return "open", frozenset()
         for dim in (
             Dimension.ARNS,
             Dimension.ACCOUNTS,

@@ -13,6 +13,7 @@ import enum
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -390,7 +391,7 @@ def _type_name(value: Any) -> str:
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise PolicyParseError(where, f"expected an object, got {_type_name(value)}")
     for key in value:
         if not isinstance(key, str):
@@ -400,6 +401,8 @@ def _object(value: Any, where: str) -> Mapping[str, Any]:
 
 def _strings(value: Any, where: str, *, allow_scalars: bool = False) -> tuple[str, ...]:
     """A string or a non-empty list of strings, as a de-duplicated tuple."""
+    if type(value) is str:
+        return (value,)
     items = list(value) if isinstance(value, list | tuple) else [value]
     if not items:
         raise PolicyParseError(where, "empty list")
@@ -444,7 +447,27 @@ def _parse_aws_principal(value: str, where: str) -> Principal:
     return Principal("AWS", value, PrincipalKind.ARN, account, has_wildcard="*" in resource)
 
 
+_PRINCIPAL_CACHE: dict[tuple[str, str], Principal | str] = {}
+
+
 def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
+    # Policies repeat the same principals (account roots, admin roles): parse each text once.
+    key = (ptype, value)
+    hit = _PRINCIPAL_CACHE.get(key)
+    if hit is None:
+        try:
+            hit = _parse_principal_uncached(ptype, value, "")
+        except PolicyParseError as exc:
+            hit = exc.reason
+        if len(_PRINCIPAL_CACHE) > 4096:
+            _PRINCIPAL_CACHE.clear()
+        _PRINCIPAL_CACHE[key] = hit
+    if isinstance(hit, str):
+        raise PolicyParseError(where, hit)
+    return hit
+
+
+def _parse_principal_uncached(ptype: str, value: str, where: str) -> Principal:
     if ptype == "AWS":
         return _parse_aws_principal(value, where)
     if ptype == "Service":
@@ -484,11 +507,20 @@ def _parse_principals(raw: Any, where: str) -> tuple[Principal, ...]:
             if p not in out:
                 out.append(p)
     # Canonical order (by type, then as written) so that render -> parse gives equal objects.
-    out.sort(key=lambda p: _PRINCIPAL_TYPES.index(p.principal_type))
+    if len(block) > 1:
+        out.sort(key=lambda p: _PRINCIPAL_TYPES.index(p.principal_type))
     return tuple(out)
 
 
 def _parse_operator(raw: str, where: str) -> tuple[str, str, str | None, bool]:
+    parsed = _operator(raw)
+    if parsed is None:
+        raise PolicyParseError(where, f"unknown operator {raw!r}")
+    return parsed
+
+
+@lru_cache(maxsize=1024)
+def _operator(raw: str) -> tuple[str, str, str | None, bool] | None:
     low = raw.lower()
     qualifier = None
     for prefix, name in _QUALIFIERS.items():
@@ -501,11 +533,12 @@ def _parse_operator(raw: str, where: str) -> tuple[str, str, str | None, bool]:
         base = _BASE_OPERATORS.get(low[: -len("ifexists")])
         if_exists = True
     if base is None or (if_exists and base == "Null"):
-        raise PolicyParseError(where, f"unknown operator {raw!r}")
+        return None
     canonical = (f"{qualifier}:" if qualifier else "") + base + ("IfExists" if if_exists else "")
     return canonical, base, qualifier, if_exists
 
 
+@lru_cache(maxsize=4096)
 def canonical_condition_key(raw: str) -> str:
     """The canonical spelling of a condition key (keys are case-insensitive)."""
     low = raw.lower()
@@ -542,52 +575,73 @@ def _parse_conditions(raw: Any, where: str) -> tuple[Condition, ...]:
     return tuple(out)
 
 
+_VALID_ACTIONS: set[str] = {"*"}
+
+
 def _parse_actions(raw: Any, where: str) -> tuple[str, ...]:
     actions = _strings(raw, where)
     for i, action in enumerate(actions):
-        if action != "*" and not _ACTION_RE.match(action):
+        if action in _VALID_ACTIONS:
+            continue
+        if _ACTION_RE.match(action):
+            if len(_VALID_ACTIONS) < 4096:
+                _VALID_ACTIONS.add(action)
+        else:
             loc = f"{where}[{i}]" if isinstance(raw, list) else where
             raise PolicyParseError(loc, f"invalid action {action!r} (expected 'service:Name')")
     return actions
 
 
-def _pick(stmt: Mapping[str, Any], name: str, where: str) -> tuple[Any, bool]:
+_EFFECTS = {"Allow": Effect.ALLOW, "Deny": Effect.DENY}
+
+
+def _pick(stmt: Mapping[str, Any], name: str, not_name: str, where: str) -> tuple[Any, bool]:
     """The value of ``name`` or ``Not<name>``, and whether it was the ``Not`` form."""
-    has, has_not = name in stmt, f"Not{name}" in stmt
-    if has and has_not:
-        raise PolicyParseError(where, f"both {name} and Not{name} given")
-    if not has and not has_not:
-        raise PolicyParseError(where, f"missing {name} (or Not{name})")
-    return (stmt[name], False) if has else (stmt[f"Not{name}"], True)
+    value = stmt.get(name, _MISSING)
+    other = stmt.get(not_name, _MISSING)
+    if value is not _MISSING:
+        if other is not _MISSING:
+            raise PolicyParseError(where, f"both {name} and {not_name} given")
+        return value, False
+    if other is _MISSING:
+        raise PolicyParseError(where, f"missing {name} (or {not_name})")
+    return other, True
+
+
+_MISSING = object()
 
 
 def _parse_statement(raw: Any, where: str) -> Statement:
-    stmt = _object(raw, where)
-    for field in stmt:
-        if field not in _STATEMENT_FIELDS:
-            raise PolicyParseError(where, f"unknown field {field!r}")
+    if type(raw) is not dict and not isinstance(raw, Mapping):
+        raise PolicyParseError(where, f"expected an object, got {_type_name(raw)}")
+    stmt: Mapping[Any, Any] = raw
+    unknown = stmt.keys() - _STATEMENT_FIELDS
+    if unknown:
+        raise PolicyParseError(where, f"unknown field {sorted(map(str, unknown))[0]!r}")
     sid = stmt.get("Sid")
-    if sid is not None and not isinstance(sid, str):
+    if sid is not None and type(sid) is not str:
         raise PolicyParseError(f"{where}.Sid", f"expected a string, got {_type_name(sid)}")
-    if "Effect" not in stmt:
+    effect_raw = stmt.get("Effect", _MISSING)
+    if effect_raw is _MISSING:
         raise PolicyParseError(where, "missing Effect")
-    effect_raw = stmt["Effect"]
-    if effect_raw not in ("Allow", "Deny"):
+    effect = _EFFECTS.get(effect_raw) if type(effect_raw) is str else None
+    if effect is None:
         raise PolicyParseError(f"{where}.Effect", f"must be 'Allow' or 'Deny', not {effect_raw!r}")
-    principal_raw, not_principal = _pick(stmt, "Principal", where)
-    ploc = f"{where}.{'NotPrincipal' if not_principal else 'Principal'}"
-    action_raw, not_action = _pick(stmt, "Action", where)
-    aloc = f"{where}.{'NotAction' if not_action else 'Action'}"
-    resource_raw, not_resource = _pick(stmt, "Resource", where)
-    rloc = f"{where}.{'NotResource' if not_resource else 'Resource'}"
+    principal_raw, not_principal = _pick(stmt, "Principal", "NotPrincipal", where)
+    action_raw, not_action = _pick(stmt, "Action", "NotAction", where)
+    resource_raw, not_resource = _pick(stmt, "Resource", "NotResource", where)
     conditions: tuple[Condition, ...] = ()
     if "Condition" in stmt:
         conditions = _parse_conditions(stmt["Condition"], f"{where}.Condition")
     return Statement(
-        effect=Effect(effect_raw),
-        principals=_parse_principals(principal_raw, ploc),
-        actions=_parse_actions(action_raw, aloc),
-        resources=_strings(resource_raw, rloc),
+        effect=effect,
+        principals=_parse_principals(
+            principal_raw, f"{where}.{'NotPrincipal' if not_principal else 'Principal'}"
+        ),
+        actions=_parse_actions(action_raw, f"{where}.{'NotAction' if not_action else 'Action'}"),
+        resources=_strings(
+            resource_raw, f"{where}.{'NotResource' if not_resource else 'Resource'}"
+        ),
         conditions=conditions,
         sid=sid,
         not_principal=not_principal,
@@ -618,10 +672,13 @@ def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolic
 
 
 def _parse_document(doc: Any) -> KeyPolicy:
-    top = _object(doc, "")
-    for field in top:
-        if field not in _TOP_FIELDS:
-            raise PolicyParseError(field, f"unknown top-level field {field!r}")
+    if type(doc) is not dict and not isinstance(doc, Mapping):
+        raise PolicyParseError("", f"expected an object, got {_type_name(doc)}")
+    top: Mapping[Any, Any] = doc
+    unknown = top.keys() - _TOP_FIELDS
+    if unknown:
+        field = sorted(map(str, unknown))[0]
+        raise PolicyParseError(field, f"unknown top-level field {field!r}")
     version = top.get("Version")
     if version is not None and version not in VERSIONS:
         shown = version if isinstance(version, str) else _type_name(version)

@@ -1,0 +1,177 @@
+"""Key-policy analysis throughput, and agreement with policyuniverse, over both corpora.
+
+Run: ``.venv/bin/python benchmarks/policy.py [--rounds N]``
+
+Analyses per second for ``cmkguard.analyze_key_policy`` (full analysis: verdicts, findings and
+per-statement explanations) over every case of the shared public corpus and of
+``tests/policy/corpus``, then the same decoded policies through policyuniverse's
+``Policy(doc).is_internet_accessible()`` in the same process, then the verdicts side by side with
+every case where the two disagree and why. policyuniverse is NOT a cmkguard dependency: install it
+into the environment you run this from (``.venv/bin/pip install policyuniverse``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cmkguard
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = (ROOT.parent / "shared" / "policy-corpus-public", ROOT / "tests" / "policy" / "corpus")
+
+
+def load_cases() -> list[tuple[str, dict[str, Any]]]:
+    """Every (name, case) of both corpora (a missing corpus directory is skipped)."""
+    cases = []
+    for directory in CORPORA:
+        if not directory.is_dir():
+            print(f"note: {directory} not found, skipped", file=sys.stderr)
+            continue
+        for path in sorted(directory.glob("*.json")):
+            cases.append((path.stem, json.loads(path.read_text(encoding="utf-8"))))
+    return cases
+
+
+def _decoded(case: dict[str, Any]) -> Any:
+    """The policy as a decoded JSON value (what both libraries are given), or None."""
+    if "policy" in case:
+        return case["policy"]
+    try:
+        return json.loads(case["policy_text"])  # duplicate keys: last one wins, as in json
+    except ValueError:
+        return None
+
+
+def cmkguard_verdict(case: dict[str, Any]) -> str:
+    """``public`` / ``not public`` / ``malformed`` from cmkguard."""
+    policy = case["policy_text"] if "policy_text" in case else case["policy"]
+    try:
+        analysis = cmkguard.analyze_key_policy(
+            policy,
+            key_account=case["key_account"],
+            org_id=case.get("org_id"),
+            trusted_accounts=case.get("trusted_accounts", ()),
+            key_arn=case.get("key_arn"),
+        )
+    except cmkguard.PolicyParseError:
+        return "malformed"
+    return "public" if analysis.is_public else "not public"
+
+
+def rate(fn: Callable[[], int], rounds: int) -> tuple[float, int]:
+    """(calls per CPU second, calls) over ``rounds`` runs of ``fn``, best of five batches.
+
+    CPU time of this process, not wall time: on a shared machine other processes' load would
+    otherwise decide the figure.
+    """
+    fn()  # warm caches and imports
+    best = 0.0
+    calls = 0
+    for _ in range(5):
+        start = time.process_time()
+        calls = sum(fn() for _ in range(rounds))
+        elapsed = time.process_time() - start
+        best = max(best, calls / max(elapsed, 1e-9))
+    return best, calls
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="passes over the corpus per batch")
+    args = parser.parse_args(argv)
+    try:
+        from policyuniverse.policy import Policy  # type: ignore[import-untyped]
+    except ImportError:
+        print(
+            "policyuniverse is not installed: .venv/bin/pip install policyuniverse "
+            "(benchmark only; not a cmkguard dependency)",
+            file=sys.stderr,
+        )
+        return 2
+    cases = load_cases()
+    inputs = [(c, _decoded(c)) for _, c in cases]
+    usable = [(c, d) for c, d in inputs if isinstance(d, dict)]
+
+    def run_cmkguard() -> int:
+        for case, doc in usable:
+            with contextlib.suppress(cmkguard.PolicyParseError):
+                _ = cmkguard.analyze_key_policy(
+                    doc, key_account=case["key_account"], org_id=case.get("org_id")
+                ).findings
+        return len(usable)
+
+    def run_cmkguard_public_only() -> int:
+        for case, doc in usable:
+            with contextlib.suppress(cmkguard.PolicyParseError):
+                _ = cmkguard.analyze_key_policy(doc, key_account=case["key_account"]).is_public
+        return len(usable)
+
+    def run_policyuniverse() -> int:
+        for _, doc in usable:
+            with contextlib.suppress(Exception):
+                Policy(doc).is_internet_accessible()
+        return len(usable)
+
+    machine = f"{platform.machine()} {platform.processor()}".strip()
+    print(f"machine: {machine}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    print(f"corpus: {len(cases)} cases ({len(usable)} decodable policies timed)")
+    ours, n = rate(run_cmkguard, args.rounds)
+    ours_pub, _ = rate(run_cmkguard_public_only, args.rounds)
+    theirs, _ = rate(run_policyuniverse, args.rounds)
+    print(f"cmkguard analyze_key_policy + findings:   {ours:10,.0f} analyses/s ({n} per batch)")
+    print(f"cmkguard analyze_key_policy().is_public:  {ours_pub:10,.0f} analyses/s")
+    print(f"policyuniverse is_internet_accessible():  {theirs:10,.0f} analyses/s")
+    print(
+        f"ratio cmkguard/policyuniverse: {ours_pub / theirs:.2f}x (is_public), "
+        f"{ours / theirs:.2f}x (with findings and explanations)"
+    )
+
+    agree = 0
+    differ: list[str] = []
+    for name, case in cases:
+        mine = cmkguard_verdict(case)
+        doc = _decoded(case)
+        try:
+            pu = "public" if Policy(doc).is_internet_accessible() else "not public"
+        except Exception as exc:
+            pu = f"error ({type(exc).__name__})"
+        if mine == pu:
+            agree += 1
+            continue
+        differ.append(f"  {name}: cmkguard={mine}, policyuniverse={pu}\n      why: {_why(case)}")
+    print(f"agreement on public/not public: {agree}/{len(cases)} ({100 * agree / len(cases):.0f}%)")
+    print(f"cases where they differ ({len(differ)}):")
+    print("\n".join(differ))
+    return 0
+
+
+def _why(case: dict[str, Any]) -> str:
+    """The rule behind the expected answer (the case's notes, else the rule it exercises)."""
+    expected = case["expected"]
+    notes = expected.get("notes") or ""
+    # Skip the provenance sentences ("Rewrote...", "Verbatim...") and keep the reasoning.
+    sentences = [
+        s
+        for s in notes.split(". ")
+        if s and not s.startswith(("Rewrote", "Verbatim", "Doc statement", "Reconstructed"))
+    ]
+    text = case["source"].removeprefix("semantics: ")
+    if sentences:
+        text = ". ".join(sentences[:2])
+    if expected.get("malformed"):
+        text = "malformed, KMS would refuse it: " + text
+    return text[:260]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
