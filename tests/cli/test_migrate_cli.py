@@ -153,3 +153,24 @@ def test_a_modified_plan_or_another_plans_journal_is_refused(
     journal.write_text(json.dumps({"plan_fingerprint": "0" * 64, "steps": {}}))
     assert main(["migrate", "run", str(plan_file), "--journal", str(journal)]) == 2
     assert "journal belongs to plan" in capsys.readouterr().err
+
+
+def test_an_arn_that_does_not_exist_is_a_blocking_item_not_a_traceback(
+    small_estate: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ghost = small_estate["db"].replace(":db:shop", ":db:ghost")
+    code = main(
+        [
+            "migrate",
+            "plan",
+            ghost,
+            "--key",
+            "alias/cli",
+            "--endpoint-url",
+            small_estate["endpoint"],
+            "--regions",
+            "us-east-1",
+        ]
+    )
+    assert code == 1
+    assert "not in the inventory" in capsys.readouterr().out

@@ -7,6 +7,7 @@ another process, from the same bytes. Its :attr:`MigrationPlan.fingerprint` ties
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -275,7 +276,7 @@ class MigrationPlan:
                 raise ValueError(f"step {step.id} depends on later or unknown steps {missing}")
             known.add(step.id)
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of the steps: a journal belongs to exactly one plan."""
         canonical = json.dumps(
