@@ -30,6 +30,15 @@ def _resource_evidence(r: EncryptedResource) -> dict[str, Any]:
     return ev
 
 
+_CLASS_PHRASE = {
+    KeyClass.AWS_MANAGED: "an AWS-managed key",
+    KeyClass.CUSTOMER_MANAGED: "a customer-managed key",
+    KeyClass.CROSS_ACCOUNT: "another account's key",
+    KeyClass.UNENCRYPTED: "no key (unencrypted)",
+    KeyClass.UNKNOWN: "an unknown key",
+}
+
+
 def _account_of(arn: str | None) -> str | None:
     if not arn:
         return None
@@ -150,8 +159,8 @@ def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
             elif u.purpose == "replica":
                 yield ctx.finding(
                     "secret-replica-key-class-mismatch",
-                    f"The replica of {r.name} in {u.region} is on a {u.key_class.value} key; "
-                    f"the primary is on a {r.key_class.value} key.",
+                    f"The replica of {r.name} in {u.region} is on {_CLASS_PHRASE[u.key_class]}; "
+                    f"the primary is on {_CLASS_PHRASE[r.key_class]}.",
                     resource=r,
                     key_arn=u.key_arn,
                     evidence=ev,
@@ -161,8 +170,8 @@ def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
                 yield ctx.finding(
                     "secret-rotation-lambda-key-class-mismatch",
                     f"The rotation Lambda of {r.name} ({r.details.get('RotationLambdaARN', '?')}) "
-                    f"is on a {u.key_class.value} key; the secret is on a "
-                    f"{r.key_class.value} key.",
+                    f"is on {_CLASS_PHRASE[u.key_class]}; the secret is on "
+                    f"{_CLASS_PHRASE[r.key_class]}.",
                     resource=r,
                     key_arn=u.key_arn,
                     evidence=ev,
