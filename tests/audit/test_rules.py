@@ -110,7 +110,7 @@ def test_key_in_another_unusable_state(estate: ModuleType) -> None:
 def test_snapshot_on_aws_managed_key_says_it_cannot_be_shared(estate: ModuleType) -> None:
     (f,) = _audit(estate).by_rule("rds-snapshot-aws-managed-key")
     assert "cannot be shared with another account" in f.message
-    assert f.evidence["SnapshotType"] == "manual"
+    assert f.evidence["snapshot_type"] == "manual"
     (c,) = _audit(estate).by_rule("rds-instance-aws-managed-key")
     assert "cannot be shared" not in c.message
 
@@ -126,7 +126,7 @@ def test_rds_managed_secret_on_default_key_points_to_the_owning_service(estate: 
     (f,) = _audit(estate, resources=(res,), keys=(), errors=()).findings
     assert f.rule_id == "secret-aws-managed-key"
     assert "managed by rds" in f.message
-    assert f.evidence["OwningService"] == "rds"
+    assert f.evidence["owning_service"] == "rds"
 
 
 def test_trusted_account_keys_are_not_reported(estate: ModuleType) -> None:
@@ -246,3 +246,14 @@ def test_key_users_index_matches_the_inventory(estate: ModuleType) -> None:
     for arn in [*inv.keys, estate.karn("theirs", estate.OTHER), "arn:aws:kms:nowhere"]:
         assert set(ctx.users_of(arn)) == set(inv.resources_on_key(arn))
     assert set(ctx.users_of(estate.K_AWS_RDS.arn)) >= {estate.R_AWS_DB, estate.R_PI}
+
+
+def test_scan_style_details_are_read_too(estate: ModuleType) -> None:
+    res = attrs.evolve(
+        estate.R_AWS_SECRET,
+        details={"owning_service": "rds", "is_replica": True, "primary_region": "eu-west-1"},
+    )
+    (f,) = _audit(estate, resources=(res,), keys=(), errors=()).findings
+    assert f.evidence["owning_service"] == "rds"
+    assert "managed by rds" in f.message
+    assert "replica of the secret in eu-west-1" in f.message

@@ -13,20 +13,38 @@ from cmkguard.audit.finding import Finding
 from cmkguard.models import EncryptedResource, KeyClass
 from cmkguard.types import KeyArn
 
-__all__ = ["check_key_class", "check_key_state", "check_secondary_keys"]
+__all__ = ["check_key_class", "check_key_state", "check_secondary_keys", "detail"]
 
 _SNAPSHOT_TYPES = frozenset({"rds:db-snapshot", "rds:db-cluster-snapshot"})
 # Key states in which the key decrypts (or soon will again without anyone acting).
 _USABLE_STATES = frozenset({"Enabled", "Creating", "Updating"})
 
 
+# Details worth repeating in evidence; the scan writes snake_case, hand-made inventories may
+# use the AWS API's names, so both are read.
+_DETAILS = {
+    "snapshot_type": "SnapshotType",
+    "owning_service": "OwningService",
+    "engine": "Engine",
+    "rotation_lambda_arn": "RotationLambdaARN",
+    "primary_region": "PrimaryRegion",
+}
+
+
+def detail(r: EncryptedResource, name: str) -> Any:
+    """A resource detail by its snake_case name (or its AWS API name), ``None`` if absent."""
+    value = r.details.get(name)
+    return value if value is not None else r.details.get(_DETAILS.get(name, name))
+
+
 def _resource_evidence(r: EncryptedResource) -> dict[str, Any]:
     ev: dict[str, Any] = {"name": r.name, "key_class": r.key_class.value}
     if r.key_reference:
         ev["key_reference"] = r.key_reference
-    for detail in ("SnapshotType", "OwningService", "Engine"):
-        if detail in r.details:
-            ev[detail] = r.details[detail]
+    for name in ("snapshot_type", "owning_service", "engine"):
+        value = detail(r, name)
+        if value is not None:
+            ev[name] = value
     return ev
 
 
@@ -58,10 +76,14 @@ def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
             msg = f"{r.name} is encrypted with the AWS-managed key {r.key_reference or r.key_arn}."
             if r.resource_type in _SNAPSHOT_TYPES:
                 msg += " A snapshot on the AWS-managed key cannot be shared with another account."
-            if r.details.get("OwningService"):
+            owner = detail(r, "owning_service")
+            if owner:
+                msg += f" The secret is managed by {owner}: re-key it through that service."
+            primary = detail(r, "primary_region")
+            if r.details.get("is_replica") and primary:
                 msg += (
-                    f" The secret is managed by {r.details['OwningService']}: re-key it through "
-                    "that service."
+                    f" It is a replica of the secret in {primary}: re-create the replica with a "
+                    "customer-managed key from the primary (update_secret refuses replicas)."
                 )
             yield ctx.finding(rule, msg, resource=r, key_arn=r.key_arn, evidence=ev)
         elif r.key_class is KeyClass.UNENCRYPTED:
@@ -169,7 +191,7 @@ def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
             elif u.purpose == "rotation-lambda":
                 yield ctx.finding(
                     "secret-rotation-lambda-key-class-mismatch",
-                    f"The rotation Lambda of {r.name} ({r.details.get('RotationLambdaARN', '?')}) "
+                    f"The rotation Lambda of {r.name} ({detail(r, 'rotation_lambda_arn') or '?'}) "
                     f"is on {_CLASS_PHRASE[u.key_class]}; the secret is on "
                     f"{_CLASS_PHRASE[r.key_class]}.",
                     resource=r,
