@@ -504,3 +504,59 @@ def test_rollback_plan_puts_the_original_back_under_its_name(estate: Estate) -> 
     assert original["KmsKeyId"] != estate.key_arn
     assert original["DeletionProtection"] is True
     assert rekeyed["KmsKeyId"] == estate.key_arn
+
+
+def test_cluster_snapshot_and_secret_paths_send_the_planned_requests(
+    estate: Estate, recorder: Recorder
+) -> None:
+    arns = [estate.cluster_arn, estate.snapshot_arn, estate.secret_arn]
+    inventory, settings = inventory_and_settings(estate, arns)
+    plan = plan_migration(inventory, arns, target_key="alias/orders", source_settings=settings)
+    recorder.calls.clear()
+    report = execute(
+        plan, estate.session, journal=MemoryJournal(), dry_run=False, waiter_config=FAST
+    )
+    assert report.completed, str(report)
+    (restore,) = recorder.params_of("RestoreDBClusterFromSnapshot")
+    expected = {
+        "DBClusterIdentifier": "ledger-cmk",
+        "KmsKeyId": estate.key_arn,
+        "Engine": "aurora-postgresql",
+        "Port": 5444,
+        "DeletionProtection": True,
+        "EnableIAMDatabaseAuthentication": True,
+        "CopyTagsToSnapshot": True,
+        "BackupRetentionPeriod": 7,
+        "Tags": [{"Key": "team", "Value": "ledger"}],
+    }
+    assert {k: restore.get(k) for k in expected} == expected
+    members = recorder.params_of("CreateDBInstance")
+    assert [(m["DBInstanceIdentifier"], m["PromotionTier"]) for m in members] == [
+        ("ledger-1-cmk", 0),
+        ("ledger-2-cmk", 2),
+    ]
+    assert {m["DBClusterIdentifier"] for m in members} == {"ledger-cmk"}
+    assert {m["DBInstanceClass"] for m in members} == {"db.r5.large"}
+    (copy,) = recorder.params_of("CopyDBSnapshot")
+    assert copy == {
+        "SourceDBSnapshotIdentifier": "orders-nightly",
+        "TargetDBSnapshotIdentifier": "orders-nightly-cmk",
+        "KmsKeyId": estate.key_arn,
+        "CopyTags": True,
+    }
+    (update,) = recorder.params_of("UpdateSecret")
+    update.pop("ClientRequestToken")  # botocore fills the idempotency token itself
+    assert update == {"SecretId": estate.secret_arn, "KmsKeyId": estate.key_arn}
+    # without cutover nothing but snapshots touched the sources
+    assert {op for op, _ in recorder.mutating()} == {
+        "CreateDBClusterSnapshot",
+        "RestoreDBClusterFromSnapshot",
+        "ModifyDBCluster",
+        "CreateDBInstance",
+        "CopyDBSnapshot",
+        "UpdateSecret",
+    }
+    assert not any(
+        p.get("DBClusterIdentifier") == "ledger" and op != "CreateDBClusterSnapshot"
+        for op, p in recorder.mutating()
+    )

@@ -23,6 +23,16 @@ MIGRATION_TAG = "cmkguard:migration-source"
 """Tag put on the intermediate snapshots: which source they were taken from."""
 
 
+_DEFAULT_PRECONDITION = "every step it depends on is complete"
+_DEFAULT_VERIFY = {
+    "call": "AWS accepted the request; on resume, an existing result is adopted",
+    "wait": "botocore waiter {operation} succeeds within the configured polls",
+    "verify": "every expected field matches (key identifiers compared as key ARNs)",
+    "check-source": "every captured setting is unchanged",
+    "reencrypt-secret": "the new version is AWSCURRENT",
+}
+
+
 def ident(text: str, limit: int = 63) -> str:
     """A valid RDS identifier: letters, digits, single hyphens, starting with a letter."""
     cleaned = re.sub(r"[^A-Za-z0-9-]", "-", text)
@@ -85,8 +95,8 @@ class Chain:
             params=params,
             resource_arn=self.resource_arn,
             description=description,
-            precondition=precondition,
-            verify=verify,
+            precondition=precondition or _DEFAULT_PRECONDITION,
+            verify=verify or _DEFAULT_VERIFY[kind].format(operation=operation),
             depends_on=deps,
             destructive=destructive,
             adopt=adopt or {},
