@@ -79,7 +79,7 @@ from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, Resour
 
 __version__ = "0.1.0.dev0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccountId",
     "AuditDiff",
     "AuditPolicy",

@@ -88,9 +88,17 @@ def test_scalar_and_one_item_list_forms_analyse_identically(doc: dict[str, Any])
     assert _answers(toggled) == _answers(doc)
 
 
+def _account_root(principal: str) -> str | None:
+    parts = principal.split(":")
+    return f"arn:aws:iam::{parts[4]}:root" if len(parts) >= 6 and parts[4] else None
+
+
 def _within(after: frozenset[str], before: frozenset[str]) -> bool:
-    # "*" already stands for everyone: narrowing it to named principals is not a widening.
-    return "*" in before or after <= before
+    # "*" already stands for everyone, and an account root for every principal of the account:
+    # a NotPrincipal Deny narrowing them to the exempt principals is not a widening.
+    if "*" in before:
+        return True
+    return all(p in before or _account_root(p) in before for p in after)
 
 
 @_PROFILE

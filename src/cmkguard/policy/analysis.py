@@ -303,6 +303,16 @@ def _describe_piece(b: _Builder, st: Statement, piece: _Piece) -> str:
     return _describe_actions(piece.actions)
 
 
+def _grant_constrained(st: Statement) -> bool:
+    """Whether CreateGrant in ``st`` is limited to AWS services or to some grant operations."""
+    return any(
+        (c.key_lower == "kms:grantisforawsresource" and c.base == "Bool" and c.values == ("true",))
+        or (c.key_lower == "kms:grantoperations" and c.qualifier == "ForAllValues")
+        or (c.key_lower == "kms:viaservice" and c.base in ("StringEquals", "StringLike"))
+        for c in st.conditions
+    )
+
+
 def _is_root_of(p: Principal, account: str) -> bool:
     return p.kind is PrincipalKind.ACCOUNT and p.account == account
 
@@ -733,12 +743,7 @@ def _statement_findings(
         seen.add((fid, who))
         return True
 
-    constrained_grant = any(
-        (c.key_lower == "kms:grantisforawsresource" and c.base == "Bool" and c.values == ("true",))
-        or (c.key_lower == "kms:grantoperations" and c.qualifier == "ForAllValues")
-        or (c.key_lower == "kms:viaservice" and c.base in ("StringEquals", "StringLike"))
-        for c in st.conditions
-    )
+    constrained_grant = _grant_constrained(st)
     source_pinned = any(
         (
             c.key_lower in _SOURCE_KEYS
@@ -884,9 +889,7 @@ def _policy_findings(b: _Builder) -> None:
             continue
         st = b.policy.statements[piece.index]
         adm = set(piece.actions & _ADMIN_ACTIONS)
-        if _CREATE_GRANT in piece.actions and not any(
-            c.key_lower == "kms:grantisforawsresource" for c in st.conditions
-        ):
+        if _CREATE_GRANT in piece.actions and not _grant_constrained(st):
             adm.add(_CREATE_GRANT)
         if adm:
             first = admin.get(p.value, (piece.index, set()))

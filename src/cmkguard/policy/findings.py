@@ -14,7 +14,7 @@ import attrs
 
 from cmkguard.severity import Severity
 
-__all__ = ["POLICY_FINDINGS", "FindingSpec", "PolicyFinding"]
+__all__ = ["POLICY_FINDINGS", "FindingSpec", "PolicyFinding", "catalogue_markdown"]
 
 
 @attrs.frozen
@@ -227,3 +227,15 @@ _SPECS = (
 
 POLICY_FINDINGS: Mapping[str, FindingSpec] = MappingProxyType({s.id: s for s in _SPECS})
 """The catalogue of key-policy and grant findings, by id (read-only)."""
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as the Markdown table of ``docs/policy.md`` (a test keeps the page in sync)."""
+    lines = [
+        "| id | severity | title | why it matters | remediation |",
+        "|----|----------|-------|----------------|-------------|",
+    ]
+    for spec in POLICY_FINDINGS.values():
+        cells = (f"`{spec.id}`", spec.severity.value, spec.title, spec.rationale, spec.remediation)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
