@@ -11,18 +11,20 @@ only for identifiers no listing explains. Everything that could not be read beco
 from __future__ import annotations
 
 import concurrent.futures as cf
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cmkguard.arn import parse_arn
 from cmkguard.aws.identity import caller_account, check_role
+from cmkguard.aws.kms import KEY_READS, assemble_key
 from cmkguard.aws.regions import validate_regions
 from cmkguard.aws.resolver import KeyResolver, Lookup, Resolved
 from cmkguard.aws.spec import SessionSpec, bind_session, release_session
 from cmkguard.aws.units import (
     DescribeUnit,
     KeyListUnit,
+    KeyReadUnit,
     KeyUnit,
     ResourceUnit,
     ScanUnit,
@@ -100,6 +102,9 @@ class _Scan:
         self.errors: list[ScanError] = []
         self.open_refs: set[tuple[str, str, str]] = set()
         self.describing: set[tuple[str, str, str]] = set()
+        self.key_reads: dict[
+            str, tuple[Mapping[str, Any], tuple[str, ...], dict[str, Any], int]
+        ] = {}
 
     def submit(self, units: Sequence[ScanUnit], *, initial: bool = False) -> None:
         if not units:
@@ -134,8 +139,29 @@ class _Scan:
         elif isinstance(unit, KeyUnit):
             if result.key is not None:
                 self.resolver.add_key(result.key)
+            elif result.metadata is not None:
+                # A CMK: its reads run concurrently, one unit each; the key is assembled
+                # when the last one is back.
+                self.key_reads[unit.key_arn] = (result.metadata, unit.aliases, {}, len(KEY_READS))
+                self.submit(
+                    [
+                        KeyReadUnit(
+                            unit.spec, unit.account, unit.region, unit.key_arn, op, result.metadata
+                        )
+                        for op in KEY_READS
+                    ]
+                )
             else:
                 self.resolver.add_denied(unit.key_arn, result.denied_reason or "not described")
+        elif isinstance(unit, KeyReadUnit):
+            metadata, aliases, values, waiting = self.key_reads[unit.key_arn]
+            if not result.errors:
+                values[unit.operation] = result.value
+            if waiting > 1:
+                self.key_reads[unit.key_arn] = (metadata, aliases, values, waiting - 1)
+            else:
+                del self.key_reads[unit.key_arn]
+                self.resolver.add_key(assemble_key(metadata, aliases, values))
         elif isinstance(unit, DescribeUnit):
             self.resolver.add_described(
                 unit.account, unit.region, unit.reference, result.key, result.denied_reason

@@ -21,8 +21,10 @@ def _identity(r: Any) -> tuple[str, str, str, str]:
 
 
 def test_demo_json_matches_the_seeding_ground_truth(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    emulated_aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # moto's state is process-wide: the demo's own emulator starts from the reset state the
+    # ``emulated_aws`` fixture leaves, as it would in a fresh ``cmkguard`` process.
     truths: list[Any] = []
 
     def recording_seed(*args: Any, **kwargs: Any) -> Any:

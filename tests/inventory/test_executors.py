@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from cmkguard import Inventory, SessionSpec, scan
-from cmkguard.aws.units import KeyUnit, ResourceUnit, run_unit
+from cmkguard.aws.units import KeyReadUnit, KeyUnit, ResourceUnit, run_unit
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -25,8 +25,14 @@ def test_units_and_their_results_pickle(shared_small_estate: Any) -> None:
     assert pickle.loads(pickle.dumps(unit)) == unit
     key_unit = KeyUnit(spec, "111122223333", "us-east-1", shared_small_estate.cmk_arn)
     result = run_unit(key_unit)  # a spec never bound to a live session: rebuilt from its data
-    assert result.key is not None
+    assert result.metadata is not None
+    assert result.metadata["Arn"] == shared_small_estate.cmk_arn
     assert pickle.loads(pickle.dumps(result)) == result
+    read = KeyReadUnit(
+        spec, "111122223333", "us-east-1", key_unit.key_arn, "GetKeyPolicy", result.metadata
+    )
+    policy = run_unit(pickle.loads(pickle.dumps(read)))
+    assert "Statement" in policy.value
     assert "secret_access_key" not in repr(spec)
 
 

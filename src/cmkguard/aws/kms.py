@@ -14,7 +14,7 @@ Request minimisation is deliberate (a real scan is bound by round trips):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import botocore.exceptions as bx
@@ -27,11 +27,14 @@ from cmkguard.types import AccountId, KeyArn, Region
 
 __all__ = [
     "AWS_MANAGED_ROTATION",
+    "KEY_READS",
+    "assemble_key",
     "describe_key",
     "key_from_metadata",
     "list_aliases",
     "list_key_arns",
     "read_key",
+    "read_one",
     "rotation_applies",
 ]
 
@@ -140,56 +143,70 @@ def _grant(raw: Mapping[str, Any]) -> Grant:
     )
 
 
+KEY_READS = ("ListResourceTags", "GetKeyRotationStatus", "GetKeyPolicy", "ListGrants")
+"""The per-key reads of a customer-managed key, each independent of the others."""
+
+
+def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:
+    """One of :data:`KEY_READS` for the key ``metadata`` describes (raises on failure).
+
+    Returns the tags dict, the :class:`RotationStatus`, the policy text, or the grants tuple.
+    """
+    key_id = metadata["KeyId"]
+    if operation == "ListResourceTags":
+        return {
+            t["TagKey"]: t["TagValue"]
+            for t in iter_items(client, "ListResourceTags", "Tags", {"KeyId": key_id})
+        }
+    if operation == "GetKeyRotationStatus":
+        return _rotation(client, metadata)
+    if operation == "GetKeyPolicy":
+        return client.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    if operation == "ListGrants":
+        return tuple(
+            _grant(g) for g in iter_items(client, "ListGrants", "Grants", {"KeyId": key_id})
+        )
+    raise ValueError(f"not a key read: {operation}")
+
+
+def assemble_key(
+    metadata: Mapping[str, Any], aliases: tuple[str, ...], values: Mapping[str, Any]
+) -> KmsKey:
+    """The :class:`KmsKey` from its metadata and the reads that succeeded (by operation)."""
+    if metadata.get("KeyManager") == "AWS":
+        return key_from_metadata(metadata, aliases, rotation=AWS_MANAGED_ROTATION)
+    return key_from_metadata(
+        metadata,
+        aliases,
+        tags=values.get("ListResourceTags") or {},
+        rotation=values.get("GetKeyRotationStatus"),
+        policy=values.get("GetKeyPolicy"),
+        grants=values.get("ListGrants") or (),
+    )
+
+
 def read_key(
     client: Any,
     metadata: Mapping[str, Any],
     aliases: tuple[str, ...],
     account: str,
 ) -> tuple[KmsKey, list[ScanError]]:
-    """The key with everything that applies to it, and the reads that failed.
+    """The key with everything that applies to it, and the reads that failed (sequentially).
 
     A customer-managed key gets its tags, rotation status (where rotation applies), policy and
-    grants; each read that fails becomes a :class:`ScanError` and leaves its field empty.
+    grants; each read that fails becomes a :class:`ScanError` and leaves its field empty. (The
+    scan runs the same reads concurrently, one unit each.)
     """
+    if metadata.get("KeyManager") == "AWS":
+        return assemble_key(metadata, aliases, {}), []
     key_arn = metadata["Arn"]
     region = parse_arn(key_arn).region
-    if metadata.get("KeyManager") == "AWS":
-        return key_from_metadata(metadata, aliases, rotation=AWS_MANAGED_ROTATION), []
-
     errors: list[ScanError] = []
-    key_id = metadata["KeyId"]
-
-    def attempt(operation: str, read: Callable[[], Any]) -> Any:
+    values: dict[str, Any] = {}
+    for operation in KEY_READS:
         try:
-            return read()
+            values[operation] = read_one(client, metadata, operation)
         except CALL_ERRORS as exc:
             code, reason = failure(exc)
             errors.append(ScanError(account, region, operation, reason, None, code, key_arn))
-            return None
-
-    tags = attempt(
-        "ListResourceTags",
-        lambda: {
-            t["TagKey"]: t["TagValue"]
-            for t in iter_items(client, "ListResourceTags", "Tags", {"KeyId": key_id})
-        },
-    )
-    rotation = attempt("GetKeyRotationStatus", lambda: _rotation(client, metadata))
-    policy = attempt(
-        "GetKeyPolicy", lambda: client.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
-    )
-    grants = attempt(
-        "ListGrants",
-        lambda: tuple(
-            _grant(g) for g in iter_items(client, "ListGrants", "Grants", {"KeyId": key_id})
-        ),
-    )
-    key = key_from_metadata(
-        metadata,
-        aliases,
-        tags=tags or {},
-        rotation=rotation,
-        policy=policy,
-        grants=grants or (),
-    )
-    return key, errors
+    return assemble_key(metadata, aliases, values), errors

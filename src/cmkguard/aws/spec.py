@@ -19,15 +19,15 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import boto3
+from botocore.parsers import ResponseParserFactory
+from botocore.utils import parse_timestamp
 
 from cmkguard.aws.session import EndpointSession, make_client
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["SessionSpec", "bind_session", "client_for", "release_session", "session_for"]
 
@@ -163,6 +163,35 @@ def session_for(spec: SessionSpec) -> boto3.Session:
         return session
 
 
+def _fast_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parsing without dateutil's generic parser for ISO 8601 text.
+
+    A scan parses thousands of timestamps (every RDS record carries several); dateutil's
+    parser was a third of the scanner's CPU. Same results: aware datetimes in UTC.
+    """
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _scan_parser_factory() -> Any:
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=_fast_timestamp)
+    return factory
+
+
+def _use_fast_timestamps(client: Any) -> None:
+    # Endpoint._response_parser_factory is botocore's per-client parser factory; set it on
+    # this client only (never on the caller's session). Skipped if botocore ever renames it.
+    endpoint = getattr(client, "_endpoint", None)
+    if endpoint is not None and hasattr(endpoint, "_response_parser_factory"):
+        endpoint._response_parser_factory = _scan_parser_factory()
+
+
 def client_for(spec: SessionSpec, service: str, region: str) -> Any:
     """A cached client for ``service`` in ``region`` with the spec's credentials."""
     key = (spec, service, region)
@@ -173,5 +202,6 @@ def client_for(spec: SessionSpec, service: str, region: str) -> Any:
         client = _CLIENTS.get(key)
         if client is None:
             client = make_client(session_for(spec), service, region)
+            _use_fast_timestamps(client)
             _CLIENTS[key] = client
         return client

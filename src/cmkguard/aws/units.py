@@ -26,6 +26,7 @@ from cmkguard.types import KeyArn
 __all__ = [
     "DescribeUnit",
     "KeyListUnit",
+    "KeyReadUnit",
     "KeyUnit",
     "ResourceUnit",
     "ScanUnit",
@@ -74,6 +75,21 @@ class KeyUnit:
 
 
 @attrs.frozen
+class KeyReadUnit:
+    """One of a described customer-managed key's reads (tags, rotation, policy, grants)."""
+
+    spec: SessionSpec
+    account: str
+    region: str
+    key_arn: str
+    operation: str
+    metadata: Mapping[str, Any] = attrs.field(hash=False)
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}/kms:{self.operation} {self.key_arn}"
+
+
+@attrs.frozen
 class DescribeUnit:
     """Describe a key identifier no listing resolved (another account's key, a missing alias)."""
 
@@ -86,7 +102,7 @@ class DescribeUnit:
         return f"{self.account}/{self.region}/kms:describe {self.reference}"
 
 
-ScanUnit = ResourceUnit | KeyListUnit | KeyUnit | DescribeUnit
+ScanUnit = ResourceUnit | KeyListUnit | KeyUnit | KeyReadUnit | DescribeUnit
 """Any unit :func:`run_unit` accepts."""
 
 
@@ -102,6 +118,8 @@ class UnitResult:
     errors: tuple[ScanError, ...] = ()
     listing_failed: bool = False
     denied_reason: str | None = None
+    metadata: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
+    value: Any = attrs.field(default=None, hash=False)
 
     @property
     def items(self) -> int:
@@ -177,14 +195,25 @@ def _run_key_list(unit: KeyListUnit) -> UnitResult:
 
 
 def _run_key(unit: KeyUnit) -> UnitResult:
+    """Describe the key; an AWS-managed key is then complete, a CMK's reads follow as units."""
     client = client_for(unit.spec, "kms", unit.region)
     try:
         metadata = kms.describe_key(client, unit.key_arn)
     except CALL_ERRORS as exc:
         error = _error(unit, "DescribeKey", exc, target=unit.key_arn)
         return UnitResult(unit, errors=(error,), denied_reason=error.reason)
-    key, errors = kms.read_key(client, metadata, unit.aliases, unit.account)
-    return UnitResult(unit, key=key, errors=tuple(errors))
+    if metadata.get("KeyManager") == "AWS":
+        return UnitResult(unit, key=kms.assemble_key(metadata, unit.aliases, {}))
+    return UnitResult(unit, metadata=metadata)
+
+
+def _run_key_read(unit: KeyReadUnit) -> UnitResult:
+    client = client_for(unit.spec, "kms", unit.region)
+    try:
+        value = kms.read_one(client, unit.metadata, unit.operation)
+    except CALL_ERRORS as exc:
+        return UnitResult(unit, errors=(_error(unit, unit.operation, exc, target=unit.key_arn),))
+    return UnitResult(unit, value=value)
 
 
 def _run_describe(unit: DescribeUnit) -> UnitResult:
@@ -211,4 +240,6 @@ def run_unit(unit: ScanUnit) -> UnitResult:
         return _run_key_list(unit)
     if isinstance(unit, KeyUnit):
         return _run_key(unit)
+    if isinstance(unit, KeyReadUnit):
+        return _run_key_read(unit)
     return _run_describe(unit)
