@@ -11,6 +11,7 @@ only for identifiers no listing explains. Everything that could not be read beco
 from __future__ import annotations
 
 import concurrent.futures as cf
+import queue
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -96,6 +97,7 @@ class _Scan:
         self.executor = executor
         self.progress = progress
         self.pending: dict[cf.Future[UnitResult], ScanUnit] = {}
+        self.finished: queue.SimpleQueue[cf.Future[UnitResult]] = queue.SimpleQueue()
         self.resolver = KeyResolver()
         self.specs: dict[str, SessionSpec] = {}
         self.raw: dict[str, list[tuple[str, RawResource]]] = {}
@@ -111,7 +113,11 @@ class _Scan:
             return
         _call(self.progress, "on_start" if initial else "on_units_added", len(units))
         for unit in units:
-            self.pending[self.executor.submit(run_unit, unit)] = unit
+            future = self.executor.submit(run_unit, unit)
+            self.pending[future] = unit
+            # A completion queue, not cf.wait(): wait() re-arms every pending future on each
+            # call, quadratic with the thousand-odd units of a large scan.
+            future.add_done_callback(self.finished.put)
 
     def handle(self, result: UnitResult) -> None:
         unit = result.unit
@@ -196,8 +202,13 @@ class _Scan:
 
     def drain(self) -> None:
         while self.pending:
-            done, _ = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
-            for future in done:
+            batch = [self.finished.get()]
+            while True:  # take every unit that is already done, then react once
+                try:
+                    batch.append(self.finished.get_nowait())
+                except queue.Empty:
+                    break
+            for future in batch:
                 unit = self.pending.pop(future)
                 result = future.result()  # a bug in a unit raises here, never silently
                 self.handle(result)
