@@ -192,3 +192,12 @@ def test_repr_is_short(report: AuditReport) -> None:
     text = repr(report)
     assert text.startswith("<AuditReport ")
     assert "critical=2" in text
+
+
+def test_diff_renders_in_jupyter(estate: ModuleType, report: AuditReport) -> None:
+    evil = attrs.evolve(estate.R_PLAIN, arn="arn:aws:rds:us-east-1:111122223333:db:<img>")
+    later = cmkguard.audit(estate.inventory(resources=(*estate.RESOURCES, evil)), now=estate.NOW)
+    html = cmkguard.diff(report, later)._repr_html_()
+    assert "<h4>New</h4>" in html
+    assert "&lt;img&gt;" in html
+    assert "<img>" not in html

@@ -79,6 +79,11 @@ class AuditDiff:
         body = lines(self.new, "+") + lines(self.resolved, "-")
         return "\n".join([head, *body])
 
+    def _repr_html_(self) -> str:
+        from cmkguard.report.html import diff_html
+
+        return diff_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         return {

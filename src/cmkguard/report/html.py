@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
+    from cmkguard.audit.diff import AuditDiff
     from cmkguard.audit.report import AuditReport
     from cmkguard.models import Inventory
 
-__all__ = ["MAX_ROWS", "inventory_html", "report_html", "table"]
+__all__ = ["MAX_ROWS", "diff_html", "inventory_html", "report_html", "table"]
 
 MAX_ROWS = 200
 """Rows shown per table before the rest is summarised (a notebook is not a data lake)."""
@@ -164,3 +165,33 @@ def _rotation(rotation: Any) -> str:
     if not rotation.enabled:
         return "off"
     return f"every {rotation.period_days or 365} d"
+
+
+def diff_html(changes: AuditDiff) -> str:
+    """An audit diff: new and resolved findings, and how many persist."""
+    mttr = changes.mean_time_to_remediate()
+    parts = [
+        "<div class='cmkguard-diff'>",
+        f"<p><b>{len(changes.new)} new</b>, <b>{len(changes.resolved)} resolved</b>, "
+        f"{len(changes.persisting)} persisting"
+        f"{f' (mean time to remediate {escape(str(mttr))})' if mttr is not None else ''}.</p>",
+    ]
+    for title, group in (("New", changes.new), ("Resolved", changes.resolved)):
+        if group:
+            parts.append(f"<h4>{title}</h4>")
+            parts.append(
+                table(
+                    ["severity", "rule", "target", "first seen"],
+                    [
+                        (
+                            f.severity.value,
+                            f.rule_id,
+                            f.target,
+                            f.first_seen.isoformat() if f.first_seen else "",
+                        )
+                        for f in group
+                    ],
+                )
+            )
+    parts.append("</div>")
+    return "".join(parts)
