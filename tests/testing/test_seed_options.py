@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cmkguard.errors import ConfigurationError, UnknownRegionError
@@ -9,9 +11,9 @@ from cmkguard.testing import EmulatedAWS, GroundTruth, seed_estate
 
 
 def _names(truth: GroundTruth) -> list[tuple[str, str]]:
-    # RDS names its managed secrets with a random UUID: compare the rest.
+    # RDS names managed secrets with a random UUID and automated snapshots with the time.
     return sorted(
-        ("rds!" if r.name.startswith("rds!") else r.name, r.key_class.value)
+        (re.sub(r"^(rds!db-).*|^(rds:.*)-\d{4}(-\d\d){4}$", r"\1\2", r.name), r.key_class.value)
         for r in truth.resources.values()
     )
 
@@ -54,3 +56,18 @@ def test_several_accounts_each_get_an_estate(emulated_aws: EmulatedAWS) -> None:
         r.arn for r in truth.resources_of_type("rds:db-instance") if r.account == second
     }
     assert all(f":{second}:" in arn for arn in arns)
+
+
+def test_writing_through_the_api_builds_the_same_estate(emulated_aws: EmulatedAWS) -> None:
+    direct = seed_estate(emulated_aws, regions=("ca-central-1",), seed=3)
+    emulated_aws.reset()
+    emulated_aws.reset_request_counts()
+    via_api = seed_estate(emulated_aws, regions=("ca-central-1",), seed=3, through_api=True)
+    counts = emulated_aws.request_counts()
+    assert counts[("rds", "CreateDBInstance")] == len(via_api.resources_of_type("rds:db-instance"))
+    assert _names(direct) == _names(via_api)
+    assert sorted(
+        (sorted(k.problems), k.manager, k.state, k.rotation_enabled) for k in direct.keys.values()
+    ) == sorted(
+        (sorted(k.problems), k.manager, k.state, k.rotation_enabled) for k in via_api.keys.values()
+    )

@@ -135,10 +135,6 @@ class EmulatorMiddleware:
         self._accounts_by_key: dict[str, str] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
-        # moto's Secrets Manager writes a replica into *another* region's backend while that
-        # region's requests iterate over it ("dictionary changed size during iteration"), so
-        # Secrets Manager requests run one at a time (after the latency sleep, which overlaps).
-        self._secrets_lock = threading.Lock()
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -210,7 +206,8 @@ class EmulatorMiddleware:
         if self.latency_s > 0:
             time.sleep(self.latency_s)
         if info.service == "secretsmanager":
-            with self._secrets_lock:
+            # One at a time (see _moto.SECRETS_LOCK), after the latency sleep, which overlaps.
+            with _moto.SECRETS_LOCK:
                 if info.operation.startswith(_READ_PREFIXES):
                     return list(self.app(environ, start_response))
                 return self._call_with_fixups(environ, start_response, info, account)

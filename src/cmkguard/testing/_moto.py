@@ -21,6 +21,7 @@ from cmkguard.errors import MissingExtraError
 __all__ = [
     "AWS_MANAGED_ALIASES",
     "DEFAULT_KEY_PLACEHOLDER",
+    "SECRETS_LOCK",
     "aws_managed_key_policy",
     "ensure_aws_managed_key",
     "find_aws_managed_key_arn",
@@ -126,6 +127,11 @@ def aws_managed_key_policy(alias: str, account: str, region: str) -> str:
 
 
 _CREATE_LOCK = threading.RLock()
+
+SECRETS_LOCK = threading.RLock()
+"""Held around every Secrets Manager operation: moto writes a replica into *another* region's
+backend while that region's requests iterate over it ("dictionary changed size during
+iteration"), so they run one at a time."""
 
 
 def _key_for_alias(backend: Any, alias: str) -> Any | None:
