@@ -20,6 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -290,12 +291,11 @@ def _dry_request(step: MigrationStep) -> str:
             f"{step.service}.GetSecretValue + PutSecretValue({_json(step.params)}) "
             "(value never shown)"
         )
-    return f"{step.service}.{step.operation}: {step.kind} {_json(step.params)}"
+    # verify / check-source: a describe, then a comparison (request_text abbreviates records)
+    return f"{step.kind}: {step.request_text()}"
 
 
 def _json(params: Mapping[str, Any]) -> str:
-    import json
-
     return json.dumps(params, sort_keys=True)
 
 

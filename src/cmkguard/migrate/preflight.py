@@ -225,7 +225,7 @@ def check_principals_decrypt(
                 items.append(
                     PreflightItem(check, "passed", principal, f"{action} allowed on the new key")
                 )
-            elif root is not None and root in allowed and account == key.account:
+            elif root is not None and root in allowed:
                 items.append(
                     PreflightItem(
                         check,
