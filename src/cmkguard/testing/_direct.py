@@ -83,6 +83,8 @@ class DirectRds:
             db = self.backend.create_db_instance(_params(kwargs))
         self._fixed()
         out: dict[str, Any] = {"DBInstanceArn": str(db.db_instance_arn), "Engine": str(db.engine)}
+        if getattr(db, "master_user_secret", None) is not None:
+            out["MasterUserSecret"] = {"SecretArn": str(db.master_user_secret.secret_arn)}
         return {"DBInstance": out}
 
     def create_db_snapshot(self, **kwargs: Any) -> dict[str, Any]:
@@ -103,6 +105,29 @@ class DirectRds:
         self._fixed()
         arn = str(snapshot.db_cluster_snapshot_arn)
         return {"DBClusterSnapshot": {"DBClusterSnapshotArn": arn}}
+
+    def automated_snapshots(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The automated instance and cluster snapshots, with the fields ``Describe*`` gives."""
+        self._fixed()
+        instance = [
+            {
+                "DBSnapshotArn": str(s.db_snapshot_arn),
+                "DBSnapshotIdentifier": str(s.db_snapshot_identifier),
+                "DBInstanceIdentifier": str(s.database.db_instance_identifier),
+            }
+            for s in list(self.backend.database_snapshots.values())
+            if s.snapshot_type == "automated"
+        ]
+        cluster = [
+            {
+                "DBClusterSnapshotArn": str(s.db_cluster_snapshot_arn),
+                "DBClusterSnapshotIdentifier": str(s.db_cluster_snapshot_identifier),
+                "DBClusterIdentifier": str(s.cluster.db_cluster_identifier),
+            }
+            for s in list(self.backend.cluster_snapshots.values())
+            if s.snapshot_type == "automated"
+        ]
+        return instance, cluster
 
 
 class DirectSecretsManager:

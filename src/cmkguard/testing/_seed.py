@@ -337,6 +337,18 @@ class _RegionSeeder:
             name,
             engine=instance["Engine"],
         )
+        secret = instance.get("MasterUserSecret")
+        if secret:
+            # RDS made the master-user secret on the default Secrets Manager key.
+            self._add(
+                secret["SecretArn"],
+                SECRET,
+                KeyClass.AWS_MANAGED,
+                None,
+                secret["SecretArn"].split(":")[-1].rsplit("-", 1)[0],
+                owning_service="rds",
+                db_instance=name,
+            )
         return instance
 
     def _snapshot(self, instance: str, name: str) -> None:
@@ -506,7 +518,6 @@ class _RegionSeeder:
         self.kms.schedule_key_deletion(KeyId=pending.rsplit("/", 1)[1], PendingWindowInDays=30)
         self.kms.disable_key(KeyId=disabled.rsplit("/", 1)[1])
 
-        self._record_master_user_secrets()
         self._record_automated_snapshots()
         for arn, (plan, _) in self.key_plans.items():
             self._record_key(KeyArn(arn), arn.split(":")[4], plan.state)
@@ -521,54 +532,47 @@ class _RegionSeeder:
         secret.rotation_enabled = True
         secret.rotation_requested = True  # what makes moto report the rotation settings
 
-    def _record_master_user_secrets(self) -> None:
-        for page in self.rds_api.get_paginator("describe_db_instances").paginate():
-            for db in page["DBInstances"]:
-                secret = db.get("MasterUserSecret")
-                if secret:
-                    self._add(
-                        secret["SecretArn"],
-                        SECRET,
-                        KeyClass.AWS_MANAGED,
-                        None,
-                        secret["SecretArn"].split(":")[-1].rsplit("-", 1)[0],
-                        owning_service="rds",
-                        db_instance=db["DBInstanceIdentifier"],
-                    )
-
     def _record_automated_snapshots(self) -> None:
-        pages = self.rds_api.get_paginator("describe_db_snapshots").paginate(
-            SnapshotType="automated"
-        )
-        for page in pages:
-            for snap in page["DBSnapshots"]:
-                source = snap["DBInstanceIdentifier"]
-                key_class, key_arn = self._instance_keys[source]
-                self._add(
-                    snap["DBSnapshotArn"],
-                    DB_SNAPSHOT,
-                    key_class,
-                    key_arn,
-                    snap["DBSnapshotIdentifier"],
-                    snapshot_type="automated",
-                    source=source,
-                )
-        pages = self.rds_api.get_paginator("describe_db_cluster_snapshots").paginate(
-            SnapshotType="automated"
-        )
-        for page in pages:
-            for snap in page["DBClusterSnapshots"]:
-                source = snap["DBClusterIdentifier"]
-                key_class, key_arn = self._cluster_keys[source]
-                self._add(
-                    snap["DBClusterSnapshotArn"],
-                    DB_CLUSTER_SNAPSHOT,
-                    key_class,
-                    key_arn,
-                    snap["DBClusterSnapshotIdentifier"],
-                    snapshot_type="automated",
-                    source=source,
-                )
+        # The snapshots RDS took by itself: found afterwards, as a scan would find them.
+        if isinstance(self.rds, DirectRds):
+            instance_snapshots, cluster_snapshots = self.rds.automated_snapshots()
+        else:
+            instance_snapshots, cluster_snapshots = _automated_snapshots_via_api(self.rds_api)
+        for snap in instance_snapshots:
+            source = snap["DBInstanceIdentifier"]
+            key_class, key_arn = self._instance_keys[source]
+            self._add(
+                snap["DBSnapshotArn"],
+                DB_SNAPSHOT,
+                key_class,
+                key_arn,
+                snap["DBSnapshotIdentifier"],
+                snapshot_type="automated",
+                source=source,
+            )
+        for snap in cluster_snapshots:
+            source = snap["DBClusterIdentifier"]
+            key_class, key_arn = self._cluster_keys[source]
+            self._add(
+                snap["DBClusterSnapshotArn"],
+                DB_CLUSTER_SNAPSHOT,
+                key_class,
+                key_arn,
+                snap["DBClusterSnapshotIdentifier"],
+                snapshot_type="automated",
+                source=source,
+            )
+
+
+def _automated_snapshots_via_api(rds: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    instance: list[dict[str, Any]] = []
+    for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="automated"):
+        instance.extend(page["DBSnapshots"])
+    cluster: list[dict[str, Any]] = []
+    pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(SnapshotType="automated")
+    for page in pages:
+        cluster.extend(page["DBClusterSnapshots"])
+    return instance, cluster
 
 
 def _client(session: boto3.Session, service: str, region: str) -> Any:
