@@ -283,3 +283,13 @@ def test_sessions_ignore_profile_and_endpoint_settings(
     client = emulated_aws.client("sts", region="eu-west-1")
     assert client.meta.endpoint_url == emulated_aws.endpoint_url
     assert client.get_caller_identity()["Account"] == PRIMARY
+
+
+def test_missing_moto_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from cmkguard.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)
+    with pytest.raises(MissingExtraError, match=r"cmkguard\[demo\]"):
+        EmulatedAWS().start()

@@ -84,7 +84,12 @@ class DirectRds:
         self._fixed()
         out: dict[str, Any] = {"DBInstanceArn": str(db.db_instance_arn), "Engine": str(db.engine)}
         if getattr(db, "master_user_secret", None) is not None:
-            out["MasterUserSecret"] = {"SecretArn": str(db.master_user_secret.secret_arn)}
+            # Resolving the secret's key is what creates aws/secretsmanager on first use (the
+            # API path does it when it renders the response).
+            out["MasterUserSecret"] = {
+                "SecretArn": str(db.master_user_secret.secret_arn),
+                "KmsKeyId": str(db.master_user_secret.kms_key_id),
+            }
         return {"DBInstance": out}
 
     def create_db_snapshot(self, **kwargs: Any) -> dict[str, Any]:
