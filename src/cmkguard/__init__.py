@@ -11,6 +11,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 from __future__ import annotations
 
 from cmkguard.audit import (
+    FINDING_CATALOGUE,
     AuditDiff,
     AuditPolicy,
     AuditReport,
@@ -91,6 +92,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "EncryptedResource",
     "EndpointUnreachableError",
     "ExecutionReport",
+    "FINDING_CATALOGUE",
     "Finding",
     "FindingSpec",
     "Grant",
