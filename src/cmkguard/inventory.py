@@ -354,6 +354,11 @@ def scan(
         ]
         resources.sort(key=lambda r: (r.account, r.region, r.resource_type, r.arn))
         keys = sorted(state.resolver.keys.values(), key=lambda k: k.arn)
+        scanned = set(accounts)
+        external = sorted(
+            (k for k in state.resolver.external.values() if k.account not in scanned),
+            key=lambda k: k.arn,
+        )
         all_errors = sorted(
             set(state.errors),
             key=lambda e: (e.account, e.region, e.resource_type or "", e.operation, e.target or ""),
@@ -366,6 +371,7 @@ def scan(
             regions=region_list,
             resource_types=[t.name for t in types],
             scanned_at=datetime.now(UTC),
+            external_keys=external,
         )
     finally:
         release_session(base)

@@ -435,6 +435,12 @@ class Inventory:
     regions: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     resource_types: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     scanned_at: datetime | None = None
+    external_keys: Mapping[KeyArn, KmsKey] = attrs.field(
+        factory=dict, converter=_keys_mapping, hash=False
+    )
+    """Keys of accounts outside the scan that resources use (another account's CMK), as far as
+    ``DescribeKey`` could read them: metadata only, never audited as the scanned accounts' keys
+    (``keys``)."""
 
     def counts_by_class(self) -> dict[KeyClass, int]:
         """How many resources sit in each key class (every class present, zeros included)."""
@@ -479,6 +485,7 @@ class Inventory:
             "resources": [r.to_dict() for r in self.resources],
             "keys": [k.to_dict() for k in self.keys.values()],
             "errors": [e.to_dict() for e in self.errors],
+            "external_keys": [k.to_dict() for k in self.external_keys.values()],
         }
 
     @classmethod
@@ -498,6 +505,7 @@ class Inventory:
             regions=tuple(data.get("regions", ())),
             resource_types=tuple(data.get("resource_types", ())),
             scanned_at=_dt_from_json(data.get("scanned_at")),
+            external_keys=[KmsKey.from_dict(k) for k in data.get("external_keys", ())],
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -70,3 +70,18 @@ def test_every_seeded_key_is_in_the_inventory_with_its_state_and_rotation(
         assert set(expected.aliases) <= set(key.aliases), arn
         if expected.manager == "CUSTOMER" and key.rotation and key.rotation.applicable:
             assert key.rotation.enabled is expected.rotation_enabled, arn
+
+
+def test_other_accounts_keys_are_external_keys_not_scanned_keys(
+    seeded_estate_module: Any,
+) -> None:
+    inv = _scan(seeded_estate_module)
+    cross = [r for r in inv.resources if r.key_class is KeyClass.CROSS_ACCOUNT]
+    assert cross
+    for resource in cross:
+        assert resource.key_arn is not None
+        assert resource.key_arn not in inv.keys
+        external = inv.external_keys[resource.key_arn]  # the emulator lets the account describe
+        assert external.account != resource.account
+    assert all(k.account in inv.accounts for k in inv.keys.values())
+    assert Inventory.from_json(inv.to_json()) == inv

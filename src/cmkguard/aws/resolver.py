@@ -74,6 +74,7 @@ class KeyResolver:
     keys: dict[KeyArn, KmsKey] = attrs.field(factory=dict)
     denied: dict[KeyArn, str] = attrs.field(factory=dict)
     described: dict[tuple[str, str, str], Resolved] = attrs.field(factory=dict)
+    external: dict[KeyArn, KmsKey] = attrs.field(factory=dict)
 
     def add_listing(
         self, account: str, region: str, arns: tuple[KeyArn, ...], aliases: Mapping[str, str]
@@ -103,6 +104,8 @@ class KeyResolver:
         if key is not None:
             if key.account == account and key.arn not in self.keys:
                 self.keys[key.arn] = key
+            elif key.account != account:
+                self.external.setdefault(key.arn, key)
             resolved = Resolved(key.arn, key, key.account)
         else:
             arn = KeyArn(ident) if ref.kind == "key-arn" else None
