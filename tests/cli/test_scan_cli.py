@@ -149,3 +149,23 @@ def test_json_is_parseable_and_complete(
     data = json.loads(capsys.readouterr().out)
     assert data["schema_version"] == 1
     assert len(data["keys"]) == 1
+
+
+def test_progress_shows_on_a_terminal_only(
+    emulated_aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cmkguard import scan
+    from cmkguard.cli import _scan_options
+
+    with _scan_options.terminal_progress(enabled=False) as none:
+        assert none is None
+    with _scan_options.terminal_progress(enabled=True) as bar:
+        assert bar is not None
+        scan(emulated_aws.session(), regions=["us-east-1"], progress=bar)
+    assert bar.total >= 6  # type: ignore[attr-defined]
+    # Without rich (the optional 'cli' extra), a plain counter.
+    monkeypatch.setitem(__import__("sys").modules, "rich.progress", None)
+    with _scan_options.terminal_progress(enabled=True) as plain:
+        scan(emulated_aws.session(), regions=["us-east-1"], progress=plain)
+    assert type(plain).__name__ == "_PlainProgress"
+    assert "scanning:" in capsys.readouterr().err
