@@ -89,7 +89,8 @@ def account_for_access_key(access_key: str) -> str:
 
 
 def aws_managed_key_policy(alias: str, account: str, region: str) -> str:
-    """The key policy AWS writes on an AWS-managed key (shape of the real ``aws/rds`` policy).
+    """The key policy AWS writes on an AWS-managed key (the shape of the real ``aws/rds`` and
+    ``aws/secretsmanager`` policies, ``Id`` ``auto-<service>-2``).
 
     Every principal of the account may use the key, but only *through* the service
     (``kms:ViaService``) and only from this account (``kms:CallerAccount``); the account root may
@@ -97,32 +98,72 @@ def aws_managed_key_policy(alias: str, account: str, region: str) -> str:
     """
     service = AWS_MANAGED_ALIASES[alias][0]
     via = f"{service}.{region}.amazonaws.com"
-    statements = [
-        {
-            "Sid": f"Allow access through {service} for all principals in the account that are "
-            f"authorized to use {service}",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": [
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:CreateGrant",
-                "kms:ListGrants",
-                "kms:DescribeKey",
-            ],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": via}},
-        },
-        {
-            "Sid": "Allow direct access to key metadata to the account",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-            "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
-            "Resource": "*",
-        },
-    ]
+    root = f"arn:aws:iam::{account}:root"
+    metadata = {
+        "Sid": "Allow direct access to key metadata to the account",
+        "Effect": "Allow",
+        "Principal": {"AWS": root},
+        "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+        "Resource": "*",
+    }
+    if service == "rds":
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "Allow access through RDS for all principals in the account that are "
+                "authorized to use RDS",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:CreateGrant",
+                    "kms:ListGrants",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": account, "kms:ViaService": via}
+                },
+            },
+            metadata,
+        ]
+    else:
+        sid = (
+            "Allow access through AWS Secrets Manager for all principals in the account that "
+            "are authorized to use AWS Secrets Manager"
+        )
+        statements = [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:CreateGrant",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": account, "kms:ViaService": via}
+                },
+            },
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": account},
+                    "StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"},
+                },
+            },
+            metadata,
+        ]
     return json.dumps({"Version": "2012-10-17", "Id": f"auto-{service}-2", "Statement": statements})
 
 
