@@ -71,3 +71,19 @@ def test_writing_through_the_api_builds_the_same_estate(emulated_aws: EmulatedAW
     ) == sorted(
         (sorted(k.problems), k.manager, k.state, k.rotation_enabled) for k in via_api.keys.values()
     )
+
+
+def test_a_single_account_emulator_gets_an_estate_without_a_peer() -> None:
+    import json
+
+    from cmkguard import KeyClass
+
+    with EmulatedAWS(accounts=("123412341234",)) as aws:
+        truth = seed_estate(aws, regions=("eu-north-1",))
+        assert {r.account for r in truth.resources.values()} == {"123412341234"}
+        assert KeyClass.CROSS_ACCOUNT not in truth.key_class_counts()
+        (shared,) = truth.keys_with_problem("cross-account-access")
+        kms = aws.client("kms", region="eu-north-1")
+        policy = json.loads(kms.get_key_policy(KeyId=shared.arn, PolicyName="default")["Policy"])
+        principals = {json.dumps(s["Principal"]) for s in policy["Statement"]}
+        assert any("999988887777" in p for p in principals)

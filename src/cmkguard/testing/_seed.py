@@ -1,10 +1,11 @@
 """Seeding a realistic, deterministic estate into the emulated account.
 
-Everything is created through the AWS API of the emulator (boto3 clients on 127.0.0.1), so the
-estate is exactly what a scan will see, including the emulator's fidelity fixes. The ground truth
-is computed from what AWS reported while seeding (ARNs, key ARNs, automated snapshots found
-afterwards), never hard-coded. Two things moto cannot do through its API are set through its
-backend and said so where it happens: a rotation Lambda on a secret (moto would invoke it).
+Writes go to moto's backends through :mod:`cmkguard.testing._direct` (the same backend calls
+moto's request handlers make, followed by the emulator's fidelity fixes), or through the AWS API
+with ``through_api=True``; both build the same estate, and a scan reads it through the API. The
+ground truth is computed from what was made (the ARNs and keys AWS reported, the automated
+snapshots found afterwards), never hard-coded. A rotation Lambda is set on the backend in both
+modes, because moto's ``RotateSecret`` would invoke the Lambda (it needs Docker).
 
 Per account and region, at ``scale=s`` (``u`` = 0..s-1 is a "unit"):
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import functools
 import json
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,8 @@ _SENSITIVITIES = ("public", "internal", "confidential", "restricted")
 _ENGINES = ("postgres", "mysql")  # moto 5.2.5 has no default mariadb version
 _AURORA_ENGINES = ("aurora-postgresql", "aurora-mysql")
 _CLASSES = ("db.t3.micro", "db.t3.medium", "db.m6g.large", "db.r6g.large")
+_OUTSIDE_PARTNER = "999988887777"
+"""The partner a key is shared with when the emulator has no second account."""
 _PROBLEM_FOR_CLASS = {
     KeyClass.AWS_MANAGED: "aws-managed-key",
     KeyClass.UNENCRYPTED: "unencrypted",
@@ -124,12 +127,12 @@ def _policy(kind: str, account: str, peer: str | None) -> str:
                 "Resource": "*",
             }
         )
-    elif kind == "cross-account" and peer is not None:
+    elif kind == "cross-account":
         statements.append(
             {
                 "Sid": "AllowPartnerAccount",
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{peer}:root"},
+                "Principal": {"AWS": f"arn:aws:iam::{peer or _OUTSIDE_PARTNER}:root"},
                 "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
                 "Resource": "*",
             }
@@ -213,10 +216,7 @@ class _RegionSeeder:
             self.rds = DirectRds(account, region)
             self.sm = DirectSecretsManager(account, region)
         self.made = _Made()
-        self.key_arns: dict[str, KeyArn] = {}
         self.key_plans: dict[KeyArn, tuple[_KeyPlan, dict[str, str]]] = {}
-        # Resources whose key class depends on a key resolved later (aws-managed keys).
-        self._pending: list[tuple[ResourceArn, ResourceTypeName, str, str, dict[str, Any]]] = []
         self._instance_keys: dict[str, tuple[KeyClass, KeyArn | None]] = {}
         self._cluster_keys: dict[str, tuple[KeyClass, KeyArn | None]] = {}
 
@@ -316,12 +316,11 @@ class _RegionSeeder:
             "EnableIAMDatabaseAuthentication": rng.random() < 0.5,
             "Tags": _tag_list({"application": name.rsplit("-", 1)[0], "env": "prod"}),
         }
-        if not extra.pop("managed_password", False):
-            kwargs["MasterUsername"] = "app_admin"
-            kwargs["MasterUserPassword"] = _FAKE_PASSWORD
+        kwargs["MasterUsername"] = "app_admin"
+        if extra.pop("managed_password", False):
+            kwargs["ManageMasterUserPassword"] = True  # RDS keeps the password in a secret
         else:
-            kwargs["MasterUsername"] = "app_admin"
-            kwargs["ManageMasterUserPassword"] = True
+            kwargs["MasterUserPassword"] = _FAKE_PASSWORD
         if key[0] is not KeyClass.UNENCRYPTED:
             kwargs["StorageEncrypted"] = True
             if key_param is not None:
@@ -579,13 +578,13 @@ def _client(session: boto3.Session, service: str, region: str) -> Any:
     return session.client(service, region_name=region)  # type: ignore[call-overload]
 
 
-def _resolve_aws_managed(made: _Made, account_of: Callable[[ExpectedResource], str]) -> _Made:
+def _resolve_aws_managed(made: _Made) -> _Made:
     """Fill the key ARN of resources on AWS-managed keys (known once the keys exist)."""
     resolved: list[ExpectedResource] = []
     for res in made.resources:
         if res.key_class is KeyClass.AWS_MANAGED and res.key_arn is None:
             alias = "alias/aws/rds" if res.resource_type != SECRET else "alias/aws/secretsmanager"
-            arn = _moto.find_aws_managed_key_arn(account_of(res), res.region, alias)
+            arn = _moto.find_aws_managed_key_arn(res.account, res.region, alias)
             res = attrs.evolve(res, key_arn=KeyArn(arn) if arn else None)
         resolved.append(res)
     return _Made(resolved, made.keys)
@@ -694,7 +693,7 @@ def seed_estate(
     resources: dict[ResourceArn, ExpectedResource] = {}
     keys: dict[KeyArn, ExpectedKey] = {}
     for made in results:
-        made = _resolve_aws_managed(made, lambda r: r.account)
+        made = _resolve_aws_managed(made)
         for res in made.resources:
             resources[res.arn] = res
         for key in made.keys:
