@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from cmkguard.aws import migration_ops as ops
 from cmkguard.errors import (
     ConfigurationError,
     JournalMismatchError,
+    MigrationError,
     PreflightError,
     StepFailedError,
 )
@@ -196,7 +198,12 @@ def execute(
             notify(ProgressEvent(step, index, total, "would-run"))
             continue
         notify(ProgressEvent(step, index, total, "start"))
-        document["in_progress"] = {"step": step.id, "started_at": _now()}
+        document["in_progress"] = {
+            "step": step.id,
+            "started_at": _now(),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
         store.write(document)
         try:
             adopted, detail, output = _run_step(step, clients, waiters, plan)
@@ -257,9 +264,32 @@ def _load(store: Journal, plan: MigrationPlan) -> dict[str, Any]:
             f"the journal belongs to plan {str(found)[:12]}..., not {plan.fingerprint[:12]}...: "
             "use a new journal for a new plan"
         )
+    _refuse_concurrent_run(existing.get("in_progress"))
     document = dict(existing)
     document["steps"] = dict(existing.get("steps") or {})
     return document
+
+
+def _refuse_concurrent_run(in_progress: Any) -> None:
+    """Refuse to run while another live process on this host is executing the same journal.
+
+    A crashed run leaves ``in_progress`` behind with a pid that no longer runs: that resumes.
+    """
+    if not isinstance(in_progress, Mapping):
+        return
+    pid, host = in_progress.get("pid"), in_progress.get("host")
+    if not isinstance(pid, int) or host != socket.gethostname() or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass  # alive, owned by someone else
+    raise MigrationError(
+        f"process {pid} is executing this journal (step {in_progress.get('step')}); wait for "
+        "it, or stop it, before running again"
+    )
 
 
 def _check_plan_is_safe(plan: MigrationPlan) -> None:
