@@ -293,3 +293,41 @@ def test_missing_moto_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "moto.server", None)
     with pytest.raises(MissingExtraError, match=r"cmkguard\[demo\]"):
         EmulatedAWS().start()
+
+
+def test_resources_made_on_moto_backends_are_fixed_before_reads(
+    emulated_aws: EmulatedAWS,
+) -> None:
+    # As if a test made them with moto's decorator or backends, not through the emulator.
+    from moto.core.parse import XFormedDict
+    from moto.rds.models import rds_backends
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    rds_backends[PRIMARY]["ap-south-1"].create_db_instance(
+        XFormedDict(
+            {
+                "DBInstanceIdentifier": "made-on-backend",
+                "Engine": "postgres",
+                "DBInstanceClass": "db.t3.micro",
+                "AllocatedStorage": 20,
+                "StorageEncrypted": True,
+            }
+        )
+    )
+    secretsmanager_backends[PRIMARY]["ap-south-1"].create_secret(
+        name="made-on-backend",
+        secret_string="fake",
+        secret_binary=None,
+        description="",
+        tags=[],
+        kms_key_id=None,
+        client_request_token=None,
+        replica_regions=[],
+        force_overwrite=False,
+    )
+    kms = emulated_aws.client("kms", region="ap-south-1")
+    aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    assert aliases == {"alias/aws/rds", "alias/aws/secretsmanager"}
+    rds = emulated_aws.client("rds", region="ap-south-1")
+    (db,) = rds.describe_db_instances()["DBInstances"]
+    assert db["KmsKeyId"] == kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]

@@ -205,13 +205,20 @@ class EmulatorMiddleware:
             self._counts[(info.service, info.operation)] += 1
         if self.latency_s > 0:
             time.sleep(self.latency_s)
+        reads = info.operation.startswith(_READ_PREFIXES)
         if info.service == "secretsmanager":
             # One at a time (see _moto.SECRETS_LOCK), after the latency sleep, which overlaps.
             with _moto.SECRETS_LOCK:
-                if info.operation.startswith(_READ_PREFIXES):
+                if reads:
+                    _moto.fix_existing(account, info.region)
                     return list(self.app(environ, start_response))
                 return self._call_with_fixups(environ, start_response, info, account)
-        if info.service != "rds" or info.operation.startswith(_READ_PREFIXES):
+        if info.service == "kms" or (info.service == "rds" and reads):
+            # Whatever was made without a request through here is right before anyone reads it.
+            with _moto.SECRETS_LOCK:
+                _moto.fix_existing(account, info.region)
+            return self.app(environ, start_response)
+        if info.service != "rds":
             return self.app(environ, start_response)
         return self._call_with_fixups(environ, start_response, info, account)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import json
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,9 @@ __all__ = [
     "aws_managed_key_policy",
     "ensure_aws_managed_key",
     "find_aws_managed_key_arn",
+    "fix_existing",
+    "fix_rds",
+    "fix_secretsmanager",
     "install_patches",
     "key_policy_allows",
     "kms_backend",
@@ -81,6 +85,35 @@ def rds_backend(account: str, region: str) -> Any:
 def secretsmanager_backend(account: str, region: str) -> Any:
     """moto's Secrets Manager backend for ``account`` in ``region``."""
     return moto_module("secretsmanager.models").secretsmanager_backends[account][region]
+
+
+def _existing_backend(module: str, attribute: str, account: str, region: str) -> Any | None:
+    """moto's backend if it already exists, without importing or creating anything."""
+    loaded = sys.modules.get(f"moto.{module}")
+    if loaded is None:
+        return None
+    backends = getattr(loaded, attribute)
+    # dict's own methods: moto's __getitem__ creates backends, its __contains__ says yes to
+    # every valid region.
+    if not dict.__contains__(backends, account):
+        return None
+    per_account = dict.__getitem__(backends, account)
+    if not dict.__contains__(per_account, region):
+        return None
+    return dict.__getitem__(per_account, region)
+
+
+def fix_existing(account: str, region: str) -> None:
+    """Run the fix-ups for ``account`` and ``region`` where those services hold anything.
+
+    Run before reads, so resources made without a request through the emulator (moto's
+    decorator, its backends) are right too. Cheap when nothing is new.
+    """
+    if _existing_backend("rds.models", "rds_backends", account, region) is not None:
+        fix_rds(account, region)
+    sm = _existing_backend("secretsmanager.models", "secretsmanager_backends", account, region)
+    if sm is not None and sm.secrets:
+        fix_secretsmanager(account, region)
 
 
 def account_for_access_key(access_key: str) -> str:
@@ -510,12 +543,23 @@ def _fix_rds_object(obj: Any, account: str, region: str) -> bool:
     return True
 
 
+# Secrets already looked at, with what mattered then (their key and number of replicas can change).
+_SEEN_SECRETS: weakref.WeakKeyDictionary[Any, tuple[Any, int]] = weakref.WeakKeyDictionary()
+
+
 def fix_secretsmanager(account: str, region: str) -> None:
     """Create ``aws/secretsmanager`` in each region where a secret (or replica) uses it."""
     default_alias = "alias/aws/secretsmanager"
     regions_using_default: set[str] = set()
     backend = secretsmanager_backend(account, region)
     for secret in list(backend.secrets.values()):
+        state = (getattr(secret, "kms_key_id", None), len(getattr(secret, "replicas", None) or ()))
+        try:
+            if _SEEN_SECRETS.get(secret) == state:
+                continue
+            _SEEN_SECRETS[secret] = state
+        except TypeError:  # not weak-referenceable: look at it every time
+            pass
         if getattr(secret, "kms_key_id", None) in (None, default_alias):
             regions_using_default.add(str(getattr(secret, "region", region)))
         for replica in getattr(secret, "replicas", None) or ():
