@@ -3,8 +3,9 @@
 Installed with cmkguard, so any project's tests can use these fixtures:
 
 ``emulated_aws``
-    An :class:`~cmkguard.testing.EmulatedAWS`, reset before each test. One server serves the
-    whole test session (starting it takes ~0.2 s, a reset a few milliseconds).
+    An :class:`~cmkguard.testing.EmulatedAWS`, reset before each test (no resources, no latency,
+    request counts at zero). One server serves the whole test session (starting it takes
+    ~0.2 s, a reset a few milliseconds).
 ``aws_session``
     A ``boto3.Session`` on it: primary account ``111122223333``, ``us-east-1``.
 ``seeded_estate``
@@ -74,9 +75,12 @@ def _cmkguard_emulator_fixture() -> Iterator[EmulatedAWS]:
 
 @pytest.fixture(name="emulated_aws")
 def _emulated_aws(_cmkguard_emulator: EmulatedAWS, monkeypatch: pytest.MonkeyPatch) -> EmulatedAWS:
-    """The session's emulator, reset (empty) for this test, with a fake AWS environment."""
+    """The session's emulator, reset for this test (no resources, no latency, request counts at
+    zero), with a fake AWS environment."""
     _fake_aws_environment(monkeypatch)
     _cmkguard_emulator.reset()
+    _cmkguard_emulator.latency_ms = 0
+    _cmkguard_emulator.reset_request_counts()
     return _cmkguard_emulator
 
 
@@ -104,6 +108,7 @@ def _seeded_estate_module(_cmkguard_emulator: EmulatedAWS) -> Iterator[EstateFix
     with pytest.MonkeyPatch.context() as monkeypatch:
         _fake_aws_environment(monkeypatch)
         _cmkguard_emulator.reset()
+        _cmkguard_emulator.latency_ms = 0
         from cmkguard.testing._seed import seed_estate
 
         yield EstateFixture(aws=_cmkguard_emulator, truth=seed_estate(_cmkguard_emulator))
