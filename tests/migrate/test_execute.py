@@ -16,7 +16,7 @@ import pytest
 
 import cmkguard
 from cmkguard import JsonFileJournal, MigrationOptions, MigrationPlan, execute, plan_migration
-from cmkguard.aws.rds_settings import capture_instance_settings
+from cmkguard.aws.rds_settings import capture_instance_settings, capture_settings
 from cmkguard.migrate import MemoryJournal, ProgressEvent
 
 from .conftest import (
@@ -560,3 +560,46 @@ def test_cluster_snapshot_and_secret_paths_send_the_planned_requests(
         p.get("DBClusterIdentifier") == "ledger" and op != "CreateDBClusterSnapshot"
         for op, p in recorder.mutating()
     )
+
+
+def test_read_replicas_and_secret_replicas_are_recreated_on_the_key(
+    estate: Estate, emulated_aws: Any, recorder: Recorder
+) -> None:
+    rds = estate.session.client("rds")
+    rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="orders-ro",
+        SourceDBInstanceIdentifier="orders",
+        DBInstanceClass="db.r5.large",
+    )
+    eu = emulated_aws.session("eu-west-1").client("kms")
+    eu_key = eu.create_key(Description="orders eu")["KeyMetadata"]
+    eu.create_alias(AliasName="alias/orders", TargetKeyId=eu_key["KeyId"])
+    secret = estate.session.client("secretsmanager").create_secret(
+        Name="shared", SecretString="v", AddReplicaRegions=[{"Region": "eu-west-1"}]
+    )["ARN"]
+    inventory = cmkguard.scan(estate.session, regions=["us-east-1", "eu-west-1"])
+    settings = capture_settings(estate.session, [estate.instance_arn])
+    plan = plan_migration(
+        inventory,
+        [estate.instance_arn, secret],
+        target_key="alias/orders",
+        options=MigrationOptions(cutover=True, rekey_secret_replicas=True),
+        source_settings=settings,
+    )
+    assert plan.executable, plan.blocking
+    recorder.calls.clear()
+    report = execute(
+        plan, estate.session, journal=MemoryJournal(), dry_run=False, waiter_config=FAST
+    )
+    assert report.completed, str(report)
+    (replica,) = recorder.params_of("CreateDBInstanceReadReplica")
+    assert replica["SourceDBInstanceIdentifier"] == "orders-cmk"
+    assert replica["DBInstanceClass"] == "db.r5.large"
+    assert "KmsKeyId" not in replica
+    ro = rds.describe_db_instances(DBInstanceIdentifier="orders-ro")["DBInstances"][0]
+    assert ro["KmsKeyId"] == estate.key_arn
+    assert recorder.params_of("RemoveRegionsFromReplication") == [
+        {"SecretId": secret, "RemoveReplicaRegions": ["eu-west-1"]}
+    ]
+    (add,) = recorder.params_of("ReplicateSecretToRegions")
+    assert add["AddReplicaRegions"] == [{"Region": "eu-west-1", "KmsKeyId": eu_key["Arn"]}]

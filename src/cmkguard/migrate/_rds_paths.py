@@ -189,7 +189,7 @@ class RdsPaths(PlannerBase):
             self._rename_instance(c, src, old_id, new_id, key, resource.key_arn)
             for rep_src, rep_new in replicas:
                 self._rename_instance(
-                    c, rep_src, ident(f"{rep_src}{opts.old_suffix}"), rep_new, key, None
+                    c, rep_src, ident(f"{rep_src}{opts.old_suffix}"), rep_new, key, None, src
                 )
         elif record.get("MasterUserSecret"):
             self._warn(
@@ -295,6 +295,7 @@ class RdsPaths(PlannerBase):
         new_id: str,
         key: KmsKey,
         old_key: str | None,
+        primary: str | None = None,
     ) -> None:
         def rename(what: str, frm: str, to: str, description: str) -> None:
             c.add(
@@ -323,13 +324,18 @@ class RdsPaths(PlannerBase):
 
         rename(f"rename-old-{src}", src, old_id, f"cutover: rename the source {src} to {old_id}")
         rename(f"rename-new-{src}", new_id, src, f"cutover: rename {new_id} to {src}")
+        expect: dict[str, Any] = {"KmsKeyId": key.arn}
+        if primary:
+            # A replica follows its primary's renames: it must now read from the re-keyed one.
+            expect["ReadReplicaSourceDBInstanceIdentifier"] = primary
         c.add(
             f"verify-cutover-{src}",
             "verify",
             "cutover",
             "DescribeDBInstances",
-            {"DBInstanceIdentifier": src, "expect": {"KmsKeyId": key.arn}},
-            description=f"{src} now reports the target key",
+            {"DBInstanceIdentifier": src, "expect": expect},
+            description=f"{src} now reports the target key"
+            + (f" and replicates from {primary}" if primary else ""),
         )
 
         def rb_rename(frm: str, to: str, description: str) -> None:

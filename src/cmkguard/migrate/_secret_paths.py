@@ -149,6 +149,18 @@ class SecretPaths(PlannerBase):
                 description=f"re-create the replica in {region} on {key.arn}",
                 adopt={"probe": "secret-replica", "secret": resource.arn, "region": region},
             )
+            c.add(
+                f"verify-replica-{region}",
+                "verify",
+                "cutover",
+                "DescribeSecret",
+                {
+                    "SecretId": resource.arn,
+                    "expect": {f"ReplicationStatus[Region={region}].KmsKeyId": key.arn},
+                },
+                service="secretsmanager",
+                description=f"the replica in {region} reports {key.arn}",
+            )
 
     def _check_secret_consumers(self, resource: EncryptedResource, key: KmsKey) -> None:
         principals: list[tuple[str, str]] = [

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -388,12 +389,24 @@ def _safe_output(response: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_SELECT = re.compile(r"^(\w+)\[(\w+)=([^\]]+)\]$")
+
+
 def _get(record: Mapping[str, Any], path: str) -> Any:
+    """``a.b`` walks mappings; ``List[Field=value]`` picks the list item whose Field is value."""
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):
             return None
-        value = value.get(part)
+        selector = _SELECT.match(part)
+        if selector:
+            name, field, wanted = selector.groups()
+            items = value.get(name) or []
+            value = next(
+                (i for i in items if isinstance(i, Mapping) and i.get(field) == wanted), None
+            )
+        else:
+            value = value.get(part)
     return value
 
 
@@ -401,6 +414,10 @@ def _same(clients: ops.Clients, region: str, field: str, expected: Any, actual: 
     if expected == actual:
         return True
     if field.endswith(("KmsKeyId", "KMSKeyId")) and isinstance(expected, str) and actual:
+        # Identifiers are resolved in the expected key's region (a secret replica's key lives
+        # in the replica's region, not the step's).
+        if expected.startswith("arn:"):
+            region = expected.split(":")[3] or region
         return ops.resolve_key_arn(clients, region, str(actual)) == ops.resolve_key_arn(
             clients, region, expected
         )
