@@ -186,3 +186,10 @@ def test_ground_truth_round_trips_through_json(estate: EstateFixture) -> None:
     text = estate.truth.to_json()
     assert GroundTruth.from_json(text) == estate.truth
     json.loads(text)
+
+
+def test_expected_values_are_hashable(estate: EstateFixture) -> None:
+    resources = set(estate.truth.resources.values())
+    keys = set(estate.truth.keys.values())
+    assert len(resources) == len(estate.truth.resources)
+    assert len(keys) == len(estate.truth.keys)

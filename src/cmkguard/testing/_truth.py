@@ -57,7 +57,7 @@ class ExpectedResource:
     key_arn: KeyArn | None
     name: str = ""
     problems: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_strs)
-    details: Mapping[str, Any] = attrs.field(factory=dict)
+    details: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -108,7 +108,7 @@ class ExpectedKey:
     rotation_enabled: bool = False
     rotation_period_days: int | None = None
     aliases: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    tags: Mapping[str, str] = attrs.field(factory=dict)
+    tags: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
