@@ -14,8 +14,9 @@ needs, computed independently from what the estate contains:
 * per region: the pages of each listing (``ListKeys``, ``ListAliases``, one per resource type,
   at the largest page size each API allows);
 * one ``DescribeKey`` per key of the region, plus one per other-account key a resource names;
-* per customer-managed key: ``ListResourceTags``, ``GetKeyPolicy``, ``ListGrants``, and
-  ``GetKeyRotationStatus`` where rotation applies (AWS-managed keys need none of them);
+* per region with keys: the pages of ``tag:GetResources`` for ``kms:key`` (every key's tags);
+* per customer-managed key: ``GetKeyPolicy``, ``ListGrants``, and ``GetKeyRotationStatus``
+  where rotation applies (AWS-managed keys need none of them);
 * ``DescribeSecret`` per replicated primary secret whose listing says so.
 
 At ``--scale 40`` a region holds ~220 DB instances, ~320 secrets and ~50 keys with snapshots:
@@ -89,10 +90,11 @@ def minimum_requests(inv: Any, aliases: dict[str, int], accounts: int = 1) -> Co
             n = sum(1 for r in inv.resources if r.region == region and r.resource_type == rtype)
             need[TYPE_OPERATION[rtype]] += _pages(n, PAGE["default"])
         need["DescribeKey"] += len(keys)
+        if keys:
+            need["GetResources"] += _pages(sum(1 for k in keys if k.tags), PAGE["default"])
         for key in keys:
             if key.is_aws_managed:
                 continue
-            need["ListResourceTags"] += 1
             need["GetKeyPolicy"] += 1
             need["ListGrants"] += _pages(len(key.grants), 100)
             if key.rotation is not None and key.rotation.applicable:

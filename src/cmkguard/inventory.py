@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_WORKERS", "NullProgress", "ScanProgress", "ScanUnit", "scan"]
 
+TAGS = "ListResourceTags"  # the per-key read a region's tag listing makes unnecessary
+
 DEFAULT_MAX_WORKERS = 32
 """Threads of the default executor: enough to overlap ~32 round trips, gentle on API limits."""
 
@@ -138,6 +140,7 @@ class _Scan:
                         unit.region,
                         arn,
                         tuple(sorted(by_id.get(arn.rsplit("/", 1)[-1], ()))),
+                        None if result.key_tags is None else dict(result.key_tags.get(arn, {})),
                     )
                     for arn in result.key_arns
                 ]
@@ -147,14 +150,18 @@ class _Scan:
                 self.resolver.add_key(result.key)
             elif result.metadata is not None:
                 # A CMK: its reads run concurrently, one unit each; the key is assembled
-                # when the last one is back.
-                self.key_reads[unit.key_arn] = (result.metadata, unit.aliases, {}, len(KEY_READS))
+                # when the last one is back. Tags already came with the region's listing.
+                values: dict[str, Any] = {}
+                if unit.tags is not None:
+                    values[TAGS] = unit.tags
+                reads = [op for op in KEY_READS if op not in values]
+                self.key_reads[unit.key_arn] = (result.metadata, unit.aliases, values, len(reads))
                 self.submit(
                     [
                         KeyReadUnit(
                             unit.spec, unit.account, unit.region, unit.key_arn, op, result.metadata
                         )
-                        for op in KEY_READS
+                        for op in reads
                     ]
                 )
             else:

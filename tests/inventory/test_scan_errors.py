@@ -81,6 +81,21 @@ def test_list_keys_denied_falls_back_to_one_describe_per_identifier(
     assert by_name["db-plain"].key_class is KeyClass.UNENCRYPTED
 
 
+def test_without_the_tagging_api_key_tags_are_read_per_key(shared_small_estate: Any) -> None:
+    session = shared_small_estate.aws.session("us-east-1")
+    session.events.register("before-call.tagging.GetResources", _fail_with("AccessDeniedException"))
+    per_key: list[str] = []
+    session.events.register(
+        "before-parameter-build.kms.ListResourceTags",
+        lambda params, **_: per_key.append(params["KeyId"]),
+    )
+    inv = scan(session, regions=["us-east-1"])
+    assert inv.keys[shared_small_estate.cmk_arn].tags == {"owner": "team-a"}
+    customer = [k for k in inv.keys.values() if not k.is_aws_managed]
+    assert len(per_key) == len(customer)
+    assert not [e for e in inv.errors if e.operation == "GetResources"]
+
+
 def test_a_region_that_fails_at_run_time_is_an_error_not_an_exception(
     shared_small_estate: Any,
 ) -> None:

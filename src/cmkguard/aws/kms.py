@@ -2,7 +2,9 @@
 
 Request minimisation is deliberate (a real scan is bound by round trips):
 
-* aliases come from one region-wide ``ListAliases`` listing, never one call per key;
+* aliases come from one region-wide ``ListAliases`` listing, and tags from one region-wide
+  ``tag:GetResources`` listing (``ListResourceTags`` per key only if that one is denied), never
+  one call per key;
 * an AWS-managed key gets only ``DescribeKey``: its policy cannot be edited, its rotation is
   fixed (yearly, always), it cannot be tagged, so reading those would cost requests and tell
   nothing an audit can act on;
@@ -33,6 +35,7 @@ __all__ = [
     "key_from_metadata",
     "list_aliases",
     "list_key_arns",
+    "list_key_tags",
     "read_key",
     "read_one",
     "rotation_applies",
@@ -61,6 +64,23 @@ def list_aliases(client: Any) -> dict[str, str]:
         a["AliasName"]: a["TargetKeyId"]
         for a in iter_items(client, "ListAliases", "Aliases")
         if a.get("TargetKeyId")
+    }
+
+
+def list_key_tags(tagging_client: Any) -> dict[str, dict[str, str]]:
+    """Key ARN -> tags for every tagged key of the region, in one paged ``tag:GetResources``.
+
+    One listing per region instead of one ``ListResourceTags`` per key; a key it does not
+    return has no tags.
+    """
+    return {
+        r["ResourceARN"]: {t["Key"]: t.get("Value", "") for t in r.get("Tags") or ()}
+        for r in iter_items(
+            tagging_client,
+            "GetResources",
+            "ResourceTagMappingList",
+            {"ResourceTypeFilters": ["kms:key"]},
+        )
     }
 
 
@@ -144,7 +164,9 @@ def _grant(raw: Mapping[str, Any]) -> Grant:
 
 
 KEY_READS = ("ListResourceTags", "GetKeyRotationStatus", "GetKeyPolicy", "ListGrants")
-"""The per-key reads of a customer-managed key, each independent of the others."""
+"""The per-key reads of a customer-managed key, each independent of the others.
+
+A scan skips ``ListResourceTags`` when the region's ``tag:GetResources`` listing worked."""
 
 
 def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:

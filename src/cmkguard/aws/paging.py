@@ -28,6 +28,8 @@ MAX_PAGE_SIZE: Mapping[str, int] = {
     "ListGrants": 100,
     "ListResourceTags": 50,
     "ListKeyRotations": 1000,
+    # Resource Groups Tagging API GetResources accepts ResourcesPerPage 1..100.
+    "GetResources": 100,
 }
 """The largest page each paged operation accepts."""
 

@@ -69,6 +69,8 @@ class KeyUnit:
     region: str
     key_arn: str
     aliases: tuple[str, ...] = ()
+    tags: Mapping[str, str] | None = attrs.field(default=None, hash=False)
+    """The key's tags from the region's tag listing; ``None``: read them per key."""
 
     def __str__(self) -> str:
         return f"{self.account}/{self.region}/kms:key {self.key_arn}"
@@ -120,6 +122,7 @@ class UnitResult:
     denied_reason: str | None = None
     metadata: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
     value: Any = attrs.field(default=None, hash=False)
+    key_tags: Mapping[str, Mapping[str, str]] | None = attrs.field(default=None, hash=False)
 
     @property
     def items(self) -> int:
@@ -191,7 +194,14 @@ def _run_key_list(unit: KeyListUnit) -> UnitResult:
         aliases = kms.list_aliases(client)
     except CALL_ERRORS as exc:
         errors.append(_error(unit, "ListAliases", exc))
-    return UnitResult(unit, key_arns=arns, aliases=aliases, errors=tuple(errors))
+    tags: dict[str, dict[str, str]] | None = None
+    if arns:
+        try:
+            tags = kms.list_key_tags(client_for(unit.spec, "resourcegroupstaggingapi", unit.region))
+        except CALL_ERRORS:
+            # Not an error: each key's tags are then read with kms:ListResourceTags instead.
+            tags = None
+    return UnitResult(unit, key_arns=arns, aliases=aliases, errors=tuple(errors), key_tags=tags)
 
 
 def _run_key(unit: KeyUnit) -> UnitResult:
