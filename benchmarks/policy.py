@@ -2,9 +2,11 @@
 
 Run: ``.venv/bin/python benchmarks/policy.py [--rounds N]``
 
-Analyses per second for ``cmkguard.analyze_key_policy`` (full analysis: verdicts, findings and
-per-statement explanations) over every case of the shared public corpus and of
-``tests/policy/corpus``, then the same decoded policies through policyuniverse's
+Analyses per CPU second for ``cmkguard.analyze_key_policy`` over every case of the shared public
+corpus and of ``tests/policy/corpus``, given decoded policies (no cache applies): with findings
+and per-statement explanations, and reading ``is_public`` only (findings are lazy); then for
+policy *text* seen before (identical texts share a memoised analysis, as keys of an estate
+do); then the same decoded policies through policyuniverse's
 ``Policy(doc).is_internet_accessible()`` in the same process, then the verdicts side by side with
 every case where the two disagree and why. policyuniverse is NOT a cmkguard dependency: install it
 into the environment you run this from (``.venv/bin/pip install policyuniverse``).
@@ -116,6 +118,15 @@ def main(argv: list[str] | None = None) -> int:
                 _ = cmkguard.analyze_key_policy(doc, key_account=case["key_account"]).is_public
         return len(usable)
 
+    texts = [(c, json.dumps(d)) for c, d in usable]
+
+    def run_texts_repeated() -> int:
+        # Policy TEXT, as GetKeyPolicy returns it: identical texts share one analysis (cache).
+        for case, text in texts:
+            with contextlib.suppress(cmkguard.PolicyParseError):
+                _ = cmkguard.analyze_key_policy(text, key_account=case["key_account"]).is_public
+        return len(texts)
+
     def run_policyuniverse() -> int:
         for _, doc in usable:
             with contextlib.suppress(Exception):
@@ -128,9 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     ours, n = rate(run_cmkguard, args.rounds)
     ours_pub, _ = rate(run_cmkguard_public_only, args.rounds)
     theirs, _ = rate(run_policyuniverse, args.rounds)
+    cached, _ = rate(run_texts_repeated, args.rounds)
     print(f"cmkguard analyze_key_policy + findings:   {ours:10,.0f} analyses/s ({n} per batch)")
     print(f"cmkguard analyze_key_policy().is_public:  {ours_pub:10,.0f} analyses/s")
     print(f"policyuniverse is_internet_accessible():  {theirs:10,.0f} analyses/s")
+    print(f"cmkguard, policy text seen before:        {cached:10,.0f} analyses/s (memoised)")
     print(
         f"ratio cmkguard/policyuniverse: {ours_pub / theirs:.2f}x (is_public), "
         f"{ours / theirs:.2f}x (with findings and explanations)"

@@ -192,9 +192,11 @@ class _Builder:
     construction cost shows in the analyses-per-second figure)."""
 
     __slots__ = (
+        "allowed_memo",
         "denied_by",
         "denies",
         "excluded",
+        "explained",
         "findings",
         "inert",
         "key_account",
@@ -232,6 +234,9 @@ class _Builder:
         self.denied_by: dict[int, set[int]] = {}
         self.limited_by: dict[int, set[int]] = {}
         self.statement_actions: dict[int, frozenset[str]] = {}
+        # Filled in by PolicyAnalysis on demand (the analysis itself is frozen).
+        self.allowed_memo: dict[str, frozenset[str]] = {}
+        self.explained: tuple[tuple[PolicyFinding, ...], tuple[Any, ...]] | None = None
 
     def finding(self, fid: str, explanation: str, index: int | None = None, **kw: Any) -> None:
         sid = self.policy.statements[index].sid if index is not None else None

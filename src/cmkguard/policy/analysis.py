@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -47,10 +48,6 @@ class PolicyAnalysis:
     org_id: str | None = None
     trusted_accounts: frozenset[str] = frozenset()
     _builder: _Builder | None = attrs.field(default=None, alias="builder", repr=False, eq=False)
-    _cache: dict[str, frozenset[str]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
-    _details: list[tuple[tuple[PolicyFinding, ...], tuple[StatementExplanation, ...]]] = (
-        attrs.field(factory=list, init=False, repr=False, eq=False)
-    )
 
     @property
     def findings(self) -> tuple[PolicyFinding, ...]:
@@ -67,10 +64,11 @@ class PolicyAnalysis:
     ) -> tuple[tuple[PolicyFinding, ...], tuple[StatementExplanation, ...]]:
         # Findings and sentences cost more than the verdicts; scans that only ask is_public or
         # principals_allowed never pay for them.
-        if not self._details:
-            assert self._builder is not None
-            self._details.append(explain(self._builder))
-        return self._details[0]
+        b = self._builder
+        assert b is not None
+        if b.explained is None:
+            b.explained = explain(b)
+        return b.explained
 
     @property
     def _pieces(self) -> list[_Piece]:
@@ -92,7 +90,9 @@ class PolicyAnalysis:
         (even when a condition narrows the caller), services by name, other ARNs as written.
         """
         low = action.lower()
-        cached = self._cache.get(low)
+        assert self._builder is not None
+        memo = self._builder.allowed_memo
+        cached = memo.get(low)
         if cached is not None:
             return cached
         if low in ALL_ACTIONS:
@@ -101,7 +101,7 @@ class PolicyAnalysis:
             result = frozenset(
                 p.principal.value for p in self._pieces if self._matches_unmodelled(p, action)
             )
-        self._cache[low] = result
+        memo[low] = result
         return result
 
     def _matches_unmodelled(self, piece: _Piece, action: str) -> bool:
@@ -173,8 +173,29 @@ def analyze_key_policy(
     listed in ``external_access``, with downgraded findings. ``key_arn`` (optional) lets
     ``Resource`` patterns be matched exactly instead of by account.
     """
-    doc = parse_key_policy(policy)
-    b = _Builder(doc, str(key_account), org_id, frozenset(trusted_accounts), key_arn)
+    trusted = frozenset(trusted_accounts)
+    if isinstance(policy, str):
+        # Estates repeat policy texts (every AWS-managed key of a service, module-generated
+        # policies): an analysis is immutable, so identical inputs share one.
+        return _analyze_text(policy, str(key_account), org_id, trusted, key_arn)
+    return _analyze(parse_key_policy(policy), str(key_account), org_id, trusted, key_arn)
+
+
+@lru_cache(maxsize=1024)
+def _analyze_text(
+    text: str, key_account: str, org_id: str | None, trusted: frozenset[str], key_arn: str | None
+) -> PolicyAnalysis:
+    return _analyze(parse_key_policy(text), key_account, org_id, trusted, key_arn)
+
+
+def _analyze(
+    doc: KeyPolicy,
+    key_account: str,
+    org_id: str | None,
+    trusted: frozenset[str],
+    key_arn: str | None,
+) -> PolicyAnalysis:
+    b = _Builder(doc, key_account, org_id, trusted, key_arn)
     version = doc.effective_version
     for i, st in enumerate(doc.statements):
         if st.effect is Effect.ALLOW:

@@ -403,6 +403,8 @@ def _strings(value: Any, where: str, *, allow_scalars: bool = False) -> tuple[st
     """A string or a non-empty list of strings, as a de-duplicated tuple."""
     if type(value) is str:
         return (value,)
+    if type(value) is list and value and all(type(v) is str for v in value):
+        return tuple(dict.fromkeys(value))  # the usual case: de-duplicate, keep the order
     items = list(value) if isinstance(value, list | tuple) else [value]
     if not items:
         raise PolicyParseError(where, "empty list")
@@ -496,15 +498,19 @@ def _parse_principals(raw: Any, where: str) -> tuple[Principal, ...]:
     if not block:
         raise PolicyParseError(where, "no principal given")
     out: list[Principal] = []
+    seen: set[tuple[str, str]] = set()
     for ptype, values in block.items():
         if ptype == "CanonicalUser":
             raise PolicyParseError(f"{where}.{ptype}", "key policies do not accept CanonicalUser")
         if ptype not in _PRINCIPAL_TYPES:
             raise PolicyParseError(f"{where}", f"unknown principal type {ptype!r}")
         for i, text in enumerate(_strings(values, f"{where}.{ptype}")):
-            loc = f"{where}.{ptype}[{i}]" if isinstance(values, list) else f"{where}.{ptype}"
-            p = _parse_principal_value(ptype, text, loc)
-            if p not in out:
+            p = _PRINCIPAL_CACHE.get((ptype, text))
+            if not isinstance(p, Principal):
+                loc = f"{where}.{ptype}[{i}]" if isinstance(values, list) else f"{where}.{ptype}"
+                p = _parse_principal_value(ptype, text, loc)
+            if (ptype, p.value) not in seen:  # a bare id and its root ARN are one principal
+                seen.add((ptype, p.value))
                 out.append(p)
     # Canonical order (by type, then as written) so that render -> parse gives equal objects.
     if len(block) > 1:
@@ -662,7 +668,7 @@ def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolic
         return text_or_mapping
     doc = (
         _decode(text_or_mapping)
-        if isinstance(text_or_mapping, str | bytes | bytearray)
+        if isinstance(text_or_mapping, (str, bytes, bytearray))
         else text_or_mapping
     )
     try:
@@ -691,10 +697,12 @@ def _parse_document(doc: Any) -> KeyPolicy:
     if "Statement" not in top:
         raise PolicyParseError("", "missing Statement")
     raw = top["Statement"]
-    if isinstance(raw, Mapping):
-        statements: tuple[Statement, ...] = (_parse_statement(raw, "Statement"),)
-    elif isinstance(raw, list | tuple):
-        statements = tuple(_parse_statement(s, f"Statement[{i}]") for i, s in enumerate(raw))
+    if type(raw) is list or isinstance(raw, tuple):
+        statements: tuple[Statement, ...] = tuple(
+            _parse_statement(s, f"Statement[{i}]") for i, s in enumerate(raw)
+        )
+    elif isinstance(raw, Mapping):
+        statements = (_parse_statement(raw, "Statement"),)
     else:
         raise PolicyParseError("Statement", f"expected an object or a list, got {_type_name(raw)}")
     return KeyPolicy(statements=statements, version=version, id=pid)
