@@ -261,7 +261,7 @@ def _default_regions(session: boto3.Session) -> tuple[Region, ...]:
         raise ConfigurationError(
             "no region to scan: pass regions=[...] (CLI: --regions) or configure a default region"
         )
-    return (Region(session.region_name),)
+    return validate_regions([session.region_name])
 
 
 def scan(

@@ -133,3 +133,14 @@ def test_unknown_region_error_names_close_matches() -> None:
     with pytest.raises(UnknownRegionError, match="eu-west-1") as info:
         scan(None, regions=["eu-westt-1"])  # type: ignore[arg-type]
     assert info.value.region == "eu-westt-1"
+
+
+def test_without_regions_the_sessions_region_is_scanned_and_validated(
+    shared_small_estate: Any,
+) -> None:
+    aws = shared_small_estate.aws
+    inv = scan(aws.session("eu-west-1"))
+    assert inv.regions == ("eu-west-1",)
+    assert {r.region for r in inv.resources} == {"eu-west-1"}
+    with pytest.raises(UnknownRegionError):
+        scan(aws.session("eu-wets-1"))
