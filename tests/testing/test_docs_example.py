@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from cmkguard.testing import EmulatedAWS
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 
 
-def test_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_docs_example_runs(
+    emulated_aws: EmulatedAWS,  # moto's state is process-wide: start the example from empty
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
     example = next(b for b in blocks if "with EmulatedAWS() as aws:" in b)
     exec(compile(example, str(DOC), "exec"), {"__name__": "docs_example"})

@@ -174,12 +174,16 @@ def test_reset_clears_state(emulated_aws: EmulatedAWS) -> None:
     kms = emulated_aws.client("kms")
     kms.create_key()
     second = emulated_aws.client("kms", account=SECOND)
+    second_sts = emulated_aws.client("sts", account=SECOND)
     second.create_key()
     emulated_aws.reset()
     assert kms.list_keys()["Keys"] == []
-    # A session handed out before the reset still acts in its account.
-    assert emulated_aws.client("sts", account=SECOND).get_caller_identity()["Account"] == SECOND
     assert second.list_keys()["Keys"] == []
+    # A session handed out before the reset still acts in its account...
+    assert second_sts.get_caller_identity()["Account"] == SECOND
+    # ...and a new one assumes the role again.
+    identity = emulated_aws.client("sts", account=SECOND).get_caller_identity()
+    assert ":assumed-role/" in identity["Arn"]
 
 
 def test_request_counts_count_per_operation(emulated_aws: EmulatedAWS) -> None:

@@ -207,12 +207,15 @@ class EmulatedAWS:
     def reset(self) -> None:
         """Forget every resource in every account and region (``POST /moto-api/reset``).
 
-        Sessions handed out before keep working (the emulator remembers which account their
-        credentials belong to); request counts are kept (see :meth:`reset_request_counts`).
+        Sessions handed out before keep acting in their account (the emulator remembers whose
+        credentials they are), though STS no longer knows their role; new sessions assume the
+        role afresh. Request counts are kept (see :meth:`reset_request_counts`).
         """
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
+        with self._lock:
+            self._credentials.clear()
 
     # -- sessions ----------------------------------------------------------------------------
 
