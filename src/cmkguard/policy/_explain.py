@@ -18,7 +18,7 @@ from cmkguard.policy._engine import (
     _Piece,
 )
 from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION
-from cmkguard.policy.conditions import Outcome, allow_outcome
+from cmkguard.policy.conditions import Outcome, allow_outcome, arn_account
 from cmkguard.policy.document import Effect, PrincipalKind, Statement
 from cmkguard.policy.findings import PolicyFinding
 from cmkguard.severity import Severity
@@ -97,6 +97,13 @@ class StatementExplanation:
             "principals": list(self.principals),
             "actions": list(self.actions),
         }
+
+
+def _outside(entity: str, key_account: str) -> str:
+    # An S3 bucket or Route 53 zone ARN names no account: say so rather than guess its owner.
+    if entity.startswith("arn:") and not arn_account(entity):
+        return "names no account (its owner may be outside the key's account)"
+    return f"is outside account {key_account}"
 
 
 def _describe_actions(actions: Iterable[str]) -> str:
@@ -227,7 +234,7 @@ def _statement_findings(
             )
             b.finding(
                 "cross-account-access",
-                f"{entity} is outside account {b.key_account} and gets {acts}{pinned}"
+                f"{entity} {_outside(entity, b.key_account)} and gets {acts}{pinned}"
                 + (" (trusted account: downgraded)." if trusted else "."),
                 i,
                 principal=entity,
