@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     agree = 0
+    well_formed = well_formed_agree = 0
     differ: list[str] = []
     for name, case in cases:
         mine = cmkguard_verdict(case)
@@ -158,11 +159,20 @@ def main(argv: list[str] | None = None) -> int:
             pu = "public" if Policy(doc).is_internet_accessible() else "not public"
         except Exception as exc:
             pu = f"error ({type(exc).__name__})"
+        if mine != "malformed":
+            well_formed += 1
+            well_formed_agree += mine == pu
         if mine == pu:
             agree += 1
             continue
         differ.append(f"  {name}: cmkguard={mine}, policyuniverse={pu}\n      why: {_why(case)}")
     print(f"agreement on public/not public: {agree}/{len(cases)} ({100 * agree / len(cases):.0f}%)")
+    print(
+        f"  on the {well_formed} well-formed policies: {well_formed_agree}/{well_formed} "
+        f"({100 * well_formed_agree / max(well_formed, 1):.0f}%); on the "
+        f"{len(cases) - well_formed} malformed ones cmkguard raises PolicyParseError while "
+        "policyuniverse returns a verdict or crashes"
+    )
     print(f"cases where they differ ({len(differ)}):")
     print("\n".join(differ))
     return 0
