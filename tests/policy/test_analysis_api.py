@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import pickle
+
+import pytest
 
 import cmkguard
 from cmkguard import KmsKey
@@ -146,3 +149,18 @@ def test_every_statement_gets_one_explanation_sentence() -> None:
     assert analysis.statements[1].principals == ("*",)
     assert analysis.statements[1].actions == ("kms:Decrypt",)
     assert "every AWS principal" in analysis.statements[1].reason
+
+
+def test_bad_key_account_is_a_configuration_error() -> None:
+    with pytest.raises(cmkguard.ConfigurationError, match="'1111' is not a 12-digit account id"):
+        cmkguard.analyze_key_policy(PUBLIC, key_account="1111")
+    with pytest.raises(cmkguard.ConfigurationError, match="12-digit"):
+        cmkguard.analyze_grants([], key_account="acct")
+
+
+def test_analyses_pickle_with_their_answers() -> None:
+    analysis = cmkguard.analyze_key_policy(json.dumps(PUBLIC), key_account=K)
+    clone = pickle.loads(pickle.dumps(analysis))
+    assert clone == analysis
+    assert clone.findings == analysis.findings
+    assert clone.principals_allowed("kms:Decrypt") == analysis.principals_allowed("kms:Decrypt")

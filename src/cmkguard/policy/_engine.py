@@ -8,12 +8,14 @@ in ``_actions.py``, so globs, ``NotAction`` and partial Denies are set algebra.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 import attrs
 
+from cmkguard.errors import ConfigurationError
 from cmkguard.policy._glob import ALL_ACTIONS, expand_action
 from cmkguard.policy._resources import Applies, resource_applies
 from cmkguard.policy.conditions import (
@@ -28,6 +30,17 @@ from cmkguard.policy.conditions import (
 )
 from cmkguard.policy.document import Condition, KeyPolicy, Principal, PrincipalKind, Statement
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+def check_account(key_account: object) -> str:
+    """``key_account`` as a string, or :class:`ConfigurationError` if it is not 12 digits."""
+    text = str(key_account)
+    if not _ACCOUNT_RE.match(text):
+        raise ConfigurationError(f"key_account {key_account!r} is not a 12-digit account id")
+    return text
+
 
 _WILDCARD = Principal("AWS", "*", PrincipalKind.WILDCARD)
 _OPEN = Scope()

@@ -14,7 +14,14 @@ from typing import Any
 
 import attrs
 
-from cmkguard.policy._engine import _Builder, _classify_deny, _Deny, _deny_covers, _Piece
+from cmkguard.policy._engine import (
+    _Builder,
+    _classify_deny,
+    _Deny,
+    _deny_covers,
+    _Piece,
+    check_account,
+)
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS, glob_match
 from cmkguard.policy._resources import resource_applies
@@ -171,14 +178,16 @@ def analyze_key_policy(
     :class:`cmkguard.PolicyParseError`. ``org_id`` is the key account's organization;
     ``trusted_accounts`` are external accounts (or org ids) whose access is intended: still
     listed in ``external_access``, with downgraded findings. ``key_arn`` (optional) lets
-    ``Resource`` patterns be matched exactly instead of by account.
+    ``Resource`` patterns be matched exactly instead of by account. A ``key_account`` that is
+    not 12 digits raises :class:`cmkguard.ConfigurationError`.
     """
+    key_account = check_account(key_account)
     trusted = frozenset(trusted_accounts)
     if isinstance(policy, str):
         # Estates repeat policy texts (every AWS-managed key of a service, module-generated
         # policies): an analysis is immutable, so identical inputs share one.
-        return _analyze_text(policy, str(key_account), org_id, trusted, key_arn)
-    return _analyze(parse_key_policy(policy), str(key_account), org_id, trusted, key_arn)
+        return _analyze_text(policy, key_account, org_id, trusted, key_arn)
+    return _analyze(parse_key_policy(policy), key_account, org_id, trusted, key_arn)
 
 
 @lru_cache(maxsize=1024)

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from cmkguard.errors import PolicyParseError
+from cmkguard.policy._engine import check_account
 from cmkguard.policy.document import PrincipalKind, _parse_aws_principal
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 from cmkguard.severity import Severity
@@ -216,6 +217,7 @@ def analyze_grants(
     organization); ``trusted_accounts`` downgrades findings about those accounts.
     """
     del org_id  # grants name principals, never organizations
+    key_account = check_account(key_account)
     trusted = frozenset(trusted_accounts)
     views = tuple(_view(g, f"Grants[{i}]") for i, g in enumerate(grants))
     findings: list[PolicyFinding] = []
