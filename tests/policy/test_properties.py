@@ -155,3 +155,16 @@ def test_parse_render_parse_is_identity(doc: dict[str, Any]) -> None:
     assert cmkguard.parse_key_policy(rendered) == policy
     assert cmkguard.parse_key_policy(json.dumps(rendered)) == policy
     assert cmkguard.parse_key_policy(policy.to_json()) == policy
+
+
+@_PROFILE
+@given(st.lists(json_values | st.fixed_dictionaries({"GrantId": json_values}), max_size=3))
+def test_any_grant_list_analyses_or_raises_policy_parse_error(grants: list[Any]) -> None:
+    try:
+        analysed = len(cmkguard.analyze_grants(grants, key_account=KEY_ACCOUNT).grants)
+        located = True
+    except cmkguard.PolicyParseError as exc:
+        analysed = len(grants)
+        located = str(exc).startswith("Grants[")
+    assert located
+    assert analysed == len(grants)
