@@ -103,3 +103,13 @@ def test_malformed_grants_raise_located_errors(grants: list[Any], location: str)
     with pytest.raises(cmkguard.PolicyParseError) as info:
         cmkguard.analyze_grants(grants, key_account=K)
     assert str(info.value).startswith(location)
+
+
+def test_html_repr_escapes_grant_fields() -> None:
+    result = cmkguard.analyze_grants(
+        [_grant(GrantId="<b>g</b>", GranteePrincipal=f"arn:aws:iam::{X}:role/R")], key_account=K
+    )
+    page = result._repr_html_()
+    assert "&lt;b&gt;g&lt;/b&gt;" in page
+    assert "<b>g</b>" not in page
+    assert "grant-cross-account" in page

@@ -7,6 +7,7 @@ grantee decrypt every ciphertext under the key.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -111,6 +112,28 @@ class GrantAnalysis:
         """Grantees of grants carrying ``operation`` (``"Decrypt"`` or ``"kms:Decrypt"``)."""
         op = operation.lower().removeprefix("kms:")
         return frozenset(g.grantee for g in self.grants if op in {o.lower() for o in g.operations})
+
+    def _repr_html_(self) -> str:
+        """An HTML table for Jupyter: one row per grant, then the findings (all escaped)."""
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td>{esc(g.grant_id)}</td><td>{esc(g.grantee)}</td>"
+            f"<td>{esc(', '.join(g.operations))}</td>"
+            f"<td>{'yes' if g.has_context_constraint else 'no'}</td></tr>"
+            for g in self.grants
+        )
+        frows = "".join(
+            f"<tr><td>{esc(f.severity.value)}</td><td>{esc(f.id)}</td>"
+            f"<td>{esc(f.explanation)}</td></tr>"
+            for f in self.findings
+        )
+        return (
+            f"<div><p><b>Grants of a key in account {esc(self.key_account)}</b></p>"
+            "<table><thead><tr><th>grant</th><th>grantee</th><th>operations</th>"
+            f"<th>context constraint</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<table><thead><tr><th>severity</th><th>finding</th><th>why</th></tr></thead>"
+            f"<tbody>{frows}</tbody></table></div>"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
