@@ -335,3 +335,32 @@ def test_resources_made_on_moto_backends_are_fixed_before_reads(
     rds = emulated_aws.client("rds", region="ap-south-1")
     (db,) = rds.describe_db_instances()["DBInstances"]
     assert db["KmsKeyId"] == kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+
+
+def test_aws_managed_keys_refuse_what_their_policy_does_not_allow(
+    emulated_aws: EmulatedAWS,
+) -> None:
+    import json
+
+    from botocore.exceptions import ClientError
+
+    kms = emulated_aws.client("kms")
+    meta = kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]
+    key_id = meta["KeyId"]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    assert json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    for call in (
+        lambda: kms.disable_key(KeyId=key_id),
+        lambda: kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7),
+        lambda: kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy="{}"),
+        lambda: kms.disable_key_rotation(KeyId=key_id),
+        lambda: kms.encrypt(KeyId="alias/aws/rds", Plaintext=b"direct use"),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    # Another account cannot use it either (kms:CallerAccount).
+    other = emulated_aws.client("kms", account=SECOND)
+    with pytest.raises(other.exceptions.NotFoundException):
+        other.describe_key(KeyId=meta["Arn"])

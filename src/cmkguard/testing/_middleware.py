@@ -102,6 +102,20 @@ _CROSS_ACCOUNT_KMS = frozenset(
 )
 
 
+# What the AWS-managed key policy lets the account do directly (everything else only through the
+# service, never directly): the emulator refuses the rest, as AWS does.
+_AWS_MANAGED_DIRECT_PREFIXES = ("Describe", "Get", "List", "RevokeGrant")
+
+
+def _access_denied(start_response: StartResponse, message: str) -> list[bytes]:
+    body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+    start_response(
+        "400 Bad Request",
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
 def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
     """The JSON body of a request, buffered so moto can still read it."""
     try:
@@ -178,6 +192,28 @@ class EmulatorMiddleware:
             return parts[4]
         return caller
 
+    @staticmethod
+    def _refuse_on_aws_managed_key(
+        environ: dict[str, Any], info: RequestInfo, account: str
+    ) -> str | None:
+        """Why AWS would refuse this direct KMS request on an AWS-managed key, if it would.
+
+        moto lets anyone disable, delete, re-policy or use ``aws/rds`` directly. The real key
+        policy allows the account only ``Describe*``, ``Get*``, ``List*`` and ``RevokeGrant``
+        directly; everything else only through the service (``kms:ViaService``).
+        """
+        key_id = _json_body(environ).get("KeyId")
+        if not isinstance(key_id, str):
+            return None
+        found = _moto.key_manager(account, info.region, key_id)
+        if found is None or found[0] != "AWS":
+            return None
+        return (
+            f"User: arn:aws:iam::{account}:root is not authorized to perform: "
+            f"kms:{info.operation} on resource: {found[1]} because no resource-based policy "
+            f"allows the kms:{info.operation} action"
+        )
+
     # -- counts ------------------------------------------------------------------------------
 
     def request_counts(self) -> dict[tuple[str, str], int]:
@@ -213,6 +249,10 @@ class EmulatorMiddleware:
                     _moto.fix_existing(account, info.region)
                     return list(self.app(environ, start_response))
                 return self._call_with_fixups(environ, start_response, info, account)
+        if info.service == "kms" and not info.operation.startswith(_AWS_MANAGED_DIRECT_PREFIXES):
+            refusal = self._refuse_on_aws_managed_key(environ, info, account)
+            if refusal is not None:
+                return _access_denied(start_response, refusal)
         if info.service == "kms" or (info.service == "rds" and reads):
             # Whatever was made without a request through here is right before anyone reads it.
             with _moto.SECRETS_LOCK:

@@ -30,6 +30,7 @@ __all__ = [
     "fix_rds",
     "fix_secretsmanager",
     "install_patches",
+    "key_manager",
     "key_policy_allows",
     "kms_backend",
     "moto_default_account",
@@ -103,16 +104,42 @@ def _existing_backend(module: str, attribute: str, account: str, region: str) ->
     return dict.__getitem__(per_account, region)
 
 
+# (backend id) -> sizes of its collections when the fix-ups last ran on it.
+_SIZES_SEEN: dict[int, tuple[int, ...]] = {}
+
+
+def _unchanged(backend: Any, sizes: tuple[int, ...]) -> bool:
+    """Whether ``backend``'s collections have the sizes they had last time (then records them).
+
+    A cheap test for "something was made since": a scan reads a large estate thousands of times
+    and nothing changes in between. (A removal and a creation between two reads would hide the
+    creation from this test; requests through the emulator are fixed after they run anyway.)
+    """
+    key = id(backend)
+    if _SIZES_SEEN.get(key) == sizes:
+        return True
+    _SIZES_SEEN[key] = sizes
+    return False
+
+
 def fix_existing(account: str, region: str) -> None:
-    """Run the fix-ups for ``account`` and ``region`` where those services hold anything.
+    """Run the fix-ups for ``account`` and ``region`` where those services hold anything new.
 
     Run before reads, so resources made without a request through the emulator (moto's
-    decorator, its backends) are right too. Cheap when nothing is new.
+    decorator, its backends) are right too. Costs a few dictionary lengths when nothing is new.
     """
-    if _existing_backend("rds.models", "rds_backends", account, region) is not None:
-        fix_rds(account, region)
+    rds = _existing_backend("rds.models", "rds_backends", account, region)
+    if rds is not None:
+        sizes = (
+            len(rds.clusters),
+            len(rds.databases),
+            len(rds.database_snapshots),
+            len(rds.cluster_snapshots),
+        )
+        if not _unchanged(rds, sizes):
+            fix_rds(account, region)
     sm = _existing_backend("secretsmanager.models", "secretsmanager_backends", account, region)
-    if sm is not None and sm.secrets:
+    if sm is not None and sm.secrets and not _unchanged(sm, (len(sm.secrets),)):
         fix_secretsmanager(account, region)
 
 
@@ -464,11 +491,36 @@ def _principal_matches(principal: Any, caller: str) -> bool:
     return any(v == "*" or v == caller or f"::{caller}:" in str(v) for v in values)
 
 
+def key_manager(account: str, region: str, key_id: str) -> tuple[str, str] | None:
+    """``(KeyManager, key ARN)`` of an existing key named by id, ARN, alias or alias ARN; ``None``
+    if there is no such key. Never creates anything (unlike moto's alias resolution)."""
+    backend = kms_backend(account, region)
+    key: Any = None
+    if key_id.startswith("alias/") or ":alias/" in key_id:
+        key = _key_for_alias(backend, "alias/" + key_id.split("alias/", 1)[1])
+    else:
+        key = backend.keys.get(backend.get_key_id(key_id))
+    return None if key is None else (str(key.key_manager), str(key.arn))
+
+
+def _caller_account_condition_matches(condition: Any, caller: str) -> bool:
+    """A ``kms:CallerAccount`` condition (the one that keeps AWS-managed keys to their account)."""
+    for operator in condition.values() if isinstance(condition, dict) else ():
+        if not isinstance(operator, dict):
+            continue
+        for name, value in operator.items():
+            if name.lower() == "kms:calleraccount":
+                values = [value] if isinstance(value, str) else list(value)
+                if caller not in values:
+                    return False
+    return True
+
+
 def key_policy_allows(owner: str, region: str, key_id: str, caller: str, action: str) -> bool:
     """Whether the key policy of ``key_id`` (owned by ``owner``) lets account ``caller`` do
     ``action``: an ``Allow`` statement naming the caller's account (or ``*``) with a matching
-    action and no ``Deny`` doing the same. Conditions are not evaluated (an emulator's
-    approximation, good enough to route cross-account requests)."""
+    action and no ``Deny`` doing the same. Of the conditions only ``kms:CallerAccount`` is
+    evaluated (an emulator's approximation, good enough to route cross-account requests)."""
     try:
         key = kms_backend(owner, region).describe_key(key_id)
         policy = json.loads(key.policy or "{}")
@@ -482,6 +534,8 @@ def key_policy_allows(owner: str, region: str, key_id: str, caller: str, action:
         if not any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in actions):
             continue
         if not _principal_matches(statement.get("Principal"), caller):
+            continue
+        if not _caller_account_condition_matches(statement.get("Condition") or {}, caller):
             continue
         if statement.get("Effect") == "Deny":
             return False
