@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from corpus import OWN_CORPUS, PUBLIC_CORPUS, check_case, load_cases
+from policy_corpus import OWN_CORPUS, PUBLIC_CORPUS, check_case, load_cases
 
 
 @pytest.mark.parametrize("case", load_cases(PUBLIC_CORPUS))
