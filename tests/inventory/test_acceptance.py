@@ -70,6 +70,10 @@ def test_every_seeded_key_is_in_the_inventory_with_its_state_and_rotation(
         assert set(expected.aliases) <= set(key.aliases), arn
         if expected.manager == "CUSTOMER" and key.rotation and key.rotation.applicable:
             assert key.rotation.enabled is expected.rotation_enabled, arn
+        if expected.manager == "CUSTOMER":
+            assert key.policy is not None, arn
+            assert dict(key.tags) == dict(expected.tags), arn
+    assert inv.errors == ()
 
 
 def test_other_accounts_keys_are_external_keys_not_scanned_keys(
