@@ -46,3 +46,28 @@ def test_tags_come_from_the_listing_without_per_resource_tag_calls(
     ops = {op for (_, op) in small_estate.aws.request_counts()}
     assert not ops & {"ListTagsForResource", "DescribeSecret"} - {"DescribeSecret"}
     assert "ListTagsForResource" not in ops
+
+
+def test_a_replicated_primary_is_described_for_its_replicas_keys(small_estate: Any) -> None:
+    # moto's ListSecrets omits PrimaryRegion on a primary (AWS reports it for replicated
+    # secrets): an after-call hook adds it to that one secret, so the DescribeSecret path runs.
+    session = small_estate.aws.session("us-east-1")
+
+    def add_primary_region(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        for entry in parsed.get("SecretList", ()):
+            if entry["Name"] == "sec-replicated" and context["client_region"] == "us-east-1":
+                entry["PrimaryRegion"] = "us-east-1"
+
+    described: list[str] = []
+    session.events.register("after-call.secretsmanager.ListSecrets", add_primary_region)
+    session.events.register(
+        "before-parameter-build.secretsmanager.DescribeSecret",
+        lambda params, **_: described.append(params["SecretId"]),
+    )
+    inv = scan(session, regions=["us-east-1"])  # the replica region is not scanned
+    primary = next(r for r in inv.resources if r.name == "sec-replicated")
+    assert described == [primary.arn]
+    (replica,) = [k for k in primary.secondary_keys if k.purpose == "replica"]
+    assert replica.region == "eu-west-1"
+    # ReplicationStatus names alias/aws/secretsmanager: resolved in eu-west-1, not us-east-1.
+    assert replica.key_class is KeyClass.AWS_MANAGED

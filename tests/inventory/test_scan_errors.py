@@ -144,3 +144,30 @@ def test_without_regions_the_sessions_region_is_scanned_and_validated(
     assert {r.region for r in inv.resources} == {"eu-west-1"}
     with pytest.raises(UnknownRegionError):
         scan(aws.session("eu-wets-1"))
+
+
+def test_a_role_that_cannot_be_assumed_is_an_error_and_other_accounts_are_scanned(
+    shared_small_estate: Any,
+) -> None:
+    session = shared_small_estate.aws.session("us-east-1")
+    bad = "arn:aws:iam::444455556666:role/cmkguard-scan"
+    session.events.register("before-call.sts.AssumeRole", _deny_role(bad))
+    good = f"arn:aws:iam::{PRIMARY}:role/cmkguard-scan"
+    inv = scan(session, regions=["us-east-1"], role_arns=[good, bad])
+    assert inv.accounts == (PRIMARY,)
+    (error,) = [e for e in inv.errors if e.operation == "AssumeRole"]
+    assert (error.account, error.error_code) == ("444455556666", "AccessDenied")
+    assert [r for r in inv.resources if r.account == PRIMARY]
+
+
+def _deny_role(role_arn: str) -> Any:
+    fail = _fail_with("AccessDenied")
+
+    def handler(model: Any, params: dict[str, Any], context: dict[str, Any], **kw: Any) -> Any:
+        # before-call sees the serialized request: the role ARN is in the query body.
+        body = params.get("body") or {}
+        if isinstance(body, dict) and body.get("RoleArn") == role_arn:
+            return fail(model=model, context=context, **kw)
+        return None
+
+    return handler
