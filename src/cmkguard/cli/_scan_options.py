@@ -62,7 +62,9 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ARN",
         help="scan the account of this role by assuming it (repeat for several accounts)",
     )
-    group.add_argument("--endpoint-url", help="send every AWS request to this endpoint")
+    group.add_argument(
+        "--endpoint-url", metavar="URL", help="send every AWS request to this endpoint"
+    )
     group.add_argument(
         "--demo",
         action="store_true",
