@@ -44,8 +44,9 @@ __all__ = ["DEFAULT_MAX_WORKERS", "NullProgress", "ScanProgress", "ScanUnit", "s
 
 TAGS = "ListResourceTags"  # the per-key read a region's tag listing makes unnecessary
 
-DEFAULT_MAX_WORKERS = 32
-"""Threads of the default executor: enough to overlap ~32 round trips, gentle on API limits."""
+DEFAULT_MAX_WORKERS = 64
+"""Threads of the default executor: round trips in flight at once (spread over regions and
+services; botocore's adaptive retries slow down if AWS throttles)."""
 
 
 class ScanProgress(Protocol):

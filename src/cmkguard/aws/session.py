@@ -47,7 +47,7 @@ DEFAULT_CONFIG = Config(
     user_agent_extra=f"cmkguard/{_version()}",
     connect_timeout=10,
     read_timeout=60,
-    max_pool_connections=32,
+    max_pool_connections=64,
 )
 """Client configuration: adaptive retries, bounded timeouts, a pool sized for concurrent scans."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from cmkguard.aws.identity import open_session
 from cmkguard.cli._common import UsageError, stderr_is_tty
-from cmkguard.inventory import ScanProgress, ScanUnit, scan
+from cmkguard.inventory import DEFAULT_MAX_WORKERS, ScanProgress, ScanUnit, scan
 from cmkguard.models import Inventory
 
 __all__ = [
@@ -74,9 +74,9 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-workers",
         type=int,
-        default=32,
+        default=DEFAULT_MAX_WORKERS,
         metavar="N",
-        help="concurrent AWS requests (default: 32)",
+        help=f"concurrent AWS requests (default: {DEFAULT_MAX_WORKERS})",
     )
 
 
