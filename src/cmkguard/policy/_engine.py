@@ -8,7 +8,6 @@ in ``_actions.py``, so globs, ``NotAction`` and partial Denies are set algebra.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -31,13 +30,11 @@ from cmkguard.policy.conditions import (
 from cmkguard.policy.document import Condition, KeyPolicy, Principal, PrincipalKind, Statement
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-
 
 def check_account(key_account: object) -> str:
     """``key_account`` as a string, or :class:`ConfigurationError` if it is not 12 digits."""
     text = str(key_account)
-    if not _ACCOUNT_RE.match(text):
+    if len(text) != 12 or not (text.isascii() and text.isdigit()):
         raise ConfigurationError(f"key_account {key_account!r} is not a 12-digit account id")
     return text
 
@@ -317,7 +314,9 @@ class _Builder:
                     i,
                     principal=p.value,
                 )
-            if not _identity_survives(p, scope, self.key_account, self.org_id):
+            if scope is not _OPEN and not _identity_survives(
+                p, scope, self.key_account, self.org_id
+            ):
                 self.excluded.setdefault(i, []).append(p.value)
                 continue
             self.pieces.append(_Piece(i, p, actions, scope))

@@ -30,6 +30,8 @@ from cmkguard.policy.findings import PolicyFinding
 
 __all__ = ["PolicyAnalysis", "StatementExplanation", "analyze_key_policy"]
 
+_NOBODY: frozenset[str] = frozenset()
+
 _SUMMARY_ACTIONS = (
     "kms:Decrypt",
     "kms:Encrypt",
@@ -182,7 +184,7 @@ def analyze_key_policy(
     not 12 digits raises :class:`cmkguard.ConfigurationError`.
     """
     key_account = check_account(key_account)
-    trusted = frozenset(trusted_accounts)
+    trusted = frozenset(trusted_accounts) if trusted_accounts else _NOBODY
     if isinstance(policy, str):
         # Estates repeat policy texts (every AWS-managed key of a service, module-generated
         # policies): an analysis is immutable, so identical inputs share one.

@@ -639,21 +639,49 @@ def _parse_statement(raw: Any, where: str) -> Statement:
     conditions: tuple[Condition, ...] = ()
     if "Condition" in stmt:
         conditions = _parse_conditions(stmt["Condition"], f"{where}.Condition")
-    return Statement(
-        effect=effect,
-        principals=_parse_principals(
+    # Fast paths for the common single-value forms; locations are only built on the slow path.
+    principals = _known_principals(principal_raw)
+    if principals is None:
+        principals = _parse_principals(
             principal_raw, f"{where}.{'NotPrincipal' if not_principal else 'Principal'}"
-        ),
-        actions=_parse_actions(action_raw, f"{where}.{'NotAction' if not_action else 'Action'}"),
-        resources=_strings(
+        )
+    if type(action_raw) is str and action_raw in _VALID_ACTIONS:
+        actions: tuple[str, ...] = (action_raw,)
+    else:
+        actions = _parse_actions(action_raw, f"{where}.{'NotAction' if not_action else 'Action'}")
+    if type(resource_raw) is str:
+        resources: tuple[str, ...] = (resource_raw,)
+    else:
+        resources = _strings(
             resource_raw, f"{where}.{'NotResource' if not_resource else 'Resource'}"
-        ),
-        conditions=conditions,
-        sid=sid,
-        not_principal=not_principal,
-        not_action=not_action,
-        not_resource=not_resource,
+        )
+    return Statement(
+        effect,
+        principals,
+        actions,
+        resources,
+        conditions,
+        sid,
+        not_principal,
+        not_action,
+        not_resource,
     )
+
+
+_STAR_PRINCIPALS = (Principal("AWS", "*", PrincipalKind.WILDCARD),)
+
+
+def _known_principals(raw: Any) -> tuple[Principal, ...] | None:
+    """``"*"`` or a one-entry block naming one already-parsed principal; else ``None``."""
+    if type(raw) is str:
+        return _STAR_PRINCIPALS if raw == "*" else None
+    if type(raw) is dict and len(raw) == 1:
+        ((ptype, value),) = raw.items()
+        if type(value) is str:
+            hit = _PRINCIPAL_CACHE.get((ptype, value))
+            if isinstance(hit, Principal):
+                return (hit,)
+    return None
 
 
 def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolicy) -> KeyPolicy:
