@@ -62,6 +62,10 @@ def _stmt(**fields: object) -> dict[str, object]:
             "invalid service principal",
         ),
         ({"Statement": [_stmt(Principal={"AWS": "arn:aws:s3:::bucket"})]}, "invalid principal"),
+        ({"Statement": [_stmt(Principal={"AWS": f"{K}\n"})]}, "invalid principal"),
+        ({"Statement": [_stmt(Principal={"AWS": f"arn:aws:iam::{K}:role/x\n"})]}, "invalid"),
+        ({"Statement": [_stmt(Principal={"AWS": "١١١١٢٢٢٢٣٣٣٣"})]}, "invalid principal"),
+        ({"Statement": [_stmt(Action="kms:Decrypt\n")]}, "invalid action"),
     ],
 )
 def test_malformed_policies_raise_located_errors(doc: object, message: str) -> None:

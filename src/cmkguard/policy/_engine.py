@@ -27,14 +27,21 @@ from cmkguard.policy.conditions import (
     is_service_exemption,
     principal_matches_arns,
 )
-from cmkguard.policy.document import Condition, KeyPolicy, Principal, PrincipalKind, Statement
+from cmkguard.policy.document import (
+    Condition,
+    KeyPolicy,
+    Principal,
+    PrincipalKind,
+    Statement,
+    is_account_id,
+)
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 
 
 def check_account(key_account: object) -> str:
     """``key_account`` as a string, or :class:`ConfigurationError` if it is not 12 digits."""
     text = str(key_account)
-    if len(text) != 12 or not (text.isascii() and text.isdigit()):
+    if not is_account_id(text):
         raise ConfigurationError(f"key_account {key_account!r} is not a 12-digit account id")
     return text
 

@@ -15,7 +15,7 @@ import re
 import attrs
 
 from cmkguard.policy._glob import glob_match, has_wildcard
-from cmkguard.policy.document import Condition
+from cmkguard.policy.document import Condition, is_account_id
 
 __all__ = [
     "ALWAYS_PRESENT_KEYS",
@@ -27,7 +27,6 @@ __all__ = [
     "is_service_exemption",
 ]
 
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
 _VARIABLE_RE = re.compile(r"\$\{(?![*?$]\})[^}]*\}")
 _ESCAPES = (("${*}", "*"), ("${?}", "?"), ("${$}", "$"))
 
@@ -237,7 +236,7 @@ def _value_entity(key: str, dim: Dimension, value: str, globbing: bool, version:
     if wild:
         return _IMPOSSIBLE  # a literal '*' under StringEquals: no request carries that text
     if dim in (Dimension.ACCOUNTS, Dimension.SOURCE_ACCOUNTS):
-        return text if _ACCOUNT_RE.match(text) else _IMPOSSIBLE
+        return text if is_account_id(text) else _IMPOSSIBLE
     return text
 
 
@@ -259,7 +258,7 @@ def _arn_entity(key: str, text: str, glob: bool, variable: bool, literal_star: b
             return _IMPOSSIBLE
         # An S3 bucket or Route 53 zone ARN has no account: pinned only if fully specific.
         return _UNBOUNDED if (glob or variable) else text
-    if not _ACCOUNT_RE.match(account):
+    if not is_account_id(account):
         return _IMPOSSIBLE
     if key == "aws:principalarn" and parts[5] == "root" and parts[2] == "iam":
         return ("account", account)

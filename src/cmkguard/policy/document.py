@@ -42,18 +42,25 @@ _STATEMENT_FIELDS = frozenset(
 )
 _PRINCIPAL_TYPES = ("AWS", "Service", "Federated")
 
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ACTION_RE = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
+_ACCOUNT_RE = re.compile(r"[0-9]{12}")
+
+
+def is_account_id(text: str) -> bool:
+    """Whether ``text`` is exactly 12 ASCII digits (no trailing newline, no other digits)."""
+    return _ACCOUNT_RE.fullmatch(text) is not None
+
+
+_ACTION_RE = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
 # iam/sts principal ARNs: account root, users, roles, assumed-role and federated-user sessions,
 # SAML/OIDC providers (Federated).
 _PRINCIPAL_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>[^:]*):(?P<resource>.+)$"
+    r"arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>[^:]*):(?P<resource>.+)"
 )
-_IAM_RESOURCE_RE = re.compile(r"^(root|(user|role|saml-provider|oidc-provider)/.+)$")
-_STS_RESOURCE_RE = re.compile(r"^(assumed-role/[^/]+/.+|federated-user/.+)$")
+_IAM_RESOURCE_RE = re.compile(r"root|(user|role|saml-provider|oidc-provider)/.+")
+_STS_RESOURCE_RE = re.compile(r"assumed-role/[^/]+/.+|federated-user/.+")
 # What GetKeyPolicy shows for a principal that was deleted after the policy named it.
-_UNIQUE_ID_RE = re.compile(r"^A(IDA|ROA|GPA|IPA|NPA|NVA|SIA)[A-Z0-9]{12,}$")
-_SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]*[a-z0-9]$")
+_UNIQUE_ID_RE = re.compile(r"A(IDA|ROA|GPA|IPA|NPA|NVA|SIA)[A-Z0-9]{12,}")
+SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]*[a-z0-9]")
 
 # Condition operators (IAM policy grammar), lower-case -> canonical spelling.
 _BASE_OPERATORS = {
@@ -427,22 +434,22 @@ def _strings(value: Any, where: str, *, allow_scalars: bool = False) -> tuple[st
 def _parse_aws_principal(value: str, where: str) -> Principal:
     if value == "*":
         return Principal("AWS", "*", PrincipalKind.WILDCARD)
-    if _ACCOUNT_RE.match(value):
+    if _ACCOUNT_RE.fullmatch(value):
         return Principal("AWS", f"arn:aws:iam::{value}:root", PrincipalKind.ACCOUNT, value)
-    if _UNIQUE_ID_RE.match(value):
+    if _UNIQUE_ID_RE.fullmatch(value):
         return Principal("AWS", value, PrincipalKind.UNIQUE_ID)
-    m = _PRINCIPAL_ARN_RE.match(value)
+    m = _PRINCIPAL_ARN_RE.fullmatch(value)
     if not m:
         raise PolicyParseError(
             where, f"invalid principal {value!r} (not '*', an account id or ARN)"
         )
     account, resource, service = m["account"], m["resource"], m["service"]
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise PolicyParseError(
             where, f"invalid principal {value!r}: account {account!r} is not 12 digits"
         )
     ok = _IAM_RESOURCE_RE if service == "iam" else _STS_RESOURCE_RE
-    if not ok.match(resource):
+    if not ok.fullmatch(resource):
         raise PolicyParseError(where, f"invalid principal {value!r}: not a user, role or session")
     if service == "iam" and resource == "root":
         return Principal("AWS", value, PrincipalKind.ACCOUNT, account)
@@ -473,16 +480,16 @@ def _parse_principal_uncached(ptype: str, value: str, where: str) -> Principal:
     if ptype == "AWS":
         return _parse_aws_principal(value, where)
     if ptype == "Service":
-        if not _SERVICE_RE.match(value):
+        if not SERVICE_RE.fullmatch(value):
             raise PolicyParseError(where, f"invalid service principal {value!r}")
         return Principal("Service", value, PrincipalKind.SERVICE)
     # Federated: an identity-provider ARN (belongs to its account) or a web-identity domain.
     if value.startswith("arn:"):
-        m = _PRINCIPAL_ARN_RE.match(value)
-        if not m or not _ACCOUNT_RE.match(m["account"]) or "provider/" not in m["resource"]:
+        m = _PRINCIPAL_ARN_RE.fullmatch(value)
+        if not m or not _ACCOUNT_RE.fullmatch(m["account"]) or "provider/" not in m["resource"]:
             raise PolicyParseError(where, f"invalid federated principal {value!r}")
         return Principal("Federated", value, PrincipalKind.ARN, m["account"])
-    if not _SERVICE_RE.match(value):
+    if not SERVICE_RE.fullmatch(value):
         raise PolicyParseError(where, f"invalid federated principal {value!r}")
     return Principal("Federated", value, PrincipalKind.FEDERATED)
 
@@ -589,7 +596,7 @@ def _parse_actions(raw: Any, where: str) -> tuple[str, ...]:
     for i, action in enumerate(actions):
         if action in _VALID_ACTIONS:
             continue
-        if _ACTION_RE.match(action):
+        if _ACTION_RE.fullmatch(action):
             if len(_VALID_ACTIONS) < 4096:
                 _VALID_ACTIONS.add(action)
         else:

@@ -16,7 +16,7 @@ import attrs
 
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy._engine import check_account
-from cmkguard.policy.document import PrincipalKind, _parse_aws_principal
+from cmkguard.policy.document import SERVICE_RE, PrincipalKind, _parse_aws_principal
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 from cmkguard.severity import Severity
 
@@ -48,8 +48,7 @@ GRANT_OPERATIONS: tuple[str, ...] = (
 _OPERATIONS = {op.lower(): op for op in GRANT_OPERATIONS}
 _DECRYPTING = frozenset({"Decrypt", "ReEncryptFrom"})
 _CONSTRAINT_KEYS = frozenset({"EncryptionContextEquals", "EncryptionContextSubset", "SourceArn"})
-_SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]*[a-z0-9]$")
-_ACCOUNT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
+_ACCOUNT_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
 
 
 @attrs.frozen
@@ -163,7 +162,7 @@ def _principal_account(value: str, where: str) -> str | None:
         if p.kind is PrincipalKind.WILDCARD or p.has_wildcard:
             raise PolicyParseError(where, f"a grant principal cannot be a wildcard: {value!r}")
         return p.account
-    if _SERVICE_RE.match(value):
+    if SERVICE_RE.fullmatch(value):
         return None
     raise PolicyParseError(where, f"invalid principal {value!r}")
 
@@ -253,7 +252,7 @@ def analyze_grants(
     for g in views:
         ops = ", ".join(g.operations)
         if g.grantee_account is not None and g.grantee_account != key_account:
-            m = _ACCOUNT_ARN_RE.match(g.grantee)
+            m = _ACCOUNT_ARN_RE.fullmatch(g.grantee)
             entity = m.group(1) if m else g.grantee
             external.add(entity)
             ok = g.grantee_account in trusted or entity in trusted
