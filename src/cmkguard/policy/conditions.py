@@ -330,10 +330,9 @@ def allow_outcome(cond: Condition, version: str) -> tuple[Outcome, Scope | None]
 def deny_cap(cond: Condition, version: str) -> Scope | bool | None:
     """For a ``Deny``: the scope its negated condition confines callers to.
 
-    Returns a :class:`Scope` (everyone outside it is denied; an empty result means everyone is
-    denied, which :func:`allow`-side code sees as ``Scope`` with an empty set), ``True`` when the
-    condition never lets the Deny apply (``StringNotLike kms:CallerAccount "*"``), or ``None``
-    when the condition is not a cap.
+    Returns a :class:`Scope` (everyone outside it is denied; a scope with an empty set denies
+    everyone), ``True`` when the condition never lets the Deny apply (``StringNotLike
+    kms:CallerAccount "*"``), or ``None`` when the condition is not such a cap.
     """
     key = cond.key_lower
     dim = _KEY_DIMENSION.get(key)
