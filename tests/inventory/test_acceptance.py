@@ -7,15 +7,10 @@ from typing import Any
 from cmkguard import Inventory, KeyClass, scan
 
 
-def identity(r: Any) -> tuple[str, str, str, str]:
-    """A resource's identity: account, region, type and name.
-
-    Not the ARN: moto 5.2.5 builds a secret replica's ARN by replacing the primary region
-    *everywhere* in the primary's ARN, the secret name included, and the seeding's names carry
-    region names (``global-000/config-from-us-east-1``). The ground truth holds the ARN AWS
-    would report; the scan reports the one moto does. Name + region identify it either way.
-    """
-    return (r.account, r.region, r.resource_type, r.name)
+def identity(r: Any) -> str:
+    """A resource's identity: its ARN (a secret replica's too: the emulator reports the ARN AWS
+    does, the primary's with only the region changed, even when the name holds a region)."""
+    return str(r.arn)
 
 
 def _scan(estate: Any) -> Inventory:

@@ -364,3 +364,24 @@ def test_aws_managed_keys_refuse_what_their_policy_does_not_allow(
     other = emulated_aws.client("kms", account=SECOND)
     with pytest.raises(other.exceptions.NotFoundException):
         other.describe_key(KeyId=meta["Arn"])
+
+
+def test_a_secret_replica_arn_changes_only_the_region_field(emulated_aws: EmulatedAWS) -> None:
+    # moto 5.2.5 replaces the primary region everywhere in the ARN, the name included.
+    primary = emulated_aws.client("secretsmanager", region="us-east-1").create_secret(
+        Name="app/config-from-us-east-1",
+        SecretString="never-read",
+        AddReplicaRegions=[{"Region": "eu-west-1"}],
+    )["ARN"]
+    expected = primary.replace(":us-east-1:", ":eu-west-1:", 1)
+    assert expected.count("us-east-1") == 1  # the name still names the primary region
+    replica_sm = emulated_aws.client("secretsmanager", region="eu-west-1")
+    (listed,) = replica_sm.list_secrets()["SecretList"]
+    assert (listed["ARN"], listed["Name"]) == (expected, "app/config-from-us-east-1")
+    described = replica_sm.describe_secret(SecretId=expected)
+    assert (described["ARN"], described["PrimaryRegion"]) == (expected, "us-east-1")
+    # Removing the replica finds it under its ARN.
+    emulated_aws.client("secretsmanager", region="us-east-1").remove_regions_from_replication(
+        SecretId=primary, RemoveReplicaRegions=["eu-west-1"]
+    )
+    assert replica_sm.list_secrets()["SecretList"] == []

@@ -36,6 +36,7 @@ __all__ = [
     "moto_default_account",
     "moto_module",
     "rds_backend",
+    "replica_arn",
     "resolve_key_arn",
     "secretsmanager_backend",
     "uninstall_patches",
@@ -322,6 +323,25 @@ def _patched_replica_to_dict(self: Any) -> dict[str, Any]:
     return data
 
 
+def replica_arn(primary_arn: str, region: str) -> str:
+    """The ARN of a secret's replica in ``region``: the primary's with only the region changed."""
+    parts = primary_arn.split(":", 5)
+    parts[3] = region
+    return ":".join(parts)
+
+
+def _patched_replica_init(self: Any, source: Any, region: str, *args: Any, **kwargs: Any) -> None:
+    """Replacement for ``ReplicaSecret.__init__``: the replica's ARN changes the region field only.
+
+    moto builds it with ``source.arn.replace(source.region, region)``, which also rewrites the
+    region inside the secret's *name* (``config-from-us-east-1``). The backend files the replica
+    under ``replica.arn`` right after this, so describing and listing it use the right ARN.
+    """
+    original: Callable[..., None] = _saved["replica_init"]
+    original(self, source, region, *args, **kwargs)
+    self.arn = replica_arn(str(source.arn), region)
+
+
 class _LazyPrivateKey:
     """Stands in for the asymmetric key moto makes for *every* KMS key, until it is used.
 
@@ -389,7 +409,8 @@ def install_patches() -> None:
       AWS-managed key (not a customer-managed one);
     * ``ListAliases`` no longer lists ``alias/aws/*`` aliases that point to keys which do not
       exist: an AWS-managed alias is listed once its key exists;
-    * a Secrets Manager replica reports its own region's key, not the primary's;
+    * a Secrets Manager replica reports its own region's key, not the primary's, and its ARN is
+      the primary's with only the region field changed (moto also rewrites the secret's name);
     * a key's asymmetric private key is generated on first use (see ``_LazyPrivateKey``);
     * the regions of a service are computed once per process, not once per account and reset;
     * moto's list of service modules is computed once, not once per request.
@@ -405,6 +426,7 @@ def install_patches() -> None:
         _saved["reserved_targets"] = kms_responses.RESERVED_ALIASE_TARGET_KEY_IDS
         sm_models = moto_module("secretsmanager.models")
         _saved["replica_to_dict"] = sm_models.ReplicaSecret.to_dict
+        _saved["replica_init"] = sm_models.ReplicaSecret.__init__
         _saved["generate_private_key"] = kms_models.generate_private_key
         base_backend = moto_module("core.base_backend")
         # The undecorated function: moto's lru_cache keyed by instance never hits.
@@ -422,6 +444,7 @@ def install_patches() -> None:
         kms_models.generate_private_key = _patched_generate_private_key
         kms_responses.RESERVED_ALIASE_TARGET_KEY_IDS = {}
         sm_models.ReplicaSecret.to_dict = _patched_replica_to_dict
+        sm_models.ReplicaSecret.__init__ = _patched_replica_init
 
 
 def uninstall_patches() -> None:
@@ -436,6 +459,7 @@ def uninstall_patches() -> None:
         )
         moto_module("kms.responses").RESERVED_ALIASE_TARGET_KEY_IDS = _saved.pop("reserved_targets")
         moto_module("secretsmanager.models").ReplicaSecret.to_dict = _saved.pop("replica_to_dict")
+        moto_module("secretsmanager.models").ReplicaSecret.__init__ = _saved.pop("replica_init")
         moto_module("kms.models").generate_private_key = _saved.pop("generate_private_key")
         moto_module("core.base_backend").AccountSpecificBackend._generate_regions = _saved.pop(
             "generate_regions_attr"

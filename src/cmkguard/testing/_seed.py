@@ -477,20 +477,20 @@ class _RegionSeeder:
             if peer_key is not None:
                 self._secret(f"partner-{u:03d}/feed", (KeyClass.CROSS_ACCOUNT, peer_key), peer_key)
             if self.replica_region is not None:
+                # The region in the name is deliberate: a replica's ARN changes only the
+                # region field, never the name (the emulator fixes moto's replace-everywhere).
+                replicated = f"global-{u:03d}/config-from-{self.region}"
                 arn = self._secret(
-                    f"global-{u:03d}/config-{self.region.replace('-', '')}",
-                    cmk(wk),
-                    wk,
-                    AddReplicaRegions=[{"Region": self.replica_region}],
+                    replicated, cmk(wk), wk, AddReplicaRegions=[{"Region": self.replica_region}]
                 )
                 # The replica: same name and suffix in the replica region, on that region's
                 # default key (moto ignores a replica's KmsKeyId, so none is asked for).
                 self._add(
-                    arn.replace(f":{self.region}:", f":{self.replica_region}:", 1),
+                    _moto.replica_arn(arn, self.replica_region),
                     SECRET,
                     KeyClass.AWS_MANAGED,
                     None,
-                    f"global-{u:03d}/config-{self.region.replace('-', '')}",
+                    replicated,
                     region=self.replica_region,
                     primary_region=self.region,
                     replica_of=arn,
