@@ -31,11 +31,8 @@ def _one(pattern: str, key_account: str, key_arn: str | None) -> Applies:
         return Applies.ALWAYS if glob_match(pattern, key_arn, ignore_case=False) else Applies.NEVER
     parts = pattern.split(":", 5)
     if len(parts) < 6:
-        return (
-            Applies.MAYBE
-            if has_wildcard(pattern) and pattern.startswith("arn")
-            else (Applies.NEVER)
-        )
+        # Not a whole ARN: only a glob (which may span the colons) can still match the key's.
+        return Applies.MAYBE if has_wildcard(pattern) else Applies.NEVER
     _, partition, service, region, account, resource = parts
     if not glob_match(service, "kms", ignore_case=False):
         return Applies.NEVER
