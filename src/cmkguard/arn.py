@@ -17,12 +17,12 @@ __all__ = [
     "parse_key_reference",
 ]
 
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_ACCOUNT_RE = re.compile(r"[0-9]{12}")
 
 
 def is_account_id(value: str) -> bool:
-    """Whether ``value`` is a 12-digit AWS account id."""
-    return bool(_ACCOUNT_RE.match(value))
+    """Whether ``value`` is exactly 12 ASCII digits (no trailing newline, no other digits)."""
+    return _ACCOUNT_RE.fullmatch(value) is not None
 
 
 @attrs.frozen
