@@ -382,30 +382,48 @@ class _Builder:
 
     def entities(self, piece: _Piece) -> tuple[str, frozenset[str]]:
         """``(verdict, external entities)`` of one piece."""
-        p, key = piece.principal, self.key_account
-        if p.kind is PrincipalKind.SERVICE:
-            return "service", frozenset()
-        if p.kind is PrincipalKind.FEDERATED:
-            return "cross-account", frozenset({p.value})
-        if p.kind in (PrincipalKind.ACCOUNT, PrincipalKind.ARN):
-            if p.account == key:
-                return "same-account", frozenset()
-            entity = p.account if p.kind is PrincipalKind.ACCOUNT and p.account else p.value
-            return "cross-account", frozenset({entity})
-        kind, values = piece.scope.who()
-        if kind == "open":
-            return "public", frozenset({"*"})
-        if kind == "ips":
-            return "ip-restricted", frozenset()
-        if kind == "networks":
-            return "network-restricted", frozenset()
-        if kind == "orgs":
-            return "cross-account", values
-        if kind in ("accounts", "source-accounts"):
-            ext = values - {key}
-        else:
-            ext = frozenset(a for a in values if arn_account(a) != key)
-        return ("cross-account" if ext else "same-account"), ext
+        return entities_of(piece.principal, piece.scope, self.key_account)
 
     def is_trusted(self, entity: str) -> bool:
         return entity in self.trusted or arn_account(entity) in self.trusted
+
+
+_NONE: frozenset[str] = frozenset()
+_SERVICE = ("service", _NONE)
+_SAME = ("same-account", _NONE)
+_PUBLIC = ("public", frozenset({"*"}))
+_IP_RESTRICTED = ("ip-restricted", _NONE)
+_NETWORK_RESTRICTED = ("network-restricted", _NONE)
+
+
+def entities_of(p: Principal, scope: Scope, key: str) -> tuple[str, frozenset[str]]:
+    """``(verdict, external entities)`` of ``p`` reaching the key of account ``key`` in ``scope``.
+
+    The returned sets may be shared between calls: they are frozen.
+    """
+    kind = p.kind
+    if kind is PrincipalKind.ACCOUNT or kind is PrincipalKind.ARN:
+        if p.account == key:
+            return _SAME
+        entity = p.account if kind is PrincipalKind.ACCOUNT and p.account else p.value
+        return "cross-account", frozenset({entity})
+    if kind is PrincipalKind.SERVICE:
+        return _SERVICE
+    if kind is PrincipalKind.FEDERATED:
+        return "cross-account", frozenset({p.value})
+    if scope is _OPEN:
+        return _PUBLIC
+    who, values = scope.who()
+    if who == "open":
+        return _PUBLIC
+    if who == "ips":
+        return _IP_RESTRICTED
+    if who == "networks":
+        return _NETWORK_RESTRICTED
+    if who == "orgs":
+        return "cross-account", values
+    if who in ("accounts", "source-accounts"):
+        ext = values - {key}
+    else:
+        ext = frozenset(a for a in values if arn_account(a) != key)
+    return ("cross-account" if ext else "same-account"), ext

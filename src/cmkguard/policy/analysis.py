@@ -15,17 +15,23 @@ from typing import Any
 import attrs
 
 from cmkguard.policy._engine import (
+    _OPEN,
+    _WILDCARD,
+    _action_set,
     _Builder,
     _classify_deny,
     _Deny,
     _deny_covers,
+    _identity_survives,
     _Piece,
     check_account,
+    entities_of,
 )
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS, glob_match
-from cmkguard.policy._resources import resource_applies
-from cmkguard.policy.document import Effect, KeyPolicy, parse_key_policy
+from cmkguard.policy._resources import Applies, resource_applies
+from cmkguard.policy.conditions import Outcome, allow_outcome
+from cmkguard.policy.document import Effect, KeyPolicy, Principal, PrincipalKind, parse_key_policy
 from cmkguard.policy.findings import PolicyFinding
 
 __all__ = ["PolicyAnalysis", "StatementExplanation", "analyze_key_policy"]
@@ -56,7 +62,19 @@ class PolicyAnalysis:
     policy: KeyPolicy = attrs.field(repr=False)
     org_id: str | None = None
     trusted_accounts: frozenset[str] = frozenset()
+    _key_arn: str | None = attrs.field(default=None, alias="key_arn", repr=False, eq=False)
     _builder: _Builder | None = attrs.field(default=None, alias="builder", repr=False, eq=False)
+
+    def _built(self) -> _Builder:
+        # The pieces, inert reasons and findings behind the verdicts, made on first use when the
+        # verdicts could be read off the policy directly (see _allow_only_verdicts).
+        b = self._builder
+        if b is None:
+            b = _build(
+                self.policy, self.key_account, self.org_id, self.trusted_accounts, self._key_arn
+            )
+            object.__setattr__(self, "_builder", b)  # a cache: the analysis stays immutable
+        return b
 
     @property
     def findings(self) -> tuple[PolicyFinding, ...]:
@@ -73,19 +91,18 @@ class PolicyAnalysis:
     ) -> tuple[tuple[PolicyFinding, ...], tuple[StatementExplanation, ...]]:
         # Findings and sentences cost more than the verdicts; scans that only ask is_public or
         # principals_allowed never pay for them.
-        b = self._builder
-        assert b is not None
+        b = self._built()
         if b.explained is None:
             b.explained = explain(b)
         return b.explained
 
     @property
     def _pieces(self) -> list[_Piece]:
-        return self._builder.pieces if self._builder is not None else []
+        return self._built().pieces
 
     @property
     def _denies(self) -> list[_Deny]:
-        return self._builder.denies if self._builder is not None else []
+        return self._built().denies
 
     @property
     def finding_ids(self) -> frozenset[str]:
@@ -99,8 +116,7 @@ class PolicyAnalysis:
         (even when a condition narrows the caller), services by name, other ARNs as written.
         """
         low = action.lower()
-        assert self._builder is not None
-        memo = self._builder.allowed_memo
+        memo = self._built().allowed_memo
         cached = memo.get(low)
         if cached is not None:
             return cached
@@ -206,6 +222,82 @@ def _analyze(
     trusted: frozenset[str],
     key_arn: str | None,
 ) -> PolicyAnalysis:
+    verdicts = _allow_only_verdicts(doc, key_account, org_id, key_arn)
+    if verdicts is None:
+        return _assemble(_build(doc, key_account, org_id, trusted, key_arn))
+    # No Deny: the verdicts need neither pieces nor findings; the builder that explains them is
+    # made on first use of findings, statements or principals_allowed.
+    return PolicyAnalysis(
+        key_account=key_account,
+        is_public=verdicts[0],
+        external_access=verdicts[1],
+        policy=doc,
+        org_id=org_id,
+        trusted_accounts=trusted,
+        key_arn=key_arn,
+    )
+
+
+def _allow_only_verdicts(
+    doc: KeyPolicy, key_account: str, org_id: str | None, key_arn: str | None
+) -> tuple[bool, frozenset[str]] | None:
+    """``(is_public, external_access)`` of a policy without Deny, else ``None``.
+
+    The same rules as ``_Builder.add_allow`` followed by :func:`_assemble`, without recording
+    the pieces, inert reasons and findings that only explanations need.
+    """
+    statements = doc.statements
+    for st in statements:
+        if st.effect is not Effect.ALLOW:
+            return None
+    version = doc.effective_version
+    public = False
+    external: frozenset[str] = _NOBODY
+    for st in statements:
+        if st.resources == ("*",) and not st.not_resource:
+            pass  # the usual case: this key
+        elif resource_applies(st, key_account, key_arn) is Applies.NEVER:
+            continue
+        if not _action_set(st.actions, st.not_action):
+            continue
+        scope = _OPEN
+        for c in st.conditions:
+            outcome, pinned = allow_outcome(c, version)
+            if outcome is Outcome.IMPOSSIBLE:
+                break
+            if outcome is Outcome.RESTRICT:
+                assert pinned is not None
+                narrowed = scope.intersect(pinned)
+                if narrowed is None:
+                    break
+                scope = narrowed
+        else:
+            if st.not_principal:
+                if st.has_wildcard_principal:
+                    continue
+                principals: tuple[Principal, ...] = (_WILDCARD,)
+            else:
+                principals = st.principals
+            for p in principals:
+                if p.kind is PrincipalKind.UNIQUE_ID:
+                    continue
+                if scope is not _OPEN and not _identity_survives(p, scope, key_account, org_id):
+                    continue
+                verdict, ext = entities_of(p, scope, key_account)
+                if ext:
+                    external = external | ext
+                if verdict == "public":
+                    public = True
+    return public, external
+
+
+def _build(
+    doc: KeyPolicy,
+    key_account: str,
+    org_id: str | None,
+    trusted: frozenset[str],
+    key_arn: str | None,
+) -> _Builder:
     b = _Builder(doc, key_account, org_id, trusted, key_arn)
     version = doc.effective_version
     for i, st in enumerate(doc.statements):
@@ -218,7 +310,7 @@ def _analyze(
     for d in b.denies:
         b.apply_deny(d)
     b.pieces = [p for p in b.pieces if p.actions]
-    return _assemble(b)
+    return b
 
 
 def _assemble(b: _Builder) -> PolicyAnalysis:
@@ -237,5 +329,6 @@ def _assemble(b: _Builder) -> PolicyAnalysis:
         policy=b.policy,
         org_id=b.org_id,
         trusted_accounts=b.trusted,
+        key_arn=b.key_arn,
         builder=b,
     )

@@ -298,8 +298,24 @@ def _absent_passes(cond: Condition) -> bool:
     return cond.if_exists and cond.key_lower not in ALWAYS_PRESENT_KEYS
 
 
+_OUTCOMES: dict[tuple[Condition, str], tuple[Outcome, Scope | None]] = {}
+
+
 def allow_outcome(cond: Condition, version: str) -> tuple[Outcome, Scope | None]:
     """What ``cond`` does to an ``Allow`` statement's audience."""
+    # Estates repeat their conditions (the same kms:CallerAccount/kms:ViaService pairs on every
+    # key); the outcome is a pure function of the immutable condition, so it is computed once.
+    memo = (cond, version)
+    hit = _OUTCOMES.get(memo)
+    if hit is None:
+        hit = _allow_outcome(cond, version)
+        if len(_OUTCOMES) >= 4096:
+            _OUTCOMES.clear()
+        _OUTCOMES[memo] = hit
+    return hit
+
+
+def _allow_outcome(cond: Condition, version: str) -> tuple[Outcome, Scope | None]:
     key = cond.key_lower
     dim = _KEY_DIMENSION.get(key)
     base = cond.base
