@@ -16,8 +16,9 @@ one request of each operation first, so moto's own first-use costs are not bille
   at the largest page size each API allows);
 * one ``DescribeKey`` per key of the region, plus one per other-account key a resource names;
 * per region with keys: the pages of ``tag:GetResources`` for ``kms:key`` (every key's tags);
-* per customer-managed key: ``GetKeyPolicy``, ``ListGrants``, and ``GetKeyRotationStatus``
-  where rotation applies (AWS-managed keys need none of them);
+* per customer-managed key: ``GetKeyPolicy``, ``ListGrants``, and ``GetKeyRotationStatus`` and
+  ``ListKeyRotations`` (the last rotation date) where rotation applies (AWS-managed keys need
+  none of them);
 * ``DescribeSecret`` per replicated primary secret whose listing says so.
 
 At ``--scale 40`` a region holds ~220 DB instances, ~320 secrets and ~50 keys with snapshots:
@@ -86,6 +87,7 @@ def _warm_up(aws: Any, regions: tuple[str, ...]) -> None:
         )
         kms.get_key_policy(KeyId=key, PolicyName="default")
         kms.get_key_rotation_status(KeyId=key)
+        kms.list_key_rotations(KeyId=key)
         kms.list_grants(KeyId=key)
         kms.list_aliases(Limit=1)
         aws.client("resourcegroupstaggingapi", region).get_resources(ResourcesPerPage=1)
@@ -126,6 +128,7 @@ def minimum_requests(inv: Any, aliases: dict[str, int], accounts: int = 1) -> Co
             need["ListGrants"] += _pages(len(key.grants), 100)
             if key.rotation is not None and key.rotation.applicable:
                 need["GetKeyRotationStatus"] += 1
+                need["ListKeyRotations"] += 1
     foreign = {
         (r.region, ref)
         for res in inv.resources

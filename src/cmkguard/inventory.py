@@ -4,8 +4,9 @@ The coordinator (this module) runs in the caller's thread. It submits plain-data
 (:mod:`cmkguard.aws.units`) to an executor and reacts as each finishes: a region's key listing
 spawns one unit per key (so per-key reads overlap), a resource listing hands its key
 identifiers to the resolver (:mod:`cmkguard.aws.resolver`), which asks for a ``DescribeKey``
-only for identifiers no listing explains. Everything that could not be read becomes a
-:class:`~cmkguard.models.ScanError`; bad input raises before any AWS call.
+only for identifiers no listing explains, and spawns one read per distinct linked resource (a
+secret's rotation Lambda) whose key the listed resources depend on. Everything that could not
+be read becomes a :class:`~cmkguard.models.ScanError`; bad input raises before any AWS call.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cmkguard.aws.units import (
     KeyListUnit,
     KeyReadUnit,
     KeyUnit,
+    LinkedUnit,
     ResourceUnit,
     ScanUnit,
     UnitResult,
@@ -34,7 +36,13 @@ from cmkguard.aws.units import (
 )
 from cmkguard.errors import ConfigurationError
 from cmkguard.models import EncryptedResource, Inventory, KeyClass, KeyUse, ScanError
-from cmkguard.resources import KeyRef, RawResource, resolve_resource_types
+from cmkguard.resources import (
+    KeyRef,
+    LinkedKeySource,
+    RawResource,
+    get_resource_type,
+    resolve_resource_types,
+)
 from cmkguard.types import AccountId, KeyArn, Region, ResourceTypeName
 
 if TYPE_CHECKING:
@@ -110,6 +118,9 @@ class _Scan:
         self.key_reads: dict[
             str, tuple[Mapping[str, Any], tuple[str, ...], dict[str, Any], int]
         ] = {}
+        # (account, purpose, linked ARN) -> its key reference once read; requested once each.
+        self.linked: dict[tuple[str, str, str], KeyRef] = {}
+        self.linked_requested: set[tuple[str, str, str]] = set()
 
     def submit(self, units: Sequence[ScanUnit], *, initial: bool = False) -> None:
         if not units:
@@ -180,11 +191,54 @@ class _Scan:
             self.resolver.add_described(
                 unit.account, unit.region, unit.reference, result.key, result.denied_reason
             )
+        elif isinstance(unit, LinkedUnit):
+            self.add_linked(unit, result)
         else:
             bucket = self.raw.setdefault(unit.resource_type, [])
+            sources = get_resource_type(unit.resource_type).linked
+            linked: list[ScanUnit] = []
             for res in result.resources:
                 bucket.append((unit.account, res))
                 self.note_refs(unit.account, res)
+                for source in sources:
+                    linked.extend(self.linked_unit(unit, source, res))
+            self.submit(linked)
+
+    def linked_unit(
+        self, unit: ResourceUnit, source: LinkedKeySource, res: RawResource
+    ) -> list[ScanUnit]:
+        """The read of ``res``'s linked resource, unless another resource asked for it first."""
+        arn = source.target(res)
+        if arn is None or (unit.account, source.purpose, arn) in self.linked_requested:
+            return []
+        self.linked_requested.add((unit.account, source.purpose, arn))
+        try:
+            region = parse_arn(arn).region or unit.region
+        except ValueError:
+            region = unit.region  # a bare name: it lives in the resource's region
+        return [
+            LinkedUnit(unit.spec, unit.account, region, unit.resource_type, source.purpose, arn)
+        ]
+
+    def add_linked(self, unit: LinkedUnit, result: UnitResult) -> None:
+        """Record a linked resource's key reference (or why it could not be read)."""
+        source = get_resource_type(unit.resource_type).linked_source(unit.purpose)
+        region = Region(unit.region)
+        if result.errors:
+            reason = f"{unit.arn} could not be read: {result.errors[0].reason}"
+            ref = KeyRef(unit.purpose, region, None, detail=unit.arn, failure=reason)
+        else:
+            ref = KeyRef(
+                unit.purpose,
+                region,
+                result.value,
+                default_alias=source.default_alias,
+                detail=unit.arn,
+            )
+            ident = ref.reference or ref.default_alias
+            if ident:
+                self.open_refs.add((unit.account, ref.region, ident))
+        self.linked[(unit.account, unit.purpose, unit.arn)] = ref
 
     def note_refs(self, account: str, res: RawResource) -> None:
         for ref in (res.key, *res.secondary):
@@ -224,6 +278,8 @@ class _Scan:
             self.dispatch_describes()
 
     def resolve(self, account: str, ref: KeyRef) -> tuple[KeyClass, KeyArn | None, str | None]:
+        if ref.failure is not None:
+            return KeyClass.UNKNOWN, None, ref.failure
         if not ref.encrypted:
             return KeyClass.UNENCRYPTED, None, None
         ident = ref.reference or ref.default_alias
@@ -235,10 +291,20 @@ class _Scan:
         key_class, reason = answer.classify(account)
         return key_class, answer.key_arn, reason
 
+    def linked_refs(self, account: str, type_name: str, res: RawResource) -> list[KeyRef]:
+        """The key references of ``res``'s linked resources (read once each during the scan)."""
+        refs = []
+        for source in get_resource_type(type_name).linked:
+            arn = source.target(res)
+            ref = self.linked.get((account, source.purpose, arn)) if arn else None
+            if ref is not None:
+                refs.append(ref)
+        return refs
+
     def build(self, account: str, type_name: str, res: RawResource) -> EncryptedResource:
         key_class, key_arn, reason = self.resolve(account, res.key)
         uses = []
-        for ref in res.secondary:
+        for ref in (*res.secondary, *self.linked_refs(account, type_name, res)):
             kc, arn, why = self.resolve(account, ref)
             uses.append(KeyUse(ref.purpose, ref.region, arn, kc, why, ref.detail))
         return EncryptedResource(

@@ -84,3 +84,43 @@ def test_other_accounts_keys_are_external_keys_not_scanned_keys(
         assert external.account != resource.account
     assert all(k.account in inv.accounts for k in inv.keys.values())
     assert Inventory.from_json(inv.to_json()) == inv
+
+
+def test_every_seeded_key_use_is_reported(seeded_estate_module: Any) -> None:
+    # The ground truth lists each rotating secret's Lambda key (both the CMK and aws/lambda).
+    truth = seeded_estate_module.truth
+    inv = _scan(seeded_estate_module)
+    found = {r.arn: r for r in inv.resources}
+    expected = [(arn, u) for arn, r in truth.resources.items() for u in r.key_uses]
+    assert expected, "the seeding records no key uses"
+    for arn, use in expected:
+        reported = [u for u in found[arn].secondary_keys if u.purpose == use.purpose]
+        assert [(u.region, u.key_arn, u.key_class, u.detail) for u in reported] == [
+            (use.region, use.key_arn, use.key_class, use.detail)
+        ], arn
+    assert {u.key_class for _, u in expected} >= {KeyClass.AWS_MANAGED}
+
+
+def test_every_operation_a_scan_of_the_seeded_estate_makes_is_in_the_shipped_policy(
+    seeded_estate_module: Any,
+) -> None:
+    # The seeded estate exercises what the small estate does not (rotation Lambdas, rotation
+    # history): same check as test_iam_policy.py, on every operation the emulator counted.
+    import fnmatch
+    import json
+    from pathlib import Path
+
+    policy = Path(__file__).resolve().parents[2] / "docs" / "scan-iam-policy.json"
+    statements = json.loads(policy.read_text())["Statement"]
+    allowed = [a for s in statements if s["Effect"] == "Allow" for a in s["Action"]]
+    denied = [a for s in statements if s["Effect"] == "Deny" for a in s["Action"]]
+    aws = seeded_estate_module.aws
+    aws.reset_request_counts()
+    _scan(seeded_estate_module)
+    seen = {f"{svc}:{op}".replace("tagging:", "tag:", 1) for svc, op in aws.request_counts()}
+    assert {"lambda:GetFunctionConfiguration", "kms:ListKeyRotations"} <= seen
+
+    def hit(action: str, patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatch(action.lower(), p.lower()) for p in patterns)
+
+    assert [a for a in sorted(seen) if not hit(a, allowed) or hit(a, denied)] == []

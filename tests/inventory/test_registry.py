@@ -86,3 +86,15 @@ def test_a_service_prefix_selects_its_types_once() -> None:
         "rds:db-cluster-snapshot",
         "secretsmanager:secret",
     ]
+
+
+@pytest.mark.parametrize("rtype", [t for t in TYPES if t.linked], ids=lambda t: t.name)
+def test_linked_key_sources_name_real_operations_and_their_actions(rtype: ResourceType) -> None:
+    for source in rtype.linked:
+        model = botocore.session.get_session().get_service_model(source.service)
+        operation = model.operation_model(source.operation)
+        assert source.request_param in operation.input_shape.members
+        assert source.key_field in operation.output_shape.members
+        assert source.iam_action in rtype.iam_actions
+        assert is_allowed(source.iam_action)
+        assert rtype.linked_source(source.purpose) is source

@@ -117,7 +117,7 @@ def test_aws_managed_keys_exist_in_each_region_used(estate: EstateFixture) -> No
     assert Counter((k.region, k.aliases) for k in managed) == {
         (region, (alias,)): 1
         for region in REGIONS
-        for alias in ("alias/aws/rds", "alias/aws/secretsmanager")
+        for alias in ("alias/aws/rds", "alias/aws/secretsmanager", "alias/aws/lambda")
     }
     # The second account only lends a CMK: it never used an AWS-managed key.
     assert all(k.account == PRIMARY for k in managed)

@@ -10,15 +10,19 @@ Request minimisation is deliberate (a real scan is bound by round trips):
   nothing an audit can act on;
 * ``GetKeyRotationStatus`` is called only where automatic rotation applies (symmetric keys with
   KMS-generated material); other keys are recorded as "not applicable" without a call;
-* ``ListKeyRotations`` (the rotation history) is not read: one more request per key for a
-  date nothing downstream needs yet.
+* ``ListKeyRotations`` (the rotation history, for :attr:`RotationStatus.last_rotation`) is
+  read once per customer-managed key where rotation applies (one page of up to 1,000
+  rotations holds a key's whole history in practice), concurrently with the other reads; the
+  newest ``RotationDate`` wins, whatever order AWS lists them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
+import attrs
 import botocore.exceptions as bx
 
 from cmkguard.arn import parse_arn
@@ -36,6 +40,7 @@ __all__ = [
     "list_aliases",
     "list_key_arns",
     "list_key_tags",
+    "newest_rotation",
     "read_key",
     "read_one",
     "rotation_applies",
@@ -150,6 +155,30 @@ def _rotation(client: Any, metadata: Mapping[str, Any]) -> RotationStatus:
     )
 
 
+def newest_rotation(entries: Iterable[Mapping[str, Any]]) -> datetime | None:
+    """The latest ``RotationDate`` of ``ListKeyRotations`` entries (``None``: never rotated).
+
+    The API does not document an order, so the maximum is taken rather than the first or last.
+    """
+    dates = [e["RotationDate"] for e in entries if isinstance(e.get("RotationDate"), datetime)]
+    return max(dates, default=None)
+
+
+def _last_rotation(client: Any, metadata: Mapping[str, Any]) -> datetime | None:
+    if rotation_applies(metadata) is not None:
+        return None  # no history to read: KMS refuses the call for such keys
+    if metadata.get("KeyState", "") in _NO_ROTATION_STATES:
+        return None
+    try:
+        return newest_rotation(
+            iter_items(client, "ListKeyRotations", "Rotations", {"KeyId": metadata["KeyId"]})
+        )
+    except bx.ClientError as exc:
+        if error_code(exc) == "KMSInvalidStateException":
+            return None
+        raise
+
+
 def _grant(raw: Mapping[str, Any]) -> Grant:
     return Grant(
         grant_id=raw["GrantId"],
@@ -163,16 +192,24 @@ def _grant(raw: Mapping[str, Any]) -> Grant:
     )
 
 
-KEY_READS = ("ListResourceTags", "GetKeyRotationStatus", "GetKeyPolicy", "ListGrants")
+KEY_READS = (
+    "ListResourceTags",
+    "GetKeyRotationStatus",
+    "ListKeyRotations",
+    "GetKeyPolicy",
+    "ListGrants",
+)
 """The per-key reads of a customer-managed key, each independent of the others.
 
-A scan skips ``ListResourceTags`` when the region's ``tag:GetResources`` listing worked."""
+A scan skips ``ListResourceTags`` when the region's ``tag:GetResources`` listing worked, and
+both rotation reads make no request for a key that rotation does not apply to."""
 
 
 def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:
     """One of :data:`KEY_READS` for the key ``metadata`` describes (raises on failure).
 
-    Returns the tags dict, the :class:`RotationStatus`, the policy text, or the grants tuple.
+    Returns the tags dict, the :class:`RotationStatus`, the last rotation date (or ``None``),
+    the policy text, or the grants tuple.
     """
     key_id = metadata["KeyId"]
     if operation == "ListResourceTags":
@@ -182,6 +219,8 @@ def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:
         }
     if operation == "GetKeyRotationStatus":
         return _rotation(client, metadata)
+    if operation == "ListKeyRotations":
+        return _last_rotation(client, metadata)
     if operation == "GetKeyPolicy":
         return client.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
     if operation == "ListGrants":
@@ -197,11 +236,15 @@ def assemble_key(
     """The :class:`KmsKey` from its metadata and the reads that succeeded (by operation)."""
     if metadata.get("KeyManager") == "AWS":
         return key_from_metadata(metadata, aliases, rotation=AWS_MANAGED_ROTATION)
+    rotation: RotationStatus | None = values.get("GetKeyRotationStatus")
+    last = values.get("ListKeyRotations")
+    if rotation is not None and last is not None:
+        rotation = attrs.evolve(rotation, last_rotation=last)
     return key_from_metadata(
         metadata,
         aliases,
         tags=values.get("ListResourceTags") or {},
-        rotation=values.get("GetKeyRotationStatus"),
+        rotation=rotation,
         policy=values.get("GetKeyPolicy"),
         grants=values.get("ListGrants") or (),
     )

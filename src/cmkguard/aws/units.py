@@ -28,6 +28,7 @@ __all__ = [
     "KeyListUnit",
     "KeyReadUnit",
     "KeyUnit",
+    "LinkedUnit",
     "ResourceUnit",
     "ScanUnit",
     "UnitResult",
@@ -104,7 +105,26 @@ class DescribeUnit:
         return f"{self.account}/{self.region}/kms:describe {self.reference}"
 
 
-ScanUnit = ResourceUnit | KeyListUnit | KeyUnit | KeyReadUnit | DescribeUnit
+@attrs.frozen
+class LinkedUnit:
+    """Read one linked resource's key (a secret's rotation Lambda), once per ARN and account.
+
+    ``resource_type`` and ``purpose`` name the :class:`~cmkguard.resources.LinkedKeySource`
+    (of that type's spec) that says what to call; ``region`` is the linked resource's own.
+    """
+
+    spec: SessionSpec
+    account: str
+    region: str
+    resource_type: str
+    purpose: str
+    arn: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}/{self.purpose} {self.arn}"
+
+
+ScanUnit = ResourceUnit | KeyListUnit | KeyUnit | KeyReadUnit | DescribeUnit | LinkedUnit
 """Any unit :func:`run_unit` accepts."""
 
 
@@ -242,6 +262,21 @@ def _run_describe(unit: DescribeUnit) -> UnitResult:
     return UnitResult(unit, key=key, errors=tuple(errors))
 
 
+def _run_linked(unit: LinkedUnit) -> UnitResult:
+    """``value`` is the key reference the linked resource reports (``None``: its default)."""
+    source = get_resource_type(unit.resource_type).linked_source(unit.purpose)
+    client = client_for(unit.spec, source.service, unit.region)
+    try:
+        response = getattr(client, botocore.xform_name(source.operation))(
+            **{source.request_param: unit.arn}
+        )
+    except CALL_ERRORS as exc:
+        return UnitResult(
+            unit, errors=(_error(unit, source.operation, exc, unit.resource_type, unit.arn),)
+        )
+    return UnitResult(unit, value=response.get(source.key_field) or None)
+
+
 def run_unit(unit: ScanUnit) -> UnitResult:
     """Run one unit in this thread or process and return what it found."""
     if isinstance(unit, ResourceUnit):
@@ -252,4 +287,6 @@ def run_unit(unit: ScanUnit) -> UnitResult:
         return _run_key(unit)
     if isinstance(unit, KeyReadUnit):
         return _run_key_read(unit)
+    if isinstance(unit, LinkedUnit):
+        return _run_linked(unit)
     return _run_describe(unit)

@@ -17,11 +17,12 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from cmkguard.errors import UnknownResourceTypeError
-from cmkguard.resources.base import KeyRef, RawResource, ResourceType
+from cmkguard.resources.base import KeyRef, LinkedKeySource, RawResource, ResourceType
 from cmkguard.types import ResourceTypeName
 
 __all__ = [
     "KeyRef",
+    "LinkedKeySource",
     "RawResource",
     "ResourceType",
     "get_resource_type",

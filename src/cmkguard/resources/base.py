@@ -8,6 +8,10 @@ calls nothing itself: the scan (``cmkguard.inventory`` over ``cmkguard.aws``) ru
 ``parse`` is pure: it turns one item of the API response into a :class:`RawResource` whose key
 identifiers are still as the service reported them (:class:`KeyRef`); the scan resolves them to
 key ARNs and classes afterwards, once per unique identifier.
+
+A resource may also depend on a resource of *another* service that has a key of its own (a
+secret's rotation Lambda encrypts its environment): :class:`LinkedKeySource` declares that read,
+which the scan makes once per distinct linked ARN.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cmkguard.types import Region, ResourceArn, ResourceTypeName
 __all__ = [
     "STORAGE",
     "KeyRef",
+    "LinkedKeySource",
     "RawResource",
     "ResourceType",
     "compact",
@@ -42,7 +47,8 @@ class KeyRef:
     ``default_alias`` is the AWS-managed alias a service uses when it reports no key (Secrets
     Manager omits ``KmsKeyId`` for ``aws/secretsmanager``). ``encrypted`` false means the data is
     not encrypted at all. ``region`` is where the identifier must be resolved (a secret's
-    replica lives in another region than the secret).
+    replica lives in another region than the secret). ``failure``: the key could not be found
+    at all (the resource holding it could not be read), and why; the key is then unknown.
     """
 
     purpose: str
@@ -51,6 +57,7 @@ class KeyRef:
     encrypted: bool = True
     default_alias: str | None = None
     detail: str | None = None
+    failure: str | None = None
 
 
 @attrs.frozen
@@ -66,6 +73,35 @@ class RawResource:
 
 
 Parser = Callable[[Mapping[str, Any], Region], "RawResource | None"]
+LinkTarget = Callable[["RawResource"], "str | None"]
+
+
+@attrs.frozen
+class LinkedKeySource:
+    """A resource of another service whose key a listed resource depends on.
+
+    ``target`` returns the linked resource's ARN for a parsed resource (``None``: no link). The
+    scan calls ``service``'s ``operation`` with ``{request_param: arn}`` once per distinct ARN
+    and account, in the region the ARN names, and records a
+    :class:`~cmkguard.models.KeyUse` of ``purpose`` on every resource linked to it: the key is
+    ``response[key_field]``, or ``default_alias`` (an AWS-managed key) when the response has
+    none. A failed read becomes a ``ScanError`` and a ``KeyUse`` of class ``UNKNOWN``.
+    """
+
+    purpose: str
+    target: LinkTarget
+    service: str
+    operation: str
+    request_param: str
+    key_field: str
+    default_alias: str | None = None
+
+    @property
+    def iam_action(self) -> str:
+        """The IAM action the read needs (``lambda:GetFunctionConfiguration``)."""
+        return f"{self.service}:{self.operation}"
+
+
 DetailRequest = Callable[[Mapping[str, Any], Region], "dict[str, Any] | None"]
 Linker = Callable[[Sequence["RawResource"]], "list[RawResource]"]
 
@@ -79,7 +115,9 @@ class ResourceType:
     optional per-item call made only for the items ``detail_request`` returns parameters for
     (its response is merged over the listed item before ``parse``). ``link`` post-processes the
     parsed resources of every scanned region together (e.g. attach a secret's replicas found in
-    other regions). ``iam_actions`` lists every IAM action the type's calls need.
+    other regions). ``linked`` declares reads of other services' resources whose keys the
+    resources depend on (:class:`LinkedKeySource`). ``iam_actions`` lists every IAM action the
+    type's calls need, the linked reads' included.
     """
 
     name: ResourceTypeName
@@ -93,10 +131,18 @@ class ResourceType:
     detail_operation: str | None = None
     detail_request: DetailRequest | None = None
     link: Linker | None = None
+    linked: tuple[LinkedKeySource, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if (self.detail_operation is None) != (self.detail_request is None):
             raise ValueError(f"{self.name}: detail_operation and detail_request go together")
+
+    def linked_source(self, purpose: str) -> LinkedKeySource:
+        """The linked key source of ``purpose`` (``KeyError`` if the type declares none)."""
+        for source in self.linked:
+            if source.purpose == purpose:
+                return source
+        raise KeyError(f"{self.name} has no linked key source {purpose!r}")
 
     @property
     def operations(self) -> tuple[str, ...]:

@@ -6,6 +6,12 @@ Only a replicated primary (``PrimaryRegion`` equal to the listing region) is des
 its ``ReplicationStatus``: each replica region has its own key. Replicas found in other scanned
 regions are linked to their primary as well (:func:`_link_replicas`), which covers services
 that do not echo ``PrimaryRegion`` on the primary. The secret's value is never read.
+
+A rotating secret's Lambda (``RotationLambdaARN``) handles the plaintext during rotation, and
+its environment variables are encrypted with the function's own key: the scan reads each
+distinct Lambda's configuration once (``GetFunctionConfiguration``; ``KMSKeyArn`` absent means
+the AWS-managed ``aws/lambda`` key) and records it as a ``rotation-lambda`` key use on the
+primary secret (a replica is rotated through its primary, so it gets none).
 """
 
 from __future__ import annotations
@@ -16,16 +22,45 @@ from typing import Any
 import attrs
 
 from cmkguard.arn import parse_arn
-from cmkguard.resources.base import STORAGE, KeyRef, RawResource, ResourceType, compact
+from cmkguard.resources.base import (
+    STORAGE,
+    KeyRef,
+    LinkedKeySource,
+    RawResource,
+    ResourceType,
+    compact,
+)
 from cmkguard.resources.base import tags_from_pairs as _tags
 from cmkguard.types import Region, ResourceArn, ResourceTypeName
 
-__all__ = ["DEFAULT_ALIAS", "RESOURCE_TYPES", "SECRET"]
+__all__ = ["DEFAULT_ALIAS", "LAMBDA_DEFAULT_ALIAS", "RESOURCE_TYPES", "ROTATION_LAMBDA", "SECRET"]
 
 DEFAULT_ALIAS = "alias/aws/secretsmanager"
 """The AWS-managed key a secret uses when it names none."""
 
+LAMBDA_DEFAULT_ALIAS = "alias/aws/lambda"
+"""The AWS-managed key of a Lambda function's environment when ``KMSKeyArn`` is absent."""
+
 REPLICA = "replica"
+
+
+def _rotation_lambda_arn(res: RawResource) -> str | None:
+    arn = res.details.get("rotation_lambda_arn")
+    if not isinstance(arn, str) or not arn or res.details.get("is_replica"):
+        return None
+    return arn
+
+
+ROTATION_LAMBDA = LinkedKeySource(
+    purpose="rotation-lambda",
+    target=_rotation_lambda_arn,
+    service="lambda",
+    operation="GetFunctionConfiguration",
+    request_param="FunctionName",
+    key_field="KMSKeyArn",
+    default_alias=LAMBDA_DEFAULT_ALIAS,
+)
+"""A rotating secret's Lambda and the key of its environment variables."""
 
 
 def _replica_refs(item: Mapping[str, Any]) -> tuple[KeyRef, ...]:
@@ -103,11 +138,16 @@ SECRET = ResourceType(
     operation="ListSecrets",
     result_key="SecretList",
     parse=_secret,
-    iam_actions=("secretsmanager:ListSecrets", "secretsmanager:DescribeSecret"),
-    description="Secrets, with their replicas' keys, owning service and rotation Lambda",
+    iam_actions=(
+        "secretsmanager:ListSecrets",
+        "secretsmanager:DescribeSecret",
+        ROTATION_LAMBDA.iam_action,
+    ),
+    description="Secrets, with their replicas' keys, owning service and rotation Lambda's key",
     detail_operation="DescribeSecret",
     detail_request=_describe_if_replicated,
     link=_link_replicas,
+    linked=(ROTATION_LAMBDA,),
 )
 
 RESOURCE_TYPES = (SECRET,)

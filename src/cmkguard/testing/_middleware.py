@@ -11,6 +11,7 @@ It runs on the server side, inside the request thread of moto's threaded server,
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -19,6 +20,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import botocore.exceptions
+import botocore.loaders
 
 from cmkguard.testing import _moto
 
@@ -50,11 +54,58 @@ class RequestInfo:
         self.operation = operation
 
 
+_URI_LABEL_RE = re.compile(r"\{([^}]+)\}")
+
+
+def _uri_pattern(uri: str) -> tuple[re.Pattern[str], int]:
+    """A regex for a model's ``requestUri`` (labels: one path segment, ``{Key+}``: several)
+    and how many literal characters it has."""
+    parts = _URI_LABEL_RE.split(uri)  # literal, label, literal, label, ..., literal
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else (".+" if part.endswith("+") else "[^/]+")
+        for i, part in enumerate(parts)
+    )
+    return re.compile(regex + "/?"), sum(len(p) for p in parts[::2])
+
+
+@functools.cache
+def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], int, str], ...]:
+    """``(method, path pattern, literal length, operation)`` of a REST service's operations.
+
+    Read once per service from botocore's model; the most literal match wins (``/functions/x``
+    is ``GetFunction``, ``/functions/x/configuration`` is ``GetFunctionConfiguration``).
+    """
+    try:
+        model = botocore.loaders.create_loader().load_service_model(service, "service-2")
+    except botocore.exceptions.DataNotFoundError:
+        return ()
+    routes = []
+    for name, operation in model.get("operations", {}).items():
+        http = operation.get("http", {})
+        uri = str(http.get("requestUri", "")).split("?", 1)[0]
+        if uri:
+            pattern, literal = _uri_pattern(uri)
+            routes.append((str(http.get("method", "GET")), pattern, literal, str(name)))
+    return tuple(routes)
+
+
+def _rest_operation(service: str, method: str, path: str) -> str | None:
+    """The operation a REST-protocol request (Lambda...) calls, from its method and path."""
+    # PATH_INFO is already percent-decoded (PEP 3333); an ARN label has no "/" in it.
+    matches = [
+        (literal, name)
+        for route_method, pattern, literal, name in _rest_routes(service)
+        if route_method == method and pattern.fullmatch(path)
+    ]
+    return max(matches)[1] if matches else None
+
+
 def parse_request(environ: dict[str, Any]) -> RequestInfo:
     """Read the signing scope and the operation of a request; buffer its body for moto.
 
-    The operation comes from ``X-Amz-Target`` (JSON protocols: KMS, Secrets Manager) or from the
-    ``Action`` parameter (query protocols: RDS, STS), in the query string or the form body.
+    The operation comes from ``X-Amz-Target`` (JSON protocols: KMS, Secrets Manager), from the
+    ``Action`` parameter (query protocols: RDS, STS), in the query string or the form body, or
+    from the method and path (REST protocols: Lambda), matched against botocore's model.
     """
     match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
     access_key, region, service = match.groups() if match else ("", "us-east-1", "unknown")
@@ -70,7 +121,11 @@ def parse_request(environ: dict[str, Any]) -> RequestInfo:
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(body)
         action = _ACTION_RE.search(body)
-    operation = action.group(1).decode() if action else environ.get("REQUEST_METHOD", "?")
+    method = environ.get("REQUEST_METHOD", "?")
+    if action is not None:
+        operation = action.group(1).decode()
+    else:
+        operation = _rest_operation(service, method, environ.get("PATH_INFO", "")) or method
     return RequestInfo(access_key, region, service, operation)
 
 
@@ -258,6 +313,8 @@ class EmulatorMiddleware:
             with _moto.SECRETS_LOCK:
                 _moto.fix_existing(account, info.region)
             return self.app(environ, start_response)
+        if info.service == "lambda" and not reads:
+            return self._call_with_fixups(environ, start_response, info, account)
         if info.service != "rds":
             return self.app(environ, start_response)
         return self._call_with_fixups(environ, start_response, info, account)
@@ -285,6 +342,8 @@ class EmulatorMiddleware:
         if info.service == "rds":
             if _moto.fix_rds(account, info.region) or _PLACEHOLDER in body:
                 body = self._fix_rds_body(body, account, info.region)
+        elif info.service == "lambda":
+            _moto.fix_lambda(account, info.region)
         else:
             _moto.fix_secretsmanager(account, info.region)
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]

@@ -27,6 +27,7 @@ __all__ = [
     "ensure_aws_managed_key",
     "find_aws_managed_key_arn",
     "fix_existing",
+    "fix_lambda",
     "fix_rds",
     "fix_secretsmanager",
     "install_patches",
@@ -54,6 +55,10 @@ AWS_MANAGED_ALIASES: dict[str, tuple[str, str]] = {
     "alias/aws/secretsmanager": (
         "secretsmanager",
         "Default key that protects my Secrets Manager data when no other key is defined",
+    ),
+    "alias/aws/lambda": (
+        "lambda",
+        "Default key that protects my Lambda functions when no other key is defined",
     ),
 }
 """The AWS-managed keys the emulator makes realistic, with what AWS writes on them."""
@@ -94,7 +99,9 @@ def _existing_backend(module: str, attribute: str, account: str, region: str) ->
     loaded = sys.modules.get(f"moto.{module}")
     if loaded is None:
         return None
-    backends = getattr(loaded, attribute)
+    backends = getattr(loaded, attribute, None)
+    if backends is None:
+        return None  # still being imported by another request's thread: nothing in it yet
     # dict's own methods: moto's __getitem__ creates backends, its __contains__ says yes to
     # every valid region.
     if not dict.__contains__(backends, account):
@@ -142,6 +149,9 @@ def fix_existing(account: str, region: str) -> None:
     sm = _existing_backend("secretsmanager.models", "secretsmanager_backends", account, region)
     if sm is not None and sm.secrets and not _unchanged(sm, (len(sm.secrets),)):
         fix_secretsmanager(account, region)
+    functions = _lambda_functions(account, region)
+    if functions and not _unchanged(functions, (len(functions),)):
+        fix_lambda(account, region)
 
 
 def account_for_access_key(access_key: str) -> str:
@@ -167,11 +177,12 @@ def aws_managed_key_policy(alias: str, account: str, region: str) -> str:
         "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
         "Resource": "*",
     }
-    if service == "rds":
+    if service in ("rds", "lambda"):
+        via_name = "RDS" if service == "rds" else "AWS Lambda"
         statements: list[dict[str, Any]] = [
             {
-                "Sid": "Allow access through RDS for all principals in the account that are "
-                "authorized to use RDS",
+                "Sid": f"Allow access through {via_name} for all principals in the account "
+                f"that are authorized to use {via_name}",
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
                 "Action": [
@@ -619,6 +630,25 @@ def _fix_rds_object(obj: Any, account: str, region: str) -> bool:
         return False
     obj.kms_key_id = resolved
     return True
+
+
+def _lambda_functions(account: str, region: str) -> Any:
+    """moto's Lambda function store for ``account`` and ``region`` if it exists, else ``None``."""
+    backend = _existing_backend("awslambda.models", "lambda_backends", account, region)
+    return None if backend is None else backend._lambdas._functions
+
+
+def fix_lambda(account: str, region: str) -> None:
+    """Create ``aws/lambda`` once a function's environment uses it (no ``KMSKeyArn``).
+
+    moto never makes it; AWS creates it on first use, like ``aws/rds``.
+    """
+    functions = _lambda_functions(account, region)
+    for versions in list((functions or {}).values()):
+        latest = versions.get("latest")
+        if latest is not None and latest.environment_vars and not latest.kms_key_arn:
+            ensure_aws_managed_key(account, region, "alias/aws/lambda")
+            return
 
 
 # Secrets already looked at, with what mattered then (their key and number of replicas can change).

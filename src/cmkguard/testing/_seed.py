@@ -5,7 +5,9 @@ moto's request handlers make, followed by the emulator's fidelity fixes), or thr
 with ``through_api=True``; both build the same estate, and a scan reads it through the API. The
 ground truth is computed from what was made (the ARNs and keys AWS reported, the automated
 snapshots found afterwards), never hard-coded. A rotation Lambda is set on the backend in both
-modes, because moto's ``RotateSecret`` would invoke the Lambda (it needs Docker).
+modes, because moto's ``RotateSecret`` would invoke the Lambda (it needs Docker); the Lambda
+function itself (and the IAM role it needs) is created through the API in both modes (two
+requests per region; moto's Lambda never runs it, so no Docker).
 
 Per account and region, at ``scale=s`` (``u`` = 0..s-1 is a "unit"):
 
@@ -18,14 +20,18 @@ Per account and region, at ``scale=s`` (``u`` = 0..s-1 is a "unit"):
   an instance on the key pending deletion;
 * Secrets Manager, per unit: secrets on a workhorse CMK (by ARN and by alias), on the default
   key, on another account's key, one replicated to a second region, one with a rotation
-  Lambda; per region a secret on the disabled key.
+  Lambda; per region a secret on the disabled key. The rotation Lambda of even units keeps its
+  environment on the AWS-managed ``aws/lambda`` key (created on first use; a problem: the
+  secret is on a CMK), that of odd units on the first workhorse CMK.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import random
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -34,7 +40,7 @@ import attrs
 import boto3
 
 from cmkguard.errors import ConfigurationError, UnknownRegionError
-from cmkguard.models import KeyClass
+from cmkguard.models import KeyClass, KeyUse
 from cmkguard.testing import _moto
 from cmkguard.testing._direct import DirectKms, DirectRds, DirectSecretsManager
 from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth
@@ -62,6 +68,20 @@ _AURORA_ENGINES = ("aurora-postgresql", "aurora-mysql")
 _CLASSES = ("db.t3.micro", "db.t3.medium", "db.m6g.large", "db.r6g.large")
 _OUTSIDE_PARTNER = "999988887777"
 """The partner a key is shared with when the emulator has no second account."""
+_ROTATION_CODE = "def handler(event, context):\n    raise NotImplementedError('never invoked')\n"
+_LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+LAMBDA_MISMATCH = "rotation-lambda-key-class-mismatch"
 _PROBLEM_FOR_CLASS = {
     KeyClass.AWS_MANAGED: "aws-managed-key",
     KeyClass.UNENCRYPTED: "unencrypted",
@@ -219,6 +239,8 @@ class _RegionSeeder:
         self.key_plans: dict[KeyArn, tuple[_KeyPlan, dict[str, str]]] = {}
         self._instance_keys: dict[str, tuple[KeyClass, KeyArn | None]] = {}
         self._cluster_keys: dict[str, tuple[KeyClass, KeyArn | None]] = {}
+        self._lambdas: dict[str, tuple[str, KeyUse]] = {}
+        self._lambda_role: str | None = None
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -277,9 +299,15 @@ class _RegionSeeder:
         name: str,
         *,
         region: str | None = None,
+        key_uses: tuple[KeyUse, ...] = (),
         **details: Any,
     ) -> None:
+        problems: set[str] = set()
         problem = _PROBLEM_FOR_CLASS.get(key_class)
+        if problem is not None:
+            problems.add(problem)
+        if any(u.purpose == "rotation-lambda" and u.key_class is not key_class for u in key_uses):
+            problems.add(LAMBDA_MISMATCH)
         self.made.resources.append(
             ExpectedResource(
                 arn=ResourceArn(arn),
@@ -289,8 +317,9 @@ class _RegionSeeder:
                 key_class=key_class,
                 key_arn=key_arn,
                 name=name,
-                problems=frozenset({problem} if problem else ()),
+                problems=frozenset(problems),
                 details=details,
+                key_uses=key_uses,
             )
         )
 
@@ -418,6 +447,7 @@ class _RegionSeeder:
         key: tuple[KeyClass, KeyArn | None],
         key_param: str | None,
         _details: dict[str, Any] | None = None,
+        _key_uses: tuple[KeyUse, ...] = (),
         **extra: Any,
     ) -> str:
         kwargs: dict[str, Any] = {
@@ -433,7 +463,7 @@ class _RegionSeeder:
         details: dict[str, Any] = dict(_details or {})
         if "AddReplicaRegions" in extra:
             details["replica_regions"] = [r["Region"] for r in extra["AddReplicaRegions"]]
-        self._add(arn, SECRET, key[0], key[1], name, **details)
+        self._add(arn, SECRET, key[0], key[1], name, key_uses=_key_uses, **details)
         return arn
 
     # -- the estate ----------------------------------------------------------------------------
@@ -495,9 +525,14 @@ class _RegionSeeder:
                     primary_region=self.region,
                     replica_of=arn,
                 )
-            lambda_arn = f"arn:aws:lambda:{self.region}:{self.account}:function:rotate-db-secret"
+            lambda_key = None if u % 2 == 0 else workhorses[0]
+            lambda_arn, lambda_use = self._rotation_lambda(lambda_key)
             rotated = self._secret(
-                f"payments-{u:03d}/db", cmk(wk), wk, _details={"rotation_lambda": lambda_arn}
+                f"payments-{u:03d}/db",
+                cmk(wk),
+                wk,
+                _details={"rotation_lambda": lambda_arn},
+                _key_uses=(lambda_use,),
             )
             self._configure_rotation(rotated, lambda_arn)
 
@@ -521,6 +556,55 @@ class _RegionSeeder:
         for arn, (plan, _) in self.key_plans.items():
             self._record_key(KeyArn(arn), arn.split(":")[4], plan.state)
         return self.made
+
+    def _rotation_lambda(self, key: KeyArn | None) -> tuple[str, KeyUse]:
+        """The rotation Lambda whose environment is on ``key`` (``None``: ``aws/lambda``), made
+        once per region, and the key use a scan must report for a secret it rotates."""
+        name = "rotate-db-secret" if key is None else "rotate-db-secret-cmk"
+        if name not in self._lambdas:
+            session = self.aws.session(self.region, self.account)
+            iam = _client(session, "iam", self.region)
+            if self._lambda_role is None:
+                # IAM is global: one role per region's seeder (they run concurrently).
+                self._lambda_role = iam.create_role(
+                    RoleName=f"cmkguard-rotation-{self.region}",
+                    AssumeRolePolicyDocument=_LAMBDA_TRUST,
+                )["Role"]["Arn"]
+            spec: dict[str, Any] = {
+                "FunctionName": name,
+                "Runtime": "python3.12",
+                "Role": self._lambda_role,
+                "Handler": "index.handler",
+                "Code": {"ZipFile": _rotation_zip()},
+                "Description": "cmkguard demo secret rotation (never invoked)",
+                "Environment": {
+                    "Variables": {
+                        "SECRETS_MANAGER_ENDPOINT": f"https://secretsmanager.{self.region}.amazonaws.com"
+                    }
+                },
+            }
+            if key is not None:
+                spec["KMSKeyArn"] = key
+            # Through the API in both modes: the emulator creates aws/lambda on first use.
+            arn = _client(session, "lambda", self.region).create_function(**spec)["FunctionArn"]
+            if key is None:
+                use = KeyUse(
+                    "rotation-lambda",
+                    Region(self.region),
+                    self._aws_key("alias/aws/lambda"),
+                    KeyClass.AWS_MANAGED,
+                    detail=arn,
+                )
+            else:
+                use = KeyUse(
+                    "rotation-lambda",
+                    Region(self.region),
+                    key,
+                    KeyClass.CUSTOMER_MANAGED,
+                    detail=arn,
+                )
+            self._lambdas[name] = (str(arn), use)
+        return self._lambdas[name]
 
     def _configure_rotation(self, secret_arn: str, lambda_arn: str) -> None:
         # Through the backend: moto's RotateSecret would invoke the Lambda (needs Docker).
@@ -572,6 +656,14 @@ def _automated_snapshots_via_api(rds: Any) -> tuple[list[dict[str, Any]], list[d
     for page in pages:
         cluster.extend(page["DBClusterSnapshots"])
     return instance, cluster
+
+
+@functools.cache
+def _rotation_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", _ROTATION_CODE)
+    return buffer.getvalue()
 
 
 def _client(session: boto3.Session, service: str, region: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard.models import KeyClass
+from cmkguard.models import KeyClass, KeyUse
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
 __all__ = ["ExpectedKey", "ExpectedResource", "GroundTruth"]
@@ -27,7 +27,9 @@ KEY_PROBLEMS = frozenset(
 )
 """Problem slugs a key can carry in the ground truth."""
 
-RESOURCE_PROBLEMS = frozenset({"aws-managed-key", "unencrypted", "cross-account-key"})
+RESOURCE_PROBLEMS = frozenset(
+    {"aws-managed-key", "unencrypted", "cross-account-key", "rotation-lambda-key-class-mismatch"}
+)
 """Problem slugs a resource can carry in the ground truth."""
 
 
@@ -45,8 +47,10 @@ class ExpectedResource:
 
     ``arn`` is exactly the ARN AWS (moto) reports; ``key_arn`` the key's ARN (``None`` when
     unencrypted); ``problems`` the resource-level problems (``aws-managed-key``,
-    ``unencrypted``, ``cross-account-key``); ``details`` facts a scan may also report (snapshot
-    type, owning service, replica regions...).
+    ``unencrypted``, ``cross-account-key``, ``rotation-lambda-key-class-mismatch``); ``details``
+    facts a scan may also report (snapshot type, owning service, replica regions...);
+    ``key_uses`` the secondary keys a scan must report (so far the ``rotation-lambda`` key of a
+    rotating secret; replicas and the like are not listed here yet).
     """
 
     arn: ResourceArn
@@ -58,10 +62,12 @@ class ExpectedResource:
     name: str = ""
     problems: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_strs)
     details: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    key_uses: tuple[KeyUse, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         return {
+            "key_uses": [u.to_dict() for u in self.key_uses],
             "arn": self.arn,
             "resource_type": self.resource_type,
             "account": self.account,
@@ -86,6 +92,7 @@ class ExpectedResource:
             name=data.get("name", ""),
             problems=frozenset(data.get("problems", ())),
             details=dict(data.get("details", {})),
+            key_uses=tuple(KeyUse.from_dict(u) for u in data.get("key_uses", ())),
         )
 
 
