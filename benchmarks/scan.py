@@ -19,7 +19,8 @@ one request of each operation first, so moto's own first-use costs are not bille
 * per customer-managed key: ``GetKeyPolicy``, ``ListGrants``, and ``GetKeyRotationStatus`` and
   ``ListKeyRotations`` (the last rotation date) where rotation applies (AWS-managed keys need
   none of them);
-* ``DescribeSecret`` per replicated primary secret whose listing says so.
+* ``DescribeSecret`` per replicated primary secret whose listing says so;
+* ``GetFunctionConfiguration`` per distinct rotation Lambda of the primary secrets.
 
 At ``--scale 40`` a region holds ~220 DB instances, ~320 secrets and ~50 keys with snapshots:
 the issue's 4 x (200 instances, 300 secrets, 50 keys) target. Targets: < 6 s wall, requests
@@ -97,6 +98,9 @@ def _warm_up(aws: Any, regions: tuple[str, ...]) -> None:
         rds.describe_db_snapshots(MaxRecords=20)
         rds.describe_db_cluster_snapshots(MaxRecords=20)
         aws.client("secretsmanager", region).list_secrets(MaxResults=1)
+        lam = aws.client("lambda", region)
+        for function in lam.list_functions(MaxItems=1)["Functions"]:
+            lam.get_function_configuration(FunctionName=function["FunctionArn"])
 
 
 def _cpu_seconds() -> float:
@@ -136,6 +140,14 @@ def minimum_requests(inv: Any, aliases: dict[str, int], accounts: int = 1) -> Co
         if ref and ref.split(":")[4] not in inv.accounts
     }
     need["DescribeKey"] += len(foreign)
+    need["GetFunctionConfiguration"] += len(
+        {
+            (res.account, use.detail)
+            for res in inv.resources
+            for use in res.secondary_keys
+            if use.purpose == "rotation-lambda"
+        }
+    )
     return need
 
 

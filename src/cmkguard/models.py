@@ -97,7 +97,8 @@ class KeyUse:
     """A secondary key a resource depends on, besides its storage key.
 
     ``purpose`` says what the key protects: ``"performance-insights"``, ``"replica"`` (a secret's
-    replica in ``region``), ``"master-user-secret"`` (an RDS-managed master password secret).
+    replica in ``region``), ``"master-user-secret"`` (an RDS-managed master password secret),
+    ``"rotation-lambda"`` (the environment of a secret's rotation Lambda, ``detail`` its ARN).
     """
 
     purpose: str
