@@ -24,40 +24,47 @@ class Applies(enum.Enum):
     NEVER = "never"
 
 
+# Enum members as module constants: reading one off its Enum class costs ~80 ns on Python 3.11
+# (a lookup through the metaclass), and these are read in the analyser's innermost loops.
+_A_ALWAYS = Applies.ALWAYS
+_A_MAYBE = Applies.MAYBE
+_A_NEVER = Applies.NEVER
+
+
 def _one(pattern: str, key_account: str, key_arn: str | None) -> Applies:
     if pattern == "*":
-        return Applies.ALWAYS
+        return _A_ALWAYS
     if key_arn is not None:
-        return Applies.ALWAYS if glob_match(pattern, key_arn, ignore_case=False) else Applies.NEVER
+        return _A_ALWAYS if glob_match(pattern, key_arn, ignore_case=False) else _A_NEVER
     parts = pattern.split(":", 5)
     if len(parts) < 6:
         # Not a whole ARN: only a glob (which may span the colons) can still match the key's.
-        return Applies.MAYBE if has_wildcard(pattern) else Applies.NEVER
+        return _A_MAYBE if has_wildcard(pattern) else _A_NEVER
     _, partition, service, region, account, resource = parts
     if not glob_match(service, "kms", ignore_case=False):
-        return Applies.NEVER
+        return _A_NEVER
     if not glob_match(account, key_account, ignore_case=False):
-        return Applies.NEVER
+        return _A_NEVER
     head = resource[:4]
     if not (head == "key/" or has_wildcard(head)):
-        return Applies.NEVER  # alias/... never names the key in its own policy
+        return _A_NEVER  # alias/... never names the key in its own policy
     if resource in ("*", "key/*") and region == "*" and partition in ("*", "aws"):
-        return Applies.ALWAYS
-    return Applies.MAYBE
+        return _A_ALWAYS
+    return _A_MAYBE
 
 
 def resource_applies(stmt: Statement, key_account: str, key_arn: str | None) -> Applies:
     """Whether ``stmt``'s ``Resource``/``NotResource`` covers the key."""
     if stmt.resources == ("*",):  # the usual case
-        return Applies.NEVER if stmt.not_resource else Applies.ALWAYS
+        return _A_NEVER if stmt.not_resource else _A_ALWAYS
     results = {_one(p, key_account, key_arn) for p in stmt.resources}
     if not stmt.not_resource:
-        for level in (Applies.ALWAYS, Applies.MAYBE):
+        for level in (_A_ALWAYS, _A_MAYBE):
             if level in results:
                 return level
-        return Applies.NEVER
-    if Applies.ALWAYS in results:
-        return Applies.NEVER
-    if Applies.MAYBE in results:
-        return Applies.MAYBE
-    return Applies.ALWAYS
+        return _A_NEVER
+    if _A_ALWAYS in results:
+        return _A_NEVER
+    if _A_MAYBE in results:
+        return _A_MAYBE
+    return _A_ALWAYS

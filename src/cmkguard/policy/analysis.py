@@ -36,6 +36,13 @@ from cmkguard.policy.findings import PolicyFinding
 
 __all__ = ["PolicyAnalysis", "StatementExplanation", "analyze_key_policy"]
 
+# Enum members read in the hot path, as module constants (~80 ns each off the class on 3.11).
+_E_ALLOW = Effect.ALLOW
+_A_NEVER = Applies.NEVER
+_O_IMPOSSIBLE = Outcome.IMPOSSIBLE
+_O_RESTRICT = Outcome.RESTRICT
+_K_UNIQUE_ID = PrincipalKind.UNIQUE_ID
+
 _NOBODY: frozenset[str] = frozenset()
 
 _SUMMARY_ACTIONS = (
@@ -248,7 +255,7 @@ def _allow_only_verdicts(
     """
     statements = doc.statements
     for st in statements:
-        if st.effect is not Effect.ALLOW:
+        if st.effect is not _E_ALLOW:
             return None
     version = doc.effective_version
     public = False
@@ -256,16 +263,16 @@ def _allow_only_verdicts(
     for st in statements:
         if st.resources == ("*",) and not st.not_resource:
             pass  # the usual case: this key
-        elif resource_applies(st, key_account, key_arn) is Applies.NEVER:
+        elif resource_applies(st, key_account, key_arn) is _A_NEVER:
             continue
         if not _action_set(st.actions, st.not_action):
             continue
         scope = _OPEN
         for c in st.conditions:
             outcome, pinned = allow_outcome(c, version)
-            if outcome is Outcome.IMPOSSIBLE:
+            if outcome is _O_IMPOSSIBLE:
                 break
-            if outcome is Outcome.RESTRICT:
+            if outcome is _O_RESTRICT:
                 assert pinned is not None
                 narrowed = scope.intersect(pinned)
                 if narrowed is None:
@@ -279,7 +286,7 @@ def _allow_only_verdicts(
             else:
                 principals = st.principals
             for p in principals:
-                if p.kind is PrincipalKind.UNIQUE_ID:
+                if p.kind is _K_UNIQUE_ID:
                     continue
                 if scope is not _OPEN and not _identity_survives(p, scope, key_account, org_id):
                     continue
@@ -301,7 +308,7 @@ def _build(
     b = _Builder(doc, key_account, org_id, trusted, key_arn)
     version = doc.effective_version
     for i, st in enumerate(doc.statements):
-        if st.effect is Effect.ALLOW:
+        if st.effect is _E_ALLOW:
             b.add_allow(i, st)
         else:
             b.denies.append(

@@ -677,6 +677,208 @@ def _parse_statement(raw: Any, where: str) -> Statement:
 
 _STAR_PRINCIPALS = (Principal("AWS", "*", PrincipalKind.WILDCARD),)
 
+# --------------------------------------------------------------------------------------------
+# The fast path: one pass over a statement in the forms real policies use, with no location
+# strings and no helper calls per field. It returns None at the first thing it does not know to
+# be valid, and _parse_statement then decides (and names the location of any error), so it can
+# never accept what the strict path refuses nor build a different Statement.
+
+_TYPE_ORDER = {t: i for i, t in enumerate(_PRINCIPAL_TYPES)}
+# Validated, de-duplicated Action lists and conditions, by their exact raw form (all strings):
+# estates repeat them (key-administrator action lists, kms:CallerAccount/kms:ViaService pairs).
+_ACTION_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_CONDITIONS: dict[tuple[str, str, str | tuple[str, ...]], Condition] = {}
+_MEMO_LIMIT = 4096
+
+
+def _fast_statement(stmt: dict[Any, Any]) -> Statement | None:
+    get = stmt.get
+    n = 0
+    sid = get("Sid", _MISSING)
+    if sid is _MISSING:
+        sid = None
+    elif type(sid) is str:
+        n = 1
+    else:
+        return None
+    effect_raw = get("Effect")
+    if type(effect_raw) is not str:
+        return None
+    effect = _EFFECTS.get(effect_raw)
+    if effect is None:
+        return None
+    principal_raw = get("Principal", _MISSING)
+    not_principal = principal_raw is _MISSING
+    if not_principal:
+        principal_raw = get("NotPrincipal", _MISSING)
+        if principal_raw is _MISSING:
+            return None
+    action_raw = get("Action", _MISSING)
+    not_action = action_raw is _MISSING
+    if not_action:
+        action_raw = get("NotAction", _MISSING)
+        if action_raw is _MISSING:
+            return None
+    resource_raw = get("Resource", _MISSING)
+    not_resource = resource_raw is _MISSING
+    if not_resource:
+        resource_raw = get("NotResource", _MISSING)
+        if resource_raw is _MISSING:
+            return None
+    condition_raw = get("Condition", _MISSING)
+    n += 4 if condition_raw is _MISSING else 5
+    # Exactly the fields looked up: no unknown field, no Principal together with NotPrincipal.
+    if len(stmt) != n:
+        return None
+    principals = _fast_principals(principal_raw)
+    if principals is None:
+        return None
+    actions: tuple[str, ...] | None
+    if type(action_raw) is str:
+        if action_raw not in _VALID_ACTIONS:
+            return None
+        actions = (action_raw,)
+    else:
+        actions = _fast_actions(action_raw)
+    if actions is None:
+        return None
+    if type(resource_raw) is str:
+        resources: tuple[str, ...] = (resource_raw,)
+    elif type(resource_raw) is list and resource_raw:
+        for r in resource_raw:
+            if type(r) is not str:
+                return None
+        resources = tuple(dict.fromkeys(resource_raw))
+    else:
+        return None
+    conditions: tuple[Condition, ...] | None = ()
+    if condition_raw is not _MISSING:
+        conditions = _fast_conditions(condition_raw)
+    if conditions is None:
+        return None
+    return Statement(
+        effect,
+        principals,
+        actions,
+        resources,
+        conditions,
+        sid,
+        not_principal,
+        not_action,
+        not_resource,
+    )
+
+
+def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
+    if type(raw) is str:
+        return _STAR_PRINCIPALS if raw == "*" else None
+    if type(raw) is not dict or not raw:
+        return None
+    out: list[Principal] = []
+    seen: set[tuple[str, str]] = set()
+    for ptype, values in raw.items():
+        if type(values) is str:
+            hit = _PRINCIPAL_CACHE.get((ptype, values))
+            if type(hit) is not Principal:
+                return None  # not seen yet, invalid, or an unknown principal type
+            if len(raw) == 1:
+                return (hit,)
+            values = (values,)
+        elif type(values) is not list or not values:
+            return None
+        for text in values:
+            hit = _PRINCIPAL_CACHE.get((ptype, text)) if type(text) is str else None
+            if type(hit) is not Principal:
+                return None
+            if (ptype, hit.value) not in seen:  # a bare id and its root ARN are one principal
+                seen.add((ptype, hit.value))
+                out.append(hit)
+    if len(raw) > 1:
+        out.sort(key=lambda p: _TYPE_ORDER[p.principal_type])
+    return tuple(out)
+
+
+def _fast_actions(raw: Any) -> tuple[str, ...] | None:
+    if type(raw) is not list or not raw:
+        return None
+    try:
+        hit = _ACTION_LISTS.get(tuple(raw))
+    except TypeError:  # an unhashable item: not a string
+        return None
+    if hit is not None:
+        return hit
+    for action in raw:
+        if type(action) is not str:
+            return None
+        if action not in _VALID_ACTIONS and not _ACTION_RE.fullmatch(action):
+            return None
+    actions = tuple(dict.fromkeys(raw))
+    if len(_ACTION_LISTS) >= _MEMO_LIMIT:
+        _ACTION_LISTS.clear()
+    _ACTION_LISTS[tuple(raw)] = actions
+    return actions
+
+
+def _fast_conditions(block: Any) -> tuple[Condition, ...] | None:
+    if type(block) is not dict:
+        return None
+    out: list[Condition] = []
+    several_ops = len(block) > 1
+    seen_ops: set[str] = set()
+    for op_raw, keys in block.items():
+        if type(op_raw) is not str or type(keys) is not dict:
+            return None
+        parsed = _operator(op_raw)
+        if parsed is None:
+            return None
+        operator = parsed[0]
+        if several_ops:
+            if operator in seen_ops:
+                return None
+            seen_ops.add(operator)
+        seen_keys: set[str] | None = set() if len(keys) > 1 else None
+        for key_raw, values_raw in keys.items():
+            if type(key_raw) is not str:
+                return None
+            memo: tuple[str, str, str | tuple[str, ...]] | None = None
+            if type(values_raw) is str:
+                memo = (operator, key_raw, values_raw)
+            elif type(values_raw) is list:
+                for v in values_raw:
+                    if type(v) is not str:
+                        break
+                else:
+                    memo = (operator, key_raw, tuple(values_raw))
+            cond = _CONDITIONS.get(memo) if memo is not None else None
+            if cond is None:
+                cond = _new_condition(parsed, key_raw, values_raw)
+                if cond is None:
+                    return None
+                if memo is not None:
+                    if len(_CONDITIONS) >= _MEMO_LIMIT:
+                        _CONDITIONS.clear()
+                    _CONDITIONS[memo] = cond
+            if seen_keys is not None:
+                low = cond.key.lower()  # keys ignore case, as in _parse_conditions
+                if low in seen_keys:
+                    return None
+                seen_keys.add(low)
+            out.append(cond)
+    return tuple(out)
+
+
+def _new_condition(
+    parsed: tuple[str, str, str | None, bool], key_raw: str, values_raw: Any
+) -> Condition | None:
+    if ":" not in key_raw or key_raw.startswith(":"):
+        return None
+    try:
+        values = _strings(values_raw, "", allow_scalars=True)
+    except PolicyParseError:
+        return None
+    operator, base, qualifier, if_exists = parsed
+    return Condition(operator, canonical_condition_key(key_raw), values, base, qualifier, if_exists)
+
 
 def _known_principals(raw: Any) -> tuple[Principal, ...] | None:
     """``"*"`` or a one-entry block naming one already-parsed principal; else ``None``."""
@@ -733,9 +935,13 @@ def _parse_document(doc: Any) -> KeyPolicy:
         raise PolicyParseError("", "missing Statement")
     raw = top["Statement"]
     if type(raw) is list or isinstance(raw, tuple):
-        statements: tuple[Statement, ...] = tuple(
-            _parse_statement(s, f"Statement[{i}]") for i, s in enumerate(raw)
-        )
+        parsed: list[Statement] = []
+        for i, s in enumerate(raw):
+            # The fused fast path accepts only what the strict path accepts, with an equal
+            # result; anything else (including every error) goes the strict, located way.
+            st = _fast_statement(s) if type(s) is dict else None
+            parsed.append(st if st is not None else _parse_statement(s, f"Statement[{i}]"))
+        statements: tuple[Statement, ...] = tuple(parsed)
     elif isinstance(raw, Mapping):
         statements = (_parse_statement(raw, "Statement"),)
     else:
