@@ -51,11 +51,18 @@ _A_MAYBE = Applies.MAYBE
 _A_NEVER = Applies.NEVER
 
 
+_CHECKED_ACCOUNTS: set[str] = set()
+
+
 def check_account(key_account: object) -> str:
     """``key_account`` as a string, or :class:`ConfigurationError` if it is not 12 digits."""
+    if type(key_account) is str and key_account in _CHECKED_ACCOUNTS:
+        return key_account  # the same few accounts are checked for every key of an estate
     text = str(key_account)
     if not is_account_id(text):
         raise ConfigurationError(f"key_account {key_account!r} is not a 12-digit account id")
+    if type(key_account) is str and len(_CHECKED_ACCOUNTS) < 4096:
+        _CHECKED_ACCOUNTS.add(text)
     return text
 
 

@@ -693,9 +693,10 @@ _MEMO_LIMIT = 4096
 
 def _fast_statement(stmt: dict[Any, Any]) -> Statement | None:
     get = stmt.get
+    missing = _MISSING  # a local: read eight times
     n = 0
-    sid = get("Sid", _MISSING)
-    if sid is _MISSING:
+    sid = get("Sid", missing)
+    if sid is missing:
         sid = None
     elif type(sid) is str:
         n = 1
@@ -707,26 +708,26 @@ def _fast_statement(stmt: dict[Any, Any]) -> Statement | None:
     effect = _EFFECTS.get(effect_raw)
     if effect is None:
         return None
-    principal_raw = get("Principal", _MISSING)
-    not_principal = principal_raw is _MISSING
+    principal_raw = get("Principal", missing)
+    not_principal = principal_raw is missing
     if not_principal:
-        principal_raw = get("NotPrincipal", _MISSING)
-        if principal_raw is _MISSING:
+        principal_raw = get("NotPrincipal", missing)
+        if principal_raw is missing:
             return None
-    action_raw = get("Action", _MISSING)
-    not_action = action_raw is _MISSING
+    action_raw = get("Action", missing)
+    not_action = action_raw is missing
     if not_action:
-        action_raw = get("NotAction", _MISSING)
-        if action_raw is _MISSING:
+        action_raw = get("NotAction", missing)
+        if action_raw is missing:
             return None
-    resource_raw = get("Resource", _MISSING)
-    not_resource = resource_raw is _MISSING
+    resource_raw = get("Resource", missing)
+    not_resource = resource_raw is missing
     if not_resource:
-        resource_raw = get("NotResource", _MISSING)
-        if resource_raw is _MISSING:
+        resource_raw = get("NotResource", missing)
+        if resource_raw is missing:
             return None
-    condition_raw = get("Condition", _MISSING)
-    n += 4 if condition_raw is _MISSING else 5
+    condition_raw = get("Condition", missing)
+    n += 4 if condition_raw is missing else 5
     # Exactly the fields looked up: no unknown field, no Principal together with NotPrincipal.
     if len(stmt) != n:
         return None
@@ -752,7 +753,7 @@ def _fast_statement(stmt: dict[Any, Any]) -> Statement | None:
     else:
         return None
     conditions: tuple[Condition, ...] | None = ()
-    if condition_raw is not _MISSING:
+    if condition_raw is not missing:
         conditions = _fast_conditions(condition_raw)
     if conditions is None:
         return None
@@ -918,8 +919,8 @@ def _parse_document(doc: Any) -> KeyPolicy:
     if type(doc) is not dict and not isinstance(doc, Mapping):
         raise PolicyParseError("", f"expected an object, got {_type_name(doc)}")
     top: Mapping[Any, Any] = doc
-    unknown = top.keys() - _TOP_FIELDS
-    if unknown:
+    if not top.keys() <= _TOP_FIELDS:
+        unknown = top.keys() - _TOP_FIELDS
         field = sorted(map(str, unknown))[0]
         raise PolicyParseError(field, f"unknown top-level field {field!r}")
     version = top.get("Version")
@@ -943,7 +944,8 @@ def _parse_document(doc: Any) -> KeyPolicy:
             parsed.append(st if st is not None else _parse_statement(s, f"Statement[{i}]"))
         statements: tuple[Statement, ...] = tuple(parsed)
     elif isinstance(raw, Mapping):
-        statements = (_parse_statement(raw, "Statement"),)
+        one = _fast_statement(raw) if type(raw) is dict else None
+        statements = (one if one is not None else _parse_statement(raw, "Statement"),)
     else:
         raise PolicyParseError("Statement", f"expected an object or a list, got {_type_name(raw)}")
-    return KeyPolicy(statements=statements, version=version, id=pid)
+    return KeyPolicy(statements, version, pid)
