@@ -491,13 +491,27 @@ class Inventory:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Inventory:
-        """Rebuild from :meth:`to_dict` output; ``ValueError`` on an unknown schema version."""
+        """Rebuild from :meth:`to_dict` output.
+
+        ``ValueError`` on an unknown schema version or a document of the wrong shape (a saved
+        file edited by hand, another tool's JSON), never a stray ``TypeError``/``KeyError``.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"not a cmkguard inventory: a JSON {type(data).__name__}")
         version = data.get("schema_version")
         if version != INVENTORY_SCHEMA_VERSION:
             raise ValueError(
                 f"unsupported inventory schema_version {version!r} "
                 f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})"
             )
+        try:
+            return cls._from_valid_dict(data)
+        except (KeyError, TypeError, AttributeError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"not a cmkguard inventory: {detail}") from exc
+
+    @classmethod
+    def _from_valid_dict(cls, data: Mapping[str, Any]) -> Inventory:
         return cls(
             resources=tuple(EncryptedResource.from_dict(r) for r in data.get("resources", ())),
             keys=[KmsKey.from_dict(k) for k in data.get("keys", ())],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions as bx
@@ -11,7 +12,7 @@ from botocore.config import Config
 from cmkguard.aws.errormap import CALL_ERRORS, access_error, failure
 from cmkguard.aws.session import EndpointSession, sts_client
 from cmkguard.aws.spec import SessionSpec, session_for
-from cmkguard.errors import AwsAccessError, NoCredentialsError
+from cmkguard.errors import AwsAccessError, ConfigurationError, NoCredentialsError
 
 __all__ = ["caller_account", "check_role", "open_session"]
 
@@ -24,15 +25,33 @@ def open_session(
 ) -> boto3.Session:
     """A session for a profile (default chain when ``None``), optionally bound to an endpoint.
 
-    An unknown profile is bad input: :class:`~cmkguard.errors.NoCredentialsError`.
+    An unknown profile is bad input: :class:`~cmkguard.errors.NoCredentialsError`; a malformed
+    ``endpoint_url`` (not ``http(s)://host[:port]``) a :class:`~cmkguard.errors.ConfigurationError`.
     """
     kwargs: dict[str, Any] = {"profile_name": profile, "region_name": region}
+    if endpoint_url:
+        _check_endpoint_url(endpoint_url)
     try:
         if endpoint_url:
             return EndpointSession(endpoint_url=endpoint_url, **kwargs)
         return boto3.Session(**kwargs)
     except bx.ProfileNotFound as exc:
         raise NoCredentialsError(f"{exc} (check --profile / AWS_PROFILE)") from None
+
+
+def _check_endpoint_url(url: str) -> None:
+    """A malformed endpoint is bad input, found before botocore fails deep inside a client."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid endpoint URL {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"invalid endpoint URL {url!r}: expected http(s)://host[:port], e.g. "
+            "http://127.0.0.1:5000"
+        )
+    del port
 
 
 def caller_account(session: boto3.Session, region: str) -> str:

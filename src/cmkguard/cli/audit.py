@@ -9,11 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import IO
 
 from cmkguard.audit import AuditPolicy, AuditReport, audit
-from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output
+from cmkguard.cli._common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    check_output,
+    load_document,
+    open_output,
+)
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
 from cmkguard.models import Inventory
 from cmkguard.severity import Severity
@@ -60,29 +66,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=_run)
 
 
-def _read(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
-
-
 def _load_inventory(path: str) -> Inventory:
-    text = _read(path, "inventory")
-    try:
-        return Inventory.from_json(text)
-    except (ValueError, KeyError, TypeError) as exc:
-        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise UsageError(f"{path} is not a cmkguard inventory: {reason}") from exc
+    return load_document(path, "inventory", Inventory.from_json)
 
 
 def _load_previous(path: str) -> AuditReport:
-    text = _read(path, "report")
-    try:
-        return AuditReport.from_json(text)
-    except (ValueError, KeyError, TypeError) as exc:
-        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise UsageError(f"{path} is not a cmkguard audit report: {reason}") from exc
+    return load_document(path, "report", AuditReport.from_json, kind="cmkguard audit report")
 
 
 def _scan_options_given(args: argparse.Namespace) -> bool:
@@ -90,6 +79,7 @@ def _scan_options_given(args: argparse.Namespace) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_output(args.output)
     policy = AuditPolicy.from_file(args.policy) if args.policy else AuditPolicy()
     previous = _load_previous(args.previous) if args.previous else None
     if args.from_inventory:

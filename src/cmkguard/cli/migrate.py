@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output
+from cmkguard.cli._common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    check_output,
+    load_document,
+    open_output,
+)
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
+from cmkguard.errors import NoCredentialsError
 from cmkguard.migrate import (
     MigrationOptions,
     MigrationPlan,
@@ -138,16 +145,12 @@ def _options(args: argparse.Namespace) -> MigrationOptions:
 
 def _inventory(args: argparse.Namespace) -> Inventory:
     if args.from_inventory:
-        try:
-            return Inventory.from_json(Path(args.from_inventory).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.from_inventory}: {exc.strerror}") from None
-        except (ValueError, KeyError) as exc:
-            raise UsageError(f"{args.from_inventory} is not a cmkguard inventory: {exc}") from None
+        return load_document(args.from_inventory, "inventory", Inventory.from_json)
     return scan_from_args(args)
 
 
 def _plan(args: argparse.Namespace) -> int:
+    check_output(args.output)
     options = _options(args)
     resources = split_list(args.resources) or []
     inventory = _inventory(args)
@@ -191,12 +194,7 @@ def _progress(event: ProgressEvent) -> None:
 def _run(args: argparse.Namespace) -> int:
     from cmkguard.aws.identity import open_session
 
-    try:
-        plan = MigrationPlan.from_json(Path(args.plan).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {args.plan}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{args.plan} is not a valid cmkguard plan: {exc}") from None
+    plan = load_document(args.plan, "plan", MigrationPlan.from_json, kind="valid cmkguard plan")
     if args.rollback:
         rollback = plan.rollback_plan()
         if rollback is None:
@@ -205,6 +203,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.waiter_delay < 0 or args.waiter_max_attempts < 1:
         raise UsageError("--waiter-delay must be >= 0 and --waiter-max-attempts >= 1")
     session = open_session(args.profile, endpoint_url=args.endpoint_url)
+    if args.execute and session.get_credentials() is None:
+        # Without this, the first step "fails" (exit 1, "run again to resume"): no credentials
+        # is bad input, known before anything is sent or journaled.
+        raise NoCredentialsError(
+            "no AWS credentials found (set a profile with --profile / AWS_PROFILE, "
+            "or environment credentials)"
+        )
     report = execute(
         plan,
         session,

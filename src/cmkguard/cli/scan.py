@@ -7,7 +7,7 @@ import csv
 import sys
 from typing import IO
 
-from cmkguard.cli._common import EXIT_OK, open_output
+from cmkguard.cli._common import EXIT_OK, check_output, open_output
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
 from cmkguard.models import EncryptedResource, Inventory, KeyClass
 
@@ -114,6 +114,7 @@ def summary_lines(inventory: Inventory) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_output(args.output)
     with terminal_progress() as progress:
         inventory = scan_from_args(args, progress=progress)
     with open_output(args.output) as out:

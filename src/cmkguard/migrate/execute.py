@@ -260,6 +260,11 @@ def _load(store: Journal, plan: MigrationPlan) -> dict[str, Any]:
             "failure": None,
         }
     found = existing.get("plan_fingerprint")
+    if not isinstance(found, str):
+        # Another JSON document given as --journal (the plan itself, a report): say so rather
+        # than "belongs to plan None".
+        where = getattr(store, "path", None) or repr(store)
+        raise ConfigurationError(f"{where} is not a cmkguard journal: no plan_fingerprint")
     if found != plan.fingerprint:
         raise JournalMismatchError(
             f"the journal belongs to plan {str(found)[:12]}..., not {plan.fingerprint[:12]}...: "

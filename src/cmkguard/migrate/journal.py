@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from cmkguard.errors import ConfigurationError
+
 __all__ = ["JOURNAL_SCHEMA_VERSION", "Journal", "JsonFileJournal", "MemoryJournal"]
 
 JOURNAL_SCHEMA_VERSION = 1
@@ -49,14 +51,25 @@ class JsonFileJournal:
         return f"JsonFileJournal({str(self.path)!r})"
 
     def read(self) -> Mapping[str, Any] | None:
-        """The document in the file; ``None`` if the file does not exist."""
+        """The document in the file; ``None`` if the file does not exist.
+
+        A file that is not a journal (corrupt, binary, another JSON) raises
+        :class:`~cmkguard.errors.ConfigurationError` (a ``ValueError``): resuming from it would
+        guess, and the CLI reports it as bad input.
+        """
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        data = json.loads(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigurationError(f"{self.path} is not a cmkguard journal: {reason}") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"{self.path} is not a cmkguard journal: {exc}") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{self.path} is not a cmkguard journal")
+            raise ConfigurationError(f"{self.path} is not a cmkguard journal: not a JSON object")
         return data
 
     def write(self, document: Mapping[str, Any]) -> None:
