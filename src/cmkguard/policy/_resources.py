@@ -13,7 +13,7 @@ import enum
 from cmkguard.policy._glob import glob_match, has_wildcard
 from cmkguard.policy.document import Statement
 
-__all__ = ["Applies", "resource_applies"]
+__all__ = ["Applies", "resource_applies", "resources_apply"]
 
 
 class Applies(enum.Enum):
@@ -55,10 +55,17 @@ def _one(pattern: str, key_account: str, key_arn: str | None) -> Applies:
 
 def resource_applies(stmt: Statement, key_account: str, key_arn: str | None) -> Applies:
     """Whether ``stmt``'s ``Resource``/``NotResource`` covers the key."""
-    if stmt.resources == ("*",):  # the usual case
-        return _A_NEVER if stmt.not_resource else _A_ALWAYS
-    results = {_one(p, key_account, key_arn) for p in stmt.resources}
-    if not stmt.not_resource:
+    return resources_apply(stmt.resources, stmt.not_resource, key_account, key_arn)
+
+
+def resources_apply(
+    resources: tuple[str, ...], not_resource: bool, key_account: str, key_arn: str | None
+) -> Applies:
+    """Whether a statement's ``resources`` (``NotResource`` when ``not_resource``) cover the key."""
+    if resources == ("*",):  # the usual case
+        return _A_NEVER if not_resource else _A_ALWAYS
+    results = {_one(p, key_account, key_arn) for p in resources}
+    if not not_resource:
         for level in (_A_ALWAYS, _A_MAYBE):
             if level in results:
                 return level

@@ -29,9 +29,18 @@ from cmkguard.policy._engine import (
 )
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS, glob_match
-from cmkguard.policy._resources import Applies, resource_applies
+from cmkguard.policy._resources import Applies, resource_applies, resources_apply
 from cmkguard.policy.conditions import Outcome, allow_outcome
-from cmkguard.policy.document import Effect, KeyPolicy, Principal, PrincipalKind, parse_key_policy
+from cmkguard.policy.document import (
+    Effect,
+    KeyPolicy,
+    PolicyParts,
+    PrincipalKind,
+    Statement,
+    StatementArgs,
+    parse_policy_parts,
+    policy_from_parts,
+)
 from cmkguard.policy.findings import PolicyFinding
 
 __all__ = ["PolicyAnalysis", "StatementExplanation", "analyze_key_policy"]
@@ -42,6 +51,7 @@ _A_NEVER = Applies.NEVER
 _O_IMPOSSIBLE = Outcome.IMPOSSIBLE
 _O_RESTRICT = Outcome.RESTRICT
 _K_UNIQUE_ID = PrincipalKind.UNIQUE_ID
+_K_WILDCARD = PrincipalKind.WILDCARD
 
 _NOBODY: frozenset[str] = frozenset()
 
@@ -55,6 +65,32 @@ _SUMMARY_ACTIONS = (
 )
 
 
+class _LazyPolicy:
+    """A validated policy whose typed :class:`KeyPolicy` is built on first use.
+
+    Equal (and hashing) as the ``KeyPolicy`` it stands for, so analyses compare as before.
+    """
+
+    __slots__ = ("_parts", "_policy")
+
+    def __init__(self, parsed: KeyPolicy | PolicyParts) -> None:
+        self._policy: KeyPolicy | None = parsed if isinstance(parsed, KeyPolicy) else None
+        self._parts: PolicyParts | None = None if isinstance(parsed, KeyPolicy) else parsed
+
+    def get(self) -> KeyPolicy:
+        policy = self._policy
+        if policy is None:
+            assert self._parts is not None
+            policy = self._policy = policy_from_parts(self._parts)
+        return policy
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _LazyPolicy) and self.get() == other.get()
+
+    def __hash__(self) -> int:
+        return hash(self.get())
+
+
 @attrs.frozen
 class PolicyAnalysis:
     """The analysis of one key policy for one key account (see :func:`analyze_key_policy`).
@@ -66,11 +102,16 @@ class PolicyAnalysis:
     key_account: str
     is_public: bool
     external_access: frozenset[str]
-    policy: KeyPolicy = attrs.field(repr=False)
+    _policy: _LazyPolicy = attrs.field(alias="policy", repr=False)
     org_id: str | None = None
     trusted_accounts: frozenset[str] = frozenset()
     _key_arn: str | None = attrs.field(default=None, alias="key_arn", repr=False, eq=False)
     _builder: _Builder | None = attrs.field(default=None, alias="builder", repr=False, eq=False)
+
+    @property
+    def policy(self) -> KeyPolicy:
+        """The parsed, normalised policy (built on first access)."""
+        return self._policy.get()
 
     def _built(self) -> _Builder:
         # The pieces, inert reasons and findings behind the verdicts, made on first use when the
@@ -212,63 +253,90 @@ def analyze_key_policy(
         # Estates repeat policy texts (every AWS-managed key of a service, module-generated
         # policies): an analysis is immutable, so identical inputs share one.
         return _analyze_text(policy, key_account, org_id, trusted, key_arn)
-    return _analyze(parse_key_policy(policy), key_account, org_id, trusted, key_arn)
+    return _analyze(parse_policy_parts(policy), key_account, org_id, trusted, key_arn)
 
 
 @lru_cache(maxsize=1024)
 def _analyze_text(
     text: str, key_account: str, org_id: str | None, trusted: frozenset[str], key_arn: str | None
 ) -> PolicyAnalysis:
-    return _analyze(parse_key_policy(text), key_account, org_id, trusted, key_arn)
+    return _analyze(parse_policy_parts(text), key_account, org_id, trusted, key_arn)
 
 
 def _analyze(
-    doc: KeyPolicy,
+    parsed: KeyPolicy | PolicyParts,
     key_account: str,
     org_id: str | None,
     trusted: frozenset[str],
     key_arn: str | None,
 ) -> PolicyAnalysis:
-    verdicts = _allow_only_verdicts(doc, key_account, org_id, key_arn)
+    lazy = _LazyPolicy(parsed)
+    if isinstance(parsed, KeyPolicy):
+        statements = tuple(_args_of(st) for st in parsed.statements)
+        version = parsed.version
+    else:
+        statements, version, _ = parsed
+    verdicts = _allow_only_verdicts(
+        statements, version or "2008-10-17", key_account, org_id, key_arn
+    )
     if verdicts is None:
-        return _assemble(_build(doc, key_account, org_id, trusted, key_arn))
+        return _assemble(_build(lazy.get(), key_account, org_id, trusted, key_arn), lazy)
     # No Deny: the verdicts need neither pieces nor findings; the builder that explains them is
-    # made on first use of findings, statements or principals_allowed.
+    # made on first use of findings, statements or principals_allowed (and the typed policy on
+    # first use of it).
     return PolicyAnalysis(
         key_account=key_account,
         is_public=verdicts[0],
         external_access=verdicts[1],
-        policy=doc,
+        policy=lazy,
         org_id=org_id,
         trusted_accounts=trusted,
         key_arn=key_arn,
     )
 
 
+def _args_of(st: Statement) -> StatementArgs:
+    return (
+        st.effect,
+        st.principals,
+        st.actions,
+        st.resources,
+        st.conditions,
+        st.sid,
+        st.not_principal,
+        st.not_action,
+        st.not_resource,
+    )
+
+
 def _allow_only_verdicts(
-    doc: KeyPolicy, key_account: str, org_id: str | None, key_arn: str | None
+    statements: tuple[StatementArgs, ...],
+    version: str,
+    key_account: str,
+    org_id: str | None,
+    key_arn: str | None,
 ) -> tuple[bool, frozenset[str]] | None:
     """``(is_public, external_access)`` of a policy without Deny, else ``None``.
 
     The same rules as ``_Builder.add_allow`` followed by :func:`_assemble`, without recording
-    the pieces, inert reasons and findings that only explanations need.
+    the pieces, inert reasons and findings that only explanations need. ``version`` is the
+    effective version (``KeyPolicy.effective_version``).
     """
-    statements = doc.statements
     for st in statements:
-        if st.effect is not _E_ALLOW:
+        if st[0] is not _E_ALLOW:
             return None
-    version = doc.effective_version
     public = False
     external: frozenset[str] = _NOBODY
     for st in statements:
-        if st.resources == ("*",) and not st.not_resource:
+        _, principals, actions, resources, conditions, _, not_principal, not_action, not_res = st
+        if resources == ("*",) and not not_res:
             pass  # the usual case: this key
-        elif resource_applies(st, key_account, key_arn) is _A_NEVER:
+        elif resources_apply(resources, not_res, key_account, key_arn) is _A_NEVER:
             continue
-        if not _action_set(st.actions, st.not_action):
+        if not _action_set(actions, not_action):
             continue
         scope = _OPEN
-        for c in st.conditions:
+        for c in conditions:
             outcome, pinned = allow_outcome(c, version)
             if outcome is _O_IMPOSSIBLE:
                 break
@@ -279,12 +347,10 @@ def _allow_only_verdicts(
                     break
                 scope = narrowed
         else:
-            if st.not_principal:
-                if st.has_wildcard_principal:
-                    continue
-                principals: tuple[Principal, ...] = (_WILDCARD,)
-            else:
-                principals = st.principals
+            if not_principal:
+                if any(p.kind is _K_WILDCARD for p in principals):
+                    continue  # as Statement.has_wildcard_principal
+                principals = (_WILDCARD,)
             for p in principals:
                 if p.kind is _K_UNIQUE_ID:
                     continue
@@ -320,7 +386,7 @@ def _build(
     return b
 
 
-def _assemble(b: _Builder) -> PolicyAnalysis:
+def _assemble(b: _Builder, lazy: _LazyPolicy) -> PolicyAnalysis:
     public = False
     external: set[str] = set()
     for piece in b.pieces:
@@ -333,7 +399,7 @@ def _assemble(b: _Builder) -> PolicyAnalysis:
         key_account=b.key_account,
         is_public=public,
         external_access=frozenset(external),
-        policy=b.policy,
+        policy=lazy,
         org_id=b.org_id,
         trusted_accounts=b.trusted,
         key_arn=b.key_arn,
