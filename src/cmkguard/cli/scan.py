@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import sys
+from collections.abc import Sequence
 from typing import IO
 
 from cmkguard.cli._common import EXIT_OK, check_output, open_output
@@ -80,17 +82,66 @@ def _key_label(inventory: Inventory, r: EncryptedResource) -> str:
     return r.reason or ""
 
 
-def render_table(inventory: Inventory, out: IO[str]) -> None:
-    """A plain aligned table: type, region, name, key class, key (alias when it has one)."""
+def render_table(inventory: Inventory, out: IO[str], width: int | None = None) -> None:
+    """A plain aligned table: type, region, name, key class, key (alias when it has one).
+
+    ``width`` is the terminal's width: when the flat table would be wider (long secret names
+    like ``rds!db-<uuid>`` make it ~115 columns), it becomes one block per resource type and
+    region, names and keys shortened in the middle, so no line wraps. Files and pipes get the
+    flat table (``width=None``).
+    """
     header = ("TYPE", "REGION", "NAME", "KEY CLASS", "KEY")
     rows = [
         (r.resource_type, r.region, r.name, r.key_class.value, _key_label(inventory, r))
         for r in inventory.resources
     ]
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(header[:-1])]
+    flat = sum(widths) + 2 * len(widths) + max([len(header[-1])] + [len(r[-1]) for r in rows])
+    if width is not None and flat > width and rows:
+        _render_blocks(rows, out, width)
+        return
     for row in (header, *rows):
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         out.write("  ".join([*cells, row[-1]]).rstrip() + "\n")
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut in the middle to ``limit`` characters (both ends identify a resource)."""
+    if len(text) <= limit:
+        return text
+    if limit < 3:
+        return text[:limit]
+    head = (limit - 1) // 2
+    return text[:head] + "~" + text[len(text) - (limit - 1 - head) :]
+
+
+_MIN_KEY_WIDTH = 18
+
+
+def _render_blocks(
+    rows: Sequence[tuple[str, str, str, str, str]], out: IO[str], width: int
+) -> None:
+    """The narrow-terminal table: a heading per (type, region), then NAME, KEY CLASS, KEY."""
+    groups: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for rtype, region, name, key_class, key in rows:
+        # "aws/rds" is how the console names an alias too; the prefix costs 6 columns per row.
+        groups.setdefault((rtype, region), []).append((name, key_class, key.removeprefix("alias/")))
+    class_w = max(len(r[3]) for r in rows)
+    # indent + two separators + the key class; the rest is shared by name and key. Minus one:
+    # a line exactly as wide as the terminal wraps on some terminals.
+    room = max(width - 1 - (2 + 2 + class_w + 2), 20)
+    for (rtype, region), items in groups.items():
+        out.write(f"{rtype} in {region} ({len(items)})\n")
+        name_w = max(len(i[0]) for i in items)
+        key_w = max(len(i[2]) for i in items)
+        if name_w + key_w > room:
+            # The name is what the reader looks for: the key gives way first, down to a prefix
+            # and suffix that still tell aliases apart.
+            key_w = max(room - name_w, min(key_w, _MIN_KEY_WIDTH))
+            name_w = room - key_w
+        for name, key_class, key in items:
+            line = f"  {_shorten(name, name_w).ljust(name_w)}  {key_class.ljust(class_w)}"
+            out.write(f"{line}  {_shorten(key, key_w)}".rstrip() + "\n")
 
 
 def summary_lines(inventory: Inventory) -> list[str]:
@@ -101,7 +152,9 @@ def summary_lines(inventory: Inventory) -> list[str]:
         f"{len(inventory.resources)} resources in {len(inventory.regions)} region(s) of "
         f"{len(inventory.accounts)} account(s); {len(inventory.keys)} KMS keys "
         f"({sum(1 for k in inventory.keys.values() if k.is_aws_managed)} AWS-managed)",
-        "  " + ", ".join(f"{kc.value}: {counts[kc]}" for kc in KeyClass),
+        # Two lines: on one, the five classes overflow an 80-column terminal.
+        "  " + ", ".join(f"{kc.value}: {counts[kc]}" for kc in list(KeyClass)[:3]),
+        "  " + ", ".join(f"{kc.value}: {counts[kc]}" for kc in list(KeyClass)[3:]),
         "  CMK coverage: "
         + (f"{coverage:.1f}%" if coverage is not None else "n/a (nothing classified)"),
     ]
@@ -111,6 +164,13 @@ def summary_lines(inventory: Inventory) -> list[str]:
         if len(inventory.errors) > 10:
             lines.append(f"    ... and {len(inventory.errors) - 10} more (see --format json)")
     return lines
+
+
+def _terminal_width(out: IO[str]) -> int | None:
+    """The terminal's columns when ``out`` is one (``COLUMNS`` wins), else ``None``."""
+    if out is not sys.stdout or not out.isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -123,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.format == "csv":
             render_csv(inventory, out)
         else:
-            render_table(inventory, out)
+            render_table(inventory, out, width=_terminal_width(out))
     # The summary goes to stderr unless the table is the output: stdout stays parseable.
     summary = "\n".join(summary_lines(inventory)) + "\n"
     if args.format == "table" and args.output in (None, "-"):
