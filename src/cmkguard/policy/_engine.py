@@ -215,6 +215,54 @@ def _classify_deny(index: int, st: Statement, version: str, applies: Applies) ->
     return _Deny(index, st, actions, mode, merged, note)
 
 
+def apply_deny(
+    pieces: list[_Piece],
+    d: _Deny,
+    key_account: str,
+    org_id: str | None,
+    denied_by: dict[int, set[int]],
+    limited_by: dict[int, set[int]],
+) -> list[_Piece]:
+    """``pieces`` once the Deny ``d`` acted on them; which statements it denied or limited is
+    recorded in ``denied_by``/``limited_by`` (statement index -> Deny indexes)."""
+    if d.mode not in ("full", "full-nonservice", "cap"):
+        return pieces
+    out: list[_Piece] = []
+    for piece in pieces:
+        inter = piece.actions & d.actions
+        survivors = _survivors(d.statement, piece.principal) if inter else None
+        is_service = piece.principal.kind is _K_SERVICE
+        if survivors is None or (d.mode == "full-nonservice" and is_service):
+            out.append(piece)
+            continue
+        if d.mode == "cap" and survivors:
+            out.append(piece)  # a conditional NotPrincipal Deny: too partial to count
+            continue
+        keep = piece.actions - d.actions
+        if d.mode == "cap":
+            assert d.cap is not None
+            if piece.principal.kind is _K_WILDCARD:
+                narrowed = piece.scope.intersect(d.cap)
+                if narrowed is not None:
+                    out.append(_Piece(piece.index, piece.principal, inter, narrowed))
+                    limited_by.setdefault(piece.index, set()).add(d.index)
+                else:
+                    denied_by.setdefault(piece.index, set()).add(d.index)
+            elif is_service or _identity_survives(piece.principal, d.cap, key_account, org_id):
+                keep = piece.actions
+            else:
+                denied_by.setdefault(piece.index, set()).add(d.index)
+        else:
+            denied_by.setdefault(piece.index, set()).add(d.index)
+            # NotPrincipal Deny: the exempt principals are all that is left of the piece.
+            for e in survivors:
+                if _identity_survives(e, piece.scope, key_account, org_id):
+                    out.append(_Piece(piece.index, e, inter, piece.scope))
+        if keep:
+            out.append(_Piece(piece.index, piece.principal, keep, piece.scope))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # the analyser
 
@@ -354,44 +402,9 @@ class _Builder:
     # -- Deny statements --------------------------------------------------------------------
 
     def apply_deny(self, d: _Deny) -> None:
-        if d.mode not in ("full", "full-nonservice", "cap"):
-            return
-        out: list[_Piece] = []
-        for piece in self.pieces:
-            inter = piece.actions & d.actions
-            survivors = _survivors(d.statement, piece.principal) if inter else None
-            is_service = piece.principal.kind is _K_SERVICE
-            if survivors is None or (d.mode == "full-nonservice" and is_service):
-                out.append(piece)
-                continue
-            if d.mode == "cap" and survivors:
-                out.append(piece)  # a conditional NotPrincipal Deny: too partial to count
-                continue
-            keep = piece.actions - d.actions
-            if d.mode == "cap":
-                assert d.cap is not None
-                if piece.principal.kind is _K_WILDCARD:
-                    narrowed = piece.scope.intersect(d.cap)
-                    if narrowed is not None:
-                        out.append(_Piece(piece.index, piece.principal, inter, narrowed))
-                        self.limited_by.setdefault(piece.index, set()).add(d.index)
-                    else:
-                        self.denied_by.setdefault(piece.index, set()).add(d.index)
-                elif is_service or _identity_survives(
-                    piece.principal, d.cap, self.key_account, self.org_id
-                ):
-                    keep = piece.actions
-                else:
-                    self.denied_by.setdefault(piece.index, set()).add(d.index)
-            else:
-                self.denied_by.setdefault(piece.index, set()).add(d.index)
-                # NotPrincipal Deny: the exempt principals are all that is left of the piece.
-                for e in survivors:
-                    if _identity_survives(e, piece.scope, self.key_account, self.org_id):
-                        out.append(_Piece(piece.index, e, inter, piece.scope))
-            if keep:
-                out.append(_Piece(piece.index, piece.principal, keep, piece.scope))
-        self.pieces = out
+        self.pieces = apply_deny(
+            self.pieces, d, self.key_account, self.org_id, self.denied_by, self.limited_by
+        )
 
     # -- reading the answers off the pieces -------------------------------------------------
 

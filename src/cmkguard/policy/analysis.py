@@ -24,6 +24,7 @@ from cmkguard.policy._engine import (
     _deny_covers,
     _identity_survives,
     _Piece,
+    apply_deny,
     check_account,
     entities_of,
 )
@@ -276,23 +277,11 @@ def _analyze(
         version = parsed.version
     else:
         statements, version, _ = parsed
-    verdicts = _allow_only_verdicts(
-        statements, version or "2008-10-17", key_account, org_id, key_arn
-    )
-    if verdicts is None:
-        return _assemble(_build(lazy.get(), key_account, org_id, trusted, key_arn), lazy)
-    # No Deny: the verdicts need neither pieces nor findings; the builder that explains them is
-    # made on first use of findings, statements or principals_allowed (and the typed policy on
-    # first use of it).
-    return PolicyAnalysis(
-        key_account=key_account,
-        is_public=verdicts[0],
-        external_access=verdicts[1],
-        policy=lazy,
-        org_id=org_id,
-        trusted_accounts=trusted,
-        key_arn=key_arn,
-    )
+    public, external = _verdicts(statements, version or "2008-10-17", key_account, org_id, key_arn)
+    # The verdicts need neither findings nor the typed policy: the builder that explains them is
+    # made on first use of findings, statements or principals_allowed, the KeyPolicy on first
+    # use of it.
+    return PolicyAnalysis(key_account, public, external, lazy, org_id, trusted, key_arn)
 
 
 def _args_of(st: Statement) -> StatementArgs:
@@ -309,31 +298,39 @@ def _args_of(st: Statement) -> StatementArgs:
     )
 
 
-def _allow_only_verdicts(
+def _verdicts(
     statements: tuple[StatementArgs, ...],
     version: str,
     key_account: str,
     org_id: str | None,
     key_arn: str | None,
-) -> tuple[bool, frozenset[str]] | None:
-    """``(is_public, external_access)`` of a policy without Deny, else ``None``.
+) -> tuple[bool, frozenset[str]]:
+    """``(is_public, external_access)`` of a validated policy.
 
-    The same rules as ``_Builder.add_allow`` followed by :func:`_assemble`, without recording
-    the pieces, inert reasons and findings that only explanations need. ``version`` is the
-    effective version (``KeyPolicy.effective_version``).
+    The same rules as :func:`_build` followed by :func:`_assemble` (``_Builder.add_allow``,
+    ``_classify_deny``, ``apply_deny``), without recording the inert reasons and findings that
+    only explanations need. ``version`` is the effective version.
     """
-    for st in statements:
-        if st[0] is not _E_ALLOW:
-            return None
     public = False
     external: frozenset[str] = _NOBODY
+    pieces: list[_Piece] | None = None  # only when a Deny may remove some (pieces are costly)
     for st in statements:
-        _, principals, actions, resources, conditions, _, not_principal, not_action, not_res = st
-        if resources == ("*",) and not not_res:
-            pass  # the usual case: this key
-        elif resources_apply(resources, not_res, key_account, key_arn) is _A_NEVER:
+        if st[0] is not _E_ALLOW:
+            pieces = []
+            break
+    denies: list[_Deny] = []
+    for i, st in enumerate(statements):
+        effect, principals, actions, resources, conditions, _, not_principal, not_action, nr = st
+        if effect is not _E_ALLOW:
+            applies = resources_apply(resources, nr, key_account, key_arn)
+            denies.append(_classify_deny(i, Statement(*st), version, applies))
             continue
-        if not _action_set(actions, not_action):
+        if resources == ("*",) and not nr:
+            pass  # the usual case: this key
+        elif resources_apply(resources, nr, key_account, key_arn) is _A_NEVER:
+            continue
+        action_set = _action_set(actions, not_action)
+        if not action_set:
             continue
         scope = _OPEN
         for c in conditions:
@@ -356,11 +353,25 @@ def _allow_only_verdicts(
                     continue
                 if scope is not _OPEN and not _identity_survives(p, scope, key_account, org_id):
                     continue
+                if pieces is not None:
+                    pieces.append(_Piece(i, p, action_set, scope))
+                    continue
                 verdict, ext = entities_of(p, scope, key_account)
                 if ext:
                     external = external | ext
                 if verdict == "public":
                     public = True
+    if pieces is not None:
+        for d in denies:
+            pieces = apply_deny(pieces, d, key_account, org_id, {}, {})
+        for piece in pieces:
+            if not piece.actions:
+                continue
+            verdict, ext = entities_of(piece.principal, piece.scope, key_account)
+            if ext:
+                external = external | ext
+            if verdict == "public":
+                public = True
     return public, external
 
 
@@ -384,24 +395,3 @@ def _build(
         b.apply_deny(d)
     b.pieces = [p for p in b.pieces if p.actions]
     return b
-
-
-def _assemble(b: _Builder, lazy: _LazyPolicy) -> PolicyAnalysis:
-    public = False
-    external: set[str] = set()
-    for piece in b.pieces:
-        verdict, ext = b.entities(piece)
-        if ext:
-            external |= ext
-        if verdict == "public":
-            public = True
-    return PolicyAnalysis(
-        key_account=b.key_account,
-        is_public=public,
-        external_access=frozenset(external),
-        policy=lazy,
-        org_id=b.org_id,
-        trusted_accounts=b.trusted,
-        key_arn=b.key_arn,
-        builder=b,
-    )

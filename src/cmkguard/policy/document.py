@@ -457,6 +457,9 @@ def _parse_aws_principal(value: str, where: str) -> Principal:
 
 
 _PRINCIPAL_CACHE: dict[tuple[str, str], Principal | str] = {}
+# Valid principals as the one-principal tuple a statement naming only them has, by type then
+# text: the fast path looks them up without allocating.
+_ONE_PRINCIPAL: dict[str, dict[str, tuple[Principal]]] = {t: {} for t in _PRINCIPAL_TYPES}
 
 
 def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
@@ -470,7 +473,11 @@ def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
             hit = exc.reason
         if len(_PRINCIPAL_CACHE) > 4096:
             _PRINCIPAL_CACHE.clear()
+            for by_value in _ONE_PRINCIPAL.values():
+                by_value.clear()
         _PRINCIPAL_CACHE[key] = hit
+        if isinstance(hit, Principal) and ptype in _ONE_PRINCIPAL:
+            _ONE_PRINCIPAL[ptype][value] = (hit,)
     if isinstance(hit, str):
         raise PolicyParseError(where, hit)
     return hit
@@ -687,6 +694,8 @@ _TYPE_ORDER = {t: i for i, t in enumerate(_PRINCIPAL_TYPES)}
 # Validated, de-duplicated Action lists and conditions, by their exact raw form (all strings):
 # estates repeat them (key-administrator action lists, kms:CallerAccount/kms:ViaService pairs).
 _ACTION_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_ONE_ACTION: dict[str, tuple[str]] = {}
+_STAR = ("*",)
 _CONDITIONS: dict[tuple[str, str, str | tuple[str, ...]], Condition] = {}
 _MEMO_LIMIT = 4096
 
@@ -759,15 +768,19 @@ def _fast_statement_args(stmt: dict[Any, Any]) -> StatementArgs | None:
         return None
     actions: tuple[str, ...] | None
     if type(action_raw) is str:
-        if action_raw not in _VALID_ACTIONS:
-            return None
-        actions = (action_raw,)
+        actions = _ONE_ACTION.get(action_raw)
+        if actions is None:
+            if action_raw not in _VALID_ACTIONS and not _ACTION_RE.fullmatch(action_raw):
+                return None
+            actions = (action_raw,)
+            if len(_ONE_ACTION) < _MEMO_LIMIT:
+                _ONE_ACTION[action_raw] = actions
     else:
         actions = _fast_actions(action_raw)
     if actions is None:
         return None
     if type(resource_raw) is str:
-        resources: tuple[str, ...] = (resource_raw,)
+        resources: tuple[str, ...] = _STAR if resource_raw == "*" else (resource_raw,)
     elif type(resource_raw) is list and resource_raw:
         for r in resource_raw:
             if type(r) is not str:
@@ -798,6 +811,13 @@ def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
         return _STAR_PRINCIPALS if raw == "*" else None
     if type(raw) is not dict or not raw:
         return None
+    if len(raw) == 1:
+        for ptype in _PRINCIPAL_TYPES:
+            values = raw.get(ptype)
+            if values is not None:
+                if type(values) is str:
+                    return _ONE_PRINCIPAL[ptype].get(values)  # None: unseen or invalid
+                break
     out: list[Principal] = []
     seen: set[tuple[str, str]] = set()
     for ptype, values in raw.items():
