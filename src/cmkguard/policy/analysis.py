@@ -74,9 +74,9 @@ class _LazyPolicy:
 
     __slots__ = ("_parts", "_policy")
 
-    def __init__(self, parsed: KeyPolicy | PolicyParts) -> None:
-        self._policy: KeyPolicy | None = parsed if isinstance(parsed, KeyPolicy) else None
-        self._parts: PolicyParts | None = None if isinstance(parsed, KeyPolicy) else parsed
+    def __init__(self, policy: KeyPolicy | None, parts: PolicyParts | None) -> None:
+        self._policy = policy
+        self._parts = parts
 
     def get(self) -> KeyPolicy:
         policy = self._policy
@@ -271,11 +271,12 @@ def _analyze(
     trusted: frozenset[str],
     key_arn: str | None,
 ) -> PolicyAnalysis:
-    lazy = _LazyPolicy(parsed)
     if isinstance(parsed, KeyPolicy):
+        lazy = _LazyPolicy(parsed, None)
         statements = tuple(_args_of(st) for st in parsed.statements)
         version = parsed.version
     else:
+        lazy = _LazyPolicy(None, parsed)
         statements, version, _ = parsed
     public, external = _verdicts(statements, version or "2008-10-17", key_account, org_id, key_arn)
     # The verdicts need neither findings nor the typed policy: the builder that explains them is

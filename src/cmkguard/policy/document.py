@@ -225,7 +225,7 @@ class Principal:
         return self.value
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # the analyser memoises per condition: hash each one once
 class Condition:
     """One condition: ``operator`` applied to ``key`` with ``values`` (ORed).
 
