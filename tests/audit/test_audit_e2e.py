@@ -114,6 +114,7 @@ def test_nothing_else_is_high_or_critical(audited: Audited) -> None:
     [
         "key-rotation-disabled",
         "resource-unencrypted",
+        "secret-rotation-lambda-key-class-mismatch",
         *sorted(set(AWS_MANAGED_RULE_BY_TYPE.values())),
     ],
 )
@@ -147,3 +148,13 @@ def test_fingerprints_are_stable_across_two_scans(audited: Audited) -> None:
     assert {f.first_seen for f in second.findings} == {
         f.first_seen for f in audited.report.findings
     }
+
+
+def test_the_rotation_lambda_rule_fires_from_a_real_scan(audited: Audited) -> None:
+    # The seeding puts even units' rotation Lambdas on aws/lambda, their secrets on a CMK.
+    found = audited.report.by_rule("secret-rotation-lambda-key-class-mismatch")
+    assert found
+    for f in found:
+        assert f.evidence["secondary_key_class"] == "aws-managed"
+        assert f.evidence["purpose"] == "rotation-lambda"
+        assert ":function:" in f.message
