@@ -8,7 +8,7 @@ in ``_actions.py``, so globs, ``NotAction`` and partial Denies are set algebra.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -89,7 +89,14 @@ class _Deny:
     actions: frozenset[str]
     mode: str  # full | full-nonservice | cap | conditional | never | partial-resource
     cap: Scope | None
-    note: str
+    # The sentence is only needed for explanations (rendering conditions costs more than
+    # classifying them): the ones naming conditions are made on first use.
+    _note: str | Callable[[], str] = attrs.field(alias="note")
+
+    @property
+    def note(self) -> str:
+        """Why the Deny acts as ``mode`` says (a clause of the explanation)."""
+        return self._note if isinstance(self._note, str) else self._note()
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,6 +172,10 @@ def _cond_text(conds: Iterable[Condition]) -> str | None:
     return text or None
 
 
+def _condition_note(c: Condition, what: str) -> Callable[[], str]:
+    return lambda: f"its condition {c} {what}"
+
+
 def _classify_deny(index: int, st: Statement, version: str, applies: Applies) -> _Deny:
     actions = _action_set(st.actions, st.not_action)
     if applies is _A_NEVER:
@@ -179,10 +190,10 @@ def _classify_deny(index: int, st: Statement, version: str, applies: Applies) ->
     exempt = False
     for c in st.conditions:
         if allow_outcome(c, version)[0] is _O_IMPOSSIBLE:
-            return _Deny(index, st, actions, "never", None, f"its condition {c} can never be met")
+            return _Deny(index, st, actions, "never", None, _condition_note(c, "can never be met"))
         cap = deny_cap(c, version)
         if cap is True:
-            return _Deny(index, st, actions, "never", None, f"its condition {c} is never true")
+            return _Deny(index, st, actions, "never", None, _condition_note(c, "is never true"))
         if isinstance(cap, Scope):
             caps.append((c, cap))
         elif is_service_exemption(c):
@@ -190,11 +201,14 @@ def _classify_deny(index: int, st: Statement, version: str, applies: Applies) ->
         else:
             others.append(c)
     if others:
-        note = (
-            f"only when {_cond_text(others)}; a caller can avoid that, "
-            "so it is not counted as removing access"
-        )
-        return _Deny(index, st, actions, "conditional", None, note)
+
+        def conditional() -> str:
+            return (
+                f"only when {_cond_text(others)}; a caller can avoid that, "
+                "so it is not counted as removing access"
+            )
+
+        return _Deny(index, st, actions, "conditional", None, conditional)
     if not caps:
         return _Deny(index, st, actions, "full-nonservice", None, "for every caller but services")
     merged = caps[0][1]
@@ -202,17 +216,24 @@ def _classify_deny(index: int, st: Statement, version: str, applies: Applies) ->
         dims = [d for d in Dimension if merged.get(d) is not None]
         odims = [d for d in Dimension if other.get(d) is not None]
         if dims != odims or len(dims) != 1:
-            note = (
-                f"only when all of {_cond_text(c for c, _ in caps)} hold; a caller meeting any "
-                "one escapes it, so it is not counted"
-            )
-            return _Deny(index, st, actions, "conditional", None, note)
+
+            def anded() -> str:
+                return (
+                    f"only when all of {_cond_text(c for c, _ in caps)} hold; a caller meeting "
+                    "any one escapes it, so it is not counted"
+                )
+
+            return _Deny(index, st, actions, "conditional", None, anded)
         (dim,) = dims
         union = (merged.get(dim) or frozenset()) | (other.get(dim) or frozenset())
         merged = Scope(**{dim.name.lower(): union})
-    mode = "cap"
-    note = f"unless {_cond_text(c for c, _ in caps)}" + (" (AWS services exempt)" if exempt else "")
-    return _Deny(index, st, actions, mode, merged, note)
+
+    def unless() -> str:
+        return f"unless {_cond_text(c for c, _ in caps)}" + (
+            " (AWS services exempt)" if exempt else ""
+        )
+
+    return _Deny(index, st, actions, "cap", merged, unless)
 
 
 def apply_deny(

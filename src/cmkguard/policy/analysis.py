@@ -354,6 +354,8 @@ def _verdicts(
                     continue
                 if scope is not _OPEN and not _identity_survives(p, scope, key_account, org_id):
                     continue
+                if pieces is None and p.account == key_account:
+                    continue  # the key account's own principal: same-account, nothing to add
                 if pieces is not None:
                     pieces.append(_Piece(i, p, action_set, scope))
                     continue

@@ -460,6 +460,7 @@ _PRINCIPAL_CACHE: dict[tuple[str, str], Principal | str] = {}
 # Valid principals as the one-principal tuple a statement naming only them has, by type then
 # text: the fast path looks them up without allocating.
 _ONE_PRINCIPAL: dict[str, dict[str, tuple[Principal]]] = {t: {} for t in _PRINCIPAL_TYPES}
+_ONE_AWS = _ONE_PRINCIPAL["AWS"]
 
 
 def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
@@ -763,9 +764,15 @@ def _fast_statement_args(stmt: dict[Any, Any]) -> StatementArgs | None:
     # Exactly the fields looked up: no unknown field, no Principal together with NotPrincipal.
     if len(stmt) != n:
         return None
-    principals = _fast_principals(principal_raw)
+    principals: tuple[Principal, ...] | None = None
+    if type(principal_raw) is dict and len(principal_raw) == 1:
+        aws = principal_raw.get("AWS")  # the usual block: one AWS principal, seen before
+        if type(aws) is str:
+            principals = _ONE_AWS.get(aws)
     if principals is None:
-        return None
+        principals = _fast_principals(principal_raw)
+        if principals is None:
+            return None
     actions: tuple[str, ...] | None
     if type(action_raw) is str:
         actions = _ONE_ACTION.get(action_raw)
@@ -867,8 +874,7 @@ def _fast_conditions(block: Any) -> tuple[Condition, ...] | None:
     if type(block) is not dict:
         return None
     out: list[Condition] = []
-    several_ops = len(block) > 1
-    seen_ops: set[str] = set()
+    seen_ops: set[str] | None = set() if len(block) > 1 else None
     for op_raw, keys in block.items():
         if type(op_raw) is not str or type(keys) is not dict:
             return None
@@ -876,7 +882,7 @@ def _fast_conditions(block: Any) -> tuple[Condition, ...] | None:
         if parsed is None:
             return None
         operator = parsed[0]
-        if several_ops:
+        if seen_ops is not None:
             if operator in seen_ops:
                 return None
             seen_ops.add(operator)
@@ -984,9 +990,12 @@ def parse_policy_parts(
         ):
             if type(raw) is list:
                 parts: list[StatementArgs] = []
-                for item in raw:
+                for i, item in enumerate(raw):
                     args = _fast_statement_args(item) if type(item) is dict else None
                     if args is None:
+                        # The statements before it are valid, so the strict parser's first error
+                        # (if any) is this statement's: usually it raises right here.
+                        _strict_statement(item, i)
                         break
                     parts.append(args)
                 else:
@@ -998,6 +1007,13 @@ def parse_policy_parts(
     # Anything unusual, and every error, goes the strict, located way.
     try:
         return _parse_document(doc)
+    except RecursionError:
+        raise PolicyParseError("", "policy nested too deeply") from None
+
+
+def _strict_statement(item: Any, index: int) -> None:
+    try:
+        _parse_statement(item, f"Statement[{index}]")
     except RecursionError:
         raise PolicyParseError("", "policy nested too deeply") from None
 
