@@ -62,3 +62,19 @@ def test_summary_fits_an_80_column_terminal() -> None:
     lines = summary_lines(_inventory())
     assert max(len(line) for line in lines) < 80, lines
     assert any("unknown: 0" in line for line in lines)
+
+
+def test_audit_table_wraps_under_its_indent_on_a_terminal() -> None:
+    from cmkguard import audit
+    from cmkguard.cli.audit import render_table as audit_table
+
+    report = audit(_inventory())
+    flat = audit_table(report)
+    narrow = audit_table(report, width=80)
+    assert flat == audit_table(report, width=None)
+    assert max(len(line) for line in flat.splitlines()) > 80  # the problem being fixed
+    for line in narrow.splitlines():
+        # only a single unbreakable token (an ARN) may be longer than the line
+        assert len(line) < 80 or len(line.split()) == 1, line
+    # nothing is lost: the same words, in the same order
+    assert narrow.split() == flat.split()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 from typing import IO
 
 from cmkguard.audit import AuditPolicy, AuditReport, audit
@@ -104,7 +106,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _write(report: AuditReport, fmt: str, out: IO[str]) -> None:
     if fmt == "table":
-        out.write(render_table(report))
+        width = shutil.get_terminal_size().columns if out is sys.stdout and out.isatty() else None
+        out.write(render_table(report, width=width))
     elif fmt == "json":
         out.write(report.to_json() + "\n")
     elif fmt == "csv":
@@ -121,8 +124,39 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
 
-def render_table(report: AuditReport) -> str:
-    """Findings grouped by severity (most severe first), each with its remediation line."""
+def render_table(report: AuditReport, width: int | None = None) -> str:
+    """Findings grouped by severity (most severe first), each with its remediation line.
+
+    ``width`` is the terminal's width: messages and fixes are wrapped under their indent and a
+    target too long for its line goes on the next one, instead of the terminal folding lines
+    at column 0. Files and pipes get one line per item (``width=None``).
+    """
+    lines = _table_lines(report)
+    if width is not None:
+        lines = [wrapped for line in lines for wrapped in _fit(line, width - 1)]
+    return "\n".join(lines) + "\n"
+
+
+def _fit(line: str, width: int) -> list[str]:
+    """``line`` wrapped to ``width`` with a hanging indent; ARNs (no spaces) are never split."""
+    if len(line) <= width:
+        return [line]
+    indent = line[: len(line) - len(line.lstrip())]
+    if line.count(" ", len(indent)) == 2 and "  " in line[len(indent) :]:
+        # "  rule-id  target": the target on its own line, under the rule id
+        rule, target = line[len(indent) :].split("  ", 1)
+        return [f"{indent}{rule}", f"{indent}  {target}"]
+    return textwrap.wrap(
+        line,
+        width=max(width, 20),
+        initial_indent="",
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _table_lines(report: AuditReport) -> list[str]:
     lines: list[str] = []
     for sev in sorted(Severity, reverse=True):
         group = [f for f in report.active_findings if f.severity is sev]
@@ -153,4 +187,4 @@ def render_table(report: AuditReport) -> str:
         lines.append(f"expired suppression ({expiry}): {s.rule_id} {s.resource}: {s.reason}")
     for s in report.unused_suppressions:
         lines.append(f"unused suppression: {s.rule_id} {s.resource}")
-    return "\n".join(lines) + "\n"
+    return lines
