@@ -326,6 +326,13 @@ def _verdicts(
             applies = resources_apply(resources, nr, key_account, key_arn)
             denies.append(_classify_deny(i, Statement(*st), version, applies))
             continue
+        if (
+            pieces is None
+            and not not_principal
+            and len(principals) == 1
+            and principals[0].account == key_account
+        ):
+            continue  # one principal of the key's own account: it adds no verdict (no Deny)
         if resources == ("*",) and not nr:
             pass  # the usual case: this key
         elif resources_apply(resources, nr, key_account, key_arn) is _A_NEVER:
