@@ -151,6 +151,21 @@ def test_rotation_lambda_on_another_key_class(estate: ModuleType) -> None:
     assert "function:rot" in f.message
 
 
+@pytest.mark.parametrize("purpose", ["rotation-lambda", "replica"])
+def test_an_unreadable_secondary_key_is_no_mismatch(estate: ModuleType, purpose: str) -> None:
+    # The scan error behind an UNKNOWN class is reported on its own; a second, lower finding
+    # claiming a key-class mismatch would be a guess.
+    res = attrs.evolve(
+        estate.R_GOOD,
+        resource_type="secretsmanager:secret",
+        secondary_keys=(
+            KeyUse(purpose, Region("us-east-1"), None, KeyClass.UNKNOWN, reason="AccessDenied"),
+        ),
+    )
+    report = _audit(estate, resources=(res,), keys=(estate.K_GOOD,), errors=())
+    assert report.findings == ()
+
+
 def test_replica_on_the_same_key_class_is_fine(estate: ModuleType) -> None:
     (f,) = _audit(estate).by_rule("secret-replica-key-class-mismatch")
     assert f.evidence["secondary_region"] == "us-west-2"  # eu-west-1 is on a CMK like the primary

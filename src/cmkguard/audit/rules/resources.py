@@ -176,7 +176,13 @@ def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
                     evidence=ev,
                     discriminator=disc,
                 )
-            elif r.resource_type != "secretsmanager:secret" or u.key_class is r.key_class:
+            elif (
+                r.resource_type != "secretsmanager:secret"
+                or u.key_class is r.key_class
+                # An unknown class is no evidence of a mismatch: the scan error that made it
+                # unknown is reported on its own (inventory-incomplete, resource-key-unknown).
+                or KeyClass.UNKNOWN in (u.key_class, r.key_class)
+            ):
                 continue
             elif u.purpose == "replica":
                 yield ctx.finding(
