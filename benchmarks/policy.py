@@ -3,8 +3,10 @@
 Run: ``.venv/bin/python benchmarks/policy.py [--rounds N]``
 
 Analyses per CPU second for ``cmkguard.analyze_key_policy`` over every case of the shared public
-corpus and of ``tests/policy/corpus``, given decoded policies (no cache applies): with findings
-and per-statement explanations, and reading ``is_public`` only (findings are lazy); then for
+corpus and of ``tests/policy/corpus``, given decoded policies (the analysis cache, keyed by policy
+text, does not apply to them): with findings and per-statement explanations, reading ``is_public``
+only, and ``external_access`` only (findings are lazy); ``is_public`` again with every memo of
+policy parts (principals, action lists, conditions) cleared before each pass; then for
 policy *text* seen before (identical texts share a memoised analysis, as keys of an estate
 do); then the same decoded policies through policyuniverse's
 ``Policy(doc).is_internet_accessible()`` in the same process, then the verdicts side by side with
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import cmkguard
+from cmkguard.policy.analysis import _clear_memos
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = (ROOT.parent / "shared" / "policy-corpus-public", ROOT / "tests" / "policy" / "corpus")
@@ -118,6 +121,21 @@ def main(argv: list[str] | None = None) -> int:
                 _ = cmkguard.analyze_key_policy(doc, key_account=case["key_account"]).is_public
         return len(usable)
 
+    def run_cmkguard_external_only() -> int:
+        for case, doc in usable:
+            with contextlib.suppress(cmkguard.PolicyParseError):
+                _ = cmkguard.analyze_key_policy(
+                    doc, key_account=case["key_account"]
+                ).external_access
+        return len(usable)
+
+    def run_cmkguard_public_cold() -> int:
+        # Every principal, action list, condition and outcome memo forgotten before each pass:
+        # the parts of the corpus's policies are new to the analyser (within a pass, parts that
+        # several policies share are remembered, as across the keys of an estate).
+        _clear_memos()
+        return run_cmkguard_public_only()
+
     texts = [(c, json.dumps(d)) for c, d in usable]
 
     def run_texts_repeated() -> int:
@@ -139,11 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     ours, n = rate(run_cmkguard, args.rounds)
     ours_pub, _ = rate(run_cmkguard_public_only, args.rounds)
     theirs, _ = rate(run_policyuniverse, args.rounds)
+    ours_ext, _ = rate(run_cmkguard_external_only, args.rounds)
+    cold, _ = rate(run_cmkguard_public_cold, args.rounds)
     cached, _ = rate(run_texts_repeated, args.rounds)
     print(f"cmkguard analyze_key_policy + findings:   {ours:10,.0f} analyses/s ({n} per batch)")
     print(f"cmkguard analyze_key_policy().is_public:  {ours_pub:10,.0f} analyses/s")
     print(f"policyuniverse is_internet_accessible():  {theirs:10,.0f} analyses/s")
+    print(f"cmkguard ....external_access:             {ours_ext:10,.0f} analyses/s")
+    print(f"cmkguard is_public, memos cleared per pass: {cold:8,.0f} analyses/s")
     print(f"cmkguard, policy text seen before:        {cached:10,.0f} analyses/s (memoised)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average (1 min) after timing: {load:.2f}")
     print(
         f"ratio cmkguard/policyuniverse: {ours_pub / theirs:.2f}x (is_public), "
         f"{ours / theirs:.2f}x (with findings and explanations)"

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from cmkguard.policy._engine import (
+    _CHECKED_ACCOUNTS,
     _OPEN,
     _WILDCARD,
     _action_set,
@@ -41,6 +42,7 @@ from cmkguard.policy.document import (
     StatementArgs,
     parse_policy_parts,
     policy_from_parts,
+    statement_args,
 )
 from cmkguard.policy.findings import PolicyFinding
 
@@ -248,7 +250,8 @@ def analyze_key_policy(
     ``Resource`` patterns be matched exactly instead of by account. A ``key_account`` that is
     not 12 digits raises :class:`cmkguard.ConfigurationError`.
     """
-    key_account = check_account(key_account)
+    if type(key_account) is not str or key_account not in _CHECKED_ACCOUNTS:
+        key_account = check_account(key_account)
     trusted = frozenset(trusted_accounts) if trusted_accounts else _NOBODY
     if isinstance(policy, str):
         # Estates repeat policy texts (every AWS-managed key of a service, module-generated
@@ -273,30 +276,18 @@ def _analyze(
 ) -> PolicyAnalysis:
     if isinstance(parsed, KeyPolicy):
         lazy = _LazyPolicy(parsed, None)
-        statements = tuple(_args_of(st) for st in parsed.statements)
+        statements = tuple(statement_args(st) for st in parsed.statements)
         version = parsed.version
     else:
-        lazy = _LazyPolicy(None, parsed)
+        lazy = object.__new__(_LazyPolicy)  # no __init__ call: this runs for every analysis
+        lazy._policy = None
+        lazy._parts = parsed
         statements, version, _ = parsed
     public, external = _verdicts(statements, version or "2008-10-17", key_account, org_id, key_arn)
     # The verdicts need neither findings nor the typed policy: the builder that explains them is
     # made on first use of findings, statements or principals_allowed, the KeyPolicy on first
     # use of it.
     return PolicyAnalysis(key_account, public, external, lazy, org_id, trusted, key_arn)
-
-
-def _args_of(st: Statement) -> StatementArgs:
-    return (
-        st.effect,
-        st.principals,
-        st.actions,
-        st.resources,
-        st.conditions,
-        st.sid,
-        st.not_principal,
-        st.not_action,
-        st.not_resource,
-    )
 
 
 def _verdicts(
@@ -405,3 +396,32 @@ def _build(
         b.apply_deny(d)
     b.pieces = [p for p in b.pieces if p.actions]
     return b
+
+
+def _clear_memos() -> None:
+    """Forget every memoised principal, action list, condition and outcome (benchmarks only:
+    it measures the analyser on policies made of parts it has never seen)."""
+    from cmkguard.policy import _engine, _glob, conditions, document
+
+    memos: tuple[dict[Any, Any], ...] = (
+        document._PRINCIPAL_CACHE,
+        document._ACTION_LISTS,
+        document._ONE_ACTION,
+        document._CONDITIONS,
+        conditions._OUTCOMES,
+        conditions._CAPS,
+        *document._ONE_PRINCIPAL.values(),
+    )
+    for memo in memos:
+        memo.clear()
+    document._VALID_ACTIONS.intersection_update({"*"})
+    _engine._CHECKED_ACCOUNTS.clear()
+    for cached in (
+        _engine._action_set,
+        _glob._compile,
+        _glob.expand_action,
+        document._operator,
+        document.canonical_condition_key,
+    ):
+        cached.cache_clear()
+    _analyze_text.cache_clear()

@@ -994,16 +994,15 @@ def parse_policy_parts(
                     args = _fast_statement_args(item) if type(item) is dict else None
                     if args is None:
                         # The statements before it are valid, so the strict parser's first error
-                        # (if any) is this statement's: usually it raises right here.
-                        _strict_statement(item, i)
-                        break
+                        # (if any) is this statement's; else its Statement is this one's.
+                        args = statement_args(_strict_statement(item, f"Statement[{i}]"))
                     parts.append(args)
-                else:
-                    return tuple(parts), version, pid
-            elif type(raw) is dict:
+                return tuple(parts), version, pid
+            if type(raw) is dict:
                 one = _fast_statement_args(raw)
-                if one is not None:
-                    return (one,), version, pid
+                if one is None:
+                    one = statement_args(_strict_statement(raw, "Statement"))
+                return (one,), version, pid
     # Anything unusual, and every error, goes the strict, located way.
     try:
         return _parse_document(doc)
@@ -1011,11 +1010,26 @@ def parse_policy_parts(
         raise PolicyParseError("", "policy nested too deeply") from None
 
 
-def _strict_statement(item: Any, index: int) -> None:
+def _strict_statement(item: Any, where: str) -> Statement:
     try:
-        _parse_statement(item, f"Statement[{index}]")
+        return _parse_statement(item, where)
     except RecursionError:
         raise PolicyParseError("", "policy nested too deeply") from None
+
+
+def statement_args(st: Statement) -> StatementArgs:
+    """``st``'s fields in constructor order (``Statement(*statement_args(st)) == st``)."""
+    return (
+        st.effect,
+        st.principals,
+        st.actions,
+        st.resources,
+        st.conditions,
+        st.sid,
+        st.not_principal,
+        st.not_action,
+        st.not_resource,
+    )
 
 
 def policy_from_parts(parts: PolicyParts) -> KeyPolicy:
