@@ -13,6 +13,8 @@ import pytest
 from cmkguard import Inventory
 from cmkguard.cli import main
 
+_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-AbCdEf"
+
 # A JSON document of the wrong shape: valid JSON, but not what the command reads.
 _WRONG_SHAPES = {
     "list": "[1, 2]",
@@ -205,3 +207,23 @@ def test_migrate_execute_without_credentials_is_bad_input(
     argv = ["migrate", "run", str(plan_file), "--journal", str(journal), "--execute"]
     _one_line_exit_2(capsys, argv, "no AWS credentials")
     assert not journal.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["notanarn"], "'notanarn' is not an ARN"),
+        ([_SECRET, "--consumer", f"{_SECRET}=app-role"], "--consumer: 'app-role' is not an ARN"),
+        (
+            [_SECRET, "--rotation-role", "my-secret=arn:aws:iam::111122223333:role/r"],
+            "--rotation-role",
+        ),
+    ],
+)
+def test_migrate_plan_arguments_that_are_not_arns_are_bad_input(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inv = tmp_path / "inv.json"
+    inv.write_text(Inventory(resources=(), keys=[]).to_json())
+    argv = ["migrate", "plan", *extra, "--key", "alias/k", "--from-inventory", str(inv)]
+    _one_line_exit_2(capsys, [*argv, "--no-capture"], message)

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from cmkguard.arn import parse_arn
 from cmkguard.cli._common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -118,19 +119,31 @@ def _register_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(handler=_run)
 
 
-def _pairs(values: list[str] | None, option: str) -> list[tuple[str, str]]:
+def _pairs(values: list[str] | None, option: str, *, arns: bool = False) -> list[tuple[str, str]]:
     out = []
     for value in values or ():
         left, sep, right = value.partition("=")
         if not sep or not left or not right:
             raise UsageError(f"{option} expects LEFT=RIGHT, got {value!r}")
+        if arns:
+            _require_arns(option, left.strip(), right.strip())
         out.append((left.strip(), right.strip()))
     return out
 
 
+def _require_arns(option: str, *values: str) -> None:
+    # A typo here would otherwise surface as a misleading pre-flight item ("notaprincipal
+    # cannot kms:Decrypt", "not an ARN" blocking the plan: exit 1) instead of bad input.
+    for value in values:
+        try:
+            parse_arn(value)
+        except ValueError:
+            raise UsageError(f"{option}: {value!r} is not an ARN") from None
+
+
 def _options(args: argparse.Namespace) -> MigrationOptions:
     consumers: dict[str, list[str]] = {}
-    for secret, principal in _pairs(args.consumer, "--consumer"):
+    for secret, principal in _pairs(args.consumer, "--consumer", arns=True):
         consumers.setdefault(secret, []).append(principal)
     return MigrationOptions(
         cutover=args.cutover,
@@ -139,7 +152,7 @@ def _options(args: argparse.Namespace) -> MigrationOptions:
         rekey_secret_replicas=args.rekey_secret_replicas,
         replica_keys=dict(_pairs(args.replica_key, "--replica-key")),
         secret_consumers=consumers,
-        rotation_lambda_roles=dict(_pairs(args.rotation_role, "--rotation-role")),
+        rotation_lambda_roles=dict(_pairs(args.rotation_role, "--rotation-role", arns=True)),
     )
 
 
@@ -153,6 +166,7 @@ def _plan(args: argparse.Namespace) -> int:
     check_output(args.output)
     options = _options(args)
     resources = split_list(args.resources) or []
+    _require_arns("ARN", *resources)
     inventory = _inventory(args)
     settings: dict[str, Any] = {}
     if not args.no_capture:
