@@ -83,14 +83,21 @@ class ConfigurationError(CmkGuardError, ValueError):
 class UnknownRegionError(ConfigurationError):
     """A region name that AWS does not have (or that the partition does not offer)."""
 
-    def __init__(self, region: str, known: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, region: str, known: tuple[str, ...] = (), suggestions: tuple[str, ...] = ()
+    ) -> None:
         self.region = region
         self.known = known
-        hint = f" (known regions: {', '.join(known)})" if known else ""
+        self.suggestions = suggestions
+        # Close matches are a guess at a typo, not the list of regions: say so.
+        if suggestions:
+            hint = f" (did you mean {' or '.join(suggestions)}?)"
+        else:
+            hint = f" (known regions: {', '.join(known)})" if known else ""
         super().__init__(f"unknown region {region!r}{hint}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (self.__class__, (self.region, self.known))
+        return (self.__class__, (self.region, self.known, self.suggestions))
 
 
 class UnknownResourceTypeError(ConfigurationError):

@@ -227,3 +227,24 @@ def test_migrate_plan_arguments_that_are_not_arns_are_bad_input(
     inv.write_text(Inventory(resources=(), keys=[]).to_json())
     argv = ["migrate", "plan", *extra, "--key", "alias/k", "--from-inventory", str(inv)]
     _one_line_exit_2(capsys, [*argv, "--no-capture"], message)
+
+
+def test_unknown_region_suggests_rather_than_claims_the_known_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import pickle
+
+    from cmkguard import UnknownRegionError
+    from cmkguard.aws.regions import validate_regions
+
+    # "known regions: us-east-2, us-east-1" read as if AWS had only those two.
+    _one_line_exit_2(
+        capsys,
+        ["scan", "--demo", "--regions", "us-east-99"],
+        "did you mean us-east-2 or us-east-1?",
+    )
+    with pytest.raises(UnknownRegionError) as info:
+        validate_regions(["us-east-99"])
+    assert "eu-west-1" in info.value.known
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.suggestions, str(again)) == (info.value.suggestions, str(info.value))

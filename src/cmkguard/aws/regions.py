@@ -48,8 +48,8 @@ def partition_of(region: str) -> str:
 def validate_regions(regions: Iterable[str]) -> tuple[Region, ...]:
     """The regions, de-duplicated in order; :class:`UnknownRegionError` for a name AWS lacks.
 
-    The error lists the closest known names when there are some (a typo), else the regions of
-    the commercial partition.
+    The error suggests the closest known names when there are some (a typo), else lists the
+    regions of the commercial partition.
     """
     known = known_regions()
     out: list[Region] = []
@@ -57,7 +57,7 @@ def validate_regions(regions: Iterable[str]) -> tuple[Region, ...]:
         region = raw.strip()
         if region not in known:
             close = tuple(difflib.get_close_matches(region, sorted(known), n=3, cutoff=0.75))
-            raise UnknownRegionError(region, close or _regions_by_partition().get("aws", ()))
+            raise UnknownRegionError(region, _regions_by_partition().get("aws", ()), close)
         if region not in out:
             out.append(Region(region))
     return tuple(out)
