@@ -88,7 +88,9 @@ class _LazyPolicy:
         return policy
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _LazyPolicy) and self.get() == other.get()
+        if isinstance(other, _LazyPolicy):
+            return self.get() == other.get()
+        return isinstance(other, KeyPolicy) and self.get() == other
 
     def __hash__(self) -> int:
         return hash(self.get())
@@ -105,7 +107,9 @@ class PolicyAnalysis:
     key_account: str
     is_public: bool
     external_access: frozenset[str]
-    _policy: _LazyPolicy = attrs.field(alias="policy", repr=False)
+    # A KeyPolicy when constructed with one, else the validated policy it is built from on first
+    # access (analyze_key_policy); both compare and hash as the KeyPolicy.
+    _policy: KeyPolicy | _LazyPolicy = attrs.field(alias="policy", repr=False)
     org_id: str | None = None
     trusted_accounts: frozenset[str] = frozenset()
     _key_arn: str | None = attrs.field(default=None, alias="key_arn", repr=False, eq=False)
@@ -114,7 +118,8 @@ class PolicyAnalysis:
     @property
     def policy(self) -> KeyPolicy:
         """The parsed, normalised policy (built on first access)."""
-        return self._policy.get()
+        policy = self._policy
+        return policy if isinstance(policy, KeyPolicy) else policy.get()
 
     def _built(self) -> _Builder:
         # The pieces, inert reasons and findings behind the verdicts, made on first use when the
