@@ -164,3 +164,15 @@ def test_analyses_pickle_with_their_answers() -> None:
     assert clone == analysis
     assert clone.findings == analysis.findings
     assert clone.principals_allowed("kms:Decrypt") == analysis.principals_allowed("kms:Decrypt")
+
+
+def test_a_hand_built_analysis_reads_its_policy_and_explains_itself() -> None:
+    policy = cmkguard.parse_key_policy(PUBLIC)
+    made = cmkguard.PolicyAnalysis(
+        key_account=K, is_public=True, external_access=frozenset({"*"}), policy=policy
+    )
+    analysed = cmkguard.analyze_key_policy(PUBLIC, key_account=K)
+    assert made.policy == policy
+    assert made == analysed
+    assert hash(made) == hash(analysed)
+    assert made.finding_ids == analysed.finding_ids

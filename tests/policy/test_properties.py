@@ -168,3 +168,27 @@ def test_any_grant_list_analyses_or_raises_policy_parse_error(grants: list[Any])
         located = str(exc).startswith("Grants[")
     assert located
     assert analysed == len(grants)
+
+
+def _analysis_or_error(value: Any) -> tuple[str, Any]:
+    try:
+        a = cmkguard.analyze_key_policy(value, key_account=KEY_ACCOUNT)
+    except cmkguard.PolicyParseError as exc:
+        return "error", str(exc)
+    return "parsed", (a.is_public, a.external_access, a.policy)
+
+
+@_PROFILE
+@given(st.one_of(policies(), mutated_policies(), json_values))
+def test_analysis_validates_exactly_as_parse_key_policy(value: Any) -> None:
+    # analyze_key_policy validates on a fast path and builds the typed policy lazily: it must
+    # refuse exactly what parse_key_policy refuses, with the same located message, and its
+    # policy and verdicts must be those of the parsed KeyPolicy.
+    try:
+        policy = cmkguard.parse_key_policy(value)
+    except cmkguard.PolicyParseError as exc:
+        expected: tuple[str, Any] = ("error", str(exc))
+    else:
+        via_policy = cmkguard.analyze_key_policy(policy, key_account=KEY_ACCOUNT)
+        expected = ("parsed", (via_policy.is_public, via_policy.external_access, policy))
+    assert _analysis_or_error(value) == expected
