@@ -32,8 +32,9 @@ from cmkguard.policy._engine import (
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS, glob_match
 from cmkguard.policy._resources import Applies, resource_applies, resources_apply
-from cmkguard.policy.conditions import Outcome, allow_outcome
+from cmkguard.policy.conditions import Outcome, Scope, allow_outcome
 from cmkguard.policy.document import (
+    Condition,
     Effect,
     KeyPolicy,
     PolicyParts,
@@ -295,6 +296,10 @@ def _analyze(
     return PolicyAnalysis(key_account, public, external, lazy, org_id, trusted, key_arn)
 
 
+# _OPEN.intersect(the scope a condition pins), by (condition, version): a pure function of them.
+_FIRST_SCOPE: dict[tuple[Condition, str], Scope | None] = {}
+
+
 def _verdicts(
     statements: tuple[StatementArgs, ...],
     version: str,
@@ -343,7 +348,16 @@ def _verdicts(
                 break
             if outcome is _O_RESTRICT:
                 assert pinned is not None
-                narrowed = scope.intersect(pinned)
+                if scope is _OPEN:  # the first restricting condition: its scope, made consistent
+                    memo = (c, version)
+                    narrowed = _FIRST_SCOPE.get(memo, _OPEN)
+                    if narrowed is _OPEN:
+                        narrowed = _OPEN.intersect(pinned)
+                        if len(_FIRST_SCOPE) >= 4096:
+                            _FIRST_SCOPE.clear()
+                        _FIRST_SCOPE[memo] = narrowed
+                else:
+                    narrowed = scope.intersect(pinned)
                 if narrowed is None:
                     break
                 scope = narrowed
@@ -415,6 +429,7 @@ def _clear_memos() -> None:
         document._CONDITIONS,
         conditions._OUTCOMES,
         conditions._CAPS,
+        _FIRST_SCOPE,
         *document._ONE_PRINCIPAL.values(),
     )
     for memo in memos:
