@@ -72,21 +72,25 @@ def cmkguard_verdict(case: dict[str, Any]) -> str:
     return "public" if analysis.is_public else "not public"
 
 
-def rate(fn: Callable[[], int], rounds: int) -> tuple[float, int]:
-    """(calls per CPU second, calls) over ``rounds`` runs of ``fn``, best of five batches.
+def rates(fns: list[Callable[[], int]], rounds: int, batches: int = 7) -> list[tuple[float, int]]:
+    """(calls per CPU second, calls per batch) of each of ``fns``, best of ``batches`` batches of
+    ``rounds`` runs.
 
-    CPU time of this process, not wall time: on a shared machine other processes' load would
-    otherwise decide the figure.
+    The batches are interleaved (one batch of each function in turn), so that every function,
+    cmkguard's and policyuniverse's alike, meets the same moments of a shared machine. CPU time
+    of this process, not wall time: other processes' load would otherwise decide the figure.
     """
-    fn()  # warm caches and imports
-    best = 0.0
-    calls = 0
-    for _ in range(5):
-        start = time.process_time()
-        calls = sum(fn() for _ in range(rounds))
-        elapsed = time.process_time() - start
-        best = max(best, calls / max(elapsed, 1e-9))
-    return best, calls
+    for fn in fns:
+        fn()  # warm caches and imports
+    best = [0.0] * len(fns)
+    calls = [0] * len(fns)
+    for _ in range(batches):
+        for i, fn in enumerate(fns):
+            start = time.process_time()
+            calls[i] = sum(fn() for _ in range(rounds))
+            elapsed = time.process_time() - start
+            best[i] = max(best[i], calls[i] / max(elapsed, 1e-9))
+    return list(zip(best, calls, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,12 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     machine = f"{platform.machine()} {platform.processor()}".strip()
     print(f"machine: {machine}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     print(f"corpus: {len(cases)} cases ({len(usable)} decodable policies timed)")
-    ours, n = rate(run_cmkguard, args.rounds)
-    ours_pub, _ = rate(run_cmkguard_public_only, args.rounds)
-    theirs, _ = rate(run_policyuniverse, args.rounds)
-    ours_ext, _ = rate(run_cmkguard_external_only, args.rounds)
-    cold, _ = rate(run_cmkguard_public_cold, args.rounds)
-    cached, _ = rate(run_texts_repeated, args.rounds)
+    (ours_pub, _), (theirs, _), (ours_ext, _) = rates(
+        [run_cmkguard_public_only, run_policyuniverse, run_cmkguard_external_only], args.rounds
+    )
+    (ours, n), (cold, _), (cached, _) = rates(
+        [run_cmkguard, run_cmkguard_public_cold, run_texts_repeated], args.rounds, batches=5
+    )
     print(f"cmkguard analyze_key_policy + findings:   {ours:10,.0f} analyses/s ({n} per batch)")
     print(f"cmkguard analyze_key_policy().is_public:  {ours_pub:10,.0f} analyses/s")
     print(f"policyuniverse is_internet_accessible():  {theirs:10,.0f} analyses/s")
