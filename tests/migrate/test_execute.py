@@ -424,8 +424,7 @@ def test_secret_value_moves_to_a_new_version_without_leaving_the_executor(
         options=MigrationOptions(reencrypt_secret_value=True),
     )
     journal = tmp_path / "secret.journal.json"
-    # cmkguard's own logs (botocore's DEBUG wire log prints every response body, of any
-    # GetSecretValue: that is the caller's logging choice, documented in docs/migration.md)
+    # cmkguard's own logs (botocore's DEBUG wire log at the root: test_secret_wire_log.py)
     caplog.set_level("DEBUG", logger="cmkguard")
     report = execute(plan, estate.session, journal=journal, dry_run=False, waiter_config=FAST)
     assert report.completed, str(report)

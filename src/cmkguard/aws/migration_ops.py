@@ -7,10 +7,13 @@ so the executor never handles a raw botocore exception.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions as bx
@@ -33,6 +36,7 @@ __all__ = [
     "resolve_key_arn",
     "rewrite_secret_value",
     "wait",
+    "wire_log_muted",
 ]
 
 # Terminal states: a resource in one of these is not adopted as the step's result.
@@ -239,6 +243,48 @@ def resolve_key_arn(clients: Clients, region: str, reference: str) -> str:
     return clients._keys[cache_key]
 
 
+class _DropThisThread(logging.Filter):
+    """Drops the records of the threads currently inside :func:`wire_log_muted`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+        self.lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread not in self.threads
+
+
+_MUTE = _DropThisThread()
+
+# botocore's DEBUG log prints request parameters (botocore.endpoint) and response bodies
+# (botocore.parsers); urllib3 and the http session log around them.
+_WIRE_LOGGER_PREFIXES = ("botocore", "urllib3", "boto3")
+
+
+@contextmanager
+def wire_log_muted() -> Iterator[None]:
+    """Drop botocore's/urllib3's log records of *this thread* while the block runs.
+
+    For the calls that carry a secret (GetSecretValue / PutSecretValue of the opt-in
+    re-encryption, an interim master password): a caller who turned on DEBUG logging for the
+    whole process must not find the value in its logs. Other threads log as configured.
+    A filter on a logger applies only to records created on it, so it goes on every
+    botocore/urllib3 logger that exists (they are created at import, before any call).
+    """
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and name.startswith(_WIRE_LOGGER_PREFIXES):
+            logger.addFilter(_MUTE)  # a no-op when already there
+    ident = threading.get_ident()
+    with _MUTE.lock:
+        _MUTE.threads.add(ident)
+    try:
+        yield
+    finally:
+        with _MUTE.lock:
+            _MUTE.threads.discard(ident)
+
+
 def rewrite_secret_value(
     clients: Clients, region: str, secret_id: str, token: str
 ) -> dict[str, Any]:
@@ -249,22 +295,28 @@ def rewrite_secret_value(
     """
     client = clients.get("secretsmanager", region)
     try:
-        current = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
-        if current.get("VersionId") == token:
-            return {"VersionId": token, "adopted": True}
-        kwargs: dict[str, Any] = {"SecretId": secret_id, "ClientRequestToken": token}
-        if "SecretBinary" in current:
-            kwargs["SecretBinary"] = current["SecretBinary"]
-        else:
-            kwargs["SecretString"] = current["SecretString"]
-        del current
-        response = client.put_secret_value(**kwargs)
-        del kwargs
+        with wire_log_muted():
+            return _rewrite(client, secret_id, token)
     except (bx.ClientError, bx.BotoCoreError) as exc:
         code = error_code(exc)
         # The message of a failed put never contains the value; keep only code and message.
         _code, reason = failure(exc)
         raise CallFailed("PutSecretValue", code, reason) from None
+
+
+def _rewrite(client: Any, secret_id: str, token: str) -> dict[str, Any]:
+    """The body of :func:`rewrite_secret_value`, run inside :func:`wire_log_muted`."""
+    current = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    if current.get("VersionId") == token:
+        return {"VersionId": token, "adopted": True}
+    kwargs: dict[str, Any] = {"SecretId": secret_id, "ClientRequestToken": token}
+    if "SecretBinary" in current:
+        kwargs["SecretBinary"] = current["SecretBinary"]
+    else:
+        kwargs["SecretString"] = current["SecretString"]
+    del current
+    response = client.put_secret_value(**kwargs)
+    del kwargs
     return {"VersionId": response.get("VersionId")}
 
 

@@ -346,7 +346,12 @@ def _run_step(
             k: (ops.generate_password() if v == GENERATED_PASSWORD else v)
             for k, v in step.params.items()
         }
-        response = ops.call(clients, step.service, step.region, step.operation, params)
+        if GENERATED_PASSWORD in step.params.values():
+            # botocore's DEBUG log would print the interim password with the request.
+            with ops.wire_log_muted():
+                response = ops.call(clients, step.service, step.region, step.operation, params)
+        else:
+            response = ops.call(clients, step.service, step.region, step.operation, params)
         del params  # may hold a generated password
         return False, "", _safe_output(response)
     if step.kind == "wait":
