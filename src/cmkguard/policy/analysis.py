@@ -427,6 +427,7 @@ def _clear_memos() -> None:
         document._ACTION_LISTS,
         document._ONE_ACTION,
         document._CONDITIONS,
+        document._ONE_CONDITION,
         conditions._OUTCOMES,
         conditions._CAPS,
         _FIRST_SCOPE,

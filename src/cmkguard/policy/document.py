@@ -698,6 +698,7 @@ _ACTION_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
 _ONE_ACTION: dict[str, tuple[str]] = {}
 _STAR = ("*",)
 _CONDITIONS: dict[tuple[str, str, str | tuple[str, ...]], Condition] = {}
+_ONE_CONDITION: dict[tuple[Any, Any, str], tuple[Condition, ...]] = {}
 _MEMO_LIMIT = 4096
 
 
@@ -873,6 +874,25 @@ def _fast_actions(raw: Any) -> tuple[str, ...] | None:
 def _fast_conditions(block: Any) -> tuple[Condition, ...] | None:
     if type(block) is not dict:
         return None
+    if len(block) == 1:
+        # The usual block, one operator on one key with one value: remembered whole.
+        ((op_raw, keys),) = block.items()
+        if type(keys) is dict and len(keys) == 1:
+            ((key_raw, value),) = keys.items()
+            if type(value) is str:
+                memo = (op_raw, key_raw, value)
+                hit = _ONE_CONDITION.get(memo)
+                if hit is None:
+                    hit = _fast_conditions_any(block)
+                    if hit is not None:
+                        if len(_ONE_CONDITION) >= _MEMO_LIMIT:
+                            _ONE_CONDITION.clear()
+                        _ONE_CONDITION[memo] = hit
+                return hit
+    return _fast_conditions_any(block)
+
+
+def _fast_conditions_any(block: dict[Any, Any]) -> tuple[Condition, ...] | None:
     out: list[Condition] = []
     seen_ops: set[str] | None = set() if len(block) > 1 else None
     for op_raw, keys in block.items():
