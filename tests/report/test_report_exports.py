@@ -149,6 +149,7 @@ def test_sarif(report: AuditReport) -> None:
 def test_dataframe(report: AuditReport) -> None:
     frame = report.to_dataframe()
     assert len(frame) == len(report.findings)
+    assert list(frame.columns) == [c for c in CSV_COLUMNS if c != "evidence"]
     assert frame["severity"].max() == "critical"
     assert next(iter(frame.sort_values("severity")["severity"])) == "info"
 

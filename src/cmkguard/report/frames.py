@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cmkguard.errors import MissingExtraError
+from cmkguard.report.csv import CSV_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,21 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["coverage_groups", "coverage_to_dataframe", "import_pandas", "report_to_dataframe"]
 
-_COLUMNS = (
-    "fingerprint",
-    "rule_id",
-    "severity",
-    "title",
-    "account",
-    "region",
-    "resource_type",
-    "resource_arn",
-    "key_arn",
-    "message",
-    "remediation",
-    "suppressed",
-    "first_seen",
-)
+# The CSV export's columns, but for the nested evidence (JSON text in a CSV cell, awkward as a
+# DataFrame column); one list, so the two exports cannot drift apart.
+_COLUMNS = tuple(c for c in CSV_COLUMNS if c != "evidence")
 
 
 def import_pandas() -> Any:
