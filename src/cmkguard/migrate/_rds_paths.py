@@ -199,6 +199,18 @@ class RdsPaths(PlannerBase):
                 "applications must read the new secret",
             )
 
+    def _instance_record(self, arn: str) -> Mapping[str, Any] | None:
+        """A DB instance's captured settings, else its scanned details if they hold them."""
+        record = self.settings.get(arn)
+        if record is not None:
+            return record
+        try:
+            details = self.inventory.resource(arn).details
+        except KeyError:
+            return None
+        # Scanned details carry the describe record only when the scan kept it whole.
+        return details if "DBInstanceClass" in details else None
+
     def _plan_replicas(
         self,
         c: Chain,
@@ -225,13 +237,7 @@ class RdsPaths(PlannerBase):
                 )
                 continue
             rep_arn = f"arn:aws:rds:{resource.region}:{resource.account}:db:{rep}"
-            rep_record = self.settings.get(rep_arn)
-            if rep_record is None:
-                try:
-                    details = self.inventory.resource(rep_arn).details
-                except KeyError:
-                    details = {}
-                rep_record = details if "DBInstanceClass" in details else None
+            rep_record = self._instance_record(rep_arn)
             if rep_record is None:
                 self._warn(
                     "replica-settings",
@@ -396,13 +402,7 @@ class RdsPaths(PlannerBase):
         for m in members:
             mid = m["DBInstanceIdentifier"]
             marn = f"arn:aws:rds:{region}:{resource.account}:db:{mid}"
-            mrec = self.settings.get(marn)
-            if mrec is None:
-                try:
-                    details = self.inventory.resource(marn).details
-                except KeyError:
-                    details = {}
-                mrec = details if "DBInstanceClass" in details else None
+            mrec = self._instance_record(marn)
             if mrec is None:
                 self._block(
                     "source-settings",
