@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -17,7 +17,18 @@ from cmkguard.migrate.preflight import (
 )
 from cmkguard.models import EncryptedResource, Inventory, KmsKey
 
-__all__ = ["MIGRATION_TAG", "Chain", "PlannerBase", "ident", "short_hash"]
+__all__ = [
+    "CLUSTER",
+    "INSTANCE",
+    "MIGRATION_TAG",
+    "Chain",
+    "PlannerBase",
+    "RdsKind",
+    "add_rename",
+    "add_rollback_rename",
+    "ident",
+    "short_hash",
+]
 
 MIGRATION_TAG = "cmkguard:migration-source"
 """Tag put on the intermediate snapshots: which source they were taken from."""
@@ -130,6 +141,96 @@ class Chain:
             adopt=adopt or {},
         )
         self.rollback.append(step)
+
+
+class RdsKind(NamedTuple):
+    """The operation and field names that differ between an RDS DB instance and a DB cluster."""
+
+    describe: str
+    modify: str
+    id_field: str
+    new_id_field: str
+    waiter: str
+    renamed_probe: str
+
+
+INSTANCE = RdsKind(
+    "DescribeDBInstances",
+    "ModifyDBInstance",
+    "DBInstanceIdentifier",
+    "NewDBInstanceIdentifier",
+    "DBInstanceAvailable",
+    "db-instance-renamed",
+)
+CLUSTER = RdsKind(
+    "DescribeDBClusters",
+    "ModifyDBCluster",
+    "DBClusterIdentifier",
+    "NewDBClusterIdentifier",
+    "DBClusterAvailable",
+    "db-cluster-renamed",
+)
+
+
+def _rename_params(kind: RdsKind, frm: str, to: str) -> dict[str, Any]:
+    return {kind.id_field: frm, kind.new_id_field: to, "ApplyImmediately": True}
+
+
+def _renamed_probe(kind: RdsKind, frm: str, to: str) -> dict[str, str]:
+    # On resume, a rename that AWS took before the journal was written is adopted, not resent.
+    return {"probe": kind.renamed_probe, "from": frm, "to": to}
+
+
+def add_rename(
+    c: Chain,
+    kind: RdsKind,
+    what: str,
+    frm: str,
+    to: str,
+    *,
+    description: str,
+    precondition: str = "",
+    verify: str = "",
+) -> None:
+    """A cutover rename of ``frm`` to ``to``, then the wait until ``to`` is available."""
+    c.add(
+        what,
+        "call",
+        "cutover",
+        kind.modify,
+        _rename_params(kind, frm, to),
+        description=description,
+        precondition=precondition,
+        verify=verify,
+        adopt=_renamed_probe(kind, frm, to),
+    )
+    c.add(
+        f"wait-{what}",
+        "wait",
+        "cutover",
+        kind.waiter,
+        {kind.id_field: to},
+        description=f"wait until {to} is available",
+    )
+
+
+def add_rollback_rename(c: Chain, kind: RdsKind, frm: str, to: str, *, description: str) -> None:
+    """A rollback rename of ``frm`` to ``to``, then the wait until ``to`` is available."""
+    c.add_rollback(
+        f"rename-{frm}",
+        "call",
+        kind.modify,
+        _rename_params(kind, frm, to),
+        description=description,
+        adopt=_renamed_probe(kind, frm, to),
+    )
+    c.add_rollback(
+        f"wait-{to}",
+        "wait",
+        kind.waiter,
+        {kind.id_field: to},
+        description=f"wait until {to} is available",
+    )
 
 
 class PlannerBase:

@@ -6,7 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from cmkguard.migrate import _settings as st
-from cmkguard.migrate._base import MIGRATION_TAG, Chain, PlannerBase, ident, short_hash
+from cmkguard.migrate._base import (
+    CLUSTER,
+    INSTANCE,
+    MIGRATION_TAG,
+    Chain,
+    PlannerBase,
+    add_rename,
+    add_rollback_rename,
+    ident,
+    short_hash,
+)
 from cmkguard.models import EncryptedResource, KeyClass, KmsKey
 
 __all__ = ["RdsPaths"]
@@ -303,33 +313,20 @@ class RdsPaths(PlannerBase):
         old_key: str | None,
         primary: str | None = None,
     ) -> None:
-        def rename(what: str, frm: str, to: str, description: str) -> None:
-            c.add(
+        for what, frm, to, description in (
+            (f"rename-old-{src}", src, old_id, f"cutover: rename the source {src} to {old_id}"),
+            (f"rename-new-{src}", new_id, src, f"cutover: rename {new_id} to {src}"),
+        ):
+            add_rename(
+                c,
+                INSTANCE,
                 what,
-                "call",
-                "cutover",
-                "ModifyDBInstance",
-                {
-                    "DBInstanceIdentifier": frm,
-                    "NewDBInstanceIdentifier": to,
-                    "ApplyImmediately": True,
-                },
+                frm,
+                to,
                 description=description,
                 precondition=f"{frm} is available and {to} does not exist",
                 verify=f"{to} exists and {frm} does not",
-                adopt={"probe": "db-instance-renamed", "from": frm, "to": to},
             )
-            c.add(
-                f"wait-{what}",
-                "wait",
-                "cutover",
-                "DBInstanceAvailable",
-                {"DBInstanceIdentifier": to},
-                description=f"wait until {to} is available",
-            )
-
-        rename(f"rename-old-{src}", src, old_id, f"cutover: rename the source {src} to {old_id}")
-        rename(f"rename-new-{src}", new_id, src, f"cutover: rename {new_id} to {src}")
         expect: dict[str, Any] = {"KmsKeyId": key.arn}
         if primary:
             # A replica follows its primary's renames: it must now read from the re-keyed one.
@@ -344,29 +341,20 @@ class RdsPaths(PlannerBase):
             + (f" and replicates from {primary}" if primary else ""),
         )
 
-        def rb_rename(frm: str, to: str, description: str) -> None:
-            c.add_rollback(
-                f"rename-{frm}",
-                "call",
-                "ModifyDBInstance",
-                {
-                    "DBInstanceIdentifier": frm,
-                    "NewDBInstanceIdentifier": to,
-                    "ApplyImmediately": True,
-                },
-                description=description,
-                adopt={"probe": "db-instance-renamed", "from": frm, "to": to},
-            )
-            c.add_rollback(
-                f"wait-{to}",
-                "wait",
-                "DBInstanceAvailable",
-                {"DBInstanceIdentifier": to},
-                description=f"wait until {to} is available",
-            )
-
-        rb_rename(src, new_id, f"rollback: rename the re-keyed {src} back to {new_id}")
-        rb_rename(old_id, src, f"rollback: rename the original {old_id} back to {src}")
+        add_rollback_rename(
+            c,
+            INSTANCE,
+            src,
+            new_id,
+            description=f"rollback: rename the re-keyed {src} back to {new_id}",
+        )
+        add_rollback_rename(
+            c,
+            INSTANCE,
+            old_id,
+            src,
+            description=f"rollback: rename the original {old_id} back to {src}",
+        )
         expect = {"KmsKeyId": old_key} if old_key else {}
         c.add_rollback(
             f"verify-{src}",
@@ -527,52 +515,16 @@ class RdsPaths(PlannerBase):
         if not opts.cutover:
             return
         for what, frm, to in (("rename-old", src, old_id), ("rename-new", new_id, src)):
-            c.add(
-                what,
-                "call",
-                "cutover",
-                "ModifyDBCluster",
-                {
-                    "DBClusterIdentifier": frm,
-                    "NewDBClusterIdentifier": to,
-                    "ApplyImmediately": True,
-                },
-                description=f"cutover: rename cluster {frm} to {to}",
-                adopt={"probe": "db-cluster-renamed", "from": frm, "to": to},
-            )
-            c.add(
-                f"wait-{what}",
-                "wait",
-                "cutover",
-                "DBClusterAvailable",
-                {"DBClusterIdentifier": to},
-                description=f"wait until {to} is available",
+            add_rename(
+                c, CLUSTER, what, frm, to, description=f"cutover: rename cluster {frm} to {to}"
             )
         for mid, mold, mnew in renames:
             for what, frm, to in (
                 (f"rename-old-{mid}", mid, mold),
                 (f"rename-new-{mid}", mnew, mid),
             ):
-                c.add(
-                    what,
-                    "call",
-                    "cutover",
-                    "ModifyDBInstance",
-                    {
-                        "DBInstanceIdentifier": frm,
-                        "NewDBInstanceIdentifier": to,
-                        "ApplyImmediately": True,
-                    },
-                    description=f"cutover: rename member {frm} to {to}",
-                    adopt={"probe": "db-instance-renamed", "from": frm, "to": to},
-                )
-                c.add(
-                    f"wait-{what}",
-                    "wait",
-                    "cutover",
-                    "DBInstanceAvailable",
-                    {"DBInstanceIdentifier": to},
-                    description=f"wait until {to} is available",
+                add_rename(
+                    c, INSTANCE, what, frm, to, description=f"cutover: rename member {frm} to {to}"
                 )
         c.add(
             "verify-cutover",
@@ -603,29 +555,8 @@ class RdsPaths(PlannerBase):
             "clients reconnect (plan for the downtime of the renames)",
         )
         # Rollback: the renames in reverse.
-        pairs = [(src, new_id, "ModifyDBCluster"), (old_id, src, "ModifyDBCluster")]
+        pairs = [(CLUSTER, src, new_id), (CLUSTER, old_id, src)]
         for mid, mold, mnew in renames:
-            pairs += [(mid, mnew, "ModifyDBInstance"), (mold, mid, "ModifyDBInstance")]
-        for frm, to, op in pairs:
-            is_cluster = op == "ModifyDBCluster"
-            id_key = "DBClusterIdentifier" if is_cluster else "DBInstanceIdentifier"
-            new_key = "NewDBClusterIdentifier" if is_cluster else "NewDBInstanceIdentifier"
-            c.add_rollback(
-                f"rename-{frm}",
-                "call",
-                op,
-                {id_key: frm, new_key: to, "ApplyImmediately": True},
-                description=f"rollback: rename {frm} to {to}",
-                adopt={
-                    "probe": "db-cluster-renamed" if is_cluster else "db-instance-renamed",
-                    "from": frm,
-                    "to": to,
-                },
-            )
-            c.add_rollback(
-                f"wait-{to}",
-                "wait",
-                "DBClusterAvailable" if is_cluster else "DBInstanceAvailable",
-                {id_key: to},
-                description=f"wait until {to} is available",
-            )
+            pairs += [(INSTANCE, mid, mnew), (INSTANCE, mold, mid)]
+        for kind, frm, to in pairs:
+            add_rollback_rename(c, kind, frm, to, description=f"rollback: rename {frm} to {to}")

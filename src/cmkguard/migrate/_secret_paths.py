@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cmkguard.arn import parse_arn
-from cmkguard.migrate._base import Chain, PlannerBase
+from cmkguard.migrate._base import CLUSTER, INSTANCE, Chain, PlannerBase
 from cmkguard.migrate.model import GENERATED_PASSWORD
 from cmkguard.migrate.preflight import (
     check_key,
@@ -210,14 +210,13 @@ class SecretPaths(PlannerBase):
         region = resource.region
         c = Chain(f"{region}/secret:{resource.name}", resource.arn, region)
         self.chains.append(c)
-        op = "ModifyDBCluster" if is_cluster else "ModifyDBInstance"
-        id_field = "DBClusterIdentifier" if is_cluster else "DBInstanceIdentifier"
-        waiter = "DBClusterAvailable" if is_cluster else "DBInstanceAvailable"
+        kind = CLUSTER if is_cluster else INSTANCE
+        op, id_field, waiter = kind.modify, kind.id_field, kind.waiter
         c.add(
             "check-source",
             "check-source",
             "prepare",
-            "DescribeDBClusters" if is_cluster else "DescribeDBInstances",
+            kind.describe,
             {id_field: owner_id, "expected": {"MasterUserSecret.SecretArn": resource.arn}},
             description=f"{owner_id} still manages this secret",
         )
@@ -276,7 +275,7 @@ class SecretPaths(PlannerBase):
             "verify",
             "verify",
             "cutover",
-            "DescribeDBClusters" if is_cluster else "DescribeDBInstances",
+            kind.describe,
             {id_field: owner_id, "expect": {"MasterUserSecret.KmsKeyId": key.arn}},
             description=f"{owner_id}'s master secret is on the target key",
         )

@@ -138,6 +138,29 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = value
 
 
+def _put_monitoring_and_insights(
+    out: dict[str, Any], record: Mapping[str, Any], target_key: str
+) -> None:
+    """Enhanced monitoring and Performance Insights as the source had them, PI on the CMK.
+
+    Both are always sent, even when off: restore and create fall back to their own defaults
+    otherwise. Performance Insights has its own key, so it moves to the target key too.
+    """
+    interval = int(record.get("MonitoringInterval", 0) or 0)
+    out["MonitoringInterval"] = interval
+    if interval and record.get("MonitoringRoleArn"):
+        out["MonitoringRoleArn"] = record["MonitoringRoleArn"]
+    pi = bool(record.get("PerformanceInsightsEnabled", False))
+    out["EnablePerformanceInsights"] = pi
+    if pi:
+        out["PerformanceInsightsKMSKeyId"] = target_key
+        _put(
+            out,
+            "PerformanceInsightsRetentionPeriod",
+            record.get("PerformanceInsightsRetentionPeriod"),
+        )
+
+
 def _option_group(record: Mapping[str, Any]) -> str | None:
     # A default option group ("default:<engine>-<major>") is what restore picks anyway, and it
     # is named per engine version: only a custom group has to be passed again.
@@ -214,20 +237,7 @@ def instance_modify_params(
 ) -> dict[str, Any]:
     """``ModifyDBInstance`` parameters for what restore cannot take (monitoring, PI, ...)."""
     out: dict[str, Any] = {"DBInstanceIdentifier": new_id, "ApplyImmediately": True}
-    interval = int(record.get("MonitoringInterval", 0) or 0)
-    out["MonitoringInterval"] = interval
-    if interval and record.get("MonitoringRoleArn"):
-        out["MonitoringRoleArn"] = record["MonitoringRoleArn"]
-    pi = bool(record.get("PerformanceInsightsEnabled", False))
-    out["EnablePerformanceInsights"] = pi
-    if pi:
-        # Performance Insights has its own key: it moves to the CMK too.
-        out["PerformanceInsightsKMSKeyId"] = target_key
-        _put(
-            out,
-            "PerformanceInsightsRetentionPeriod",
-            record.get("PerformanceInsightsRetentionPeriod"),
-        )
+    _put_monitoring_and_insights(out, record, target_key)
     _put(out, "MaxAllocatedStorage", record.get("MaxAllocatedStorage"))
     _put(out, "PreferredMaintenanceWindow", record.get("PreferredMaintenanceWindow"))
     return out
@@ -351,19 +361,7 @@ def member_create_params(
     out["AutoMinorVersionUpgrade"] = bool(record.get("AutoMinorVersionUpgrade", True))
     _put(out, "CACertificateIdentifier", record.get("CACertificateIdentifier"))
     _put(out, "PreferredMaintenanceWindow", record.get("PreferredMaintenanceWindow"))
-    interval = int(record.get("MonitoringInterval", 0) or 0)
-    out["MonitoringInterval"] = interval
-    if interval and record.get("MonitoringRoleArn"):
-        out["MonitoringRoleArn"] = record["MonitoringRoleArn"]
-    pi = bool(record.get("PerformanceInsightsEnabled", False))
-    out["EnablePerformanceInsights"] = pi
-    if pi:
-        out["PerformanceInsightsKMSKeyId"] = target_key
-        _put(
-            out,
-            "PerformanceInsightsRetentionPeriod",
-            record.get("PerformanceInsightsRetentionPeriod"),
-        )
+    _put_monitoring_and_insights(out, record, target_key)
     tags = _tags(record)
     if tags:
         out["Tags"] = tags
