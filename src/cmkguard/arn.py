@@ -12,17 +12,24 @@ __all__ = [
     "Arn",
     "KeyReference",
     "is_account_id",
+    "is_org_id",
     "key_arn",
     "parse_arn",
     "parse_key_reference",
 ]
 
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
+_ORG_RE = re.compile(r"o-[a-z0-9]{10,32}")
 
 
 def is_account_id(value: str) -> bool:
     """Whether ``value`` is exactly 12 ASCII digits (no trailing newline, no other digits)."""
     return _ACCOUNT_RE.fullmatch(value) is not None
+
+
+def is_org_id(value: str) -> bool:
+    """Whether ``value`` is an AWS Organizations id: ``o-`` and 10-32 lower-case letters/digits."""
+    return _ORG_RE.fullmatch(value) is not None
 
 
 @attrs.frozen

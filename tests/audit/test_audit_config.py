@@ -75,6 +75,8 @@ def test_json_file_round_trips_through_to_dict(tmp_path: Path) -> None:
         ("required_tags = 'owner'", "required_tags"),
         ("required_tag = ['owner']", "required_tag: unknown field"),
         ("trusted_accounts = ['12345']", "trusted_accounts[0]"),
+        # A TOML basic string: a real trailing newline, which a `^\\d{12}$` check would let pass.
+        ('trusted_accounts = ["111122223333\\n"]', "trusted_accounts[0]"),
         ("org_id = 'acme'", "org_id"),
         ("[severity_overrides]\nno-such-rule = 'low'", "severity_overrides.no-such-rule"),
         ("[severity_overrides]\nkey-unused = 'urgent'", "severity_overrides.key-unused"),

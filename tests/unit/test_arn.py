@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cmkguard.arn import is_account_id, parse_arn, parse_key_reference
+from cmkguard.arn import is_account_id, is_org_id, parse_arn, parse_key_reference
 
 
 @pytest.mark.parametrize("text", ["111122223333", "000000000000"])
@@ -58,3 +58,11 @@ def test_key_references(raw: str, kind: str, name: str, account: str | None) -> 
 def test_bad_key_references(raw: str) -> None:
     with pytest.raises(ValueError, match="not a KMS key"):
         parse_key_reference(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("o-a1b2c3d4e5", True), ("o-abc", False), ("o-A1B2C3D4E5", False), ("o-a1b2c3d4e5\n", False)],
+)
+def test_org_ids(text: str, expected: bool) -> None:
+    assert is_org_id(text) is expected

@@ -8,7 +8,6 @@ whose message names the offending field, e.g. ``suppressions[2].expires: not a d
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from cmkguard.arn import is_account_id, is_org_id
 from cmkguard.errors import AuditPolicyError
 from cmkguard.severity import Severity
 
@@ -25,9 +25,6 @@ __all__ = ["DEFAULT_REQUIRED_TAGS", "AuditPolicy", "Suppression"]
 
 DEFAULT_REQUIRED_TAGS: tuple[str, ...] = ("owner", "application", "data-sensitivity", "cost-center")
 """The tags every customer-managed key must carry unless the policy says otherwise."""
-
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
 @attrs.frozen
@@ -149,14 +146,14 @@ class AuditPolicy:
         if "trusted_accounts" in data:
             accounts = _str_list(data["trusted_accounts"], "trusted_accounts")
             for i, acct in enumerate(accounts):
-                if not _ACCOUNT_RE.match(acct):
+                if not is_account_id(acct):
                     raise AuditPolicyError(
                         f"trusted_accounts[{i}]: not a 12-digit account id: {acct!r}"
                     )
             kwargs["trusted_accounts"] = accounts
         if data.get("org_id") is not None:
             org = data["org_id"]
-            if not isinstance(org, str) or not _ORG_RE.match(org):
+            if not isinstance(org, str) or not is_org_id(org):
                 raise AuditPolicyError(f"org_id: not an organization id (o-...): {org!r}")
             kwargs["org_id"] = org
         if "severity_overrides" in data:

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import IO, Any
 
+from cmkguard.arn import is_account_id, is_org_id
 from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy import GrantAnalysis, PolicyAnalysis, analyze_grants, analyze_key_policy
-from cmkguard.policy.document import is_account_id
 
 __all__ = ["FORMATS", "register", "render_table"]
 
 FORMATS = ("table", "json")
 """Values of ``--format``."""
-
-_ORG_RE = re.compile(r"o-[a-z0-9]{10,32}")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,10 +96,10 @@ def _grants_input(text: str, path: str) -> list[Any]:
 def _check_ids(args: argparse.Namespace) -> None:
     if not is_account_id(args.account):
         raise UsageError(f"--account {args.account!r} is not a 12-digit account id")
-    if args.org_id is not None and not _ORG_RE.fullmatch(args.org_id):
+    if args.org_id is not None and not is_org_id(args.org_id):
         raise UsageError(f"--org-id {args.org_id!r} is not an organization id (o-...)")
     for trusted in args.trusted_account:
-        if not (is_account_id(trusted) or _ORG_RE.fullmatch(trusted)):
+        if not (is_account_id(trusted) or is_org_id(trusted)):
             raise UsageError(f"--trusted-account {trusted!r} is not an account or org id")
 
 

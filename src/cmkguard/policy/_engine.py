@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from cmkguard.arn import is_account_id
 from cmkguard.errors import ConfigurationError
 from cmkguard.policy._glob import ALL_ACTIONS, expand_action
 from cmkguard.policy._resources import Applies, resource_applies
@@ -33,7 +34,6 @@ from cmkguard.policy.document import (
     Principal,
     PrincipalKind,
     Statement,
-    is_account_id,
 )
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 

@@ -14,8 +14,9 @@ import re
 
 import attrs
 
+from cmkguard.arn import is_account_id
 from cmkguard.policy._glob import glob_match, has_wildcard
-from cmkguard.policy.document import Condition, is_account_id
+from cmkguard.policy.document import Condition
 
 __all__ = [
     "ALWAYS_PRESENT_KEYS",

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from cmkguard.arn import is_account_id
 from cmkguard.errors import PolicyParseError
 
 __all__ = [
@@ -41,13 +42,6 @@ _STATEMENT_FIELDS = frozenset(
     | {"NotResource", "Condition"}
 )
 _PRINCIPAL_TYPES = ("AWS", "Service", "Federated")
-
-_ACCOUNT_RE = re.compile(r"[0-9]{12}")
-
-
-def is_account_id(text: str) -> bool:
-    """Whether ``text`` is exactly 12 ASCII digits (no trailing newline, no other digits)."""
-    return _ACCOUNT_RE.fullmatch(text) is not None
 
 
 _ACTION_RE = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
@@ -434,7 +428,7 @@ def _strings(value: Any, where: str, *, allow_scalars: bool = False) -> tuple[st
 def _parse_aws_principal(value: str, where: str) -> Principal:
     if value == "*":
         return Principal("AWS", "*", PrincipalKind.WILDCARD)
-    if _ACCOUNT_RE.fullmatch(value):
+    if is_account_id(value):
         return Principal("AWS", f"arn:aws:iam::{value}:root", PrincipalKind.ACCOUNT, value)
     if _UNIQUE_ID_RE.fullmatch(value):
         return Principal("AWS", value, PrincipalKind.UNIQUE_ID)
@@ -444,7 +438,7 @@ def _parse_aws_principal(value: str, where: str) -> Principal:
             where, f"invalid principal {value!r} (not '*', an account id or ARN)"
         )
     account, resource, service = m["account"], m["resource"], m["service"]
-    if not _ACCOUNT_RE.fullmatch(account):
+    if not is_account_id(account):
         raise PolicyParseError(
             where, f"invalid principal {value!r}: account {account!r} is not 12 digits"
         )
@@ -494,7 +488,7 @@ def _parse_principal_uncached(ptype: str, value: str, where: str) -> Principal:
     # Federated: an identity-provider ARN (belongs to its account) or a web-identity domain.
     if value.startswith("arn:"):
         m = _PRINCIPAL_ARN_RE.fullmatch(value)
-        if not m or not _ACCOUNT_RE.fullmatch(m["account"]) or "provider/" not in m["resource"]:
+        if not m or not is_account_id(m["account"]) or "provider/" not in m["resource"]:
             raise PolicyParseError(where, f"invalid federated principal {value!r}")
         return Principal("Federated", value, PrincipalKind.ARN, m["account"])
     if not SERVICE_RE.fullmatch(value):
