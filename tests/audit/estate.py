@@ -140,7 +140,7 @@ R_GOOD = resource("db-good", "rds:db-instance", CMK, K_GOOD.arn, tags={"applicat
 R_AWS_DB = resource("db-aws", "rds:db-instance", AWS, K_AWS_RDS.arn)
 R_AWS_CLUSTER = resource("cluster-aws", "rds:db-cluster", AWS, K_AWS_RDS.arn)
 R_AWS_SNAP = resource(
-    "snap-aws", "rds:db-snapshot", AWS, K_AWS_RDS.arn, details={"SnapshotType": "manual"}
+    "snap-aws", "rds:db-snapshot", AWS, K_AWS_RDS.arn, details={"snapshot_type": "manual"}
 )
 R_AWS_CSNAP = resource("csnap-aws", "rds:db-cluster-snapshot", AWS, K_AWS_RDS.arn)
 R_AWS_SECRET = resource("secret-aws", "secretsmanager:secret", AWS, None)

@@ -122,7 +122,7 @@ def test_unknown_resource_type_on_aws_managed_key_uses_the_generic_rule(estate: 
 
 
 def test_rds_managed_secret_on_default_key_points_to_the_owning_service(estate: ModuleType) -> None:
-    res = attrs.evolve(estate.R_AWS_SECRET, details={"OwningService": "rds"})
+    res = attrs.evolve(estate.R_AWS_SECRET, details={"owning_service": "rds"})
     (f,) = _audit(estate, resources=(res,), keys=(), errors=()).findings
     assert f.rule_id == "secret-aws-managed-key"
     assert "managed by rds" in f.message
@@ -140,7 +140,7 @@ def test_rotation_lambda_on_another_key_class(estate: ModuleType) -> None:
     res = attrs.evolve(
         estate.R_GOOD,
         resource_type="secretsmanager:secret",
-        details={"RotationLambdaARN": "arn:aws:lambda:us-east-1:111122223333:function:rot"},
+        details={"rotation_lambda_arn": "arn:aws:lambda:us-east-1:111122223333:function:rot"},
         secondary_keys=(
             KeyUse("rotation-lambda", Region("us-east-1"), None, KeyClass.AWS_MANAGED),
         ),

@@ -13,7 +13,7 @@ from cmkguard.audit.finding import Finding
 from cmkguard.models import EncryptedResource, KeyClass
 from cmkguard.types import KeyArn
 
-__all__ = ["check_key_class", "check_key_state", "check_secondary_keys", "detail"]
+__all__ = ["check_key_class", "check_key_state", "check_secondary_keys"]
 
 _SNAPSHOT_TYPES = frozenset({"rds:db-snapshot", "rds:db-cluster-snapshot"})
 # Key states in which the key decrypts (or soon will again without anyone acting).
@@ -22,27 +22,12 @@ _USABLE_STATES = frozenset({"Enabled", "Creating", "Updating"})
 
 # Details worth repeating in evidence; the scan writes snake_case, hand-made inventories may
 # use the AWS API's names, so both are read.
-_DETAILS = {
-    "snapshot_type": "SnapshotType",
-    "owning_service": "OwningService",
-    "engine": "Engine",
-    "rotation_lambda_arn": "RotationLambdaARN",
-    "primary_region": "PrimaryRegion",
-}
-
-
-def detail(r: EncryptedResource, name: str) -> Any:
-    """A resource detail by its snake_case name (or its AWS API name), ``None`` if absent."""
-    value = r.details.get(name)
-    return value if value is not None else r.details.get(_DETAILS.get(name, name))
-
-
 def _resource_evidence(r: EncryptedResource) -> dict[str, Any]:
     ev: dict[str, Any] = {"name": r.name, "key_class": r.key_class.value}
     if r.key_reference:
         ev["key_reference"] = r.key_reference
     for name in ("snapshot_type", "owning_service", "engine"):
-        value = detail(r, name)
+        value = r.details.get(name)
         if value is not None:
             ev[name] = value
     return ev
@@ -76,10 +61,10 @@ def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
             msg = f"{r.name} is encrypted with the AWS-managed key {r.key_reference or r.key_arn}."
             if r.resource_type in _SNAPSHOT_TYPES:
                 msg += " A snapshot on the AWS-managed key cannot be shared with another account."
-            owner = detail(r, "owning_service")
+            owner = r.details.get("owning_service")
             if owner:
                 msg += f" The secret is managed by {owner}: re-key it through that service."
-            primary = detail(r, "primary_region")
+            primary = r.details.get("primary_region")
             if r.details.get("is_replica") and primary:
                 msg += (
                     f" It is a replica of the secret in {primary}: re-create the replica with a "
@@ -195,9 +180,10 @@ def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
                     discriminator=disc,
                 )
             elif u.purpose == "rotation-lambda":
+                lambda_arn = r.details.get("rotation_lambda_arn") or "?"
                 yield ctx.finding(
                     "secret-rotation-lambda-key-class-mismatch",
-                    f"The rotation Lambda of {r.name} ({detail(r, 'rotation_lambda_arn') or '?'}) "
+                    f"The rotation Lambda of {r.name} ({lambda_arn}) "
                     f"is on {_CLASS_PHRASE[u.key_class]}; the secret is on "
                     f"{_CLASS_PHRASE[r.key_class]}.",
                     resource=r,
