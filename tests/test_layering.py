@@ -29,6 +29,7 @@ PURE = [
     "types.py",
     "errors.py",
     "severity.py",
+    "_html.py",
 ]
 AWS_PACKAGES = {"boto3", "botocore", "moto", "mypy_boto3_kms", "mypy_boto3_rds"}
 

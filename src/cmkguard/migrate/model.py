@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from cmkguard._html import table
+
 __all__ = [
     "GENERATED_PASSWORD",
     "PHASES",
@@ -430,23 +432,27 @@ class MigrationPlan:
         ]
         if self.preflight:
             parts.append(
-                "<table><tr><th>level</th><th>check</th><th>subject</th><th>message</th></tr>"
-            )
-            for item in self.preflight:
-                parts.append(
-                    f"<tr><td>{esc(item.level)}</td><td>{esc(item.check)}</td>"
-                    f"<td>{esc(item.subject)}</td><td>{esc(item.message)}</td></tr>"
+                table(
+                    ("level", "check", "subject", "message"),
+                    ((i.level, i.check, i.subject, i.message) for i in self.preflight),
                 )
-            parts.append("</table>")
-        parts.append(
-            "<table><tr><th>id</th><th>phase</th><th>kind</th><th>request</th>"
-            "<th>destructive</th><th>description</th></tr>"
-        )
-        for s in self.steps:
-            parts.append(
-                f"<tr><td>{esc(s.id)}</td><td>{esc(s.phase)}</td><td>{esc(s.kind)}</td>"
-                f"<td><code>{esc(s.request_text())}</code></td>"
-                f"<td>{'yes' if s.destructive else ''}</td><td>{esc(s.description)}</td></tr>"
             )
-        parts.append("</table></div>")
+        parts.append(
+            table(
+                ("id", "phase", "kind", "request", "destructive", "description"),
+                (
+                    (
+                        s.id,
+                        s.phase,
+                        s.kind,
+                        s.request_text(),
+                        "yes" if s.destructive else "",
+                        s.description,
+                    )
+                    for s in self.steps
+                ),
+                code={3},
+            )
+        )
+        parts.append("</div>")
         return "".join(parts)

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from cmkguard._html import table
 from cmkguard.policy._engine import (
     _CHECKED_ACCOUNTS,
     _OPEN,
@@ -215,27 +216,23 @@ class PolicyAnalysis:
 
     def _repr_html_(self) -> str:
         """An HTML summary for Jupyter: verdict, findings, then one row per statement."""
-        esc = html.escape
         verdict = "PUBLIC" if self.is_public else "not public"
         ext = ", ".join(sorted(self.external_access)) or "none"
-        rows = "".join(
-            f"<tr><td>{esc(f.severity.value)}</td><td>{esc(f.id)}</td>"
-            f"<td>{'' if f.statement_index is None else f.statement_index}</td>"
-            f"<td>{esc(f.principal or '')}</td><td>{esc(f.explanation)}</td></tr>"
-            for f in self.findings
+        findings = table(
+            ("severity", "finding", "statement", "principal", "why"),
+            (
+                (f.severity.value, f.id, f.statement_index, f.principal, f.explanation)
+                for f in self.findings
+            ),
         )
-        srows = "".join(
-            f"<tr><td>{s.index}</td><td>{esc(s.sid or '')}</td><td>{esc(s.effect)}</td>"
-            f"<td>{esc(s.verdict)}</td><td>{esc(s.reason)}</td></tr>"
-            for s in self.statements
+        statements = table(
+            ("#", "Sid", "effect", "verdict", "why"),
+            ((s.index, s.sid, s.effect, s.verdict, s.reason) for s in self.statements),
         )
         return (
-            f"<div><p><b>Key policy of account {esc(self.key_account)}</b>: {esc(verdict)}; "
-            f"external access: {esc(ext)}</p>"
-            "<table><thead><tr><th>severity</th><th>finding</th><th>statement</th>"
-            f"<th>principal</th><th>why</th></tr></thead><tbody>{rows}</tbody></table>"
-            "<table><thead><tr><th>#</th><th>Sid</th><th>effect</th><th>verdict</th>"
-            f"<th>why</th></tr></thead><tbody>{srows}</tbody></table></div>"
+            f"<div><p><b>Key policy of account {html.escape(self.key_account)}</b>: "
+            f"{html.escape(verdict)}; external access: {html.escape(ext)}</p>"
+            f"{findings}{statements}</div>"
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from cmkguard._html import table
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy._engine import check_account
 from cmkguard.policy.document import SERVICE_RE, PrincipalKind, _parse_aws_principal
@@ -114,24 +115,25 @@ class GrantAnalysis:
 
     def _repr_html_(self) -> str:
         """An HTML table for Jupyter: one row per grant, then the findings (all escaped)."""
-        esc = html.escape
-        rows = "".join(
-            f"<tr><td>{esc(g.grant_id)}</td><td>{esc(g.grantee)}</td>"
-            f"<td>{esc(', '.join(g.operations))}</td>"
-            f"<td>{'yes' if g.has_context_constraint else 'no'}</td></tr>"
-            for g in self.grants
+        grants = table(
+            ("grant", "grantee", "operations", "context constraint"),
+            (
+                (
+                    g.grant_id,
+                    g.grantee,
+                    ", ".join(g.operations),
+                    "yes" if g.has_context_constraint else "no",
+                )
+                for g in self.grants
+            ),
         )
-        frows = "".join(
-            f"<tr><td>{esc(f.severity.value)}</td><td>{esc(f.id)}</td>"
-            f"<td>{esc(f.explanation)}</td></tr>"
-            for f in self.findings
+        findings = table(
+            ("severity", "finding", "why"),
+            ((f.severity.value, f.id, f.explanation) for f in self.findings),
         )
         return (
-            f"<div><p><b>Grants of a key in account {esc(self.key_account)}</b></p>"
-            "<table><thead><tr><th>grant</th><th>grantee</th><th>operations</th>"
-            f"<th>context constraint</th></tr></thead><tbody>{rows}</tbody></table>"
-            "<table><thead><tr><th>severity</th><th>finding</th><th>why</th></tr></thead>"
-            f"<tbody>{frows}</tbody></table></div>"
+            f"<div><p><b>Grants of a key in account {html.escape(self.key_account)}</b></p>"
+            f"{grants}{findings}</div>"
         )
 
     def to_dict(self) -> dict[str, Any]:

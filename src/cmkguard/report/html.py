@@ -6,10 +6,10 @@ reasons) is escaped: a resource named ``<script>`` must render as text, not run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from cmkguard._html import table
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
@@ -17,10 +17,8 @@ if TYPE_CHECKING:
     from cmkguard.audit.report import AuditReport
     from cmkguard.models import Inventory
 
-__all__ = ["MAX_ROWS", "diff_html", "inventory_html", "report_html", "table"]
+__all__ = ["diff_html", "inventory_html", "report_html"]
 
-MAX_ROWS = 200
-"""Rows shown per table before the rest is summarised (a notebook is not a data lake)."""
 
 _SEV_COLOR = {
     Severity.CRITICAL: "#b71c1c",
@@ -29,30 +27,6 @@ _SEV_COLOR = {
     Severity.LOW: "#1565c0",
     Severity.INFO: "#616161",
 }
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return escape(str(value))
-
-
-def table(
-    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, max_rows: int = MAX_ROWS
-) -> str:
-    """An escaped HTML table; rows beyond ``max_rows`` are counted, not shown."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body: list[str] = []
-    extra = 0
-    for i, row in enumerate(rows):
-        if i >= max_rows:
-            extra += 1
-            continue
-        body.append("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
-    more = f"<p>... and {extra} more rows</p>" if extra else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
 
 def _pct(value: float | None) -> str:
