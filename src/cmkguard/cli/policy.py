@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import IO, Any
 
 from cmkguard.arn import is_account_id, is_org_id
-from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output
+from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output, read_text
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy import GrantAnalysis, PolicyAnalysis, analyze_grants, analyze_key_policy
 
@@ -58,15 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     analyze.set_defaults(handler=_run)
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"cannot read {path}: not UTF-8 text ({exc.reason})") from exc
+def _read(path: str, what: str) -> str:
+    """``-`` is standard input; anything else a UTF-8 file (a one-line error if unreadable)."""
+    return sys.stdin.read() if path == "-" else read_text(path, what)
 
 
 def _policy_input(text: str) -> str | dict[str, Any]:
@@ -106,7 +99,7 @@ def _check_ids(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> int:
     _check_ids(args)
     source = "<stdin>" if args.file == "-" else args.file
-    text = _read(args.file)
+    text = _read(args.file, "key policy")
     try:
         analysis = analyze_key_policy(
             _policy_input(text),
@@ -121,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.grants:
         try:
             grants = analyze_grants(
-                _grants_input(_read(args.grants), args.grants),
+                _grants_input(_read(args.grants, "grants"), args.grants),
                 key_account=args.account,
                 org_id=args.org_id,
                 trusted_accounts=args.trusted_account,
