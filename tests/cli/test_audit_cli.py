@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import subprocess
@@ -17,31 +16,16 @@ from cmkguard.audit import AuditReport
 from cmkguard.cli import main
 
 
-def _estate() -> ModuleType:
-    name = "cmkguard_audit_test_estate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, Path(__file__).parents[1] / "audit" / "estate.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(name="inventory_file")
-def _inventory_file(tmp_path: Path) -> Path:
+def _inventory_file(tmp_path: Path, estate: ModuleType) -> Path:
     path = tmp_path / "inventory.json"
-    path.write_text(_estate().inventory().to_json())
+    path.write_text(estate.inventory().to_json())
     return path
 
 
 @pytest.fixture(name="clean_inventory_file")
-def _clean_inventory_file(tmp_path: Path) -> Path:
-    e = _estate()
+def _clean_inventory_file(tmp_path: Path, estate: ModuleType) -> Path:
+    e = estate
     path = tmp_path / "clean.json"
     path.write_text(e.inventory(resources=(e.R_GOOD,), keys=(e.K_GOOD,), errors=()).to_json())
     return path
