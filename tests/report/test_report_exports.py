@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from types import ModuleType
 
@@ -30,6 +31,15 @@ def test_shipped_schemas_are_valid_json_schemas() -> None:
         _validator(name)
     with pytest.raises(ValueError, match="unknown schema"):
         schema("nope")
+
+
+def test_report_schema_lists_exactly_the_severities() -> None:
+    text = json.dumps(schema("report"))
+    values = {s.value for s in cmkguard.Severity}
+    lists = re.findall(r'\[("critical"[^\]]*)\]', text)
+    assert len(lists) == 2  # findings_by_severity's required keys and the severity enum
+    for listed in lists:
+        assert set(json.loads(f"[{listed}]")) == values
 
 
 def test_json_report_validates_and_round_trips(report: AuditReport) -> None:

@@ -31,7 +31,7 @@ __all__ = ["FORMATS", "register", "render_table"]
 FORMATS = ("table", "json", "csv", "ocsf", "asff", "sarif")
 """Values of ``--format``."""
 
-_FAIL_ON = ("critical", "high", "medium", "low", "info")
+_FAIL_ON = tuple(s.value for s in sorted(Severity, reverse=True))  # critical ... info
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmkguard.errors import MissingExtraError
 from cmkguard.report.csv import CSV_COLUMNS
+from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,7 +39,7 @@ def report_to_dataframe(report: AuditReport) -> pd.DataFrame:
     frame = pandas.DataFrame(rows, columns=list(_COLUMNS))
     frame["severity"] = pandas.Categorical(
         frame["severity"],
-        categories=["info", "low", "medium", "high", "critical"],
+        categories=[s.value for s in Severity],  # ordered least to most severe
         ordered=True,
     )
     frame["first_seen"] = pandas.to_datetime(frame["first_seen"], utc=True)
