@@ -539,14 +539,19 @@ def key_manager(account: str, region: str, key_id: str) -> tuple[str, str] | Non
 
 
 def _caller_account_condition_matches(condition: Any, caller: str) -> bool:
-    """A ``kms:CallerAccount`` condition (the one that keeps AWS-managed keys to their account)."""
+    """A ``kms:CallerAccount`` condition (the one that keeps AWS-managed keys to their account)
+    or an ``aws:PrincipalOrgID`` one (a key shared with the caller's organisation)."""
     for operator in condition.values() if isinstance(condition, dict) else ():
         if not isinstance(operator, dict):
             continue
         for name, value in operator.items():
-            if name.lower() == "kms:calleraccount":
-                values = [value] if isinstance(value, str) else list(value)
-                if caller not in values:
+            values = [value] if isinstance(value, str) else list(value)
+            if name.lower() == "kms:calleraccount" and caller not in values:
+                return False
+            if name.lower() == "aws:principalorgid":
+                from cmkguard.testing._org_moto import org_id_of  # imports this module
+
+                if org_id_of(caller) not in values:
                     return False
     return True
 
