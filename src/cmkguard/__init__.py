@@ -21,7 +21,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.aws.spec import SessionSpec
+from cmkguard.aws.access import SessionSpec
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -38,7 +38,19 @@ from cmkguard.errors import (
     UnknownRegionError,
     UnknownResourceTypeError,
 )
-from cmkguard.inventory import NullProgress, ScanProgress, scan
+from cmkguard.inventory import (
+    EncryptedResource,
+    Grant,
+    Inventory,
+    KeyClass,
+    KeyUse,
+    KmsKey,
+    NullProgress,
+    RotationStatus,
+    ScanError,
+    ScanProgress,
+    scan,
+)
 from cmkguard.migrate import (
     ExecutionReport,
     Journal,
@@ -51,16 +63,6 @@ from cmkguard.migrate import (
     WaiterSettings,
     execute,
     plan_migration,
-)
-from cmkguard.models import (
-    EncryptedResource,
-    Grant,
-    Inventory,
-    KeyClass,
-    KeyUse,
-    KmsKey,
-    RotationStatus,
-    ScanError,
 )
 from cmkguard.policy import (
     POLICY_FINDINGS,
