@@ -10,6 +10,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 
 from __future__ import annotations
 
+from cmkguard._version import __version__
 from cmkguard.audit import (
     FINDING_CATALOGUE,
     AuditDiff,
@@ -80,8 +81,6 @@ from cmkguard.policy import (
 from cmkguard.resources import ResourceType, get_resource_type
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccountId",
