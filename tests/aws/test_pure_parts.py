@@ -16,11 +16,11 @@ from cmkguard import (
     SessionSpec,
     UnknownRegionError,
 )
+from cmkguard.aws.access import _fast_timestamp
 from cmkguard.aws.errormap import access_error, failure
 from cmkguard.aws.regions import known_regions, partition_of, validate_regions
-from cmkguard.aws.resolver import KeyResolver, Lookup, Resolved
 from cmkguard.aws.session import EndpointSession
-from cmkguard.aws.spec import _fast_timestamp
+from cmkguard.inventory.resolve import KeyResolver, Lookup, Resolved
 from cmkguard.types import KeyArn
 
 ACCOUNT = "111122223333"
@@ -200,7 +200,7 @@ def test_fast_timestamps_equal_botocores(value: object) -> None:
 def test_the_newest_rotation_wins_whatever_the_listing_order() -> None:
     from datetime import UTC, datetime
 
-    from cmkguard.aws.kms import newest_rotation
+    from cmkguard.inventory.aws_kms import newest_rotation
 
     old, new = datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC)
     entries = [

@@ -8,7 +8,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from cmkguard import Inventory, SessionSpec, scan
-from cmkguard.aws.units import KeyReadUnit, KeyUnit, ResourceUnit, run_unit
+from cmkguard.inventory.aws_units import run_unit
+from cmkguard.inventory.units import KeyReadUnit, KeyUnit, ResourceUnit
 
 REGIONS = ("us-east-1", "eu-west-1")
 

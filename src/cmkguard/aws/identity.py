@@ -9,9 +9,9 @@ import boto3
 import botocore.exceptions as bx
 from botocore.config import Config
 
+from cmkguard.aws.access import SessionSpec, session_for
 from cmkguard.aws.errormap import CALL_ERRORS, access_error, failure
 from cmkguard.aws.session import EndpointSession, sts_client
-from cmkguard.aws.spec import SessionSpec, session_for
 from cmkguard.errors import AwsAccessError, ConfigurationError, NoCredentialsError
 
 __all__ = ["caller_account", "check_role", "open_session"]

@@ -2,7 +2,7 @@
 
 :func:`add_scan_arguments` adds the options; :func:`scan_from_args` runs the scan they describe
 (on a real account, an endpoint, or with ``--demo`` on a freshly seeded emulated account) and
-returns the :class:`~cmkguard.models.Inventory`. :func:`terminal_progress` is the progress
+returns the :class:`~cmkguard.inventory.Inventory`. :func:`terminal_progress` is the progress
 display both commands show on a terminal.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from cmkguard.aws.identity import open_session
 from cmkguard.cli._common import UsageError, stderr_is_tty
 from cmkguard.inventory import DEFAULT_MAX_WORKERS, ScanProgress, ScanUnit, scan
-from cmkguard.models import Inventory
+from cmkguard.inventory.values import Inventory
 
 __all__ = [
     "DEMO_REGIONS",

@@ -1,12 +1,12 @@
 """``scan()``: fan (account, region, resource type) units out over an Executor, then classify.
 
 The coordinator (this module) runs in the caller's thread. It submits plain-data units
-(:mod:`cmkguard.aws.units`) to an executor and reacts as each finishes: a region's key listing
+(`cmkguard.inventory.units`) to an executor and reacts as each finishes: a region's key listing
 spawns one unit per key (so per-key reads overlap), a resource listing hands its key
-identifiers to the resolver (:mod:`cmkguard.aws.resolver`), which asks for a ``DescribeKey``
+identifiers to the resolver (`cmkguard.inventory.resolve`), which asks for a ``DescribeKey``
 only for identifiers no listing explains, and spawns one read per distinct linked resource (a
 secret's rotation Lambda) whose key the listed resources depend on. Everything that could not
-be read becomes a :class:`~cmkguard.models.ScanError`; bad input raises before any AWS call.
+be read becomes a :class:`~cmkguard.inventory.ScanError`; bad input raises before any AWS call.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cmkguard.arn import parse_arn
+from cmkguard.aws.access import SessionSpec, bind_session, release_session
 from cmkguard.aws.identity import caller_account, check_role
-from cmkguard.aws.kms import KEY_READS, assemble_key
 from cmkguard.aws.regions import validate_regions
-from cmkguard.aws.resolver import KeyResolver, Lookup, Resolved
-from cmkguard.aws.spec import SessionSpec, bind_session, release_session
-from cmkguard.aws.units import (
+from cmkguard.errors import ConfigurationError
+from cmkguard.inventory.aws_kms import KEY_READS, assemble_key
+from cmkguard.inventory.aws_units import run_unit
+from cmkguard.inventory.resolve import KeyResolver, Lookup, Resolved
+from cmkguard.inventory.units import (
     DescribeUnit,
     KeyListUnit,
     KeyReadUnit,
@@ -32,10 +34,8 @@ from cmkguard.aws.units import (
     ResourceUnit,
     ScanUnit,
     UnitResult,
-    run_unit,
 )
-from cmkguard.errors import ConfigurationError
-from cmkguard.models import EncryptedResource, Inventory, KeyClass, KeyUse, ScanError
+from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KeyUse, ScanError
 from cmkguard.resources import (
     KeyRef,
     LinkedKeySource,
@@ -48,7 +48,7 @@ from cmkguard.types import AccountId, KeyArn, Region, ResourceTypeName
 if TYPE_CHECKING:
     import boto3  # noqa: TID251 - a type only
 
-__all__ = ["DEFAULT_MAX_WORKERS", "NullProgress", "ScanProgress", "ScanUnit", "scan"]
+__all__ = ["DEFAULT_MAX_WORKERS", "NullProgress", "ScanProgress", "scan"]
 
 TAGS = "ListResourceTags"  # the per-key read a region's tag listing makes unnecessary
 
@@ -355,9 +355,9 @@ def scan(
         max_workers: Threads of the default executor.
 
     Returns:
-        The :class:`~cmkguard.models.Inventory`: resources with their key class, every key of
+        The :class:`~cmkguard.inventory.Inventory`: resources with their key class, every key of
         the scanned regions (and any other key a resource uses), and a
-        :class:`~cmkguard.models.ScanError` for everything that could not be read.
+        :class:`~cmkguard.inventory.ScanError` for everything that could not be read.
 
     Raises:
         UnknownRegionError: a region name AWS does not have (before any AWS call).
