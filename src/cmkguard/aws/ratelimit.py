@@ -172,9 +172,9 @@ class RateLimiter:
                 self.waited += waited
         return waited
 
-    def attach(self, session: Any, account: str) -> None:
-        """Limit every request of clients ``session`` builds from now on (a ``boto3.Session``),
-        as requests of ``account``."""
+    def attach(self, target: Any, account: str) -> None:
+        """Limit every request of ``target`` as requests of ``account``: a botocore client, or
+        a ``boto3.Session`` (every client it builds from now on)."""
 
         def before_sign(
             signing_name: str | None = None,
@@ -184,4 +184,6 @@ class RateLimiter:
         ) -> None:
             self.acquire(account, region_name or "", signing_name or "", operation_name or "")
 
-        session.events.register("before-sign", before_sign, unique_id=f"cmkguard-limit-{id(self)}")
+        meta = getattr(target, "meta", None)
+        events = meta.events if meta is not None else target.events
+        events.register("before-sign", before_sign, unique_id=f"cmkguard-limit-{id(self)}")

@@ -22,6 +22,7 @@ from cmkguard.inventory.values import (
     KeyClass,
     KeyUse,
     KmsKey,
+    OrgScope,
     RotationStatus,
     ScanError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "KeyUse",
     "KmsKey",
     "NullProgress",
+    "OrgScope",
     "RotationStatus",
     "ScanError",
     "ScanProgress",

@@ -24,7 +24,7 @@ from cmkguard.org.model import CallerRole, OrgAccount, Organization
 from cmkguard.types import AccountId
 
 if TYPE_CHECKING:
-    import boto3  # noqa: TID251 - a type only
+    import boto3
 
 __all__ = ["organization_accounts"]
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 import attrs
 
-from cmkguard.models import Inventory, ScanError
+from cmkguard.inventory.values import Inventory, ScanError
 from cmkguard.types import AccountId
 
 __all__ = ["AccountResult", "AccountTarget", "OrgAccount", "Organization"]
@@ -20,6 +20,10 @@ CallerRole = Literal["management", "delegated-administrator", "given"]
 
 
 def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _accounts(value: Iterable[OrgAccount]) -> tuple[OrgAccount, ...]:
     return tuple(value)
 
 
@@ -89,7 +93,7 @@ class Organization:
     management_account: AccountId
     caller_account: AccountId
     caller_role: CallerRole
-    accounts: tuple[OrgAccount, ...] = attrs.field(default=(), converter=tuple)
+    accounts: tuple[OrgAccount, ...] = attrs.field(default=(), converter=_accounts)
     selected: tuple[AccountId, ...] = attrs.field(default=(), converter=_strs)
 
     def account(self, account_id: str) -> OrgAccount:

@@ -43,7 +43,7 @@ import attrs
 import botocore.loaders
 
 from cmkguard.errors import ConfigurationError
-from cmkguard.models import KeyClass
+from cmkguard.inventory.values import KeyClass
 from cmkguard.testing import _moto, _org_moto
 from cmkguard.testing._direct import DirectKms, DirectRds, DirectSecretsManager
 from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth
@@ -76,7 +76,11 @@ OUTSIDE_ACCOUNT = "999988887777"
 KEY_ACCOUNT = "444455556666"
 _EMULATOR_ROLE = "cmkguard-emulated-admin"  # EmulatedAWS.session(account=...) assumes it
 _DELEGATED_SERVICE = "access-analyzer.amazonaws.com"
-_MEMBER_OUS = (("Workloads", "Prod"), ("Workloads", "Dev"), ("Sandbox",))
+_MEMBER_OUS: tuple[tuple[str, ...], ...] = (
+    ("Workloads", "Prod"),
+    ("Workloads", "Dev"),
+    ("Sandbox",),
+)
 _EMPTY_PAGE = "cmkguard-empty-page:"
 _GLOBAL_SERVICES = frozenset({"sts", "iam", "organizations"})
 _SECRET_VALUE = '{"username": "app", "password": "fake-not-a-secret"}'  # loopback only
@@ -414,7 +418,8 @@ class _OrgRules:
     ) -> list[bytes] | None:
         form = urllib.parse.parse_qs(_buffered_body(environ).decode(errors="replace"))
         role_arn = (form.get("RoleArn") or [""])[0]
-        external_id = (form.get("ExternalId") or [None])[0]
+        given = form.get("ExternalId")
+        external_id = given[0] if given else None
         parts = role_arn.split(":")
         target = parts[4] if len(parts) > 5 else ""
         management = _org_moto.management_account_of(target) if target else None
@@ -751,7 +756,7 @@ def seed_organization(
     accounts: dict[AccountId, ExpectedAccount] = {
         AccountId(management): ExpectedAccount(AccountId(management), "management", ())
     }
-    layout = [(KEY_ACCOUNT, "security-keys", ("Security",))]
+    layout: list[tuple[str, str, tuple[str, ...]]] = [(KEY_ACCOUNT, "security-keys", ("Security",))]
     layout += [
         (acc, f"workload-{i + 1}", _MEMBER_OUS[i % len(_MEMBER_OUS)])
         for i, acc in enumerate(member_ids)
