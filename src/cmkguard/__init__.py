@@ -22,7 +22,9 @@ from cmkguard.audit import (
     audit,
     diff,
 )
+from cmkguard.audit.org import OrganizationView, organization_view
 from cmkguard.aws.access import SessionSpec
+from cmkguard.aws.ratelimit import DEFAULT_RATE_LIMITS, Rate, RateLimits
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -33,6 +35,7 @@ from cmkguard.errors import (
     MigrationError,
     MissingExtraError,
     NoCredentialsError,
+    OrganizationAccessError,
     PolicyParseError,
     PreflightError,
     StepFailedError,
@@ -47,6 +50,7 @@ from cmkguard.inventory import (
     KeyUse,
     KmsKey,
     NullProgress,
+    OrgScope,
     RotationStatus,
     ScanError,
     ScanProgress,
@@ -64,6 +68,17 @@ from cmkguard.migrate import (
     WaiterSettings,
     execute,
     plan_migration,
+)
+from cmkguard.org import (
+    AccountResult,
+    AccountTarget,
+    OrgAccount,
+    Organization,
+    OrgScanEvent,
+    failed_targets,
+    merge_results,
+    organization_accounts,
+    scan_organization,
 )
 from cmkguard.policy import (
     POLICY_FINDINGS,
@@ -84,6 +99,8 @@ from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, Resour
 
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccountId",
+    "AccountResult",
+    "AccountTarget",
     "AuditDiff",
     "AuditPolicy",
     "AuditPolicyError",
@@ -91,6 +108,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
+    "DEFAULT_RATE_LIMITS",
     "EncryptedResource",
     "EndpointUnreachableError",
     "ExecutionReport",
@@ -117,7 +135,13 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "MissingExtraError",
     "NoCredentialsError",
     "NullProgress",
+    "OrgAccount",
     "OrgId",
+    "OrgScanEvent",
+    "OrgScope",
+    "Organization",
+    "OrganizationAccessError",
+    "OrganizationView",
     "POLICY_FINDINGS",
     "PolicyAnalysis",
     "PolicyFinding",
@@ -125,6 +149,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "PreflightError",
     "PreflightItem",
     "ProgressEvent",
+    "Rate",
+    "RateLimits",
     "Region",
     "ResourceArn",
     "ResourceType",
@@ -146,8 +172,13 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "audit",
     "diff",
     "execute",
+    "failed_targets",
     "get_resource_type",
+    "merge_results",
+    "organization_accounts",
+    "organization_view",
     "parse_key_policy",
     "plan_migration",
     "scan",
+    "scan_organization",
 ]

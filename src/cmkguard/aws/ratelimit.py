@@ -93,7 +93,7 @@ DEFAULT_RATE_LIMITS = RateLimits(
         "tagging": Rate(5, 10),
         "lambda": Rate(10, 10),
         # Organizations throttles under concurrency (TooManyRequestsException).
-        "organizations": Rate(5, 5),
+        "organizations": Rate(10, 20),
     },
     default=Rate(10, 10),
 )

@@ -11,7 +11,25 @@ starts, and a missing moto raises :class:`cmkguard.MissingExtraError`.
 from __future__ import annotations
 
 from cmkguard.testing._emulator import EmulatedAWS
+from cmkguard.testing._org import (
+    EmulatedOrganization,
+    ExpectedAccount,
+    OrgTruth,
+    RequestRecord,
+    seed_organization,
+)
 from cmkguard.testing._seed import seed_estate
 from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth
 
-__all__ = ["EmulatedAWS", "ExpectedKey", "ExpectedResource", "GroundTruth", "seed_estate"]
+__all__ = [
+    "EmulatedAWS",
+    "EmulatedOrganization",
+    "ExpectedAccount",
+    "ExpectedKey",
+    "ExpectedResource",
+    "GroundTruth",
+    "OrgTruth",
+    "RequestRecord",
+    "seed_estate",
+    "seed_organization",
+]

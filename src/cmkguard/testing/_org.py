@@ -460,9 +460,50 @@ class EmulatedOrganization:
     The rules stay installed until the emulator is reset.
     """
 
-    def __init__(self, truth: OrgTruth, rules: _OrgRules) -> None:
+    def __init__(self, aws: EmulatedAWS, truth: OrgTruth, rules: _OrgRules) -> None:
+        self.aws = aws
         self.truth = truth
         self._rules = rules
+
+    def session(self, region: str = "us-east-1") -> Any:
+        """A session in the management account (the emulator's primary account)."""
+        return self.aws.session(region)
+
+    def hub_session(self, region: str = "us-east-1") -> Any:
+        """A session in the key account as its ``CmkGuardHub`` role (a delegated
+        administrator), reached from the management account."""
+        from cmkguard.aws.session import EndpointSession
+
+        sts = self.aws.client("sts", region)
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{self.truth.key_account}:role/{HUB_ROLE}",
+            RoleSessionName="cmkguard-emulated-hub",
+        )["Credentials"]
+        return EndpointSession(
+            endpoint_url=self.aws.endpoint_url,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=region,
+        )
+
+    @property
+    def hub_role_arn(self) -> str:
+        """The ARN of the hub role (first hop of a role chain)."""
+        return f"arn:aws:iam::{self.truth.key_account}:role/{HUB_ROLE}"
+
+    def set_member_role(self, account: str, present: bool) -> None:
+        """Create (trusting the management account, as AWS does) or delete ``account``'s
+        ``OrganizationAccountAccessRole``: make an account reachable or unreachable."""
+        if present:
+            management = f"arn:aws:iam::{self.truth.management_account}:root"
+            _org_moto.create_role(account, MEMBER_ROLE, _trust([management]))
+        else:
+            _org_moto.delete_role(account, MEMBER_ROLE)
+
+    def allow_region(self, account: str, region: str) -> None:
+        """Undo :meth:`deny_region`."""
+        self._rules.denied_regions.discard((account, region))
 
     def deny_region(self, account: str, region: str) -> None:
         """Refuse every regional request of ``account`` in ``region`` (an SCP region deny)."""
@@ -804,4 +845,4 @@ def seed_organization(
         outside_shared_keys=frozenset(seeder.outside),
         regions=tuple(Region(r) for r in region_list),
     )
-    return EmulatedOrganization(truth, rules)
+    return EmulatedOrganization(aws, truth, rules)
