@@ -22,7 +22,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.aws.access import SessionSpec
+from cmkguard.aws.access import AwsAccess
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -49,6 +49,8 @@ from cmkguard.inventory import (
     NullProgress,
     RotationStatus,
     ScanError,
+    ScanEvent,
+    ScanEventKind,
     ScanProgress,
     scan,
 )
@@ -88,6 +90,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "AuditPolicy",
     "AuditPolicyError",
     "AuditReport",
+    "AwsAccess",
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
@@ -131,8 +134,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
-    "SessionSpec",
     "Severity",
     "StatementExplanation",
     "StepFailedError",

@@ -6,13 +6,15 @@ Modules (see docs/architecture.md):
   `RotationStatus`, `ScanError`, `KeyClass`) and their JSON form;
 * `resolve`: pure key resolution (identifier -> key ARN and class) from what the scan read;
 * `units`: the plain-data units of work a scan fans out over an executor;
+* `progress`: `ScanEvent`, what the `progress` callback of `scan()` receives;
 * `aws_kms`, `aws_units`: the AWS edge (the only modules here that call AWS);
 * `scanner`: the coordinator behind `scan()`.
 """
 
 from __future__ import annotations
 
-from cmkguard.inventory.scanner import DEFAULT_MAX_WORKERS, NullProgress, ScanProgress, scan
+from cmkguard.inventory.progress import NullProgress, ScanEvent, ScanEventKind, ScanProgress
+from cmkguard.inventory.scanner import DEFAULT_MAX_WORKERS, scan
 from cmkguard.inventory.units import ScanUnit
 from cmkguard.inventory.values import (
     INVENTORY_SCHEMA_VERSION,
@@ -38,6 +40,8 @@ __all__ = [
     "NullProgress",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
     "ScanUnit",
     "scan",
