@@ -8,8 +8,6 @@ with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), au
 The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
-from __future__ import annotations
-
 from cmkguard._version import __version__
 from cmkguard.audit import (
     FINDING_CATALOGUE,
@@ -23,7 +21,7 @@ from cmkguard.audit import (
     diff,
 )
 from cmkguard.audit.org import OrganizationView, organization_view
-from cmkguard.aws.access import SessionSpec
+from cmkguard.aws.access import AwsAccess
 from cmkguard.aws.ratelimit import DEFAULT_RATE_LIMITS, Rate, RateLimits
 from cmkguard.errors import (
     AuditPolicyError,
@@ -53,6 +51,8 @@ from cmkguard.inventory import (
     OrgScope,
     RotationStatus,
     ScanError,
+    ScanEvent,
+    ScanEventKind,
     ScanProgress,
     scan,
 )
@@ -105,6 +105,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "AuditPolicy",
     "AuditPolicyError",
     "AuditReport",
+    "AwsAccess",
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
@@ -157,8 +158,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
-    "SessionSpec",
     "Severity",
     "StatementExplanation",
     "StepFailedError",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from cmkguard.aws.access import SessionSpec
+from cmkguard.aws.access import AccessSpec
 from cmkguard.aws.ratelimit import DEFAULT_RATE_LIMITS, RateLimits
 from cmkguard.aws.regions import validate_regions
 from cmkguard.errors import ConfigurationError
@@ -135,7 +135,7 @@ def scan_organization(
     threads = _positive_int(threads_per_account, "threads_per_account")
     if not isinstance(limits, RateLimits):
         raise ConfigurationError(f"limits: expected RateLimits, not {limits!r}")
-    base = SessionSpec.from_session(session)
+    base = AccessSpec.from_session(session)
     units = iter(
         AccountScan(t, base, region_list, types, limits, threads, attempt) for t in targets
     )
