@@ -24,7 +24,8 @@ def test_management_path_lists_every_account_with_its_ou(org: EmulatedOrganizati
     assert {a.id for a in found.suspended} == set(truth.suspended)
     assert set(found.selected) == set(truth.accounts) - set(truth.suspended)
     own = found.account(truth.management_account).target
-    assert own is not None and own.uses_own_credentials  # the management has no member role
+    assert own is not None
+    assert own.uses_own_credentials
     member = found.account(truth.readable[1]).target
     assert member is not None
     assert member.role_arns == (
@@ -41,7 +42,8 @@ def test_delegated_administrator_sees_the_same_organisation(org: EmulatedOrganiz
     assert {a.id for a in found.accounts} == set(org.truth.accounts)
     # The delegated administrator's own account is read with its own credentials.
     own = found.account(org.truth.key_account).target
-    assert own is not None and own.uses_own_credentials
+    assert own is not None
+    assert own.uses_own_credentials
 
 
 def test_member_that_is_not_delegated_admin_is_told_why(org: EmulatedOrganization) -> None:
