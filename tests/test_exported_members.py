@@ -31,6 +31,7 @@ PUBLIC = (
     "cmkguard",
     "cmkguard.aws",
     "cmkguard.inventory",
+    "cmkguard.org",
     "cmkguard.resources",
     "cmkguard.testing",
 )

@@ -20,7 +20,16 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.audit.org import OrganizationView, organization_view
+from cmkguard.audit.org import (
+    AccountCoverage,
+    Dependent,
+    KeyDependents,
+    OrganizationView,
+    OuCoverage,
+    OutsideAccess,
+    UnreadAccount,
+    organization_view,
+)
 from cmkguard.aws.access import AwsAccess
 from cmkguard.aws.ratelimit import DEFAULT_RATE_LIMITS, Rate, RateLimits
 from cmkguard.errors import (
@@ -98,6 +107,7 @@ from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
+    "AccountCoverage",
     "AccountId",
     "AccountResult",
     "AccountTarget",
@@ -110,6 +120,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "CmkGuardError",
     "ConfigurationError",
     "DEFAULT_RATE_LIMITS",
+    "Dependent",
     "EncryptedResource",
     "EndpointUnreachableError",
     "ExecutionReport",
@@ -125,6 +136,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "JsonFileJournal",
     "KeyArn",
     "KeyClass",
+    "KeyDependents",
     "KeyPolicy",
     "KeyUse",
     "KmsKey",
@@ -143,6 +155,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "Organization",
     "OrganizationAccessError",
     "OrganizationView",
+    "OuCoverage",
+    "OutsideAccess",
     "POLICY_FINDINGS",
     "PolicyAnalysis",
     "PolicyFinding",
@@ -167,6 +181,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "Suppression",
     "UnknownRegionError",
     "UnknownResourceTypeError",
+    "UnreadAccount",
     "WaiterSettings",
     "__version__",
     "analyze_grants",

@@ -10,8 +10,6 @@
 See docs/organizations.md.
 """
 
-from __future__ import annotations
-
 from cmkguard.org.aws_discovery import organization_accounts
 from cmkguard.org.aws_scan import AccountScan, run_account_scan
 from cmkguard.org.discovery import (
@@ -29,14 +27,14 @@ from cmkguard.org.scanner import (
     scan_organization,
 )
 
-__all__ = [
-    "DEFAULT_ACCOUNTS_IN_FLIGHT",
-    "DEFAULT_ROLE_NAME",
-    "DEFAULT_ROLE_TEMPLATE",
+__all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccountFilter",
     "AccountResult",
     "AccountScan",
     "AccountTarget",
+    "DEFAULT_ACCOUNTS_IN_FLIGHT",
+    "DEFAULT_ROLE_NAME",
+    "DEFAULT_ROLE_TEMPLATE",
     "OrgAccount",
     "OrgScanEvent",
     "Organization",

@@ -9,7 +9,6 @@ until an emulator is actually started.
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import json
 import sys
 import threading
@@ -17,7 +16,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from cmkguard.errors import MissingExtraError
+from cmkguard.testing._moto_loader import moto_module
+from cmkguard.testing._org_moto import org_id_of
 
 __all__ = [
     "AWS_MANAGED_ALIASES",
@@ -62,16 +62,6 @@ AWS_MANAGED_ALIASES: dict[str, tuple[str, str]] = {
     ),
 }
 """The AWS-managed keys the emulator makes realistic, with what AWS writes on them."""
-
-
-def moto_module(name: str) -> Any:
-    """Import ``moto.<name>``; raise :class:`MissingExtraError` if moto is not installed."""
-    try:
-        return importlib.import_module(f"moto.{name}" if name else "moto")
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and exc.name.split(".")[0] in {"moto", "werkzeug", "flask"}:
-            raise MissingExtraError("moto", "demo") from exc
-        raise
 
 
 def moto_default_account() -> str:
@@ -548,11 +538,8 @@ def _caller_account_condition_matches(condition: Any, caller: str) -> bool:
             values = [value] if isinstance(value, str) else list(value)
             if name.lower() == "kms:calleraccount" and caller not in values:
                 return False
-            if name.lower() == "aws:principalorgid":
-                from cmkguard.testing._org_moto import org_id_of  # imports this module
-
-                if org_id_of(caller) not in values:
-                    return False
+            if name.lower() == "aws:principalorgid" and org_id_of(caller) not in values:
+                return False
     return True
 
 

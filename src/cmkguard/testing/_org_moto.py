@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from cmkguard.testing._moto import moto_module
+from cmkguard.testing._moto_loader import moto_module
 
 __all__ = [
     "account_status",
