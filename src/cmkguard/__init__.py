@@ -67,15 +67,19 @@ from cmkguard.migrate import (
 )
 from cmkguard.policy import (
     POLICY_FINDINGS,
+    AccessChange,
+    ChangeWitness,
     FindingSpec,
     GrantAnalysis,
     GrantView,
     KeyPolicy,
     PolicyAnalysis,
+    PolicyChange,
     PolicyFinding,
     StatementExplanation,
     analyze_grants,
     analyze_key_policy,
+    compare_key_policies,
     parse_key_policy,
 )
 from cmkguard.resources import ResourceType, get_resource_type
@@ -83,6 +87,7 @@ from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
+    "AccessChange",
     "AccountId",
     "AuditDiff",
     "AuditPolicy",
@@ -90,6 +95,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "AuditReport",
     "AwsAccess",
     "AwsAccessError",
+    "ChangeWitness",
     "CmkGuardError",
     "ConfigurationError",
     "EncryptedResource",
@@ -121,6 +127,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "OrgId",
     "POLICY_FINDINGS",
     "PolicyAnalysis",
+    "PolicyChange",
     "PolicyFinding",
     "PolicyParseError",
     "PreflightError",
@@ -146,6 +153,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "analyze_grants",
     "analyze_key_policy",
     "audit",
+    "compare_key_policies",
     "diff",
     "execute",
     "get_resource_type",

@@ -17,9 +17,7 @@ def key_arn(region: str, account: str, n: int) -> str:
 
 REALISTIC_KEYS = tuple(
     key_arn(region, account, i)
-    for i, (account, region) in enumerate(
-        (a, r) for a in APP_ACCOUNTS for r in REGIONS
-    )
+    for i, (account, region) in enumerate((a, r) for a in APP_ACCOUNTS for r in REGIONS)
 )
 """12 approved key ARNs: three workload accounts in four regions (a mid-size estate)."""
 

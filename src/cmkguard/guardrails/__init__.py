@@ -12,8 +12,6 @@
 See docs/guardrails.md.
 """
 
-from __future__ import annotations
-
 from cmkguard.guardrails.alerts import (
     HIGH_RISK_KMS_EVENTS,
     RDS_CREATION_EVENTS,
@@ -21,7 +19,7 @@ from cmkguard.guardrails.alerts import (
     AlertRule,
     alert_rules,
 )
-from cmkguard.guardrails.config_rules import (
+from cmkguard.guardrails.config_rule import (
     CONFIG_RULE_PARAMETERS,
     CONFIG_RULE_SCHEMA,
     ConfigRule,
@@ -62,10 +60,13 @@ from cmkguard.guardrails.scp import (
 from cmkguard.guardrails.simulate import scp_denies
 from cmkguard.guardrails.tags import MANDATORY_TAGS, key_tags, parse_tag
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "ADMIN_ACTIONS",
+    "AlertRule",
+    "ApprovedKeys",
     "CONFIG_RULE_PARAMETERS",
     "CONFIG_RULE_SCHEMA",
+    "ConfigRule",
     "EXTERNAL_READ_ACTIONS",
     "FORMATS",
     "GRANT_ACTIONS",
@@ -79,12 +80,9 @@ __all__ = [
     "SCP_UNVERIFIED",
     "SECRET_KEY_EVENTS",
     "SERVICES",
-    "USE_ACTIONS",
-    "AlertRule",
-    "ApprovedKeys",
-    "ConfigRule",
     "ScpSet",
     "ServiceControlPolicy",
+    "USE_ACTIONS",
     "alert_rules",
     "approved_keys",
     "build_key_policy",

@@ -14,7 +14,7 @@ from typing import Any
 
 from cmkguard.errors import ConfigurationError
 from cmkguard.guardrails.alerts import AlertRule
-from cmkguard.guardrails.config_rules import ConfigRule
+from cmkguard.guardrails.config_rule import ConfigRule
 from cmkguard.guardrails.scp import ScpSet
 
 __all__ = [

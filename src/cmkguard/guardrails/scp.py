@@ -62,10 +62,15 @@ instances in `CreateDBInstance` (their cluster holds the encryption setting).
 
 # The operations whose request carries a StorageEncrypted parameter (botocore's RDS model): the
 # only ones where a missing condition key means "the caller did not ask for encryption".
-_EXPLICIT_FLAG_ACTIONS: tuple[str, ...] = (
+# Instances and clusters apart: an Aurora *instance* takes its cluster's encryption (no flag to
+# send), but an Aurora *cluster* created without the flag lands on an AWS owned key (default
+# since 2026-02-18), which is not a CMK either, so clusters get no engine exception.
+_EXPLICIT_FLAG_INSTANCE_ACTIONS: tuple[str, ...] = (
     "rds:CreateDBInstance",
-    "rds:CreateDBCluster",
     "rds:RestoreDBInstanceFromS3",
+)
+_EXPLICIT_FLAG_CLUSTER_ACTIONS: tuple[str, ...] = (
+    "rds:CreateDBCluster",
     "rds:RestoreDBClusterFromS3",
 )
 
@@ -233,10 +238,10 @@ def _rds_statements(null_safe: bool, exempt: tuple[str, ...]) -> list[dict[str, 
         )
     ]
     if null_safe:
-        out.append(
+        out += [
             _statement(
                 "DenyRdsWithoutEncryptionFlag",
-                _EXPLICIT_FLAG_ACTIONS,
+                _EXPLICIT_FLAG_INSTANCE_ACTIONS,
                 _exempt(
                     {
                         "Null": {"rds:StorageEncrypted": "true"},
@@ -245,8 +250,13 @@ def _rds_statements(null_safe: bool, exempt: tuple[str, ...]) -> list[dict[str, 
                     },
                     exempt,
                 ),
-            )
-        )
+            ),
+            _statement(
+                "DenyRdsClusterWithoutEncryptionFlag",
+                _EXPLICIT_FLAG_CLUSTER_ACTIONS,
+                _exempt({"Null": {"rds:StorageEncrypted": "true"}}, exempt),
+            ),
+        ]
     out.append(
         _statement(
             "DenyRdsOnAwsManagedKey",
@@ -341,7 +351,8 @@ def generate_scps(
         break_glass: Role ARN patterns exempted from every statement (`ArnNotLike
             aws:PrincipalArn`); each must name its account.
         null_safe: Also deny RDS creations whose request carries no `rds:StorageEncrypted`
-            (Aurora instances excepted): safe whether or not the key is present when omitted.
+            (Aurora instances excepted; Aurora clusters included, as without the flag they
+            land on an AWS owned key): safe whether or not the key is present when omitted.
         block_aws_managed_secret_writes: Deny `kms:GenerateDataKey*`/`kms:Encrypt` through
             Secrets Manager on `alias/aws/secretsmanager` (replicas, reverts).
         name_prefix: Prefix of the SCP names.

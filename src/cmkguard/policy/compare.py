@@ -21,13 +21,13 @@ from cmkguard.policy.analysis import PolicyAnalysis, analyze_key_policy
 from cmkguard.policy.document import Condition, Effect, KeyPolicy, Statement
 from cmkguard.policy.findings import PolicyFinding
 
-__all__ = ["AccessChange", "PolicyChange", "Witness", "compare_key_policies"]
+__all__ = ["AccessChange", "ChangeWitness", "PolicyChange", "compare_key_policies"]
 
 PolicyInput = str | bytes | Mapping[str, Any] | KeyPolicy
 
 
 @attrs.frozen
-class Witness:
+class ChangeWitness:
     """Why a principal has an action under a policy: the statement and what a request needs.
 
     `conditions` are the statement's conditions as text (empty: any request of the principal).
@@ -64,7 +64,7 @@ class AccessChange:
     kind: str
     principal: str
     actions: tuple[str, ...]
-    witnesses: tuple[Witness, ...] = ()
+    witnesses: tuple[ChangeWitness, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -219,8 +219,8 @@ def _paths(
     ]
 
 
-def _witness(i: int, st: Statement, principal: str, action: str) -> Witness:
-    return Witness(i, st.sid, principal, action, tuple(str(c) for c in st.conditions))
+def _witness(i: int, st: Statement, principal: str, action: str) -> ChangeWitness:
+    return ChangeWitness(i, st.sid, principal, action, tuple(str(c) for c in st.conditions))
 
 
 def _deny_forms(policy: KeyPolicy) -> list[dict[str, Any]]:
@@ -262,10 +262,15 @@ def compare_key_policies(
         new, key_account=key_account, org_id=org_id, trusted_accounts=trusted, key_arn=key_arn
     )
     old_grants, new_grants = _granting(a), _granting(b)
+    # An action the new policy gives to anybody is lost by nobody (principals_allowed names
+    # the "*" of that statement, not each principal it covers).
+    public_after = {
+        act.lower() for ex in b.statements if ex.verdict == "public" for act in ex.actions
+    }
     gained: dict[str, list[str]] = {}
     lost: dict[str, list[str]] = {}
     looser: dict[str, list[str]] = {}
-    witnesses: dict[tuple[str, str], list[Witness]] = {}
+    witnesses: dict[tuple[str, str], list[ChangeWitness]] = {}
     for action in KMS_ACTIONS:
         before, after = a.principals_allowed(action), b.principals_allowed(action)
         for p in sorted(after - before):
@@ -273,7 +278,7 @@ def compare_key_policies(
             witnesses.setdefault(("gained", p), []).extend(
                 _witness(i, st, p, action) for i, st, _ in _paths(new_grants, p, action)[:1]
             )
-        for p in sorted(before - after):
+        for p in sorted(before - after) if action.lower() not in public_after else ():
             lost.setdefault(p, []).append(action)
         for p in sorted(before & after):
             old_paths = [c for _, _, c in _paths(old_grants, p, action)]
