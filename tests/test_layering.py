@@ -24,6 +24,8 @@ PURE = [
     "migrate/_snapshot_paths.py",
     "migrate/_secret_paths.py",
     "migrate/_settings.py",
+    "migrate/_rds_recipe.py",
+    "migrate/_convert.py",
     "inventory/values.py",
     "inventory/resolve.py",
     "arn.py",
@@ -79,6 +81,8 @@ DEPRECATED_ALIASES = {
     "cmkguard.aws.kms": "cmkguard.inventory.aws_kms",
     "cmkguard.aws.resolver": "cmkguard.inventory.resolve",
     "cmkguard.aws.units": "cmkguard.inventory.units",
+    "cmkguard.aws.migration_ops": "cmkguard.migrate.aws_ops",
+    "cmkguard.aws.rds_settings": "cmkguard.migrate.aws_settings",
 }
 
 

@@ -61,6 +61,7 @@ from cmkguard.migrate import (
     PreflightItem,
     ProgressEvent,
     WaiterSettings,
+    capture_settings,
     execute,
     plan_migration,
 )
@@ -145,6 +146,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "analyze_grants",
     "analyze_key_policy",
     "audit",
+    "capture_settings",
     "diff",
     "execute",
     "get_resource_type",
