@@ -8,8 +8,7 @@ with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), au
 The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
-from __future__ import annotations
-
+from cmkguard._version import __version__
 from cmkguard.audit import (
     FINDING_CATALOGUE,
     AuditDiff,
@@ -21,7 +20,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.aws.access import SessionSpec
+from cmkguard.aws.access import AwsAccess
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -48,6 +47,8 @@ from cmkguard.inventory import (
     NullProgress,
     RotationStatus,
     ScanError,
+    ScanEvent,
+    ScanEventKind,
     ScanProgress,
     scan,
 )
@@ -82,14 +83,13 @@ from cmkguard.resources import ResourceType, get_resource_type
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccountId",
     "AuditDiff",
     "AuditPolicy",
     "AuditPolicyError",
     "AuditReport",
+    "AwsAccess",
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
@@ -133,8 +133,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
-    "SessionSpec",
     "Severity",
     "StatementExplanation",
     "StepFailedError",
