@@ -62,6 +62,7 @@ TIERS = {
     "cmkguard.inventory.values": VALUES,
     "cmkguard.inventory.scanner": ORCHESTRATION,
     "cmkguard.migrate.model": VALUES,
+    "cmkguard.migrate._convert": VALUES,  # the plan values' JSON converter (imports only errors)
     "cmkguard.migrate.execute": ORCHESTRATION,
     "cmkguard.audit.finding": VALUES,
     "cmkguard.auditing.finding": VALUES,

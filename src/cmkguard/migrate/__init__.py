@@ -21,13 +21,13 @@ from cmkguard.migrate.execute import (
 )
 from cmkguard.migrate.journal import Journal, JsonFileJournal, MemoryJournal
 from cmkguard.migrate.model import (
-    Level,
     MigrationOptions,
     MigrationPlan,
     MigrationStep,
-    Phase,
     PreflightItem,
+    PreflightLevel,
     StepKind,
+    StepPhase,
 )
 from cmkguard.migrate.plan import plan_migration
 
@@ -35,15 +35,15 @@ __all__ = [
     "ExecutionReport",
     "Journal",
     "JsonFileJournal",
-    "Level",
     "MemoryJournal",
     "MigrationOptions",
     "MigrationPlan",
     "MigrationStep",
-    "Phase",
     "PreflightItem",
+    "PreflightLevel",
     "ProgressEvent",
     "StepKind",
+    "StepPhase",
     "StepResult",
     "WaiterSettings",
     "capture_settings",

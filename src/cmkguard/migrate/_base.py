@@ -11,12 +11,12 @@ import attrs
 
 from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey
 from cmkguard.migrate.model import (
-    Level,
     MigrationOptions,
     MigrationStep,
-    Phase,
     PreflightItem,
+    PreflightLevel,
     StepKind,
+    StepPhase,
 )
 from cmkguard.migrate.preflight import (
     check_key,
@@ -82,7 +82,7 @@ class Chain:
     def call(
         self,
         what: str,
-        phase: Phase,
+        phase: StepPhase,
         operation: str,
         params: Mapping[str, Any],
         *,
@@ -113,7 +113,7 @@ class Chain:
     def wait(
         self,
         what: str,
-        phase: Phase,
+        phase: StepPhase,
         waiter: str,
         params: Mapping[str, Any],
         *,
@@ -136,7 +136,7 @@ class Chain:
     def verify(
         self,
         what: str,
-        phase: Phase,
+        phase: StepPhase,
         operation: str,
         params: Mapping[str, Any],
         *,
@@ -159,7 +159,7 @@ class Chain:
     def check_source(
         self,
         what: str,
-        phase: Phase,
+        phase: StepPhase,
         operation: str,
         params: Mapping[str, Any],
         *,
@@ -188,7 +188,7 @@ class Chain:
         return self._add(
             what,
             StepKind.REENCRYPT_SECRET,
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             "PutSecretValue",
             params,
             service="secretsmanager",
@@ -200,7 +200,7 @@ class Chain:
         self,
         what: str,
         kind: StepKind,
-        phase: Phase,
+        phase: StepPhase,
         operation: str,
         params: Mapping[str, Any],
         *,
@@ -277,7 +277,7 @@ class Chain:
         step = MigrationStep(
             id=f"{self.prefix}/rollback-{self._rn:02d}-{what}",
             kind=kind,
-            phase=Phase.CUTOVER,
+            phase=StepPhase.CUTOVER,
             service=service,
             region=self.region,
             operation=operation,
@@ -314,10 +314,10 @@ class PlannerBase:
     # -- pre-flight ----------------------------------------------------------------------------
 
     def _block(self, check: str, subject: str, message: str) -> None:
-        self.items.append(PreflightItem(check, Level.BLOCKING, subject, message))
+        self.items.append(PreflightItem(check, PreflightLevel.BLOCKING, subject, message))
 
     def _warn(self, check: str, subject: str, message: str) -> None:
-        self.items.append(PreflightItem(check, Level.WARNING, subject, message))
+        self.items.append(PreflightItem(check, PreflightLevel.WARNING, subject, message))
 
     def _target_for(self, resource: EncryptedResource, service: str) -> KmsKey | None:
         key, why = resolve_target_key(

@@ -17,7 +17,7 @@ from cmkguard.migrate._rds_recipe import (
     add_swap,
     add_swap_back,
 )
-from cmkguard.migrate.model import Phase
+from cmkguard.migrate.model import StepPhase
 
 __all__ = ["RdsPaths"]
 
@@ -90,7 +90,7 @@ class RdsPaths(PlannerBase):
             expect["PerformanceInsightsKMSKeyId"] = key.arn
         c.verify(
             "verify-new",
-            Phase.RESTORE,
+            StepPhase.RESTORE,
             "DescribeDBInstances",
             {"DBInstanceIdentifier": new_id, "expect": expect},
             description=f"{new_id} reports the target key",
@@ -170,21 +170,21 @@ class RdsPaths(PlannerBase):
             modify = st.instance_modify_params(rep_record, new_id=rep_new, target_key=key.arn)
             c.call(
                 f"modify-replica-{rep}",
-                Phase.RESTORE,
+                StepPhase.RESTORE,
                 "ModifyDBInstance",
                 modify,
                 description=f"monitoring and Performance Insights for {rep_new}",
             )
             c.wait(
                 f"wait-replica-modify-{rep}",
-                Phase.RESTORE,
+                StepPhase.RESTORE,
                 "DBInstanceAvailable",
                 {"DBInstanceIdentifier": rep_new},
                 description=f"wait until {rep_new} is available",
             )
             c.verify(
                 f"verify-replica-{rep}",
-                Phase.RESTORE,
+                StepPhase.RESTORE,
                 "DescribeDBInstances",
                 {"DBInstanceIdentifier": rep_new, "expect": {"KmsKeyId": key.arn}},
                 description=f"{rep_new} reports the target key",
@@ -220,7 +220,7 @@ class RdsPaths(PlannerBase):
             expect["ReadReplicaSourceDBInstanceIdentifier"] = primary
         c.verify(
             f"verify-cutover-{src}",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             "DescribeDBInstances",
             {"DBInstanceIdentifier": src, "expect": expect},
             description=f"{src} now reports the target key"
@@ -315,7 +315,7 @@ class RdsPaths(PlannerBase):
             renames.append((mid, ident(f"{mid}{opts.old_suffix}"), mnew))
         c.verify(
             "verify-new",
-            Phase.RESTORE,
+            StepPhase.RESTORE,
             "DescribeDBClusters",
             {
                 "DBClusterIdentifier": new_id,
@@ -343,7 +343,7 @@ class RdsPaths(PlannerBase):
             add_swap(c, INSTANCE, member, suffix=f"-{member[0]}", describe=member_words)
         c.verify(
             "verify-cutover",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             "DescribeDBClusters",
             {"DBClusterIdentifier": src, "expect": {"KmsKeyId": key.arn}},
             description=f"cluster {src} now reports the target key",
@@ -353,7 +353,7 @@ class RdsPaths(PlannerBase):
             # cluster it belongs to (and moto empties member lists on rename).
             c.verify(
                 f"verify-member-{mid}",
-                Phase.CUTOVER,
+                StepPhase.CUTOVER,
                 "DescribeDBInstances",
                 {
                     "DBInstanceIdentifier": mid,

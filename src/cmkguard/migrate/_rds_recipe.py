@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from cmkguard.migrate._base import MIGRATION_TAG, Chain
-from cmkguard.migrate.model import Phase
+from cmkguard.migrate.model import StepPhase
 
 __all__ = ["CLUSTER", "INSTANCE", "RdsKind", "Rekey", "add_swap", "add_swap_back"]
 
@@ -108,7 +108,7 @@ def add_rekey(c: Chain, r: Rekey) -> None:
         _copy(c, r, r.copy_id)
     c.check_source(
         "recheck-source",
-        Phase.RESTORE,
+        StepPhase.RESTORE,
         r.kind.describe,
         r.check,
         description=f"re-read {r.src}'s settings right before restoring",
@@ -117,7 +117,7 @@ def add_rekey(c: Chain, r: Rekey) -> None:
     strict = r.strict_texts
     c.call(
         "restore",
-        Phase.RESTORE,
+        StepPhase.RESTORE,
         r.kind.restore,
         r.restore_params,
         description=r.restore_description,
@@ -129,7 +129,7 @@ def add_rekey(c: Chain, r: Rekey) -> None:
     )
     c.wait(
         "wait-restore",
-        Phase.RESTORE,
+        StepPhase.RESTORE,
         r.kind.waiter,
         {r.kind.id_field: r.new_id},
         description=f"wait until {r.new_id} is available",
@@ -137,7 +137,7 @@ def add_rekey(c: Chain, r: Rekey) -> None:
     if r.modify_params is not None:
         c.call(
             "modify",
-            Phase.RESTORE,
+            StepPhase.RESTORE,
             r.kind.modify,
             r.modify_params,
             description=r.modify_description,
@@ -145,7 +145,7 @@ def add_rekey(c: Chain, r: Rekey) -> None:
         )
         c.wait(
             "wait-modify",
-            Phase.RESTORE,
+            StepPhase.RESTORE,
             r.kind.waiter,
             {r.kind.id_field: r.new_id},
             description=f"wait until {r.new_id} is available",
@@ -156,7 +156,7 @@ def _snapshot(c: Chain, r: Rekey) -> None:
     strict = r.strict_texts
     c.check_source(
         "check-source",
-        Phase.PREPARE,
+        StepPhase.PREPARE,
         r.kind.describe,
         r.check,
         description=f"re-read {r.src}'s settings; stop if they changed since planning",
@@ -165,7 +165,7 @@ def _snapshot(c: Chain, r: Rekey) -> None:
     )
     c.call(
         "snapshot",
-        Phase.PREPARE,
+        StepPhase.PREPARE,
         r.kind.create_snapshot,
         {
             r.kind.id_field: r.src,
@@ -183,7 +183,7 @@ def _snapshot(c: Chain, r: Rekey) -> None:
     )
     c.wait(
         "wait-snapshot",
-        Phase.PREPARE,
+        StepPhase.PREPARE,
         r.kind.snapshot_waiter,
         {r.kind.snapshot_id_field: r.snapshot_id},
         description=f"wait until {r.snapshot_id} is available",
@@ -195,7 +195,7 @@ def _copy(c: Chain, r: Rekey, copy_id: str) -> None:
     """Copy the instance snapshot under the target key (this also encrypts an unencrypted one)."""
     c.call(
         "copy",
-        Phase.COPY,
+        StepPhase.COPY,
         "CopyDBSnapshot",
         {
             "SourceDBSnapshotIdentifier": r.snapshot_id,
@@ -210,14 +210,14 @@ def _copy(c: Chain, r: Rekey, copy_id: str) -> None:
     )
     c.wait(
         "wait-copy",
-        Phase.COPY,
+        StepPhase.COPY,
         "DBSnapshotAvailable",
         {"DBSnapshotIdentifier": copy_id},
         description=f"wait until {copy_id} is available",
     )
     c.verify(
         "verify-copy",
-        Phase.COPY,
+        StepPhase.COPY,
         "DescribeDBSnapshots",
         {"DBSnapshotIdentifier": copy_id, "expect": {"KmsKeyId": r.target_key, "Encrypted": True}},
         description=f"{copy_id} is encrypted with the target key",
@@ -237,7 +237,7 @@ def add_dependant(
     """Create a dependant DB instance (a read replica, a cluster member) and wait for it."""
     c.call(
         what,
-        Phase.RESTORE,
+        StepPhase.RESTORE,
         operation,
         params,
         description=description,
@@ -246,7 +246,7 @@ def add_dependant(
     )
     c.wait(
         f"wait-{what}",
-        Phase.RESTORE,
+        StepPhase.RESTORE,
         INSTANCE.waiter,
         {INSTANCE.id_field: new_id},
         description=f"wait until {new_id} is available",
@@ -276,7 +276,7 @@ def add_rename(
     """A cutover rename of `frm` to `to`, then the wait until `to` is available."""
     c.call(
         what,
-        Phase.CUTOVER,
+        StepPhase.CUTOVER,
         kind.modify,
         _rename_params(kind, frm, to),
         description=description,
@@ -286,7 +286,7 @@ def add_rename(
     )
     c.wait(
         f"wait-{what}",
-        Phase.CUTOVER,
+        StepPhase.CUTOVER,
         kind.waiter,
         {kind.id_field: to},
         description=f"wait until {to} is available",

@@ -10,7 +10,7 @@ from cmkguard.arn import parse_arn
 from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
 from cmkguard.migrate._base import Chain, PlannerBase
 from cmkguard.migrate._rds_recipe import CLUSTER, INSTANCE
-from cmkguard.migrate.model import GENERATED_PASSWORD, Phase
+from cmkguard.migrate.model import GENERATED_PASSWORD, StepPhase
 from cmkguard.migrate.preflight import (
     check_key,
     check_principals_decrypt,
@@ -49,7 +49,7 @@ class SecretPaths(PlannerBase):
         self.chains.append(c)
         c.check_source(
             "check-source",
-            Phase.PREPARE,
+            StepPhase.PREPARE,
             "DescribeSecret",
             {"SecretId": resource.arn, "expected": {"KmsKeyId": resource.key_reference}},
             service="secretsmanager",
@@ -57,7 +57,7 @@ class SecretPaths(PlannerBase):
         )
         c.call(
             "update-key",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             "UpdateSecret",
             {"SecretId": resource.arn, "KmsKeyId": key.arn},
             service="secretsmanager",
@@ -84,7 +84,7 @@ class SecretPaths(PlannerBase):
             )
         c.verify(
             "verify",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             "DescribeSecret",
             {"SecretId": resource.arn, "expect": {"KmsKeyId": key.arn}},
             service="secretsmanager",
@@ -120,7 +120,7 @@ class SecretPaths(PlannerBase):
             self.items.extend(check_key(key, account=resource.account))
             c.call(
                 f"remove-replica-{region}",
-                Phase.CUTOVER,
+                StepPhase.CUTOVER,
                 "RemoveRegionsFromReplication",
                 {"SecretId": resource.arn, "RemoveReplicaRegions": [region]},
                 service="secretsmanager",
@@ -130,7 +130,7 @@ class SecretPaths(PlannerBase):
             )
             c.call(
                 f"add-replica-{region}",
-                Phase.CUTOVER,
+                StepPhase.CUTOVER,
                 "ReplicateSecretToRegions",
                 {
                     "SecretId": resource.arn,
@@ -142,7 +142,7 @@ class SecretPaths(PlannerBase):
             )
             c.verify(
                 f"verify-replica-{region}",
-                Phase.CUTOVER,
+                StepPhase.CUTOVER,
                 "DescribeSecret",
                 {
                     "SecretId": resource.arn,
@@ -204,14 +204,14 @@ class SecretPaths(PlannerBase):
         op, id_field, waiter = kind.modify, kind.id_field, kind.waiter
         c.check_source(
             "check-source",
-            Phase.PREPARE,
+            StepPhase.PREPARE,
             kind.describe,
             {id_field: owner_id, "expected": {"MasterUserSecret.SecretArn": resource.arn}},
             description=f"{owner_id} still manages this secret",
         )
         c.call(
             "managed-off",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             op,
             {
                 id_field: owner_id,
@@ -226,14 +226,14 @@ class SecretPaths(PlannerBase):
         )
         c.wait(
             "wait-off",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             waiter,
             {id_field: owner_id},
             description=f"wait until {owner_id} is available",
         )
         c.call(
             "managed-on",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             op,
             {
                 id_field: owner_id,
@@ -251,14 +251,14 @@ class SecretPaths(PlannerBase):
         )
         c.wait(
             "wait-on",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             waiter,
             {id_field: owner_id},
             description=f"wait until {owner_id} is available",
         )
         c.verify(
             "verify",
-            Phase.CUTOVER,
+            StepPhase.CUTOVER,
             kind.describe,
             {id_field: owner_id, "expect": {"MasterUserSecret.KmsKeyId": key.arn}},
             description=f"{owner_id}'s master secret is on the target key",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cmkguard.arn import parse_arn
 from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
 from cmkguard.migrate._base import Chain, PlannerBase, ident
-from cmkguard.migrate.model import Phase
+from cmkguard.migrate.model import StepPhase
 
 SNAPSHOT_COPY_LIMIT = 5
 """Snapshot copies in flight per destination region and account (an RDS quota)."""
@@ -59,7 +59,7 @@ class SnapshotPaths(PlannerBase):
                     )
                     step = c.call(
                         f"copy-{target}",
-                        Phase.COPY,
+                        StepPhase.COPY,
                         op,
                         {
                             src_field: source,
@@ -81,7 +81,7 @@ class SnapshotPaths(PlannerBase):
                     id_field = "DBClusterSnapshotIdentifier" if cluster else "DBSnapshotIdentifier"
                     wait = c.wait(
                         f"wait-{target}",
-                        Phase.COPY,
+                        StepPhase.COPY,
                         "DBClusterSnapshotAvailable" if cluster else "DBSnapshotAvailable",
                         {id_field: target},
                         description=f"wait until {target} is available",
@@ -93,7 +93,7 @@ class SnapshotPaths(PlannerBase):
                     id_field = "DBClusterSnapshotIdentifier" if cluster else "DBSnapshotIdentifier"
                     c.verify(
                         f"verify-{target}",
-                        Phase.COPY,
+                        StepPhase.COPY,
                         "DescribeDBClusterSnapshots" if cluster else "DescribeDBSnapshots",
                         {id_field: target, "expect": {"KmsKeyId": key.arn}},
                         description=f"{target} is encrypted with the target key",
@@ -119,7 +119,7 @@ class SnapshotPaths(PlannerBase):
         verify_id = c.steps[-1].id
         c.call(
             f"delete-{source}",
-            Phase.CLEANUP,
+            StepPhase.CLEANUP,
             "DeleteDBClusterSnapshot" if cluster else "DeleteDBSnapshot",
             {id_field: source},
             description=f"DELETE the original snapshot {source} (asked for explicitly)",

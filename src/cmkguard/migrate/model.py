@@ -25,13 +25,13 @@ __all__ = [
     "GENERATED_PASSWORD",
     "PHASES",
     "PLAN_SCHEMA_VERSION",
-    "Level",
     "MigrationOptions",
     "MigrationPlan",
     "MigrationStep",
-    "Phase",
     "PreflightItem",
+    "PreflightLevel",
     "StepKind",
+    "StepPhase",
 ]
 
 PLAN_SCHEMA_VERSION = 1
@@ -53,7 +53,7 @@ class StepKind(enum.StrEnum):
     """Read the secret value and write it back as a new version (never shown)."""
 
 
-class Phase(enum.StrEnum):
+class StepPhase(enum.StrEnum):
     """Step phases, in execution order. Nothing before `CUTOVER` modifies a source resource."""
 
     PREPARE = "prepare"
@@ -63,11 +63,11 @@ class Phase(enum.StrEnum):
     CLEANUP = "cleanup"
 
 
-PHASES: tuple[Phase, ...] = tuple(Phase)
+PHASES: tuple[StepPhase, ...] = tuple(StepPhase)
 """Step phases, in execution order. Nothing before ``cutover`` modifies a source resource."""
 
 
-class Level(enum.StrEnum):
+class PreflightLevel(enum.StrEnum):
     """How a pre-flight item weighs on the plan."""
 
     BLOCKING = "blocking"
@@ -95,16 +95,16 @@ def _enum(cls: type[_E], value: Any, what: str) -> _E:
         raise ValueError(f"unknown {what} {value!r}") from None
 
 
-def _to_level(value: Any) -> Level:
-    return _enum(Level, value, "pre-flight level")
+def _to_level(value: Any) -> PreflightLevel:
+    return _enum(PreflightLevel, value, "pre-flight level")
 
 
 def _to_kind(value: Any) -> StepKind:
     return _enum(StepKind, value, "step kind")
 
 
-def _to_phase(value: Any) -> Phase:
-    return _enum(Phase, value, "step phase")
+def _to_phase(value: Any) -> StepPhase:
+    return _enum(StepPhase, value, "step phase")
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -178,20 +178,20 @@ class MigrationOptions:
 class PreflightItem:
     """One pre-flight check and its outcome.
 
-    `level` is a `Level`: `blocking` (the plan cannot be executed), `warning` (review it) or
-    `passed`. `check` is a stable id such as `key-enabled` or `consumer-decrypt`; `subject`
-    what it is about (a resource ARN, a key ARN, a principal).
+    `level` is a `PreflightLevel`: `blocking` (the plan cannot be executed), `warning`
+    (review it) or `passed`. `check` is a stable id such as `key-enabled` or `consumer-decrypt`;
+    `subject` what it is about (a resource ARN, a key ARN, a principal).
     """
 
     check: str
-    level: Level = attrs.field(converter=_to_level)
+    level: PreflightLevel = attrs.field(converter=_to_level)
     subject: str
     message: str
 
     @property
     def blocking(self) -> bool:
         """Whether this item stops execution."""
-        return self.level is Level.BLOCKING
+        return self.level is PreflightLevel.BLOCKING
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -231,7 +231,7 @@ class MigrationStep:
 
     id: str
     kind: StepKind = attrs.field(converter=_to_kind)
-    phase: Phase = attrs.field(converter=_to_phase)
+    phase: StepPhase = attrs.field(converter=_to_phase)
     service: str
     region: str
     operation: str
@@ -327,7 +327,7 @@ class MigrationPlan:
     @property
     def warnings(self) -> tuple[PreflightItem, ...]:
         """The pre-flight items to review."""
-        return tuple(i for i in self.preflight if i.level is Level.WARNING)
+        return tuple(i for i in self.preflight if i.level is PreflightLevel.WARNING)
 
     @property
     def executable(self) -> bool:
