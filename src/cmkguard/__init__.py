@@ -8,8 +8,6 @@ with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), au
 The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
-from __future__ import annotations
-
 from cmkguard._version import __version__
 from cmkguard.audit import (
     FINDING_CATALOGUE,
@@ -22,7 +20,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.aws.access import SessionSpec
+from cmkguard.aws.access import AwsAccess
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -49,6 +47,8 @@ from cmkguard.inventory import (
     NullProgress,
     RotationStatus,
     ScanError,
+    ScanEvent,
+    ScanEventKind,
     ScanProgress,
     scan,
 )
@@ -88,6 +88,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "AuditPolicy",
     "AuditPolicyError",
     "AuditReport",
+    "AwsAccess",
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
@@ -131,8 +132,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
-    "SessionSpec",
     "Severity",
     "StatementExplanation",
     "StepFailedError",

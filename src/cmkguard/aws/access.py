@@ -1,92 +1,130 @@
-"""How a scan unit gets credentials: :class:`SessionSpec`, plain picklable data.
+"""AWS access with an explicit lifetime: `AwsAccess` holds credentials and clients.
 
-A scan fans units out over any ``concurrent.futures.Executor``, including a process pool, so a
-unit cannot carry a live ``boto3.Session``. It carries a :class:`SessionSpec` instead, and
-:func:`client_for` turns it into a client in whichever process runs the unit:
+One `AwsAccess` is created per scan (or per account of a multi-account scan) and released
+deterministically: use it as a context manager, or call `close()`. It owns, on the instance and
+nowhere else, the sessions and the clients it builds; closing it closes them (and those of the
+accesses derived from it with `for_role`).
 
-* in the process that called :func:`cmkguard.scan`, the caller's own session object is used
-  (registered with :func:`bind_session`), so event hooks, custom credential providers and the
-  emulator's session all keep working;
-* in another process the session is rebuilt from the spec (profile, endpoint, static keys) and,
-  when the spec names a role, the role is assumed once per process.
+It is also how work crosses process boundaries: pickling an `AwsAccess` keeps only its
+description, the frozen `AccessSpec` (profile, region, endpoint, static keys when the session
+had explicit ones, the role chain), and the copy rebuilds sessions and clients from it, lazily,
+in whichever process runs the work.
 
-Clients are cached per (spec, service, region): botocore clients are thread-safe once built,
-building them is not (and costs milliseconds), so building happens under a lock.
+```python
+import boto3
+from cmkguard.aws import AwsAccess
+
+with AwsAccess.from_session(boto3.Session(region_name="us-east-1")) as access:
+    audit = access.for_role("arn:aws:iam::222233334444:role/Audit", external_id="x")
+    kms = audit.client("kms", "eu-west-1")  # built on first use, cached on `audit`
+```
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 import attrs
 import boto3
+import botocore.credentials
+import botocore.session
 from botocore.parsers import ResponseParserFactory
 from botocore.utils import parse_timestamp
 
+from cmkguard.arn import is_account_id
 from cmkguard.aws.session import EndpointSession, make_client
+from cmkguard.errors import ConfigurationError
 
-__all__ = ["SessionSpec", "bind_session", "client_for", "release_session", "session_for"]
+__all__ = ["AccessSpec", "AwsAccess", "RoleHop", "SessionSpec"]
+
+DEFAULT_SESSION_NAME = "cmkguard"
+_STS_FALLBACK_REGION = "us-east-1"
 
 
 @attrs.frozen
-class SessionSpec:
-    """Where a unit's credentials come from; plain data that pickles.
+class RoleHop:
+    """One role assumed on the way to an account: `role_arn`, with an optional `external_id`."""
 
-    ``profile``: a named profile (``None``: the default chain: environment, SSO, instance
-    role...). ``role_arn``: a role to assume from that base (one account of a multi-account
-    scan). ``endpoint_url``: send every client there (the emulator, a VPC endpoint).
-    ``access_key_id``/``secret_access_key``/``session_token``: static keys, only when the
-    caller's session was built with explicit keys (the emulator's); never printed.
-    ``scan_id`` ties a spec to one scan, so a later scan never reuses another's clients.
+    role_arn: str
+    external_id: str | None = attrs.field(default=None, repr=False)
+    session_name: str = DEFAULT_SESSION_NAME
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@attrs.frozen
+class AccessSpec:
+    """The picklable description of an `AwsAccess`: where its credentials come from.
+
+    `profile`: a named profile (`None`: the default chain: environment, SSO, instance role...).
+    `region`: the default region. `endpoint_url`: send every client there (the emulator, a VPC
+    endpoint). `access_key_id`/`secret_access_key`/`session_token`: static keys, only when the
+    caller's session was built with explicit keys (the emulator's); never in `repr`. `roles`:
+    the role chain assumed from that base, in order (empty: the base credentials themselves).
+    `access_id` names one access for its lifetime (a copy in another process keeps it).
     """
 
     profile: str | None = None
     region: str | None = None
-    role_arn: str | None = None
-    external_id: str | None = None
     endpoint_url: str | None = None
     access_key_id: str | None = attrs.field(default=None, repr=False)
     secret_access_key: str | None = attrs.field(default=None, repr=False)
     session_token: str | None = attrs.field(default=None, repr=False)
-    scan_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    roles: tuple[RoleHop, ...] = ()
+    access_id: str = attrs.field(factory=_new_id)
 
     @classmethod
-    def from_session(cls, session: boto3.Session, *, scan_id: str | None = None) -> SessionSpec:
-        """The spec that rebuilds ``session`` in another process.
+    def from_session(cls, session: boto3.Session) -> AccessSpec:
+        """The description that rebuilds `session` in another process.
 
         Explicit static keys are copied (the emulator's sessions use them); credentials that
-        come from a profile, the environment or an instance role are found again by the
-        worker through the same chain.
+        come from a profile, the environment or an instance role are found again by the other
+        process through the same chain.
         """
         profile = session.profile_name if session.profile_name != "default" else None
-        endpoint = getattr(session, "endpoint_url", None)
-        keys: dict[str, str | None] = {}
+        spec = cls(
+            profile=profile,
+            region=session.region_name,
+            endpoint_url=getattr(session, "endpoint_url", None),
+        )
         creds = session.get_credentials()
         if creds is not None and getattr(creds, "method", None) in ("explicit", "assume-role"):
             frozen = creds.get_frozen_credentials()
-            keys = {
-                "access_key_id": frozen.access_key,
-                "secret_access_key": frozen.secret_key,
-                "session_token": frozen.token,
-            }
-        return cls(
-            profile=profile,
-            region=session.region_name,
-            endpoint_url=endpoint,
-            scan_id=scan_id or uuid.uuid4().hex,
-            **keys,
-        )
+            spec = attrs.evolve(
+                spec,
+                access_key_id=frozen.access_key,
+                secret_access_key=frozen.secret_key,
+                session_token=frozen.token,
+            )
+        return spec
 
-    def for_role(self, role_arn: str, external_id: str | None = None) -> SessionSpec:
-        """The same base credentials, assuming ``role_arn`` on top."""
-        return attrs.evolve(self, role_arn=role_arn, external_id=external_id)
+    @property
+    def role_arn(self) -> str | None:
+        """The last role of the chain (`None`: the base credentials)."""
+        return self.roles[-1].role_arn if self.roles else None
 
-    def build_base_session(self) -> boto3.Session:
-        """A fresh session from the spec (before any role is assumed)."""
+    def for_role(
+        self,
+        role_arn: str,
+        external_id: str | None = None,
+        *,
+        session_name: str = DEFAULT_SESSION_NAME,
+    ) -> AccessSpec:
+        """The same base, with `role_arn` assumed after the roles already in the chain."""
+        hop = RoleHop(role_arn, external_id, session_name)
+        return attrs.evolve(self, roles=(*self.roles, hop), access_id=_new_id())
+
+    def base_session(self) -> boto3.Session:
+        """A fresh session from the description, before any role is assumed."""
         kwargs: dict[str, Any] = {"region_name": self.region}
         if self.profile:
             kwargs["profile_name"] = self.profile
@@ -99,68 +137,255 @@ class SessionSpec:
         return boto3.Session(**kwargs)
 
 
-_LOCK = threading.RLock()
-# spec without role -> the caller's live session, in the scanning process only.
-_LIVE: dict[SessionSpec, boto3.Session] = {}
-# spec (with role) -> session, in whichever process built it. Bounded: workers outlive scans.
-_SESSIONS: OrderedDict[SessionSpec, boto3.Session] = OrderedDict()
-_CLIENTS: dict[tuple[SessionSpec, str, str], Any] = {}
-_MAX_SESSIONS = 16
+SessionSpec = AccessSpec
+"""Deprecated name of `AccessSpec` (no longer exported from `cmkguard`; see the CHANGELOG)."""
 
 
-def bind_session(spec: SessionSpec, session: boto3.Session) -> None:
-    """Use ``session`` itself (not a rebuilt one) for ``spec`` in this process."""
-    with _LOCK:
-        _LIVE[attrs.evolve(spec, role_arn=None, external_id=None)] = session
+class _AssumedRoleProvider(botocore.credentials.CredentialProvider):
+    """Temporary credentials of one role, refreshed by botocore before they expire.
+
+    Registered as the session's `credential_provider` component (a public botocore hook), so
+    no private attribute of the session is set and a long scan outlives the one-hour default.
+    """
+
+    METHOD = "cmkguard-assume-role"
+
+    def __init__(self, fetch: Callable[[], dict[str, str]]) -> None:
+        super().__init__()
+        self._credentials = botocore.credentials.RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method=self.METHOD
+        )
+
+    def load(self) -> botocore.credentials.RefreshableCredentials:
+        return self._credentials
 
 
-def release_session(spec: SessionSpec) -> None:
-    """Forget every session and client of the scan ``spec`` belongs to."""
-    with _LOCK:
-        for cache in (_LIVE, _SESSIONS):
-            for key in [k for k in cache if k.scan_id == spec.scan_id]:
-                del cache[key]
-        for ckey in [k for k in _CLIENTS if k[0].scan_id == spec.scan_id]:
-            del _CLIENTS[ckey]
+def _assume(base: boto3.Session, hop: RoleHop, region: str | None) -> boto3.Session:
+    """A session on `hop`'s role, from `base`'s credentials (assumed now: errors raise here)."""
+    sts = make_client(base, "sts", region or base.region_name or _STS_FALLBACK_REGION)
+    params: dict[str, Any] = {"RoleArn": hop.role_arn, "RoleSessionName": hop.session_name}
+    if hop.external_id:
+        params["ExternalId"] = hop.external_id
 
+    def fetch() -> dict[str, str]:
+        creds = sts.assume_role(**params)["Credentials"]
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
 
-def _assume(base: boto3.Session, spec: SessionSpec) -> boto3.Session:
-    assert spec.role_arn is not None
-    sts = make_client(base, "sts", spec.region or base.region_name or "us-east-1")
-    params: dict[str, Any] = {"RoleArn": spec.role_arn, "RoleSessionName": "cmkguard-scan"}
-    if spec.external_id:
-        params["ExternalId"] = spec.external_id
-    creds = sts.assume_role(**params)["Credentials"]
-    kwargs: dict[str, Any] = {
-        "aws_access_key_id": creds["AccessKeyId"],
-        "aws_secret_access_key": creds["SecretAccessKey"],
-        "aws_session_token": creds["SessionToken"],
-        "region_name": spec.region,
-    }
+    core = botocore.session.Session()
+    resolver = botocore.credentials.CredentialResolver(providers=[_AssumedRoleProvider(fetch)])
+    core.register_component("credential_provider", resolver)
     endpoint = getattr(base, "endpoint_url", None)
     if endpoint:
-        return EndpointSession(endpoint_url=endpoint, **kwargs)
-    return boto3.Session(**kwargs)
+        return EndpointSession(endpoint_url=endpoint, botocore_session=core, region_name=region)
+    return boto3.Session(botocore_session=core, region_name=region)
 
 
-def session_for(spec: SessionSpec) -> boto3.Session:
-    """The session for ``spec`` in this process (the bound live one, or built and cached)."""
-    with _LOCK:
-        session = _SESSIONS.get(spec)
-        if session is not None:
-            return session
-        base_spec = attrs.evolve(spec, role_arn=None, external_id=None)
-        base = _LIVE.get(base_spec) or _SESSIONS.get(base_spec)
-        if base is None:
-            base = spec.build_base_session()
-            _SESSIONS[base_spec] = base
-        session = _assume(base, spec) if spec.role_arn else base
-        _SESSIONS[spec] = session
-        while len(_SESSIONS) > _MAX_SESSIONS:
-            old, _ = _SESSIONS.popitem(last=False)
-            for ckey in [k for k in _CLIENTS if k[0] == old]:
-                del _CLIENTS[ckey]
-        return session
+class AwsAccess:
+    """AWS access for one scan or one account: credentials, clients, and their lifetime.
+
+    Build it with `from_session` (the caller's own session is used as is, so its event hooks and
+    custom credential providers keep working) or `from_spec`; derive per-account access with
+    `for_role` / `for_account` (role chains: call it again on the result). Clients are built on
+    first use and cached on this object (`client`), thread-safely; `close()` (or leaving the
+    `with` block) closes them and those of every access derived from this one. A pickled copy
+    carries only its `AccessSpec` and rebuilds what it needs where it is unpickled.
+    """
+
+    def __init__(self, spec: AccessSpec, session: boto3.Session | None = None) -> None:
+        self._spec = spec
+        self._session = session
+        self._lock = threading.RLock()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._children: list[AwsAccess] = []
+        self._parent: AwsAccess | None = None
+        self._closed = False
+        _register(self)
+
+    @classmethod
+    def from_session(cls, session: boto3.Session) -> AwsAccess:
+        """Access through `session` itself (a `boto3.Session`, or an `EndpointSession`)."""
+        return cls(AccessSpec.from_session(session), session)
+
+    @classmethod
+    def from_spec(cls, spec: AccessSpec) -> AwsAccess:
+        """Access rebuilt from a description (sessions and roles are set up on first use)."""
+        return cls(spec)
+
+    @property
+    def spec(self) -> AccessSpec:
+        """The picklable description of this access."""
+        return self._spec
+
+    @property
+    def region(self) -> str | None:
+        """The default region (the session's)."""
+        return self._spec.region
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called (then no new client can be built)."""
+        return self._closed
+
+    @property
+    def session(self) -> boto3.Session:
+        """The session this access uses, built on first use (the role chain assumed then).
+
+        Raises botocore's error when a role cannot be assumed (`check_role` turns it into data).
+        """
+        with self._lock:
+            self._check_open()
+            if self._session is None:
+                self._session = self._build_session()
+            return self._session
+
+    def _build_session(self) -> boto3.Session:
+        if not self._spec.roles:
+            return self._spec.base_session()
+        if self._parent is not None:
+            base = self._parent.session
+        else:
+            base = attrs.evolve(self._spec, roles=self._spec.roles[:-1]).base_session()
+            for hop in self._spec.roles[:-1]:
+                base = _assume(base, hop, self._spec.region)
+        return _assume(base, self._spec.roles[-1], self._spec.region)
+
+    def client(self, service: str, region: str) -> Any:
+        """A client for `service` in `region`, built once per access and shared by threads."""
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = make_client(self.session, service, region)
+                use_fast_timestamps(client)
+                self._clients[key] = client
+            return client
+
+    def for_role(
+        self,
+        role_arn: str,
+        external_id: str | None = None,
+        *,
+        session_name: str = DEFAULT_SESSION_NAME,
+    ) -> AwsAccess:
+        """Access to `role_arn`'s account by assuming it from this access (lazily, refreshed).
+
+        The result belongs to this access: closing this one closes it too.
+        """
+        with self._lock:
+            self._check_open()
+            child = AwsAccess(self._spec.for_role(role_arn, external_id, session_name=session_name))
+            child._parent = self
+            self._children.append(child)
+            return child
+
+    def for_account(
+        self,
+        account: str,
+        role_name: str,
+        external_id: str | None = None,
+        *,
+        partition: str = "aws",
+    ) -> AwsAccess:
+        """Access to `account` through the role `role_name` there (`for_role` with its ARN)."""
+        if not is_account_id(account):
+            raise ConfigurationError(f"not an AWS account id: {account!r} (12 digits)")
+        return self.for_role(f"arn:{partition}:iam::{account}:role/{role_name}", external_id)
+
+    def close(self) -> None:
+        """Close every client this access (and any access derived from it) built. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            children, self._children = self._children, []
+            clients, self._clients = list(self._clients.values()), {}
+        for child in children:
+            child.close()
+        for client in clients:
+            client.close()
+        parent = self._parent
+        if parent is not None:
+            with parent._lock:
+                if self in parent._children:
+                    parent._children.remove(self)
+        with _TABLE_LOCK:
+            if _LIVE.get(self._spec.access_id) is self:
+                del _LIVE[self._spec.access_id]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError("this AwsAccess is closed: create a new one")
+
+    def __enter__(self) -> AwsAccess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Callable[[AccessSpec], AwsAccess], tuple[AccessSpec]]:
+        return _restore, (self._spec,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AwsAccess) and other._spec == self._spec
+
+    def __hash__(self) -> int:
+        return hash(self._spec)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<AwsAccess {self._spec!r}{state}>"
+
+
+# The two process-wide tables, and why they exist. Both are keyed by an access's id, never
+# by what it describes, so two accesses never share state:
+# _LIVE: the accesses alive in this process, weakly held, so a copy unpickled here (an executor
+#   that pickles even in-process) is the live object itself, with the caller's session.
+# _RESTORED: in a worker process, the copies unpickled there: an executor ships each unit
+#   separately, and rebuilding per unit would assume the role once per unit. Bounded, because
+#   workers outlive scans; an evicted copy is closed.
+_LIVE: weakref.WeakValueDictionary[str, AwsAccess] = weakref.WeakValueDictionary()
+_RESTORED: OrderedDict[str, AwsAccess] = OrderedDict()
+_RESTORED_MAX = 16
+_TABLE_LOCK = threading.Lock()
+
+
+def _register(access: AwsAccess) -> None:
+    with _TABLE_LOCK:
+        _LIVE.setdefault(access.spec.access_id, access)
+
+
+def _restore(spec: AccessSpec) -> AwsAccess:
+    with _TABLE_LOCK:
+        live = _LIVE.get(spec.access_id)
+        if live is not None and live.spec == spec and not live.closed:
+            return live
+        restored = _RESTORED.get(spec.access_id)
+        if restored is not None and not restored.closed:
+            _RESTORED.move_to_end(spec.access_id)
+            return restored
+    access = AwsAccess(spec)
+    with _TABLE_LOCK:
+        _RESTORED[spec.access_id] = access
+        evicted = []
+        while len(_RESTORED) > _RESTORED_MAX:
+            evicted.append(_RESTORED.popitem(last=False)[1])
+    for old in evicted:
+        old.close()
+    return access
 
 
 def _fast_timestamp(value: Any) -> datetime:
@@ -169,7 +394,7 @@ def _fast_timestamp(value: Any) -> datetime:
     A scan parses thousands of timestamps (every RDS record carries several); dateutil's
     parser was a third of the scanner's CPU. Same results: aware datetimes in UTC.
     """
-    if isinstance(value, (int, float)):
+    if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     try:
         parsed = datetime.fromisoformat(value)
@@ -178,30 +403,24 @@ def _fast_timestamp(value: Any) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _scan_parser_factory() -> Any:
+def _scan_parser_factory() -> ResponseParserFactory:
     factory = ResponseParserFactory()
     factory.set_parser_defaults(timestamp_parser=_fast_timestamp)
     return factory
 
 
-def _use_fast_timestamps(client: Any) -> None:
-    # Endpoint._response_parser_factory is botocore's per-client parser factory; set it on
-    # this client only (never on the caller's session). Skipped if botocore ever renames it.
+def use_fast_timestamps(client: Any) -> bool:
+    """Parse `client`'s response timestamps with `_fast_timestamp`; whether it could be done.
+
+    Why a private attribute: botocore has no public per-client hook for the timestamp parser
+    (`set_parser_defaults` exists on the factory, but the session-level factory component would
+    change the caller's own session), so the factory of this client's endpoint
+    (`client._endpoint._response_parser_factory`, read by `Endpoint._do_get_response`) is
+    replaced on clients this module built. If botocore renames it, the clients still work
+    (dateutil parsing, slower): tests/aws/test_access.py fails so we notice.
+    """
     endpoint = getattr(client, "_endpoint", None)
-    if endpoint is not None and hasattr(endpoint, "_response_parser_factory"):
-        endpoint._response_parser_factory = _scan_parser_factory()
-
-
-def client_for(spec: SessionSpec, service: str, region: str) -> Any:
-    """A cached client for ``service`` in ``region`` with the spec's credentials."""
-    key = (spec, service, region)
-    client = _CLIENTS.get(key)
-    if client is not None:
-        return client
-    with _LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            client = make_client(session_for(spec), service, region)
-            _use_fast_timestamps(client)
-            _CLIENTS[key] = client
-        return client
+    if endpoint is None or not hasattr(endpoint, "_response_parser_factory"):
+        return False
+    endpoint._response_parser_factory = _scan_parser_factory()
+    return True

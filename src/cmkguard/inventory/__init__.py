@@ -6,14 +6,31 @@ Modules (see docs/architecture.md):
   `RotationStatus`, `ScanError`, `KeyClass`) and their JSON form;
 * `resolve`: pure key resolution (identifier -> key ARN and class) from what the scan read;
 * `units`: the plain-data units of work a scan fans out over an executor;
+* `progress`: `ScanEvent`, what the `progress` callback of `scan()` receives;
 * `aws_kms`, `aws_units`: the AWS edge (the only modules here that call AWS);
 * `scanner`: the coordinator behind `scan()`.
 """
 
-from __future__ import annotations
-
-from cmkguard.inventory.scanner import DEFAULT_MAX_WORKERS, NullProgress, ScanProgress, scan
-from cmkguard.inventory.units import ScanUnit
+from cmkguard.inventory.progress import (
+    NullProgress,
+    ScanEvent,
+    ScanEventKind,
+    ScanProgress,
+)
+from cmkguard.inventory.scanner import (
+    DEFAULT_MAX_WORKERS,
+    scan,
+)
+from cmkguard.inventory.units import (
+    DescribeUnit,
+    KeyListUnit,
+    KeyReadUnit,
+    KeyUnit,
+    LinkedUnit,
+    ResourceUnit,
+    ScanUnit,
+    UnitResult,
+)
 from cmkguard.inventory.values import (
     INVENTORY_SCHEMA_VERSION,
     EncryptedResource,
@@ -26,19 +43,28 @@ from cmkguard.inventory.values import (
     ScanError,
 )
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "DEFAULT_MAX_WORKERS",
-    "INVENTORY_SCHEMA_VERSION",
+    "DescribeUnit",
     "EncryptedResource",
     "Grant",
+    "INVENTORY_SCHEMA_VERSION",
     "Inventory",
     "KeyClass",
+    "KeyListUnit",
+    "KeyReadUnit",
+    "KeyUnit",
     "KeyUse",
     "KmsKey",
+    "LinkedUnit",
     "NullProgress",
+    "ResourceUnit",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
     "ScanUnit",
+    "UnitResult",
     "scan",
 ]

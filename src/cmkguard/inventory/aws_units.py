@@ -6,13 +6,12 @@ It runs in whichever thread or process the executor chose. Failed calls become
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import botocore
 
 from cmkguard.arn import parse_arn
-from cmkguard.aws.access import client_for
 from cmkguard.aws.errormap import CALL_ERRORS, failure
 from cmkguard.aws.paging import iter_items
 from cmkguard.inventory import aws_kms as kms
@@ -45,7 +44,7 @@ def _error(
 
 def _run_resources(unit: ResourceUnit) -> UnitResult:
     rtype = get_resource_type(unit.resource_type)
-    client = client_for(unit.spec, rtype.service, unit.region)
+    client = unit.access.client(rtype.service, unit.region)
     region = unit.region
     out: list[RawResource] = []
     errors: list[ScanError] = []
@@ -85,7 +84,7 @@ def _run_resources(unit: ResourceUnit) -> UnitResult:
 
 
 def _run_key_list(unit: KeyListUnit) -> UnitResult:
-    client = client_for(unit.spec, "kms", unit.region)
+    client = unit.access.client("kms", unit.region)
     errors: list[ScanError] = []
     try:
         arns = tuple(kms.list_key_arns(client))
@@ -99,7 +98,7 @@ def _run_key_list(unit: KeyListUnit) -> UnitResult:
     tags: dict[str, dict[str, str]] | None = None
     if arns:
         try:
-            tags = kms.list_key_tags(client_for(unit.spec, "resourcegroupstaggingapi", unit.region))
+            tags = kms.list_key_tags(unit.access.client("resourcegroupstaggingapi", unit.region))
         except CALL_ERRORS:
             # Not an error: each key's tags are then read with kms:ListResourceTags instead.
             tags = None
@@ -108,7 +107,7 @@ def _run_key_list(unit: KeyListUnit) -> UnitResult:
 
 def _run_key(unit: KeyUnit) -> UnitResult:
     """Describe the key; an AWS-managed key is then complete, a CMK's reads follow as units."""
-    client = client_for(unit.spec, "kms", unit.region)
+    client = unit.access.client("kms", unit.region)
     try:
         metadata = kms.describe_key(client, unit.key_arn)
     except CALL_ERRORS as exc:
@@ -120,7 +119,7 @@ def _run_key(unit: KeyUnit) -> UnitResult:
 
 
 def _run_key_read(unit: KeyReadUnit) -> UnitResult:
-    client = client_for(unit.spec, "kms", unit.region)
+    client = unit.access.client("kms", unit.region)
     try:
         value = kms.read_one(client, unit.metadata, unit.operation)
     except CALL_ERRORS as exc:
@@ -129,7 +128,7 @@ def _run_key_read(unit: KeyReadUnit) -> UnitResult:
 
 
 def _run_describe(unit: DescribeUnit) -> UnitResult:
-    client = client_for(unit.spec, "kms", unit.region)
+    client = unit.access.client("kms", unit.region)
     try:
         metadata = kms.describe_key(client, unit.reference)
     except CALL_ERRORS as exc:
@@ -147,7 +146,7 @@ def _run_describe(unit: DescribeUnit) -> UnitResult:
 def _run_linked(unit: LinkedUnit) -> UnitResult:
     """``value`` is the key reference the linked resource reports (``None``: its default)."""
     source = get_resource_type(unit.resource_type).linked_source(unit.purpose)
-    client = client_for(unit.spec, source.service, unit.region)
+    client = unit.access.client(source.service, unit.region)
     try:
         response = getattr(client, botocore.xform_name(source.operation))(
             **{source.request_param: unit.arn}
@@ -159,16 +158,16 @@ def _run_linked(unit: LinkedUnit) -> UnitResult:
     return UnitResult(unit, value=response.get(source.key_field) or None)
 
 
+_RUNNERS: dict[type, Callable[[Any], UnitResult]] = {
+    ResourceUnit: _run_resources,
+    KeyListUnit: _run_key_list,
+    KeyUnit: _run_key,
+    KeyReadUnit: _run_key_read,
+    LinkedUnit: _run_linked,
+    DescribeUnit: _run_describe,
+}
+
+
 def run_unit(unit: ScanUnit) -> UnitResult:
     """Run one unit in this thread or process and return what it found."""
-    if isinstance(unit, ResourceUnit):
-        return _run_resources(unit)
-    if isinstance(unit, KeyListUnit):
-        return _run_key_list(unit)
-    if isinstance(unit, KeyUnit):
-        return _run_key(unit)
-    if isinstance(unit, KeyReadUnit):
-        return _run_key_read(unit)
-    if isinstance(unit, LinkedUnit):
-        return _run_linked(unit)
-    return _run_describe(unit)
+    return _RUNNERS[type(unit)](unit)

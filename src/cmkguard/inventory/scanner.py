@@ -13,17 +13,24 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import queue
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from cmkguard.arn import parse_arn
-from cmkguard.aws.access import SessionSpec, bind_session, release_session
+from cmkguard.aws.access import AwsAccess
 from cmkguard.aws.identity import caller_account, check_role
 from cmkguard.aws.regions import validate_regions
 from cmkguard.errors import ConfigurationError
 from cmkguard.inventory.aws_kms import KEY_READS, assemble_key
 from cmkguard.inventory.aws_units import run_unit
+from cmkguard.inventory.progress import (
+    ProgressCallback,
+    ScanEvent,
+    ScanEventKind,
+    ScanProgress,
+    as_callback,
+)
 from cmkguard.inventory.resolve import KeyResolver, Lookup, Resolved
 from cmkguard.inventory.units import (
     DescribeUnit,
@@ -40,6 +47,7 @@ from cmkguard.resources import (
     KeyRef,
     LinkedKeySource,
     RawResource,
+    ResourceType,
     get_resource_type,
     resolve_resource_types,
 )
@@ -48,7 +56,7 @@ from cmkguard.types import AccountId, KeyArn, Region, ResourceTypeName
 if TYPE_CHECKING:
     import boto3  # noqa: TID251 - a type only
 
-__all__ = ["DEFAULT_MAX_WORKERS", "NullProgress", "ScanProgress", "scan"]
+__all__ = ["DEFAULT_MAX_WORKERS", "scan"]
 
 TAGS = "ListResourceTags"  # the per-key read a region's tag listing makes unnecessary
 
@@ -57,60 +65,18 @@ DEFAULT_MAX_WORKERS = 64
 services; botocore's adaptive retries slow down if AWS throttles)."""
 
 
-class ScanProgress(Protocol):
-    """Progress hooks a scan calls from the caller's thread (all optional: missing = no-op).
-
-    ``on_start(units)`` once, with the units known up front; ``on_units_added(units)`` when
-    finished units spawn more (one per key after a region's key listing, describes of
-    identifiers no listing explains); ``on_unit_done(unit, items, errors)`` after each unit;
-    ``on_finish(inventory)`` at the end.
-    """
-
-    def on_start(self, units: int) -> None:
-        """The scan starts with ``units`` units of work."""
-
-    def on_units_added(self, units: int) -> None:
-        """``units`` more units of work were discovered."""
-
-    def on_unit_done(self, unit: ScanUnit, items: int, errors: int) -> None:
-        """``unit`` finished, having found ``items`` things and recorded ``errors`` errors."""
-
-    def on_finish(self, inventory: Inventory) -> None:
-        """The scan finished."""
-
-
-class NullProgress:
-    """The default progress hook: does nothing. Subclass it to implement only some hooks."""
-
-    def on_start(self, units: int) -> None:
-        """Do nothing."""
-
-    def on_units_added(self, units: int) -> None:
-        """Do nothing."""
-
-    def on_unit_done(self, unit: ScanUnit, items: int, errors: int) -> None:
-        """Do nothing."""
-
-    def on_finish(self, inventory: Inventory) -> None:
-        """Do nothing."""
-
-
-def _call(progress: object, hook: str, *args: Any) -> None:
-    method = getattr(progress, hook, None)
-    if method is not None:
-        method(*args)
-
-
 class _Scan:
     """One scan's coordinator state (caller's thread only)."""
 
-    def __init__(self, executor: cf.Executor, progress: object) -> None:
+    def __init__(self, executor: cf.Executor, progress: ProgressCallback) -> None:
         self.executor = executor
         self.progress = progress
+        self.total = 0
+        self.done = 0
         self.pending: dict[cf.Future[UnitResult], ScanUnit] = {}
         self.finished: queue.SimpleQueue[cf.Future[UnitResult]] = queue.SimpleQueue()
         self.resolver = KeyResolver()
-        self.specs: dict[str, SessionSpec] = {}
+        self.accesses: dict[str, AwsAccess] = {}
         self.raw: dict[str, list[tuple[str, RawResource]]] = {}
         self.errors: list[ScanError] = []
         self.open_refs: set[tuple[str, str, str]] = set()
@@ -125,7 +91,9 @@ class _Scan:
     def submit(self, units: Sequence[ScanUnit], *, initial: bool = False) -> None:
         if not units:
             return
-        _call(self.progress, "on_start" if initial else "on_units_added", len(units))
+        self.total += len(units)
+        kind = ScanEventKind.STARTED if initial else ScanEventKind.UNITS_ADDED
+        self.progress(ScanEvent(kind, self.done, self.total, added=len(units)))
         for unit in units:
             future = self.executor.submit(run_unit, unit)
             self.pending[future] = unit
@@ -134,75 +102,84 @@ class _Scan:
             future.add_done_callback(self.finished.put)
 
     def handle(self, result: UnitResult) -> None:
-        unit = result.unit
+        """React to a finished unit: by its type (`_HANDLERS`), in the caller's thread."""
         self.errors.extend(result.errors)
-        if isinstance(unit, KeyListUnit):
-            if result.listing_failed:
-                self.resolver.listing_failed(unit.account, unit.region)
-                return
-            self.resolver.add_listing(unit.account, unit.region, result.key_arns, result.aliases)
-            by_id: dict[str, list[str]] = {}
-            for alias, target in result.aliases.items():
-                by_id.setdefault(target, []).append(alias)
+        _HANDLERS[type(result.unit)](self, result.unit, result)
+
+    def on_key_list(self, unit: KeyListUnit, result: UnitResult) -> None:
+        """A region's keys are listed: one `KeyUnit` per key (aliases and tags attached)."""
+        if result.listing_failed:
+            self.resolver.listing_failed(unit.account, unit.region)
+            return
+        self.resolver.add_listing(unit.account, unit.region, result.key_arns, result.aliases)
+        by_id: dict[str, list[str]] = {}
+        for alias, target in result.aliases.items():
+            by_id.setdefault(target, []).append(alias)
+        self.submit(
+            [
+                KeyUnit(
+                    unit.access,
+                    unit.account,
+                    unit.region,
+                    arn,
+                    tuple(sorted(by_id.get(arn.rsplit("/", 1)[-1], ()))),
+                    None if result.key_tags is None else dict(result.key_tags.get(arn, {})),
+                )
+                for arn in result.key_arns
+            ]
+        )
+
+    def on_key(self, unit: KeyUnit, result: UnitResult) -> None:
+        """A key is described: complete (AWS-managed), denied, or a CMK whose reads follow."""
+        if result.key is not None:
+            self.resolver.add_key(result.key)
+        elif result.metadata is not None:
+            # A CMK: its reads run concurrently, one unit each; the key is assembled
+            # when the last one is back. Tags already came with the region's listing.
+            values: dict[str, Any] = {}
+            if unit.tags is not None:
+                values[TAGS] = unit.tags
+            reads = [op for op in KEY_READS if op not in values]
+            self.key_reads[unit.key_arn] = (result.metadata, unit.aliases, values, len(reads))
             self.submit(
                 [
-                    KeyUnit(
-                        unit.spec,
-                        unit.account,
-                        unit.region,
-                        arn,
-                        tuple(sorted(by_id.get(arn.rsplit("/", 1)[-1], ()))),
-                        None if result.key_tags is None else dict(result.key_tags.get(arn, {})),
+                    KeyReadUnit(
+                        unit.access, unit.account, unit.region, unit.key_arn, op, result.metadata
                     )
-                    for arn in result.key_arns
+                    for op in reads
                 ]
             )
-        elif isinstance(unit, KeyUnit):
-            if result.key is not None:
-                self.resolver.add_key(result.key)
-            elif result.metadata is not None:
-                # A CMK: its reads run concurrently, one unit each; the key is assembled
-                # when the last one is back. Tags already came with the region's listing.
-                values: dict[str, Any] = {}
-                if unit.tags is not None:
-                    values[TAGS] = unit.tags
-                reads = [op for op in KEY_READS if op not in values]
-                self.key_reads[unit.key_arn] = (result.metadata, unit.aliases, values, len(reads))
-                self.submit(
-                    [
-                        KeyReadUnit(
-                            unit.spec, unit.account, unit.region, unit.key_arn, op, result.metadata
-                        )
-                        for op in reads
-                    ]
-                )
-            else:
-                self.resolver.add_denied(unit.key_arn, result.denied_reason or "not described")
-        elif isinstance(unit, KeyReadUnit):
-            metadata, aliases, values, waiting = self.key_reads[unit.key_arn]
-            if not result.errors:
-                values[unit.operation] = result.value
-            if waiting > 1:
-                self.key_reads[unit.key_arn] = (metadata, aliases, values, waiting - 1)
-            else:
-                del self.key_reads[unit.key_arn]
-                self.resolver.add_key(assemble_key(metadata, aliases, values))
-        elif isinstance(unit, DescribeUnit):
-            self.resolver.add_described(
-                unit.account, unit.region, unit.reference, result.key, result.denied_reason
-            )
-        elif isinstance(unit, LinkedUnit):
-            self.add_linked(unit, result)
         else:
-            bucket = self.raw.setdefault(unit.resource_type, [])
-            sources = get_resource_type(unit.resource_type).linked
-            linked: list[ScanUnit] = []
-            for res in result.resources:
-                bucket.append((unit.account, res))
-                self.note_refs(unit.account, res)
-                for source in sources:
-                    linked.extend(self.linked_unit(unit, source, res))
-            self.submit(linked)
+            self.resolver.add_denied(unit.key_arn, result.denied_reason or "not described")
+
+    def on_key_read(self, unit: KeyReadUnit, result: UnitResult) -> None:
+        """One read of a CMK is back; the last one assembles the key."""
+        metadata, aliases, values, waiting = self.key_reads[unit.key_arn]
+        if not result.errors:
+            values[unit.operation] = result.value
+        if waiting > 1:
+            self.key_reads[unit.key_arn] = (metadata, aliases, values, waiting - 1)
+        else:
+            del self.key_reads[unit.key_arn]
+            self.resolver.add_key(assemble_key(metadata, aliases, values))
+
+    def on_describe(self, unit: DescribeUnit, result: UnitResult) -> None:
+        """An identifier no listing explained is described (or why it could not be)."""
+        self.resolver.add_described(
+            unit.account, unit.region, unit.reference, result.key, result.denied_reason
+        )
+
+    def on_resources(self, unit: ResourceUnit, result: UnitResult) -> None:
+        """A resource listing is back: keep its records, note their keys, read linked ones."""
+        bucket = self.raw.setdefault(unit.resource_type, [])
+        sources = get_resource_type(unit.resource_type).linked
+        linked: list[ScanUnit] = []
+        for res in result.resources:
+            bucket.append((unit.account, res))
+            self.note_refs(unit.account, res)
+            for source in sources:
+                linked.extend(self.linked_unit(unit, source, res))
+        self.submit(linked)
 
     def linked_unit(
         self, unit: ResourceUnit, source: LinkedKeySource, res: RawResource
@@ -217,7 +194,7 @@ class _Scan:
         except ValueError:
             region = unit.region  # a bare name: it lives in the resource's region
         return [
-            LinkedUnit(unit.spec, unit.account, region, unit.resource_type, source.purpose, arn)
+            LinkedUnit(unit.access, unit.account, region, unit.resource_type, source.purpose, arn)
         ]
 
     def add_linked(self, unit: LinkedUnit, result: UnitResult) -> None:
@@ -259,7 +236,8 @@ class _Scan:
                 key = (target[0], target[1], ident)
                 if key not in self.describing:
                     self.describing.add(key)
-                    units.append(DescribeUnit(self.specs[account], target[0], target[1], ident))
+                    access = self.accesses[account]
+                    units.append(DescribeUnit(access, target[0], target[1], ident))
         self.submit(units)
 
     def drain(self) -> None:
@@ -274,7 +252,17 @@ class _Scan:
                 unit = self.pending.pop(future)
                 result = future.result()  # a bug in a unit raises here, never silently
                 self.handle(result)
-                _call(self.progress, "on_unit_done", unit, result.items, len(result.errors))
+                self.done += 1
+                self.progress(
+                    ScanEvent(
+                        ScanEventKind.UNIT_DONE,
+                        self.done,
+                        self.total,
+                        unit=unit,
+                        items=result.items,
+                        errors=len(result.errors),
+                    )
+                )
             self.dispatch_describes()
 
     def resolve(self, account: str, ref: KeyRef) -> tuple[KeyClass, KeyArn | None, str | None]:
@@ -323,20 +311,116 @@ class _Scan:
         )
 
 
-def _default_regions(session: boto3.Session) -> tuple[Region, ...]:
-    if not session.region_name:
+_HANDLERS: dict[type, Callable[[_Scan, Any, UnitResult], None]] = {
+    KeyListUnit: _Scan.on_key_list,
+    KeyUnit: _Scan.on_key,
+    KeyReadUnit: _Scan.on_key_read,
+    DescribeUnit: _Scan.on_describe,
+    LinkedUnit: _Scan.add_linked,
+    ResourceUnit: _Scan.on_resources,
+}
+"""How the coordinator reacts to each kind of finished unit."""
+
+
+def _default_regions(access: AwsAccess) -> tuple[Region, ...]:
+    if not access.region:
         raise ConfigurationError(
             "no region to scan: pass regions=[...] (CLI: --regions) or configure a default region"
         )
-    return validate_regions([session.region_name])
+    return validate_regions([access.region])
+
+
+def _accounts(
+    access: AwsAccess, role_arns: Sequence[str] | None, region: str
+) -> tuple[dict[str, AwsAccess], list[ScanError]]:
+    """The accounts to scan with their access: the caller's own, or one per role that works."""
+    # One cheap STS call: proves credentials and endpoint before fanning out.
+    own_account = caller_account(access.session, region)
+    if not role_arns:
+        return {own_account: access}, []
+    accounts: dict[str, AwsAccess] = {}
+    errors: list[ScanError] = []
+    for role in role_arns:
+        child = access.for_role(role)
+        account = parse_arn(role).account
+        failure = check_role(child)
+        if failure is not None:
+            child.close()
+            reason, code = failure
+            errors.append(ScanError(account, region, "AssumeRole", reason, error_code=code))
+            continue
+        accounts[account] = child
+    return accounts, errors
+
+
+def _link_across_regions(state: _Scan, types: Sequence[ResourceType]) -> None:
+    """Cross-region links (a secret's replicas) see every region at once."""
+    for rtype in types:
+        if rtype.link is not None and rtype.name in state.raw:
+            by_account: dict[str, list[RawResource]] = {}
+            for account, res in state.raw[rtype.name]:
+                by_account.setdefault(account, []).append(res)
+            linked = [(a, r) for a, rs in by_account.items() for r in rtype.link(rs)]
+            state.raw[rtype.name] = linked
+            for account, res in linked:
+                state.note_refs(account, res)
+
+
+def _run(
+    state: _Scan, accounts: Mapping[str, AwsAccess], regions: Sequence[Region], types: Any
+) -> None:
+    units: list[ScanUnit] = []
+    for account, access in accounts.items():
+        for region in regions:
+            state.resolver.scanned.add((account, region))
+            units.append(KeyListUnit(access, account, region))
+            units.extend(ResourceUnit(access, account, region, t.name) for t in types)
+    state.submit(units, initial=True)
+    state.drain()
+    _link_across_regions(state, types)
+    state.dispatch_describes()
+    state.drain()
+
+
+def _inventory(
+    state: _Scan,
+    accounts: Mapping[str, AwsAccess],
+    regions: Sequence[Region],
+    types: Sequence[ResourceType],
+) -> Inventory:
+    resources = [
+        state.build(account, type_name, res)
+        for type_name, pairs in state.raw.items()
+        for account, res in pairs
+    ]
+    resources.sort(key=lambda r: (r.account, r.region, r.resource_type, r.arn))
+    keys = sorted(state.resolver.keys.values(), key=lambda k: k.arn)
+    external = sorted(
+        (k for k in state.resolver.external.values() if k.account not in accounts),
+        key=lambda k: k.arn,
+    )
+    errors = sorted(
+        set(state.errors),
+        key=lambda e: (e.account, e.region, e.resource_type or "", e.operation, e.target or ""),
+    )
+    return Inventory(
+        resources=resources,
+        keys=keys,
+        errors=errors,
+        accounts=sorted(accounts) if accounts else sorted({e.account for e in state.errors}),
+        regions=regions,
+        resource_types=[t.name for t in types],
+        scanned_at=datetime.now(UTC),
+        external_keys=external,
+    )
 
 
 def scan(
-    session: boto3.Session,
+    session: boto3.Session | AwsAccess,
     regions: Iterable[str] | None = None,
     resource_types: Iterable[str] | None = None,
     executor: cf.Executor | None = None,
-    progress: ScanProgress | object | None = None,
+    progress: ProgressCallback | ScanProgress | None = None,
     *,
     role_arns: Sequence[str] | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
@@ -344,20 +428,22 @@ def scan(
     """Inventory the encrypted resources and KMS keys of an account (or several) across regions.
 
     Args:
-        session: The ``boto3.Session`` to scan with (an ``EndpointSession`` for the emulator).
+        session: The `boto3.Session` to scan with (an `EndpointSession` for the emulator), or
+            an `AwsAccess` (then its lifetime stays the caller's: the scan does not close it).
         regions: Region names (default: the session's region). Validated before any AWS call.
-        resource_types: Registry names such as ``"rds:db-instance"``, or a service prefix
-            (``"rds"``); default: every registered type.
-        executor: Any ``concurrent.futures.Executor`` to run the units on (threads,
-            processes...); default: a thread pool of ``max_workers`` threads owned by the scan.
-        progress: A :class:`ScanProgress` hook (default: none).
-        role_arns: Scan these accounts instead, by assuming each role from ``session``.
+        resource_types: Registry names such as `"rds:db-instance"`, or a service prefix
+            (`"rds"`); default: every registered type.
+        executor: Any `concurrent.futures.Executor` to run the units on (threads,
+            processes...); default: a thread pool of `max_workers` threads owned by the scan.
+        progress: A callable, called from the caller's thread with a `ScanEvent` when the scan
+            starts, when units are added, after each unit and at the end (default: none). An
+            object with `on_start`/`on_unit_done`... methods (`ScanProgress`) is deprecated.
+        role_arns: Scan these accounts instead, by assuming each role from `session`.
         max_workers: Threads of the default executor.
 
     Returns:
-        The :class:`~cmkguard.inventory.Inventory`: resources with their key class, every key of
-        the scanned regions (and any other key a resource uses), and a
-        :class:`~cmkguard.inventory.ScanError` for everything that could not be read.
+        The `Inventory`: resources with their key class, every key of the scanned regions (and
+        any other key a resource uses), and a `ScanError` for everything that could not be read.
 
     Raises:
         UnknownRegionError: a region name AWS does not have (before any AWS call).
@@ -365,89 +451,35 @@ def scan(
         NoCredentialsError: the session has no credentials.
         EndpointUnreachableError: the endpoint does not answer.
     """
-    region_list = validate_regions(regions) if regions is not None else _default_regions(session)
-    if not region_list:
+    # Bad input raises before any AWS call (and before any access is built).
+    explicit = validate_regions(regions) if regions is not None else None
+    if explicit is not None and not explicit:
         raise ConfigurationError("regions is empty: name at least one region")
     types = resolve_resource_types(list(resource_types) if resource_types is not None else None)
-    progress = progress if progress is not None else NullProgress()
-    base = SessionSpec.from_session(session)
-    bind_session(base, session)
-    errors: list[ScanError] = []
+    callback = as_callback(progress)
+    owned = not isinstance(session, AwsAccess)
+    access = AwsAccess.from_session(session) if not isinstance(session, AwsAccess) else session
+    accounts: dict[str, AwsAccess] = {}
     try:
-        # One cheap STS call: proves credentials and endpoint before fanning out.
-        own_account = caller_account(session, region_list[0])
-        accounts: dict[str, SessionSpec] = {}
-        if role_arns:
-            for role in role_arns:
-                spec = base.for_role(role)
-                account = parse_arn(role).account
-                failure = check_role(spec)
-                if failure is not None:
-                    reason, code = failure
-                    errors.append(
-                        ScanError(account, region_list[0], "AssumeRole", reason, error_code=code)
-                    )
-                    continue
-                accounts[account] = spec
-        else:
-            accounts[own_account] = base
-        own = executor is None
+        region_list = explicit or _default_regions(access)
+        accounts, errors = _accounts(access, role_arns, region_list[0])
         pool = executor or cf.ThreadPoolExecutor(max_workers, thread_name_prefix="cmkguard-scan")
         try:
-            state = _Scan(pool, progress)
+            state = _Scan(pool, callback)
             state.errors.extend(errors)
-            state.specs.update(accounts)
-            units: list[ScanUnit] = []
-            for account, spec in accounts.items():
-                for region in region_list:
-                    state.resolver.scanned.add((account, region))
-                    units.append(KeyListUnit(spec, account, region))
-                    units.extend(ResourceUnit(spec, account, region, t.name) for t in types)
-            state.submit(units, initial=True)
-            state.drain()
-            # Cross-region links (a secret's replicas) see every region at once.
-            for rtype in types:
-                if rtype.link is not None and rtype.name in state.raw:
-                    pairs = state.raw[rtype.name]
-                    by_account: dict[str, list[RawResource]] = {}
-                    for account, res in pairs:
-                        by_account.setdefault(account, []).append(res)
-                    linked = [(a, r) for a, rs in by_account.items() for r in rtype.link(rs)]
-                    state.raw[rtype.name] = linked
-                    for account, res in linked:
-                        state.note_refs(account, res)
-            state.dispatch_describes()
-            state.drain()
+            state.accesses.update(accounts)
+            _run(state, accounts, region_list, types)
         finally:
-            if own:
+            if executor is None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        resources = [
-            state.build(account, type_name, res)
-            for type_name, pairs in state.raw.items()
-            for account, res in pairs
-        ]
-        resources.sort(key=lambda r: (r.account, r.region, r.resource_type, r.arn))
-        keys = sorted(state.resolver.keys.values(), key=lambda k: k.arn)
-        scanned = set(accounts)
-        external = sorted(
-            (k for k in state.resolver.external.values() if k.account not in scanned),
-            key=lambda k: k.arn,
-        )
-        all_errors = sorted(
-            set(state.errors),
-            key=lambda e: (e.account, e.region, e.resource_type or "", e.operation, e.target or ""),
-        )
-        inventory = Inventory(
-            resources=resources,
-            keys=keys,
-            errors=all_errors,
-            accounts=sorted(accounts) if accounts else sorted({*(e.account for e in errors)}),
-            regions=region_list,
-            resource_types=[t.name for t in types],
-            scanned_at=datetime.now(UTC),
-            external_keys=external,
-        )
+        inventory = _inventory(state, accounts, region_list, types)
     finally:
-        release_session(base)
-    _call(progress, "on_finish", inventory)
+        # Deterministic release: the scan's own access, or the per-role accesses it derived.
+        if owned:
+            access.close()
+        else:
+            for child in accounts.values():
+                if child is not access:
+                    child.close()
+    callback(ScanEvent(ScanEventKind.FINISHED, state.done, state.total, inventory=inventory))
     return inventory

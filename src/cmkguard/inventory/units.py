@@ -1,9 +1,10 @@
 """The units of work of a scan: plain, frozen, picklable data.
 
-Every unit names an account, a region and the description of the AWS access it runs with
-(`cmkguard.aws.access.SessionSpec`), so any `concurrent.futures.Executor` (threads, processes,
-a dask/ray adapter) can run it (`cmkguard.inventory.aws_units.run_unit`). Results are frozen
-values that pickle; failed calls become `ScanError` records in the result.
+Every unit names an account, a region and the AWS access it runs with (a
+`cmkguard.aws.AwsAccess`, which pickles as its description), so any
+`concurrent.futures.Executor` (threads, processes, a dask/ray adapter) can run it
+(`cmkguard.inventory.aws_units.run_unit`). Results are frozen values that pickle; failed calls
+become `ScanError` records in the result.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from cmkguard.inventory.values import KmsKey, ScanError
 from cmkguard.types import KeyArn
 
 if TYPE_CHECKING:
-    from cmkguard.aws.access import SessionSpec
+    from cmkguard.aws.access import AwsAccess
     from cmkguard.resources import RawResource
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
 class ResourceUnit:
     """List one resource type in one account and region."""
 
-    spec: SessionSpec
+    access: AwsAccess
     account: str
     region: str
     resource_type: str
@@ -49,7 +50,7 @@ class ResourceUnit:
 class KeyListUnit:
     """List the KMS keys and aliases of one account and region."""
 
-    spec: SessionSpec
+    access: AwsAccess
     account: str
     region: str
 
@@ -61,7 +62,7 @@ class KeyListUnit:
 class KeyUnit:
     """Describe one key and read what applies to it (tags, rotation, policy, grants)."""
 
-    spec: SessionSpec
+    access: AwsAccess
     account: str
     region: str
     key_arn: str
@@ -77,7 +78,7 @@ class KeyUnit:
 class KeyReadUnit:
     """One of a described customer-managed key's reads (tags, rotation, policy, grants)."""
 
-    spec: SessionSpec
+    access: AwsAccess
     account: str
     region: str
     key_arn: str
@@ -92,7 +93,7 @@ class KeyReadUnit:
 class DescribeUnit:
     """Describe a key identifier no listing resolved (another account's key, a missing alias)."""
 
-    spec: SessionSpec
+    access: AwsAccess
     account: str
     region: str
     reference: str
@@ -109,7 +110,7 @@ class LinkedUnit:
     (of that type's spec) that says what to call; ``region`` is the linked resource's own.
     """
 
-    spec: SessionSpec
+    access: AwsAccess
     account: str
     region: str
     resource_type: str
