@@ -24,18 +24,18 @@ from cmkguard.errors import AwsAccessError, EndpointUnreachableError, NoCredenti
 __all__ = [
     "ACCESS_DENIED_CODES",
     "CALL_ERRORS",
+    "NOT_FOUND_CODES",
     "REQUIRED_MEMBERS",
+    "THROTTLING_CODES",
+    "UNREADABLE_CODES",
     "DeadlineExceededError",
     "MalformedResponseError",
-    "check_response",
-    "require",
-    "NOT_FOUND_CODES",
-    "THROTTLING_CODES",
     "access_error",
+    "check_response",
     "error_code",
     "failure",
+    "require",
 ]
-
 
 
 class DeadlineExceededError(bx.BotoCoreError):
@@ -74,6 +74,9 @@ CALL_ERRORS: tuple[type[BaseException], ...] = (
     http.client.HTTPException,
 )
 """What one AWS call can raise; units catch these (and only these) into ScanErrors."""
+
+UNREADABLE_CODES = frozenset({"ResponseParserError", "UnicodeDecodeError", "MalformedResponse"})
+"""The `failure` codes of an answer that arrived but could not be read (worth a second try)."""
 
 REQUIRED_MEMBERS: Mapping[str, str] = {
     # Operations whose answer always carries this member (checked on every successful call).
@@ -120,6 +123,7 @@ def check_response(
     member = REQUIRED_MEMBERS.get(name)
     if member is not None and status < 300 and isinstance(parsed, Mapping):
         require(parsed, member, name)
+
 
 ACCESS_DENIED_CODES = frozenset(
     {

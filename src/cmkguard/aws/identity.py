@@ -14,6 +14,7 @@ from cmkguard.aws.errormap import (
     ACCESS_DENIED_CODES,
     CALL_ERRORS,
     THROTTLING_CODES,
+    UNREADABLE_CODES,
     access_error,
     check_response,
     failure,
@@ -86,7 +87,7 @@ def caller_account(session: boto3.Session, region: str) -> str:
     client = sts_client(session, region, config=_PROBE_CONFIG, deadline=_PROBE_DEADLINE_S)
     client.meta.events.register("after-call", check_response)
     try:
-        account: str = client.get_caller_identity()["Account"]
+        account: str = _identity(client)["Account"]
     except CALL_ERRORS as exc:
         mapped = access_error(exc, getattr(client.meta, "endpoint_url", None))
         if mapped is not None:
@@ -103,6 +104,17 @@ def caller_account(session: boto3.Session, region: str) -> str:
             f"the identity check (sts:GetCallerIdentity) failed, credentials not checked: {reason}"
         ) from None
     return account
+
+
+def _identity(client: Any) -> Any:
+    """`GetCallerIdentity`, asked again (twice at most) when its answer could not be read."""
+    for _ in range(2):
+        try:
+            return client.get_caller_identity()
+        except CALL_ERRORS as exc:
+            if failure(exc)[0] not in UNREADABLE_CODES:
+                raise
+    return client.get_caller_identity()
 
 
 def check_role(access: AwsAccess) -> tuple[str, str | None] | None:

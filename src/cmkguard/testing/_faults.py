@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +41,14 @@ import botocore.exceptions
 import botocore.loaders
 
 from cmkguard.errors import ConfigurationError
+from cmkguard.inventory.values import Inventory, KeyClass, ScanError
 from cmkguard.testing._middleware import RequestInfo, parse_request
 
 if TYPE_CHECKING:
     from cmkguard.testing._middleware import EmulatorMiddleware
+    from cmkguard.testing._truth import GroundTruth
 
-__all__ = ["Fault", "FaultInjector", "FaultKind"]
+__all__ = ["Fault", "FaultInjector", "FaultKind", "unaccounted"]
 
 StartResponse = Callable[..., Any]
 
@@ -260,7 +262,7 @@ def _server_error(
 ) -> tuple[str, list[tuple[str, str]], bytes]:
     protocol, _ = _protocol(info.service)
     code = "InternalFailure" if protocol == "query" else _SERVER_CODES.get(info.service, "")
-    status_text, headers, body = _error_response(
+    _status_text, headers, body = _error_response(
         info, account, status, code or "InternalFailure", "We encountered an internal error."
     )
     return f"{status} Internal Server Error", headers, body
@@ -292,10 +294,8 @@ def _arm_reset(environ: Mapping[str, Any]) -> None:
     """Make the connection's close send an RST (``SO_LINGER`` on, zero seconds)."""
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
-        try:
+        with suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
 
 
 def _drop(environ: Mapping[str, Any]) -> ConnectionResetError:
@@ -307,10 +307,8 @@ def _drop(environ: Mapping[str, Any]) -> ConnectionResetError:
     _arm_reset(environ)
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
-        try:
+        with suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
     return ConnectionResetError("connection reset by the emulator's fault injector")
 
 
@@ -530,3 +528,79 @@ def _buffered_body(environ: dict[str, Any]) -> bytes:
     body = stream.read(length) if stream is not None and length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+# -- judging a scan against the seeded truth -------------------------------------------------
+
+
+def _covers(error: ScanError, account: str, region: str, rtype: str | None, arn: str) -> bool:
+    """Whether ``error`` accounts for a thing (``rtype`` ``None``: a key) being missing."""
+    if error.target and error.target == arn:
+        return True
+    if error.account != account or error.region != region:
+        return False
+    if rtype is None:
+        return error.operation == "ListKeys"
+    return error.resource_type == rtype and error.target is None
+
+
+def unaccounted(truth: GroundTruth, inventory: Inventory) -> list[str]:
+    """What the seeded ``truth`` has that ``inventory`` silently lacks or gets wrong.
+
+    Each line names one thing: a resource, key use or key that is in the truth but not in the
+    inventory and not covered by a `ScanError` (a failed listing of its type in its account and
+    region, or an error naming it); a resource whose key class differs from the truth without
+    being ``UNKNOWN`` with a reason; a replica region or rotation-Lambda key use that vanished;
+    a customer-managed key whose policy or rotation is missing without an error naming it. An
+    empty list is the promise "nothing silent": every gap is reported. (Only the scanned
+    accounts and regions of ``inventory`` are judged.)
+    """
+    problems: list[str] = []
+    errors = inventory.errors
+    scanned = {(a, r) for a in inventory.accounts for r in inventory.regions}
+    found = {r.arn: r for r in inventory.resources}
+    for exp in truth.resources.values():
+        if (exp.account, exp.region) not in scanned or (
+            inventory.resource_types and exp.resource_type not in inventory.resource_types
+        ):
+            continue
+        got = found.get(exp.arn)
+        if got is None:
+            if not any(
+                _covers(e, exp.account, exp.region, exp.resource_type, exp.arn) for e in errors
+            ):
+                problems.append(f"missing, no error: {exp.arn}")
+            continue
+        if got.key_class is not exp.key_class and (
+            got.key_class is not KeyClass.UNKNOWN or not got.reason
+        ):
+            problems.append(
+                f"wrong key class {got.key_class.value} (truth {exp.key_class.value}): {exp.arn}"
+            )
+        uses = {(u.purpose, u.region): u for u in got.secondary_keys}
+        wanted = [(u.purpose, u.region) for u in exp.key_uses]
+        wanted += [("replica", region) for region in exp.details.get("replica_regions", ())]
+        named = any(e.target == exp.arn for e in errors)
+        for purpose, region in wanted:
+            use = uses.get((purpose, region))
+            if use is None and not named:
+                problems.append(f"key use {purpose} in {region} missing, no error: {exp.arn}")
+            elif use is not None and use.key_class is KeyClass.UNKNOWN and not use.reason:
+                problems.append(f"key use {purpose} in {region} unknown, no reason: {exp.arn}")
+    keys = {**inventory.external_keys, **inventory.keys}
+    for key in truth.keys.values():
+        if (key.account, key.region) not in scanned:
+            continue
+        got_key = keys.get(key.arn)
+        if got_key is None:
+            if not any(_covers(e, key.account, key.region, None, key.arn) for e in errors):
+                problems.append(f"key missing, no error: {key.arn}")
+            continue
+        if got_key.is_aws_managed or key.manager == "AWS":
+            continue
+        for field, operation in (("policy", "GetKeyPolicy"), ("rotation", "GetKeyRotationStatus")):
+            if getattr(got_key, field) is None and not any(
+                e.target == key.arn and e.operation == operation for e in errors
+            ):
+                problems.append(f"key {field} missing, no error: {key.arn}")
+    return problems
