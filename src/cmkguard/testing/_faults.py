@@ -1,21 +1,21 @@
 """Fault injection for the emulated account: the failures real AWS (and the network) produce.
 
-A :class:`FaultInjector` is a WSGI layer in front of the emulator's middleware, so every client
+A `FaultInjector` is a WSGI layer in front of the emulator's middleware, so every client
 (cmkguard's scan, a user's bot, the AWS CLI) meets the same faults, on the server side. Each
-:class:`Fault` selects requests by service, region, operation and account, and fires at a
-``rate`` (seeded) or on a schedule (the ``first`` N matching requests, after ``skip``).
+`Fault` selects requests by service, region, operation and account, and fires at a
+`rate` (seeded) or on a schedule (the `first` N matching requests, after `skip`).
 
 The shapes are the ones AWS sends, per protocol (read from botocore's service model): a query
-service (RDS, STS) answers an XML ``<ErrorResponse>``, a JSON service (KMS, Secrets Manager,
-the tagging API) a ``{"__type": ...}`` body, a REST-JSON service (Lambda) a JSON body with the
-``x-amzn-ErrorType`` header. Transport faults are real too: a reset closes the TCP connection
-with ``SO_LINGER`` 0 (an RST), a body "cut short" sends the full headers and half the body and
+service (RDS, STS) answers an XML `<ErrorResponse>`, a JSON service (KMS, Secrets Manager,
+the tagging API) a `{"__type": ...}` body, a REST-JSON service (Lambda) a JSON body with the
+`x-amzn-ErrorType` header. Transport faults are real too: a reset closes the TCP connection
+with `SO_LINGER` 0 (an RST), a body "cut short" sends the full headers and half the body and
 then drops the connection.
 
-Rate decisions are deterministic: a request faults when a hash of ``(seed, fault, request,
-how many times this same request was seen)`` falls under ``rate``, so concurrent requests
+Rate decisions are deterministic: a request faults when a hash of `(seed, fault, request,
+how many times this same request was seen)` falls under `rate`, so concurrent requests
 arriving in any order fault alike, and a retry of a faulted request is a new draw. Schedules
-(``first``/``skip``) count matching requests in arrival order.
+(`first`/`skip`) count matching requests in arrival order.
 """
 
 from __future__ import annotations
@@ -54,26 +54,26 @@ StartResponse = Callable[..., Any]
 
 
 class FaultKind(enum.Enum):
-    """What a :class:`Fault` does to a request it selects."""
+    """What a `Fault` does to a request it selects."""
 
     THROTTLE = "throttle"
-    """The service's throttling error (``Throttling``, ``ThrottlingException``, HTTP 429...)."""
+    """The service's throttling error (`Throttling`, `ThrottlingException`, HTTP 429...)."""
     ACCESS_DENIED = "access-denied"
-    """``AccessDenied`` / ``AccessDeniedException`` naming the IAM action."""
+    """`AccessDenied` / `AccessDeniedException` naming the IAM action."""
     SERVER_ERROR = "server-error"
-    """A 5xx with the protocol's error body (``InternalFailure``, ``KMSInternalException``...)."""
+    """A 5xx with the protocol's error body (`InternalFailure`, `KMSInternalException`...)."""
     HTML_ERROR = "html-error"
-    """A 5xx HTML page, as a proxy or load balancer sends (``<!DOCTYPE html>...``)."""
+    """A 5xx HTML page, as a proxy or load balancer sends (`<!DOCTYPE html>...`)."""
     CONNECTION_RESET = "connection-reset"
     """The TCP connection is reset before any response."""
     LATENCY = "latency"
-    """``latency_ms`` more before the (correct) answer."""
+    """`latency_ms` more before the (correct) answer."""
     TRUNCATED_BODY = "truncated-body"
-    """A complete HTTP response whose body is cut to ``fraction`` of its length."""
+    """A complete HTTP response whose body is cut to `fraction` of its length."""
     GARBLED_BODY = "garbled-body"
     """The body with invalid UTF-8 bytes written over its middle."""
     CUT_SHORT = "cut-short"
-    """Full headers (the real ``Content-Length``), ``fraction`` of the body, then a reset."""
+    """Full headers (the real `Content-Length`), `fraction` of the body, then a reset."""
 
 
 _REPLACES_RESPONSE = frozenset(
@@ -133,17 +133,17 @@ def _status(value: int | None) -> int | None:
 
 @attrs.frozen
 class Fault:
-    """One fault: what to do (``kind``), to which requests, and how often.
+    """One fault: what to do (`kind`), to which requests, and how often.
 
-    Selection (``None`` matches anything): ``service`` is the signing name of the request
-    (``"kms"``, ``"rds"``, ``"secretsmanager"``, ``"sts"``, ``"tagging"``, ``"lambda"``),
-    ``operation`` the API name (``"ListSecrets"``), ``region`` and ``account`` where it acts.
-    Frequency: each matching request faults with probability ``rate`` (seeded by the
-    injector's seed); ``first=N`` limits the fault to the first N matching requests (a
-    schedule), after ``skip`` matching requests pass untouched.
-    ``latency_ms`` is the delay of a ``LATENCY`` fault; ``fraction`` how much of the body a
-    ``TRUNCATED_BODY`` or ``CUT_SHORT`` fault keeps; ``status`` the code of a
-    ``SERVER_ERROR``/``HTML_ERROR`` (default 500 and 502).
+    Selection (`None` matches anything): `service` is the signing name of the request
+    (`"kms"`, `"rds"`, `"secretsmanager"`, `"sts"`, `"tagging"`, `"lambda"`),
+    `operation` the API name (`"ListSecrets"`), `region` and `account` where it acts.
+    Frequency: each matching request faults with probability `rate` (seeded by the
+    injector's seed); `first=N` limits the fault to the first N matching requests (a
+    schedule), after `skip` matching requests pass untouched.
+    `latency_ms` is the delay of a `LATENCY` fault; `fraction` how much of the body a
+    `TRUNCATED_BODY` or `CUT_SHORT` fault keeps; `status` the code of a
+    `SERVER_ERROR`/`HTML_ERROR` (default 500 and 502).
     """
 
     kind: FaultKind = attrs.field(converter=_kind)
@@ -158,12 +158,13 @@ class Fault:
     fraction: float = attrs.field(default=0.5, converter=_fraction)
     status: int | None = attrs.field(default=None, converter=_status)
 
-    def matches(self, info: RequestInfo, account: str) -> bool:
-        """Whether a request (as the emulator parsed it, acting in ``account``) is selected."""
+    def selects(self, service: str, operation: str, region: str, account: str) -> bool:
+        """Whether a request to `service`'s `operation` in `region`, acting in `account`, is
+        one this fault applies to (before its rate and schedule)."""
         return (
-            (self.service is None or self.service == info.service)
-            and (self.operation is None or self.operation == info.operation)
-            and (self.region is None or self.region == info.region)
+            (self.service is None or self.service == service)
+            and (self.operation is None or self.operation == operation)
+            and (self.region is None or self.region == region)
             and (self.account is None or self.account == account)
         )
 
@@ -184,7 +185,7 @@ _IAM_PREFIXES = {"tagging": "tag", "monitoring": "cloudwatch"}
 
 @functools.cache
 def _protocol(service: str) -> tuple[str, str]:
-    """``(protocol, xml namespace)`` of a signing name, from botocore's model."""
+    """`(protocol, xml namespace)` of a signing name, from botocore's model."""
     try:
         model = botocore.loaders.create_loader().load_service_model(
             _MODEL_NAMES.get(service, service), "service-2"
@@ -291,7 +292,7 @@ def _garble(body: bytes) -> bytes:
 
 
 def _arm_reset(environ: Mapping[str, Any]) -> None:
-    """Make the connection's close send an RST (``SO_LINGER`` on, zero seconds)."""
+    """Make the connection's close send an RST (`SO_LINGER` on, zero seconds)."""
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         with suppress(OSError):
@@ -301,8 +302,8 @@ def _arm_reset(environ: Mapping[str, Any]) -> None:
 def _drop(environ: Mapping[str, Any]) -> ConnectionResetError:
     """Reset the connection; the returned error tells the WSGI server it was dropped.
 
-    werkzeug treats a ``ConnectionError`` from the application as a dropped connection (no log
-    line, no 500 page) and closes the socket, which ``SO_LINGER`` 0 turns into an RST.
+    werkzeug treats a `ConnectionError` from the application as a dropped connection (no log
+    line, no 500 page) and closes the socket, which `SO_LINGER` 0 turns into an RST.
     """
     _arm_reset(environ)
     sock = environ.get("werkzeug.socket")
@@ -331,10 +332,10 @@ class _Active:
 class FaultInjector:
     """The emulator's fault layer: holds the active faults, applies them, counts what it did.
 
-    Reach it as :attr:`cmkguard.testing.EmulatedAWS.faults`. ``seed`` drives every rate
-    decision; :meth:`add` activates a fault, :meth:`clear` removes all, :meth:`injecting` is a
-    context manager for a block. :meth:`injected` counts the faults that fired per
-    ``(service, operation, kind)``. Thread-safe: the server answers requests concurrently.
+    Reach it as `cmkguard.testing.EmulatedAWS.faults`. `seed` drives every rate
+    decision; `add` activates a fault, `clear` removes all, `injecting` is a
+    context manager for a block. `injected` counts the faults that fired per
+    `(service, operation, kind)`. Thread-safe: the server answers requests concurrently.
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -368,7 +369,7 @@ class FaultInjector:
             return tuple(a.fault for a in self._faults)
 
     def add(self, *faults: Fault) -> None:
-        """Activate ``faults`` (checked before a request reaches moto, first match wins)."""
+        """Activate `faults` (checked before a request reaches moto, first match wins)."""
         for fault in faults:
             if not isinstance(fault, Fault):
                 raise ConfigurationError(f"not a Fault: {fault!r}")
@@ -378,7 +379,7 @@ class FaultInjector:
                 self._next_index += 1
 
     def remove(self, fault: Fault) -> None:
-        """Deactivate every active copy of ``fault``."""
+        """Deactivate every active copy of `fault`."""
         with self._lock:
             self._faults = [a for a in self._faults if a.fault != fault]
 
@@ -391,7 +392,7 @@ class FaultInjector:
 
     @contextmanager
     def injecting(self, *faults: Fault) -> Iterator[FaultInjector]:
-        """Activate ``faults`` for the ``with`` block, then remove them again."""
+        """Activate `faults` for the `with` block, then remove them again."""
         self.add(*faults)
         try:
             yield self
@@ -400,7 +401,7 @@ class FaultInjector:
                 self.remove(fault)
 
     def injected(self) -> Mapping[tuple[str, str, str], int]:
-        """How many faults fired, per ``(service, operation, kind value)`` (a snapshot)."""
+        """How many faults fired, per `(service, operation, kind value)` (a snapshot)."""
         with self._lock:
             return MappingProxyType(dict(self._injected))
 
@@ -411,7 +412,7 @@ class FaultInjector:
         digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64
 
-    def choose(self, info: RequestInfo, account: str, body: bytes) -> Fault | None:
+    def _choose(self, info: RequestInfo, account: str, body: bytes) -> Fault | None:
         """The fault (if any) that fires for this request; counts it."""
         with self._lock:
             if not self._faults:
@@ -422,7 +423,7 @@ class FaultInjector:
             occurrence = self._seen[signature]
             for active in self._faults:
                 fault = active.fault
-                if not fault.matches(info, account):
+                if not fault.selects(info.service, info.operation, info.region, account):
                     continue
                 position = active.seen
                 active.seen += 1
@@ -440,7 +441,7 @@ class FaultInjector:
     # -- WSGI ----------------------------------------------------------------------------
 
     def wrap(self, app: EmulatorMiddleware) -> Callable[..., Iterable[bytes]]:
-        """The WSGI application: this layer in front of ``app`` (the emulator's middleware)."""
+        """The WSGI application: this layer in front of `app` (the emulator's middleware)."""
         self.middleware = app
 
         def application(environ: dict[str, Any], start_response: StartResponse) -> Any:
@@ -457,7 +458,7 @@ class FaultInjector:
         info = parse_request(environ)
         account = app.account_for(info.access_key)
         body = _buffered_body(environ)
-        fault = self.choose(info, account, body)
+        fault = self._choose(info, account, body)
         if fault is None:
             return app(environ, start_response)
         if fault.kind is FaultKind.LATENCY:
@@ -534,7 +535,7 @@ def _buffered_body(environ: dict[str, Any]) -> bytes:
 
 
 def _covers(error: ScanError, account: str, region: str, rtype: str | None, arn: str) -> bool:
-    """Whether ``error`` accounts for a thing (``rtype`` ``None``: a key) being missing."""
+    """Whether `error` accounts for a thing (`rtype` `None`: a key) being missing."""
     if error.target and error.target == arn:
         return True
     if error.account != account or error.region != region:
@@ -545,15 +546,15 @@ def _covers(error: ScanError, account: str, region: str, rtype: str | None, arn:
 
 
 def unaccounted(truth: GroundTruth, inventory: Inventory) -> list[str]:
-    """What the seeded ``truth`` has that ``inventory`` silently lacks or gets wrong.
+    """What the seeded `truth` has that `inventory` silently lacks or gets wrong.
 
     Each line names one thing: a resource, key use or key that is in the truth but not in the
     inventory and not covered by a `ScanError` (a failed listing of its type in its account and
     region, or an error naming it); a resource whose key class differs from the truth without
-    being ``UNKNOWN`` with a reason; a replica region or rotation-Lambda key use that vanished;
+    being `UNKNOWN` with a reason; a replica region or rotation-Lambda key use that vanished;
     a customer-managed key whose policy or rotation is missing without an error naming it. An
     empty list is the promise "nothing silent": every gap is reported. (Only the scanned
-    accounts and regions of ``inventory`` are judged.)
+    accounts and regions of `inventory` are judged.)
     """
     problems: list[str] = []
     errors = inventory.errors
