@@ -9,6 +9,7 @@ starts, and a missing moto raises :class:`cmkguard.MissingExtraError`.
 """
 
 from cmkguard.testing._emulator import EmulatedAWS
+from cmkguard.testing._faults import Fault, FaultInjector, FaultKind
 from cmkguard.testing._org import (
     EmulatedOrganization,
     ExpectedAccount,
@@ -25,6 +26,9 @@ __all__ = [
     "ExpectedAccount",
     "ExpectedKey",
     "ExpectedResource",
+    "Fault",
+    "FaultInjector",
+    "FaultKind",
     "GroundTruth",
     "OrgTruth",
     "RequestRecord",
