@@ -16,6 +16,10 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
 
+def _ou_label(ou: str) -> str:
+    return "/ (accounts at the root)" if ou == "/" else ou
+
+
 def _more(count: int, what: str) -> list[str]:
     return [f"    ... and {count - _TOP} more {what}"] if count > _TOP else []
 
@@ -42,7 +46,7 @@ def org_view_lines(view: OrganizationView) -> list[str]:
         "  coverage by OU (worst first):",
     ]
     lines.extend(
-        f"    {'/ (accounts at the root)' if o.ou == '/' else o.ou}: {o.coverage.on_cmk}/{o.coverage.measured} on CMK "
+        f"    {_ou_label(o.ou)}: {o.coverage.on_cmk}/{o.coverage.measured} on CMK "
         f"({_pct(o.coverage.percent)}) in {o.accounts} account(s)"
         for o in view.coverage_by_ou[:_TOP]
     )
