@@ -205,10 +205,6 @@ def _account_progress() -> Callable[[OrgScanEvent], None] | None:
 def _scan_org(
     session: Any, organization: Organization, args: argparse.Namespace, limits: RateLimits
 ) -> Inventory:
-    if args.accounts_in_flight < 1:
-        raise UsageError("--accounts-in-flight must be at least 1")
-    if args.retry_failed < 0:
-        raise UsageError("--retry-failed must be 0 or more")
     selected = len(organization.selected)
     _note(
         f"organisation {organization.id}: {len(organization.accounts)} account(s), "
@@ -271,6 +267,11 @@ def org_scan_from_args(args: argparse.Namespace, demo_regions: Sequence[str]) ->
     """
     if args.role_arns:
         raise UsageError("--organization finds the accounts itself: drop --role-arn")
+    # Bad numbers fail before any AWS call.
+    if args.accounts_in_flight < 1:
+        raise UsageError("--accounts-in-flight must be at least 1")
+    if args.retry_failed < 0:
+        raise UsageError("--retry-failed must be 0 or more")
     limits = parse_rate_limits(args.rate_limit)
     if args.demo:
         if args.profile or args.endpoint_url:
