@@ -17,7 +17,7 @@ import attrs
 from cmkguard._html import table
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy._engine import check_account
-from cmkguard.policy.document import SERVICE_RE, PrincipalKind, _parse_aws_principal
+from cmkguard.policy.document import SERVICE_RE, PrincipalKind, parse_aws_principal
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 from cmkguard.severity import Severity
 
@@ -160,7 +160,7 @@ def _str_field(grant: Mapping[str, Any], name: str, where: str, *, required: boo
 def _principal_account(value: str, where: str) -> str | None:
     """The account of a grantee/retiring principal; ``None`` for a service principal."""
     if value.startswith("arn:") or value.isdigit():
-        p = _parse_aws_principal(value, where)
+        p = parse_aws_principal(value, where)
         if p.kind is PrincipalKind.WILDCARD or p.has_wildcard:
             raise PolicyParseError(where, f"a grant principal cannot be a wildcard: {value!r}")
         return p.account
