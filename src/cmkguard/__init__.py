@@ -8,8 +8,7 @@ with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), au
 The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
-from __future__ import annotations
-
+from cmkguard._version import __version__
 from cmkguard.audit import (
     FINDING_CATALOGUE,
     AuditDiff,
@@ -21,7 +20,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.aws.spec import SessionSpec
+from cmkguard.aws.access import AwsAccess
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -38,7 +37,21 @@ from cmkguard.errors import (
     UnknownRegionError,
     UnknownResourceTypeError,
 )
-from cmkguard.inventory import NullProgress, ScanProgress, scan
+from cmkguard.inventory import (
+    EncryptedResource,
+    Grant,
+    Inventory,
+    KeyClass,
+    KeyUse,
+    KmsKey,
+    NullProgress,
+    RotationStatus,
+    ScanError,
+    ScanEvent,
+    ScanEventKind,
+    ScanProgress,
+    scan,
+)
 from cmkguard.migrate import (
     ExecutionReport,
     Journal,
@@ -51,16 +64,6 @@ from cmkguard.migrate import (
     WaiterSettings,
     execute,
     plan_migration,
-)
-from cmkguard.models import (
-    EncryptedResource,
-    Grant,
-    Inventory,
-    KeyClass,
-    KeyUse,
-    KmsKey,
-    RotationStatus,
-    ScanError,
 )
 from cmkguard.policy import (
     POLICY_FINDINGS,
@@ -79,14 +82,13 @@ from cmkguard.resources import ResourceType, get_resource_type
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccountId",
     "AuditDiff",
     "AuditPolicy",
     "AuditPolicyError",
     "AuditReport",
+    "AwsAccess",
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
@@ -130,8 +132,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
-    "SessionSpec",
     "Severity",
     "StatementExplanation",
     "StepFailedError",

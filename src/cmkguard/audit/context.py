@@ -11,7 +11,7 @@ import attrs
 from cmkguard.audit.catalogue import RuleSpec
 from cmkguard.audit.config import AuditPolicy
 from cmkguard.audit.finding import Finding
-from cmkguard.models import EncryptedResource, Inventory, KmsKey
+from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn
 

@@ -14,7 +14,7 @@ from cmkguard.audit.finding import Finding
 from cmkguard.audit.kpis import compute_kpis
 from cmkguard.audit.report import AuditReport, ScanSummary
 from cmkguard.audit.rules import ALL_RULES
-from cmkguard.models import Inventory
+from cmkguard.inventory.values import Inventory
 
 __all__ = ["audit"]
 

@@ -14,7 +14,7 @@ from cmkguard.audit.context import AuditContext, key_label
 from cmkguard.audit.finding import Finding
 from cmkguard.audit.rules.keys import customer_keys
 from cmkguard.errors import CmkGuardError
-from cmkguard.models import KmsKey
+from cmkguard.inventory.values import KmsKey
 from cmkguard.severity import Severity
 
 __all__ = ["check_policies"]
