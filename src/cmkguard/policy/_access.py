@@ -1,7 +1,7 @@
-"""Who gets what: one :class:`GrantResult` per Allow statement, principal and action group.
+"""Who gets what: one `GrantResult` per Allow statement, principal and action group.
 
 For a named principal the question is whether any request of its callers gets through. For
-``"*"`` (and ``NotPrincipal`` with Allow) the questions are asked in order of severity: can a
+`"*"` (and `NotPrincipal` with Allow) the questions are asked in order of severity: can a
 caller of an account the policy never names, outside its organizations, networks and IP ranges
 get in (public)? Only from the named ranges or networks? Which named organizations, accounts
 and principals get in (cross-account)? The key's own account? AWS services?
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from cmkguard.errors import PolicyParseError
+from cmkguard.policy._context import Caller
 from cmkguard.policy._exact import (
     Compiled,
     Evaluator,
@@ -23,8 +25,6 @@ from cmkguard.policy._exact import (
 )
 from cmkguard.policy._glob import ALL_ACTIONS
 from cmkguard.policy._predicates import Pred
-from cmkguard.errors import PolicyParseError
-from cmkguard.policy._context import Caller
 from cmkguard.policy.document import Principal, PrincipalKind, parse_aws_principal
 from cmkguard.policy.witness import AccessWitness
 
@@ -34,7 +34,7 @@ _WILDCARD = Principal("AWS", "*", PrincipalKind.WILDCARD)
 
 
 def grant_principals(allow: Compiled) -> list[tuple[PrincipalTest | None, Principal]]:
-    """The principals an Allow gives to: its own, or ``"*"`` for ``NotPrincipal``."""
+    """The principals an Allow gives to: its own, or `"*"` for `NotPrincipal`."""
     st = allow.statement
     if st.not_principal:
         if any(t.kind == "any" for t in allow.tests):
@@ -75,10 +75,10 @@ def evaluate_grant(
     sig: Sequence[int],
     actions: frozenset[str],
 ) -> list[GrantResult]:
-    """What ``allow`` gives ``principal`` for ``actions`` (covered by the Denies ``sig``).
+    """What `allow` gives `principal` for `actions` (covered by the Denies `sig`).
 
-    One result, except for ``"*"`` when only the exemptions of ``NotPrincipal`` Denies let
-    requests through: then ``"*"`` narrows to exactly those exempt principals.
+    One result, except for `"*"` when only the exemptions of `NotPrincipal` Denies let
+    requests through: then `"*"` narrows to exactly those exempt principals.
     """
     denies = ev.deny_list(sig)
     action = _representative(actions)
@@ -124,10 +124,13 @@ def _named(
         kind = "service" if test.kind == "service" else "web-identity"
         callers = [Caller(kind, name=principal.value)]
         own = test.kind == "service" or test.account == s.key_account
-        verdict = "service" if test.kind == "service" else "same-account" if own else "cross-account"
+        verdict = (
+            "service" if test.kind == "service" else "same-account" if own else "cross-account"
+        )
         entities = frozenset() if own else frozenset({principal.value})
     else:
-        assert test.partition is not None and test.account is not None
+        assert test.partition is not None
+        assert test.account is not None
         callers = [
             c
             for c in ev.callers_of(test.partition, test.account)
@@ -163,14 +166,17 @@ def _goals(ev: Evaluator, *, ip: bool, network: bool) -> list[Literal]:
     orgs = sorted(o for o in u.orgs)
     if orgs:
         label = "the caller is in none of the organizations the policy names"
-        out.append(
-            (Pred("aws:principalorgid", "StringEquals", tuple(orgs), label=label), False)
-        )
+        out.append((Pred("aws:principalorgid", "StringEquals", tuple(orgs), label=label), False))
         paths = tuple(f"{o}/*" for o in orgs)
         out.append(
             (
-                Pred("aws:principalorgpaths", "StringLike", paths, qualifier="ForAnyValue",
-                     label=label),
+                Pred(
+                    "aws:principalorgpaths",
+                    "StringLike",
+                    paths,
+                    qualifier="ForAnyValue",
+                    label=label,
+                ),
                 False,
             )
         )
@@ -238,10 +244,14 @@ def _wildcard(
         generic: list[Literal] = []
         if arns:
             label = "another principal"
-            generic.append((Pred("aws:principalarn", "StringEquals", tuple(arns), label=label), False))
+            generic.append(
+                (Pred("aws:principalarn", "StringEquals", tuple(arns), label=label), False)
+            )
         if patterns:
             label = "a principal no pattern names"
-            generic.append((Pred("aws:principalarn", "StringLike", tuple(patterns), label=label), False))
+            generic.append(
+                (Pred("aws:principalarn", "StringLike", tuple(patterns), label=label), False)
+            )
         if ask(callers, generic, entity_of_account(partition, account, s), "cross-account"):
             continue
         for pattern in patterns:
@@ -284,7 +294,11 @@ def _wildcard(
 
 
 def _goals_without_orgs(ev: Evaluator) -> list[Literal]:
-    return [g for g in _goals(ev, ip=False, network=False) if not g[0].key.startswith("aws:principalorg")]
+    return [
+        g
+        for g in _goals(ev, ip=False, network=False)
+        if not g[0].key.startswith("aws:principalorg")
+    ]
 
 
 def _principal_of(arn: str) -> Principal | None:

@@ -1,10 +1,10 @@
 """The request context: who can call, and what each condition key holds for that caller.
 
-A caller is a :class:`Caller` (an IAM principal of one partition and account - its root, a
+A caller is a `Caller` (an IAM principal of one partition and account - its root, a
 user, a role session, a federated user - or an AWS service principal); for each caller every
-condition key has a :class:`VarSpec`: always present, never present or maybe, with a fixed
+condition key has a `VarSpec`: always present, never present or maybe, with a fixed
 value or a value format (key-policy-semantics.md, "Revision 2": the request context).
-:func:`solve_var` finds a value of one key satisfying a set of predicates (exactly: patterns
+`solve_var` finds a value of one key satisfying a set of predicates (exactly: patterns
 go through the automaton solver, numbers, dates and addresses through the finitely many
 intervals their constants cut), or proves there is none.
 """
@@ -12,8 +12,9 @@ intervals their constants cut), or proves there is none.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -108,18 +109,18 @@ class Setting:
     key_account: str
     key_partition: str = "aws"
     org_id: str | None = None
-    now: float = attrs.field(factory=lambda: datetime.now(timezone.utc).timestamp())
+    now: float = attrs.field(factory=lambda: datetime.now(UTC).timestamp())
 
 
 @attrs.frozen(cache_hash=True)
 class Caller:
     """One class of callers.
 
-    ``kind`` is ``root``, ``user``, ``role`` (a session of a role), ``federated-user``,
-    ``service`` or ``web-identity``. IAM callers have a ``partition`` and ``account``
-    (``fresh``: an account the policy never mentions, standing for all of them) and ``in_org``
-    (whether the account is in an organization; ``org`` its id when known). Services and web
-    identities have a ``name``.
+    `kind` is `root`, `user`, `role` (a session of a role), `federated-user`,
+    `service` or `web-identity`. IAM callers have a `partition` and `account`
+    (`fresh`: an account the policy never mentions, standing for all of them) and `in_org`
+    (whether the account is in an organization; `org` its id when known). Services and web
+    identities have a `name`.
     """
 
     kind: str
@@ -138,7 +139,7 @@ class Caller:
 
 @attrs.frozen
 class VarSpec:
-    """One key for one caller: presence (``always``/``never``/``maybe``) and its values."""
+    """One key for one caller: presence (`always`/`never`/`maybe`) and its values."""
 
     presence: str
     fixed: str | None = None
@@ -150,7 +151,9 @@ class VarSpec:
 
 
 _NEVER = VarSpec("never")
-_SERVICE_NAME = Format([(LOWER_ALNUM | {"-", "."}, 1, 128)] + [(frozenset((c,)), 1, 1) for c in ".amazonaws.com"])
+_SERVICE_NAME = Format(
+    [(LOWER_ALNUM | {"-", "."}, 1, 128)] + [(frozenset((c,)), 1, 1) for c in ".amazonaws.com"]
+)
 _FREE = VarSpec("maybe")
 _BOOL = ("true", "false")
 
@@ -215,7 +218,7 @@ def _org_spec(caller: Caller, key: str) -> VarSpec:
 
 
 def spec_for(caller: Caller, key: str, setting: Setting) -> VarSpec:
-    """The :class:`VarSpec` of ``key`` (lower case) for ``caller``."""
+    """The `VarSpec` of `key` (lower case) for `caller`."""
     service = caller.kind == "service"
     if key in _IDENTITY_KEYS:
         return _identity_spec(caller, key)
@@ -257,8 +260,8 @@ def spec_for(caller: Caller, key: str, setting: Setting) -> VarSpec:
 
 
 def caller_env(caller: Caller, setting: Setting, keys: Iterable[str]) -> dict[str, str]:
-    """The values policy variables resolve to for ``caller``: fixed values, and
-    :data:`ABSENT_TOKEN` for keys the caller's requests never carry."""
+    """The values policy variables resolve to for `caller`: fixed values, and
+    `ABSENT_TOKEN` for keys the caller's requests never carry."""
     env: dict[str, str] = {}
     for key in keys:
         spec = spec_for(caller, key, setting)
@@ -274,7 +277,7 @@ Value = str | tuple[str, ...] | None
 
 @attrs.frozen
 class Solved:
-    """A key's value satisfying the predicates (``value`` ``None``: absent), or why not."""
+    """A key's value satisfying the predicates (`value` `None`: absent), or why not."""
 
     ok: bool
     value: Value = None
@@ -287,7 +290,7 @@ _UNSAT = Solved(False)
 def solve_var(
     spec: VarSpec, literals: Sequence[tuple[Pred, bool]], env: Env, variables: Iterable[str] = ()
 ) -> Solved:
-    """A value for one key such that each ``(pred, wanted)`` has ``holds(pred) == wanted``."""
+    """A value for one key such that each `(pred, wanted)` has `holds(pred) == wanted`."""
     if spec.fixed is not None:
         value: Value = (spec.fixed,) if spec.multi else spec.fixed
         ok = all(holds(p, value, env) == want for p, want in literals)
@@ -303,7 +306,7 @@ def solve_var(
             if holds(p, ("x",), env) != want:
                 return _UNSAT
             continue
-        # Each element's test must come out as ``want``: for every element when the set
+        # Each element's test must come out as `want`: for every element when the set
         # operator is universal (ForAllValues held, or ForAnyValue refuted), for one otherwise.
         need = (p, want != p.negated)
         if not spec.multi or (p.qualifier == "ForAllValues") == want:
@@ -397,7 +400,9 @@ def _ip_candidates(cidrs: Sequence[str]) -> list[str]:
         points.add(net.network_address)
         top = int(net.broadcast_address) + 1
         if top < (1 << net.max_prefixlen):
-            points.add(ipaddress.ip_address(top) if net.version == 4 else ipaddress.IPv6Address(top))
+            points.add(
+                ipaddress.ip_address(top) if net.version == 4 else ipaddress.IPv6Address(top)
+            )
     return [str(p) for p in sorted(points, key=lambda a: (a.version, int(a)))]
 
 
@@ -407,7 +412,7 @@ def _number_candidates(values: Sequence[float], lower: float | None, dates: bool
     if marks:
         points.add(marks[0] - 1)
         points.add(marks[-1] + 1)
-        points.update((a + b) / 2 for a, b in zip(marks, marks[1:], strict=False))
+        points.update((a + b) / 2 for a, b in itertools.pairwise(marks))
     else:
         points.add(0.0)
     if lower is not None:
@@ -416,7 +421,7 @@ def _number_candidates(values: Sequence[float], lower: float | None, dates: bool
     for p in sorted(points):
         if dates:
             out.append(
-                datetime.fromtimestamp(p, timezone.utc).isoformat().replace("+00:00", "Z")
+                datetime.fromtimestamp(p, UTC).isoformat().replace("+00:00", "Z")
                 if 0 <= p < 253402300800
                 else repr(p)
             )
@@ -431,5 +436,5 @@ def iam_kinds() -> tuple[str, ...]:
 
 
 def literal_value_format(text: str) -> Format:
-    """The format of exactly ``text`` (for keys whose value is known)."""
+    """The format of exactly `text` (for keys whose value is known)."""
     return literal_format(text)

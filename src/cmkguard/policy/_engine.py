@@ -1,8 +1,8 @@
-"""The analysis in progress: exact grants (``_access.py``) read as pieces, reasons and denials.
+"""The analysis in progress: exact grants (`_access.py`) read as pieces, reasons and denials.
 
 A *piece* is what one Allow statement gives one principal for a group of actions, with its
 verdict (public, cross-account...), the external entities it reaches and the witnesses that
-prove it. Findings and explanations (``_explain.py``) are written from the pieces.
+prove it. Findings and explanations (`_explain.py`) are written from the pieces.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _PINNING_KEYS = frozenset(
 
 
 def check_account(key_account: object) -> str:
-    """``key_account`` as a string, or :class:`ConfigurationError` if it is not 12 digits."""
+    """`key_account` as a string, or `ConfigurationError` if it is not 12 digits."""
     text = str(key_account)
     if not is_account_id(text):
         raise ConfigurationError(f"key_account {key_account!r} is not a 12-digit account id")
@@ -54,8 +54,8 @@ def check_account(key_account: object) -> str:
 
 @attrs.frozen
 class Piece:
-    """Statement ``index`` gives ``principal`` these lower-cased ``actions``: ``verdict``,
-    the external ``entities`` reached, and the witnesses."""
+    """Statement `index` gives `principal` these lower-cased `actions`: `verdict`,
+    the external `entities` reached, and the witnesses."""
 
     index: int
     principal: Principal
@@ -66,13 +66,13 @@ class Piece:
 
 
 def cond_text(conds: Iterable[Condition]) -> str | None:
-    """Conditions as one ``; ``-separated text (``None`` when there are none)."""
+    """Conditions as one `; `-separated text (`None` when there are none)."""
     text = "; ".join(str(c) for c in conds)
     return text or None
 
 
 def is_root_of(p: Principal, account: str) -> bool:
-    """Whether ``p`` is the root of ``account``."""
+    """Whether `p` is the root of `account`."""
     return p.kind is PrincipalKind.ACCOUNT and p.account == account
 
 
@@ -169,7 +169,7 @@ class Builder:
         self.findings.append(PolicyFinding(fid, severity, explanation, index, sid, **kw))
 
     def entities(self, piece: Piece) -> tuple[str, frozenset[str]]:
-        """``(verdict, external entities)`` of one piece."""
+        """`(verdict, external entities)` of one piece."""
         return piece.verdict, piece.entities
 
     def is_trusted(self, entity: str) -> bool:
@@ -183,7 +183,7 @@ def _arn_account(arn: str) -> str:
 
 def key_partition(policy: KeyPolicy, key_account: str, key_arn: str | None) -> str:
     """The key's partition: its ARN's, else the one the policy's ARNs of the key account
-    agree on, else ``aws``."""
+    agree on, else `aws`."""
     if key_arn and key_arn.startswith("arn:"):
         return key_arn.split(":", 2)[1]
     seen: set[str] = set()
@@ -205,7 +205,7 @@ def build(
     trusted: frozenset[str],
     key_arn: str | None,
 ) -> Builder:
-    """The :class:`Builder` of one analysis."""
+    """The `Builder` of one analysis."""
     return Builder(policy, key_account, org_id, trusted, key_arn)
 
 

@@ -4,10 +4,10 @@ The constants a policy mentions split the space of requests into finitely many c
 of each account the policy names, of the key's account, and of *fresh* accounts it never names
 (which stand for every other account); in each partition it names; in or out of each
 organization; services. For every Allow statement, principal and group of actions (actions
-alike for every Deny), :class:`Evaluator` searches for one request that the Allow admits and no
+alike for every Deny), `Evaluator` searches for one request that the Allow admits and no
 Deny removes: each Deny must be escaped by one of its options (a condition made false, its
-principal not matching, a ``NotPrincipal`` exemption), chosen depth first, and every choice is
-checked by solving each condition key's constraints exactly (``_context.solve_var``). The
+principal not matching, a `NotPrincipal` exemption), chosen depth first, and every choice is
+checked by solving each condition key's constraints exactly (`_context.solve_var`). The
 request found is the witness; when every branch fails, the Denies that closed them are the
 reason.
 """
@@ -77,7 +77,7 @@ def _like(key: str, values: tuple[str, ...], label: str) -> Pred:
 @attrs.frozen
 class PrincipalTest:
     """How one principal value matches callers: a static part (partition, account, kind or
-    service) and predicates on the caller's keys (``aws:PrincipalArn`` for a role or user)."""
+    service) and predicates on the caller's keys (`aws:PrincipalArn` for a role or user)."""
 
     principal: Principal
     kind: str  # any | account | iam | session | glob | service | web | none
@@ -87,7 +87,7 @@ class PrincipalTest:
     preds: tuple[Pred, ...] = ()
 
     def static(self, caller: Caller, *, glob: bool) -> bool:
-        """Whether the static part matches ``caller`` (``glob``: wildcard ARNs count)."""
+        """Whether the static part matches `caller` (`glob`: wildcard ARNs count)."""
         kind = self.kind
         if kind == "any":
             return True
@@ -108,7 +108,7 @@ def _arn_parts(value: str) -> tuple[str, str, str, str]:
 
 
 def principal_test(p: Principal, key_partition: str) -> PrincipalTest:
-    """The :class:`PrincipalTest` of a parsed principal."""
+    """The `PrincipalTest` of a parsed principal."""
     kind = p.kind
     if kind is PrincipalKind.WILDCARD:
         return PrincipalTest(p, "any")
@@ -166,7 +166,7 @@ class Compiled:
         return self.statement.effect is Effect.DENY
 
     def covers(self, action: str) -> bool:
-        """Whether the statement's Action/NotAction covers ``action`` (lower case)."""
+        """Whether the statement's Action/NotAction covers `action` (lower case)."""
         st = self.statement
         if not st.actions:
             return False
@@ -197,7 +197,7 @@ _WILDCARD_PRINCIPAL = Principal("AWS", "*", PrincipalKind.WILDCARD)
 
 
 def _digit_runs(text: str) -> Iterator[str]:
-    """Every maximal run of exactly 12 digits in ``text`` (a linear scan, no regex)."""
+    """Every maximal run of exactly 12 digits in `text` (a linear scan, no regex)."""
     start = None
     for i, c in enumerate(text + " "):
         if c.isdigit() and c.isascii():
@@ -210,7 +210,7 @@ def _digit_runs(text: str) -> Iterator[str]:
 
 
 def _fill_account(pattern: str) -> str | None:
-    """A 12-digit account id matching a wildcard account pattern (or ``None``)."""
+    """A 12-digit account id matching a wildcard account pattern (or `None`)."""
     fixed = sum(1 for c in pattern if c != "*")
     if fixed > 12 or any(not (c.isdigit() or c in "*?") for c in pattern):
         return None
@@ -305,9 +305,10 @@ class Universe:
                 self.userids.add(head)
         elif key in self.networks and not wild:
             self.networks[key].add(v)
-        elif key in ("aws:sourceip", "aws:vpcsourceip") and p.family == "ip":
-            if not v.endswith("/0"):
-                self.cidrs.add(v)
+        elif (
+            key in ("aws:sourceip", "aws:vpcsourceip") and p.family == "ip" and not v.endswith("/0")
+        ):
+            self.cidrs.add(v)
 
     def _fresh_accounts(self, patterns: Iterable[str]) -> list[str]:
         out: list[str] = []
@@ -388,7 +389,7 @@ class Evaluator:
         ]
 
     def fresh_callers(self, *, org: str | None = None) -> list[Caller]:
-        """Callers of accounts the policy never names (``org``: in that organization)."""
+        """Callers of accounts the policy never names (`org`: in that organization)."""
         out = []
         for partition in sorted(self.universe.partitions):
             for account in self.universe.fresh:
@@ -447,9 +448,9 @@ class Evaluator:
     # -- the search ---------------------------------------------------------------------
 
     def _deny_options(self, deny: Compiled, caller: Caller) -> list[tuple[str, list[Literal]]]:
-        """How a request of ``caller`` can escape ``deny``: ``(reason, literals)`` options.
+        """How a request of `caller` can escape `deny`: `(reason, literals)` options.
 
-        No option: the Deny applies to every such request. Raises ``_Inapplicable`` when it
+        No option: the Deny applies to every such request. Raises `_Inapplicable` when it
         never applies to the caller.
         """
         st = deny.statement
@@ -463,8 +464,10 @@ class Evaluator:
                     itertools.product(*(t.preds for t in matching)), _OPTION_CAP
                 ):
                     options.append(
-                        ("the caller is not " + ", ".join(t.principal.value for t in matching),
-                         [(q, False) for q in combo])
+                        (
+                            "the caller is not " + ", ".join(t.principal.value for t in matching),
+                            [(q, False) for q in combo],
+                        )
                     )
         else:
             exempt = [t for t in deny.tests if t.static(caller, glob=True)]
@@ -487,8 +490,8 @@ class Evaluator:
         choices: Sequence[Sequence[tuple[str, list[Literal]]]],
         denies: Sequence[Compiled],
     ) -> tuple[_Found | None, tuple[int, ...]]:
-        """A request of ``caller`` meeting ``required``, one option of each of ``choices``
-        and escaping every Deny; else ``None`` and the Denies that stopped it."""
+        """A request of `caller` meeting `required`, one option of each of `choices`
+        and escaping every Deny; else `None` and the Denies that stopped it."""
         start = self._add(caller, {}, {}, required)
         if start is None:
             return None, ()
@@ -543,8 +546,8 @@ class Evaluator:
     def allow_plan(
         self, allow: Compiled, test: PrincipalTest | None, caller: Caller
     ) -> tuple[list[Literal], list[list[tuple[str, list[Literal]]]]] | None:
-        """What a request of ``caller`` must satisfy to match ``allow`` through ``test``
-        (``None`` for a NotPrincipal Allow): required literals and choice points."""
+        """What a request of `caller` must satisfy to match `allow` through `test`
+        (`None` for a NotPrincipal Allow): required literals and choice points."""
         required: list[Literal] = [(p, True) for p in allow.preds]
         choices: list[list[tuple[str, list[Literal]]]] = []
         if test is not None:
@@ -556,9 +559,7 @@ class Evaluator:
                 if t.static(caller, glob=False):
                     if not t.preds:
                         return None
-                    choices.append(
-                        [(f"not {t.principal.value}", [(q, False)]) for q in t.preds]
-                    )
+                    choices.append([(f"not {t.principal.value}", [(q, False)]) for q in t.preds])
         return required, choices
 
     def try_callers(
@@ -591,7 +592,7 @@ class Evaluator:
         caller: Caller,
         found: _Found,
     ) -> AccessWitness:
-        """The :class:`AccessWitness` of a found request."""
+        """The `AccessWitness` of a found request."""
         context: dict[str, str | tuple[str, ...] | None] = {}
         canonical = _canonical_keys(self.statements)
         for key in sorted(self.universe.keys):
@@ -673,7 +674,7 @@ def _unknown_actions(compiled: Sequence[Compiled]) -> list[str]:
     for c in compiled:
         for pattern in c.statement.actions:
             low = pattern.lower()
-            if not low.startswith("kms:") or "*" not in low and "?" not in low:
+            if not low.startswith("kms:") or ("*" not in low and "?" not in low):
                 if low.startswith("kms:") and low not in ALL_ACTIONS and low not in out:
                     out.append(low)  # a literal action the model does not know
                 continue
@@ -685,7 +686,7 @@ def _unknown_actions(compiled: Sequence[Compiled]) -> list[str]:
 
 
 def entity_of_account(partition: str, account: str, setting: Setting) -> str:
-    """How an account appears in ``external_access``: its id in the key's partition, its root
+    """How an account appears in `external_access`: its id in the key's partition, its root
     ARN in another one."""
     if partition == setting.key_partition:
         return account
@@ -693,10 +694,9 @@ def entity_of_account(partition: str, account: str, setting: Setting) -> str:
 
 
 def worst(verdicts: Iterable[str]) -> str | None:
-    """The most severe verdict (``None`` when there is none)."""
+    """The most severe verdict (`None` when there is none)."""
     best: str | None = None
     for v in verdicts:
         if best is None or _VERDICT_RANK[v] > _VERDICT_RANK[best]:
             best = v
     return best
-

@@ -1,6 +1,6 @@
 """Findings and one-sentence explanations, read off the engine's pieces.
 
-Computed only when asked for (``PolicyAnalysis.findings`` / ``.statements``): verdicts alone are
+Computed only when asked for (`PolicyAnalysis.findings` / `.statements`): verdicts alone are
 cheaper, and a scan of thousands of keys often needs nothing more.
 """
 
@@ -71,9 +71,9 @@ _VERDICT_RANK = {
 class StatementExplanation:
     """Why one statement is public, cross-account, same-account, a service grant or inert.
 
-    ``verdict`` is one of ``public``, ``cross-account``, ``ip-restricted``,
-    ``network-restricted``, ``same-account``, ``service``, ``no-effect`` or ``deny``;
-    ``reason`` is one sentence. ``principals`` and ``actions`` are what survives (canonical).
+    `verdict` is one of `public`, `cross-account`, `ip-restricted`,
+    `network-restricted`, `same-account`, `service`, `no-effect` or `deny`;
+    `reason` is one sentence. `principals` and `actions` are what survives (canonical).
     """
 
     index: int
@@ -98,7 +98,7 @@ class StatementExplanation:
 
 
 def arn_account(arn: str) -> str:
-    """The account field of an ARN (``""`` when it has none or is not an ARN)."""
+    """The account field of an ARN (`""` when it has none or is not an ARN)."""
     parts = arn.split(":", 5)
     return parts[4] if len(parts) == 6 else ""
 
@@ -137,7 +137,7 @@ def _describe_piece(b: _Builder, st: Statement, piece: _Piece) -> str:
 
 
 def _grant_constrained(st: Statement) -> bool:
-    """Whether CreateGrant in ``st`` is limited to AWS services or to some grant operations."""
+    """Whether CreateGrant in `st` is limited to AWS services or to some grant operations."""
     return any(
         (c.key_lower == "kms:grantisforawsresource" and c.base == "Bool" and c.values == ("true",))
         or (c.key_lower == "kms:grantoperations" and c.qualifier == "ForAllValues")

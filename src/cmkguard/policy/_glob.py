@@ -1,18 +1,18 @@
-"""IAM wildcard matching (``*`` and ``?``) without backtracking, and the KMS action space.
+"""IAM wildcard matching (`*` and `?`) without backtracking, and the KMS action space.
 
 A key policy is attacker-influenced input for a scanner of many accounts, so no policy string
-ever reaches a backtracking regular expression: ``"kms:************x"`` took a regex engine over
+ever reaches a backtracking regular expression: `"kms:************x"` took a regex engine over
 30 s. Patterns are compiled to token tuples and matched by an NFA set simulation (a bitmask of
 pattern positions, advanced once per text character).
 
-**Bound.** For a pattern of ``m`` tokens and a text of ``n`` characters the simulation does ``n``
-steps; each step visits at most ``m + 1`` positions and then takes the star closure once, so the
-cost is ``O(n * m)`` with no input that makes it worse, and ``O(n + m)`` for the literal and
-single-star patterns policies are mostly made of (they short-circuit to ``str`` comparisons).
+**Bound.** For a pattern of `m` tokens and a text of `n` characters the simulation does `n`
+steps; each step visits at most `m + 1` positions and then takes the star closure once, so the
+cost is `O(n * m)` with no input that makes it worse, and `O(n + m)` for the literal and
+single-star patterns policies are mostly made of (they short-circuit to `str` comparisons).
 The texts matched against policy patterns are action names and ARNs (a few hundred characters
 at most), so a 32 KB policy costs time linear in its size.
 
-The same tokens drive the automata of the witness solver (``_solver.py``).
+The same tokens drive the automata of the witness solver (`_solver.py`).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from cmkguard.policy._memo import MEMOS
 
 __all__ = [
     "ALL_ACTIONS",
-    "arn_match",
     "CANONICAL_ACTION",
     "QMARK",
     "STAR",
     "Pattern",
+    "arn_match",
     "compile_pattern",
     "expand_action",
     "glob_match",
@@ -40,20 +40,20 @@ ALL_ACTIONS: frozenset[str] = frozenset(a.lower() for a in KMS_ACTIONS)
 """The KMS action model, lower-cased (actions match case-insensitively)."""
 
 CANONICAL_ACTION: dict[str, str] = {a.lower(): a for a in KMS_ACTIONS}
-"""Lower-cased action -> its canonical spelling (``kms:decrypt`` -> ``kms:Decrypt``)."""
+"""Lower-cased action -> its canonical spelling (`kms:decrypt` -> `kms:Decrypt`)."""
 
 STAR = "\x00*"
-"""The token of a ``*`` wildcard (a literal ``*`` character is the token ``"*"``)."""
+"""The token of a `*` wildcard (a literal `*` character is the token `"*"`)."""
 QMARK = "\x00?"
-"""The token of a ``?`` wildcard."""
+"""The token of a `?` wildcard."""
 
 
 class Pattern:
-    """A compiled pattern: tokens (characters, ``STAR``, ``QMARK``) and how they match.
+    """A compiled pattern: tokens (characters, `STAR`, `QMARK`) and how they match.
 
-    ``ignore_case`` compares characters case-insensitively; ``arn`` applies ``ArnLike``'s field
-    rule: a wildcard before the pattern's last field (its first five ``:`` separate the six ARN
-    fields) never matches a ``:``, while the last field's wildcards may (IAM paths contain ``:``,
+    `ignore_case` compares characters case-insensitively; `arn` applies `ArnLike`'s field
+    rule: a wildcard before the pattern's last field (its first five `:` separate the six ARN
+    fields) never matches a `:`, while the last field's wildcards may (IAM paths contain `:`,
     and a pattern with fewer than six fields matches the rest of the ARN with its last one).
     """
 
@@ -92,7 +92,7 @@ class Pattern:
         return STAR not in self.tokens and QMARK not in self.tokens
 
     def closure(self, mask: int) -> int:
-        """``mask`` with every position reachable through stars matching the empty string."""
+        """`mask` with every position reachable through stars matching the empty string."""
         tokens = self.tokens
         j = 0
         n = len(tokens)
@@ -103,7 +103,7 @@ class Pattern:
         return mask
 
     def step(self, mask: int, ch: str) -> int:
-        """The positions after reading ``ch`` from the positions in ``mask`` (closed)."""
+        """The positions after reading `ch` from the positions in `mask` (closed)."""
         tokens = self.tokens
         no_colon = self.no_colon
         c = ch.lower() if self.ignore_case else ch
@@ -131,15 +131,15 @@ class Pattern:
         return self.closure(1)
 
     def accepts(self, mask: int) -> bool:
-        """Whether ``mask`` contains the end of the pattern."""
+        """Whether `mask` contains the end of the pattern."""
         return bool(mask >> len(self.tokens) & 1)
 
     def universal(self, mask: int) -> bool:
-        """Whether every continuation from ``mask`` is accepted."""
+        """Whether every continuation from `mask` is accepted."""
         return self.universal_from <= len(self.tokens) and bool(mask >> self.universal_from)
 
     def match(self, text: str) -> bool:
-        """Whether ``text`` matches the whole pattern."""
+        """Whether `text` matches the whole pattern."""
         if self.is_literal:
             lit = "".join(self.tokens)
             return (text.lower() if self.ignore_case else text) == lit
@@ -152,7 +152,7 @@ class Pattern:
 
 
 def tokens_of(text: str, *, wildcards: bool = True) -> tuple[str, ...]:
-    """``text`` as pattern tokens (``*``/``?`` are wildcards when ``wildcards``)."""
+    """`text` as pattern tokens (`*`/`?` are wildcards when `wildcards`)."""
     if not wildcards:
         return tuple(text)
     out: list[str] = []
@@ -170,29 +170,26 @@ def tokens_of(text: str, *, wildcards: bool = True) -> tuple[str, ...]:
 def compile_pattern(
     tokens: tuple[str, ...], ignore_case: bool = False, arn: bool = False, text: str = ""
 ) -> Pattern:
-    """The compiled :class:`Pattern` of ``tokens`` (lower-cased when ``ignore_case``)."""
+    """The compiled `Pattern` of `tokens` (lower-cased when `ignore_case`)."""
     if ignore_case:
         tokens = tuple(t if t in (STAR, QMARK) else t.lower() for t in tokens)
     return Pattern(tokens, ignore_case, arn, text or "".join(t[-1] for t in tokens))
 
 
 def has_wildcard(text: str) -> bool:
-    """Whether ``text`` contains an IAM wildcard character."""
+    """Whether `text` contains an IAM wildcard character."""
     return "*" in text or "?" in text
 
 
 def _segment_at(seg: str, text: str, i: int) -> bool:
-    """Whether ``seg`` (``?`` = any character) matches ``text`` at offset ``i``."""
+    """Whether `seg` (`?` = any character) matches `text` at offset `i`."""
     if i + len(seg) > len(text):
         return False
-    for k, c in enumerate(seg):
-        if c != "?" and c != text[i + k]:
-            return False
-    return True
+    return all(c in ("?", text[i + k]) for k, c in enumerate(seg))
 
 
 def _find_segment(seg: str, text: str, start: int, end: int) -> int:
-    """The leftmost offset in ``[start, end - len(seg)]`` where ``seg`` matches, else -1."""
+    """The leftmost offset in `[start, end - len(seg)]` where `seg` matches, else -1."""
     if "?" not in seg:
         return text.find(seg, start, end)
     # Anchor on the segment's longest '?'-free piece with str.find, then check the rest.
@@ -218,14 +215,14 @@ def _find_segment(seg: str, text: str, start: int, end: int) -> int:
 
 
 def wildcard_match(pattern: str, text: str) -> bool:
-    """Whether ``text`` matches ``pattern`` (``*``, ``?``), case-sensitively.
+    """Whether `text` matches `pattern` (`*`, `?`), case-sensitively.
 
-    The classic greedy algorithm without backtracking: the pattern is ``S0*S1*...*Sk``; ``S0``
-    must be a prefix, ``Sk`` a suffix, and each middle segment is placed at its leftmost
+    The classic greedy algorithm without backtracking: the pattern is `S0*S1*...*Sk`; `S0`
+    must be a prefix, `Sk` a suffix, and each middle segment is placed at its leftmost
     occurrence after the previous one (leftmost placement never loses a match, because the stars
     in between absorb whatever is skipped). Each segment is searched once from a position that
-    only moves forward, so the cost is at most ``O(len(text) * len(pattern))`` character
-    comparisons, done by ``str.find`` for the usual ``?``-free segments.
+    only moves forward, so the cost is at most `O(len(text) * len(pattern))` character
+    comparisons, done by `str.find` for the usual `?`-free segments.
     """
     if "*" not in pattern:
         return len(pattern) == len(text) and _segment_at(pattern, text, 0)
@@ -247,7 +244,7 @@ def wildcard_match(pattern: str, text: str) -> bool:
 
 
 def glob_match(pattern: str, text: str, *, ignore_case: bool = True) -> bool:
-    """Whether ``text`` matches the IAM glob ``pattern`` as a whole (see ``wildcard_match``)."""
+    """Whether `text` matches the IAM glob `pattern` as a whole (see `wildcard_match`)."""
     if not has_wildcard(pattern):
         return pattern.lower() == text.lower() if ignore_case else pattern == text
     if pattern == "*":
@@ -258,7 +255,7 @@ def glob_match(pattern: str, text: str, *, ignore_case: bool = True) -> bool:
 
 
 def arn_match(pattern: str, text: str) -> bool:
-    """``ArnLike``/``ArnEquals``: the colon-separated fields compared one by one.
+    """`ArnLike`/`ArnEquals`: the colon-separated fields compared one by one.
 
     Both are split at their first five colons (the sixth field, the resource, keeps its own
     colons); a pattern with fewer fields matches the rest of the ARN with its last field.
@@ -271,15 +268,15 @@ def arn_match(pattern: str, text: str) -> bool:
 
 
 def pattern_match(pattern: Pattern, text: str) -> bool:
-    """Whether ``text`` matches a compiled pattern."""
+    """Whether `text` matches a compiled pattern."""
     return pattern.match(text)
 
 
 @MEMOS.cached(4096)
 def expand_action(pattern: str) -> frozenset[str]:
-    """The lower-cased model actions an ``Action`` pattern matches.
+    """The lower-cased model actions an `Action` pattern matches.
 
-    A literal ``kms:`` action the model does not know (a newer API) is kept as itself, so a
+    A literal `kms:` action the model does not know (a newer API) is kept as itself, so a
     statement naming it still grants something.
     """
     low = pattern.lower()

@@ -1,8 +1,8 @@
-"""The policy package's memo state, in one object with one ``clear()``.
+"""The policy package's memo state, in one object with one `clear()`.
 
 Estates repeat the same principals, patterns and policy texts, so parsing and matching remember
 what they computed (pure functions of immutable inputs). Every memo is made here, so that
-benchmarks can measure the analyser on parts it has never seen by calling :meth:`Memos.clear`.
+benchmarks can measure the analyser on parts it has never seen by calling `Memos.clear`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Memos:
-    """A registry of bounded memo dicts and ``lru_cache`` functions."""
+    """A registry of bounded memo dicts and `lru_cache` functions."""
 
     def __init__(self) -> None:
         self._dicts: list[dict[Any, Any]] = []
@@ -30,7 +30,7 @@ class Memos:
         return d
 
     def cached(self, maxsize: int) -> Callable[[F], F]:
-        """``functools.lru_cache(maxsize)``, cleared with the others."""
+        """`functools.lru_cache(maxsize)`, cleared with the others."""
 
         def wrap(fn: F) -> F:
             cached = lru_cache(maxsize=maxsize)(fn)

@@ -1,12 +1,12 @@
 """Conditions as predicates over one request-context key, evaluated exactly (IAM User Guide,
 "IAM JSON policy elements: Condition operators").
 
-A :class:`Pred` is one ``operator key values`` entry. :func:`holds` evaluates it on a value of
-the key (``None`` when the key is absent, a tuple for a multivalued key); :func:`element_need`
+A `Pred` is one `operator key values` entry. `holds` evaluates it on a value of
+the key (`None` when the key is absent, a tuple for a multivalued key); `element_need`
 turns it into what a present value must (or must not) match, for the witness solver. Policy
-variables are resolved against the caller's known values (:class:`Env`); one that cannot be
-resolved matches anything (a key compared with itself, ``${aws:PrincipalAccount}`` on
-``kms:CallerAccount``, is then exactly a tautology).
+variables are resolved against the caller's known values (`Env`); one that cannot be
+resolved matches anything (a key compared with itself, `${aws:PrincipalAccount}` on
+`kms:CallerAccount`, is then exactly a tautology).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -76,12 +76,12 @@ _COMPARE = ("NotEquals", "LessThanEquals", "GreaterThanEquals", "LessThan", "Gre
 
 @attrs.frozen(cache_hash=True)
 class Pred:
-    """One condition entry on one key (lower-cased ``key``), or a principal/goal test.
+    """One condition entry on one key (lower-cased `key`), or a principal/goal test.
 
-    ``base`` is the operator without qualifier and ``IfExists``; ``negated`` whether it is a
-    negated form (true when the key is absent); ``values`` the raw texts; ``variables`` whether
-    ``${...}`` is a policy variable (version 2012-10-17). ``origin`` is the statement condition
-    it came from, for explanations (``None`` for principal and goal tests).
+    `base` is the operator without qualifier and `IfExists`; `negated` whether it is a
+    negated form (true when the key is absent); `values` the raw texts; `variables` whether
+    `${...}` is a policy variable (version 2012-10-17). `origin` is the statement condition
+    it came from, for explanations (`None` for principal and goal tests).
     """
 
     key: str
@@ -96,7 +96,7 @@ class Pred:
 
     @property
     def family(self) -> str:
-        """``string``, ``number``, ``date``, ``ip`` or ``null``."""
+        """`string`, `number`, `date`, `ip` or `null`."""
         for prefix, fam in _FAMILY.items():
             if self.base.startswith(prefix):
                 return fam
@@ -130,7 +130,7 @@ Env = Mapping[str, str]
 
 
 def _value_tokens(text: str, pred: Pred, env: Env, wildcards: bool) -> tuple[str, ...]:
-    """``text`` as pattern tokens: wildcards (when the operator globs), escapes and variables."""
+    """`text` as pattern tokens: wildcards (when the operator globs), escapes and variables."""
     out: list[str] = []
     i = 0
     n = len(text)
@@ -163,7 +163,7 @@ def _value_tokens(text: str, pred: Pred, env: Env, wildcards: bool) -> tuple[str
 
 
 def patterns_of(pred: Pred, env: Env) -> tuple[Pattern, ...]:
-    """The string-family patterns of ``pred`` under ``env`` (one per value, ORed)."""
+    """The string-family patterns of `pred` under `env` (one per value, ORed)."""
     return _patterns(pred, tuple(sorted(env.items())) if pred.variables else ())
 
 
@@ -178,7 +178,7 @@ def _patterns(pred: Pred, env_items: tuple[tuple[str, str], ...]) -> tuple[Patte
 
 
 def parse_number(text: str) -> float | None:
-    """A condition number (``None`` when the text is not one)."""
+    """A condition number (`None` when the text is not one)."""
     try:
         value = float(text)
     except ValueError:
@@ -187,7 +187,7 @@ def parse_number(text: str) -> float | None:
 
 
 def parse_date(text: str) -> float | None:
-    """A condition date as epoch seconds: ISO 8601 (``2030-01-01T00:00:00Z``) or epoch."""
+    """A condition date as epoch seconds: ISO 8601 (`2030-01-01T00:00:00Z`) or epoch."""
     number = parse_number(text)
     if number is not None:
         return number
@@ -196,7 +196,7 @@ def parse_date(text: str) -> float | None:
     except ValueError:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -222,7 +222,7 @@ def _ip_in(value: str, cidr: str) -> bool:
 
 
 def element_matches(pred: Pred, value: str, env: Env) -> bool:
-    """Whether one present value matches one of ``pred``'s values (before negation)."""
+    """Whether one present value matches one of `pred`'s values (before negation)."""
     family = pred.family
     if family == "string":
         return any(p.match(value) for p in patterns_of(pred, env))
@@ -241,7 +241,7 @@ def element_matches(pred: Pred, value: str, env: Env) -> bool:
 
 
 def holds(pred: Pred, value: str | tuple[str, ...] | None, env: Env) -> bool:
-    """Whether ``pred`` is true for the key's ``value`` (``None``: the key is absent)."""
+    """Whether `pred` is true for the key's `value` (`None`: the key is absent)."""
     if pred.family == "null":
         absent = value is None or value == ()
         return any((v.lower() == "true") == absent for v in pred.values)

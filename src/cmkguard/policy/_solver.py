@@ -1,19 +1,19 @@
 """A witness string for a set of pattern constraints: the exact core of the analyser.
 
-Given the *format* of a request value (an account id is 12 digits, an org id ``o-`` then lower
-letters and digits, a role's ``aws:PrincipalArn`` ``arn:<partition>:iam::<account>:role/<path>``)
+Given the *format* of a request value (an account id is 12 digits, an org id `o-` then lower
+letters and digits, a role's `aws:PrincipalArn` `arn:<partition>:iam::<account>:role/<path>`)
 and what a condition asks of it (some patterns must match - each clause is an OR of patterns -
-and some must not), :func:`solve` returns the shortest string that satisfies all of it, or
-``None`` when none exists.
+and some must not), `solve` returns the shortest string that satisfies all of it, or
+`None` when none exists.
 
 It explores the product of the format automaton and every pattern's NFA (each a bitmask of
-pattern positions, see ``_glob.Pattern``) breadth first, over an alphabet of the characters the
+pattern positions, see `_glob.Pattern`) breadth first, over an alphabet of the characters the
 patterns mention plus one representative of every other class of characters (all characters a
-pattern does not mention behave alike for it), so the answer is exact: ``None`` means that no
+pattern does not mention behave alike for it), so the answer is exact: `None` means that no
 string at all satisfies the constraints. Dead states are pruned (a clause with no live pattern,
 a forbidden pattern that already accepts every continuation). The search is bounded by
-:data:`STATE_BUDGET` product states; beyond it the constraints are reported as
-:data:`UNDECIDED` and the caller takes the safe side (docs/policy.md, "Limits").
+`STATE_BUDGET` product states; beyond it the constraints are reported as
+`UNDECIDED` and the caller takes the safe side (docs/policy.md, "Limits").
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ UPPER_ALNUM: Final = frozenset(string.ascii_uppercase + string.digits)
 NAME: Final = frozenset(string.ascii_letters + string.digits + "+=,.@_-")
 """IAM user, role and session names."""
 PATH: Final = frozenset(chr(c) for c in range(0x21, 0x7F))
-"""IAM paths (``/`` ... ``/``; any printable character, ``:`` included)."""
+"""IAM paths (`/` ... `/`; any printable character, `:` included)."""
 
 STATE_BUDGET: Final = 20_000
-"""Product states explored before giving up (:data:`UNDECIDED`)."""
+"""Product states explored before giving up (`UNDECIDED`)."""
 
 
 class _Undecided(str):
@@ -57,10 +57,10 @@ class _Undecided(str):
 
 
 UNDECIDED: Final = _Undecided("")
-"""What :func:`solve` returns when the budget ran out (compare with ``is``)."""
+"""What `solve` returns when the budget ran out (compare with `is`)."""
 
 Slot = tuple[frozenset[str], int, int]
-"""``(characters, min, max)``: a run of ``min`` to ``max`` characters from the set."""
+"""`(characters, min, max)`: a run of `min` to `max` characters from the set."""
 
 
 class Format:
@@ -99,18 +99,18 @@ class Format:
 
 
 def literal_format(text: str) -> Format:
-    """The format of exactly ``text``."""
+    """The format of exactly `text`."""
     return Format([(frozenset((c,)), 1, 1) for c in text])
 
 
 def free_format(chars: frozenset[str] = ANY, lo: int = 1, hi: int = 1 << 30) -> Format:
-    """Any run of ``lo`` to ``hi`` characters from ``chars``."""
+    """Any run of `lo` to `hi` characters from `chars`."""
     return Format([(chars, lo, hi)])
 
 
 def _alphabet(fmt: Format, patterns: Sequence[Pattern]) -> list[str]:
     """The characters to try: every one a pattern or a small slot mentions (both cases when a
-    pattern ignores case), ``:``, and one representative per class of the others."""
+    pattern ignores case), `:`, and one representative per class of the others."""
     mentioned: set[str] = {":"}
     for p in patterns:
         for t in p.tokens:
@@ -136,8 +136,8 @@ def solve(
     *,
     budget: int = STATE_BUDGET,
 ) -> str | None:
-    """The shortest string of format ``fmt`` matching one pattern of every clause and none of
-    ``forbidden``; ``None`` when there is none, :data:`UNDECIDED` when ``budget`` ran out."""
+    """The shortest string of format `fmt` matching one pattern of every clause and none of
+    `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out."""
     clause_list = [tuple(c) for c in clauses]
     if any(not c for c in clause_list):
         return None

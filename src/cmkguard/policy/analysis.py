@@ -1,7 +1,7 @@
 """Who can do what with a key: the key-policy analyser (docs/policy.md).
 
-:func:`analyze_key_policy` parses the policy, lets the engine (``_engine.py``) reduce it to
-pieces and reads the verdicts off them; findings and explanations (``_explain.py``) are computed
+`analyze_key_policy` parses the policy, lets the engine (`_engine.py`) reduce it to
+pieces and reads the verdicts off them; findings and explanations (`_explain.py`) are computed
 on first access.
 """
 
@@ -47,9 +47,9 @@ _VERDICT_ORDER = {
 
 @attrs.frozen
 class PolicyAnalysis:
-    """The analysis of one key policy for one key account (see :func:`analyze_key_policy`).
+    """The analysis of one key policy for one key account (see `analyze_key_policy`).
 
-    ``external_access`` lists ``"*"`` when public, 12-digit account ids, ARNs of specific external
+    `external_access` lists `"*"` when public, 12-digit account ids, ARNs of specific external
     principals and org ids; trusted accounts are listed too (their findings are downgraded).
     """
 
@@ -98,7 +98,7 @@ class PolicyAnalysis:
 
     @property
     def witnesses(self) -> tuple[AccessWitness, ...]:
-        """One witness request per verdict, most severe first: ``"*"`` when public, each
+        """One witness request per verdict, most severe first: `"*"` when public, each
         external entity, then same-account and service grants (see `AccessWitness`)."""
         seen: dict[tuple[str, str, int], AccessWitness] = {}
         for piece in self._built().pieces:
@@ -109,8 +109,8 @@ class PolicyAnalysis:
         )
 
     def witness(self, entity: str) -> AccessWitness | None:
-        """The witness for one entity of ``external_access`` (``"*"`` when public), or for a
-        same-account or service principal; ``None`` when it gets nothing."""
+        """The witness for one entity of `external_access` (`"*"` when public), or for a
+        same-account or service principal; `None` when it gets nothing."""
         for w in self.witnesses:
             if w.entity == entity:
                 return w
@@ -122,9 +122,9 @@ class PolicyAnalysis:
         return tuple(self._built().denials)
 
     def principals_allowed(self, action: str) -> frozenset[str]:
-        """Every principal an effective Allow gives ``action`` (matched case-insensitively).
+        """Every principal an effective Allow gives `action` (matched case-insensitively).
 
-        Accounts appear as ``arn:aws:iam::<id>:root``, wildcard and ``NotPrincipal`` as ``"*"``
+        Accounts appear as `arn:aws:iam::<id>:root`, wildcard and `NotPrincipal` as `"*"`
         (even when a condition narrows the caller), services by name, other ARNs as written.
         """
         low = action.lower()
@@ -181,14 +181,14 @@ def analyze_key_policy(
     trusted_accounts: Iterable[str] = (),
     key_arn: str | None = None,
 ) -> PolicyAnalysis:
-    """Analyse a key policy for the key in ``key_account`` (pure: never calls AWS).
+    """Analyse a key policy for the key in `key_account` (pure: never calls AWS).
 
-    ``policy`` is JSON text, a decoded mapping or a `KeyPolicy`; malformed input raises
-    `cmkguard.PolicyParseError`. ``org_id`` is the key account's organization;
-    ``trusted_accounts`` are external accounts (or org ids) whose access is intended: still
-    listed in ``external_access``, with downgraded findings. ``key_arn`` (optional) lets
-    ``Resource`` patterns be matched exactly instead of by account, and gives the key's
-    partition. A ``key_account`` that is not 12 digits raises `cmkguard.ConfigurationError`.
+    `policy` is JSON text, a decoded mapping or a `KeyPolicy`; malformed input raises
+    `cmkguard.PolicyParseError`. `org_id` is the key account's organization;
+    `trusted_accounts` are external accounts (or org ids) whose access is intended: still
+    listed in `external_access`, with downgraded findings. `key_arn` (optional) lets
+    `Resource` patterns be matched exactly instead of by account, and gives the key's
+    partition. A `key_account` that is not 12 digits raises `cmkguard.ConfigurationError`.
 
     The verdicts are exact over every possible request (docs/policy.md, "Method"); each comes
     with a witness request (`PolicyAnalysis.witnesses`).
@@ -228,7 +228,7 @@ def _analyze(
 
 
 def _unmodelled_allowed(b: Builder, action: str) -> frozenset[str]:
-    """``principals_allowed`` for an action outside the KMS model (a newer API, another
+    """`principals_allowed` for an action outside the KMS model (a newer API, another
     service): evaluated for that action's own Deny coverage."""
     ev = b.evaluator
     out: set[str] = set()

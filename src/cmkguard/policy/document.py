@@ -3,7 +3,7 @@
 IAM grammar allows a scalar or a list almost everywhere, a bare account id for its root ARN,
 operators and condition keys in any case. All of that is normalised here, once, into frozen
 objects, so the analyser never sees a raw dict (the mistake that makes popular scanners crash on a
-single-object ``Statement``). Anything KMS would refuse raises :class:`PolicyParseError` naming the
+single-object `Statement`). Anything KMS would refuse raises `PolicyParseError` naming the
 location of the offending element.
 """
 
@@ -177,7 +177,7 @@ _PREFIX_KEYS = {
 
 
 class Effect(enum.Enum):
-    """A statement's ``Effect``."""
+    """A statement's `Effect`."""
 
     ALLOW = "Allow"
     DENY = "Deny"
@@ -187,26 +187,26 @@ class PrincipalKind(enum.Enum):
     """What a principal value denotes."""
 
     WILDCARD = "wildcard"
-    """``"*"``: every caller."""
+    """`"*"`: every caller."""
     ACCOUNT = "account"
-    """A whole account (``arn:aws:iam::<id>:root`` or a bare 12-digit id)."""
+    """A whole account (`arn:aws:iam::<id>:root` or a bare 12-digit id)."""
     ARN = "arn"
     """A specific user, role, session or identity provider of one account."""
     SERVICE = "service"
-    """An AWS service principal (``logs.amazonaws.com``)."""
+    """An AWS service principal (`logs.amazonaws.com`)."""
     FEDERATED = "federated"
-    """A web-identity provider named by domain (``cognito-identity.amazonaws.com``)."""
+    """A web-identity provider named by domain (`cognito-identity.amazonaws.com`)."""
     UNIQUE_ID = "unique-id"
-    """A unique id (``AROA...``) KMS shows after the named principal was deleted."""
+    """A unique id (`AROA...`) KMS shows after the named principal was deleted."""
 
 
 @attrs.frozen
 class Principal:
     """One principal value, normalised.
 
-    ``value`` is canonical: ``"*"``, ``arn:<partition>:iam::<id>:root`` for accounts, the ARN or
-    service name as written otherwise. ``account`` is the 12-digit account it belongs to (``None``
-    for wildcard, services and unique ids). ``principal_type`` is the JSON key it came under.
+    `value` is canonical: `"*"`, `arn:<partition>:iam::<id>:root` for accounts, the ARN or
+    service name as written otherwise. `account` is the 12-digit account it belongs to (`None`
+    for wildcard, services and unique ids). `principal_type` is the JSON key it came under.
     """
 
     principal_type: str
@@ -221,12 +221,12 @@ class Principal:
 
 @attrs.frozen(cache_hash=True)  # the analyser memoises per condition: hash each one once
 class Condition:
-    """One condition: ``operator`` applied to ``key`` with ``values`` (ORed).
+    """One condition: `operator` applied to `key` with `values` (ORed).
 
-    ``operator`` and ``key`` are canonical spellings (``kms:callerAccount`` becomes
-    ``kms:CallerAccount``; unknown keys keep their spelling). ``base`` is the operator without its
-    set qualifier and ``IfExists`` suffix; ``qualifier`` is ``"ForAllValues"``,
-    ``"ForAnyValue"`` or ``None``. JSON booleans and numbers become their JSON text.
+    `operator` and `key` are canonical spellings (`kms:callerAccount` becomes
+    `kms:CallerAccount`; unknown keys keep their spelling). `base` is the operator without its
+    set qualifier and `IfExists` suffix; `qualifier` is `"ForAllValues"`,
+    `"ForAnyValue"` or `None`. JSON booleans and numbers become their JSON text.
     """
 
     operator: str
@@ -250,8 +250,8 @@ class Condition:
 class Statement:
     """One statement, normalised.
 
-    Exactly one of ``principals``/``not_principal`` semantics applies: ``not_principal`` is true
-    when the statement used ``NotPrincipal``. Likewise ``not_action`` and ``not_resource``.
+    Exactly one of `principals`/`not_principal` semantics applies: `not_principal` is true
+    when the statement used `NotPrincipal`. Likewise `not_action` and `not_resource`.
     Values keep the order they were written in (duplicates dropped).
     """
 
@@ -267,7 +267,7 @@ class Statement:
 
     @property
     def has_wildcard_principal(self) -> bool:
-        """Whether ``"*"`` is among the principals."""
+        """Whether `"*"` is among the principals."""
         return any(p.kind is PrincipalKind.WILDCARD for p in self.principals)
 
     def render(self) -> dict[str, Any]:
@@ -298,10 +298,10 @@ class Statement:
 
 @attrs.frozen
 class KeyPolicy:
-    """A parsed key policy: ``version`` (``None`` when absent), ``id`` and its statements.
+    """A parsed key policy: `version` (`None` when absent), `id` and its statements.
 
-    ``render()`` gives back a JSON-able dict that :func:`parse_key_policy` turns into an equal
-    ``KeyPolicy`` (parse -> render -> parse is the identity).
+    `render()` gives back a JSON-able dict that `parse_key_policy` turns into an equal
+    `KeyPolicy` (parse -> render -> parse is the identity).
     """
 
     statements: tuple[Statement, ...]
@@ -310,7 +310,7 @@ class KeyPolicy:
 
     @property
     def effective_version(self) -> str:
-        """The policy-language version in force (``2008-10-17`` when ``Version`` is absent)."""
+        """The policy-language version in force (`2008-10-17` when `Version` is absent)."""
         return self.version or "2008-10-17"
 
     def render(self) -> dict[str, Any]:
@@ -607,7 +607,7 @@ _EFFECTS = {"Allow": Effect.ALLOW, "Deny": Effect.DENY}
 
 
 def _pick(stmt: Mapping[str, Any], name: str, not_name: str, where: str) -> tuple[Any, bool]:
-    """The value of ``name`` or ``Not<name>``, and whether it was the ``Not`` form."""
+    """The value of `name` or `Not<name>`, and whether it was the `Not` form."""
     value = stmt.get(name, _MISSING)
     other = stmt.get(not_name, _MISSING)
     if value is not _MISSING:
@@ -685,7 +685,7 @@ _STAR_PRINCIPALS = (Principal("AWS", "*", PrincipalKind.WILDCARD),)
 
 
 def _known_principals(raw: Any) -> tuple[Principal, ...] | None:
-    """``"*"`` or a one-entry block naming one already-parsed principal; else ``None``."""
+    """`"*"` or a one-entry block naming one already-parsed principal; else `None`."""
     if type(raw) is str:
         return _STAR_PRINCIPALS if raw == "*" else None
     if type(raw) is dict and len(raw) == 1:
@@ -698,12 +698,12 @@ def _known_principals(raw: Any) -> tuple[Principal, ...] | None:
 
 
 def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolicy) -> KeyPolicy:
-    """Parse a key policy strictly into a typed, normalised :class:`KeyPolicy`.
+    """Parse a key policy strictly into a typed, normalised `KeyPolicy`.
 
-    Accepts JSON text (``str``/``bytes``), an already-decoded mapping, or a ``KeyPolicy`` (returned
-    as is). Raises :class:`cmkguard.PolicyParseError` naming the location for anything KMS would
+    Accepts JSON text (`str`/`bytes`), an already-decoded mapping, or a `KeyPolicy` (returned
+    as is). Raises `cmkguard.PolicyParseError` naming the location for anything KMS would
     refuse: invalid JSON, duplicate keys, unknown fields, unknown operators, invalid principals,
-    an unsupported ``Version``... Never raises anything else for JSON-like input.
+    an unsupported `Version`... Never raises anything else for JSON-like input.
     """
     if isinstance(text_or_mapping, KeyPolicy):
         return text_or_mapping
@@ -741,7 +741,9 @@ def _parse_document(doc: Any) -> KeyPolicy:
     raw = top["Statement"]
     if type(raw) is list or isinstance(raw, tuple):
         if not raw:
-            raise PolicyParseError("Statement", "empty list (KMS refuses a policy with no statement)")
+            raise PolicyParseError(
+                "Statement", "empty list (KMS refuses a policy with no statement)"
+            )
         statements = tuple(_parse_statement(s, f"Statement[{i}]") for i, s in enumerate(raw))
     elif isinstance(raw, Mapping):
         statements = (_parse_statement(raw, "Statement"),)

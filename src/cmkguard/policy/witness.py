@@ -2,13 +2,13 @@
 
 When the analyser says a key is public, or that an external entity can use it, it has found one
 request that gets in: a caller (partition, account, principal ARN, organization), a kms action
-and the values of the condition keys the policy looks at. An :class:`AccessWitness` carries that
+and the values of the condition keys the policy looks at. An `AccessWitness` carries that
 request, the Allow statement that admits it and, for every Deny that could have applied, why it
-does not (which of its conditions the request escapes). A :class:`Denial` says the opposite: an
+does not (which of its conditions the request escapes). A `Denial` says the opposite: an
 Allow whose grant is entirely removed, and by which Deny statements.
 
-Reviewers can check a witness by hand against the policy; ``cmkguard policy explain`` prints
-them, and audit findings carry them as evidence (:func:`witness_evidence`).
+Reviewers can check a witness by hand against the policy; `cmkguard policy explain` prints
+them, and audit findings carry them as evidence (`witness_evidence`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ __all__ = ["AccessWitness", "Denial", "DenyEscape", "witness_evidence"]
 class DenyEscape:
     """Why one Deny statement does not remove the witnessed request.
 
-    ``reason`` is one sentence, e.g. ``its condition StringNotEquals aws:PrincipalOrgID
-    "o-a1b2c3d4e5" is false for this request``.
+    `reason` is one sentence, e.g. "its condition StringNotEquals
+    aws:PrincipalOrgID "o-a1b2c3d4e5" is false for this request".
     """
 
     statement_index: int
@@ -38,24 +38,32 @@ class DenyEscape:
         return {"statement_index": self.statement_index, "sid": self.sid, "reason": self.reason}
 
 
+ContextValue = str | tuple[str, ...] | None
+"""A condition key's value in a witnessed request: one string, several, or absent (`None`)."""
+
+
+def _sorted_context(context: Mapping[str, ContextValue]) -> dict[str, ContextValue]:
+    return dict(sorted(context.items()))
+
+
 @attrs.frozen
 class AccessWitness:
     """One concrete request the key policy allows, and what decides it.
 
-    - ``entity``: the verdict it witnesses: ``"*"`` (public), an account id, an ARN, an org id,
+    - `entity`: the verdict it witnesses: `"*"` (public), an account id, an ARN, an org id,
       or the principal value for same-account and service grants.
-    - ``verdict``: ``public``, ``cross-account``, ``ip-restricted``, ``network-restricted``,
-      ``same-account`` or ``service``.
-    - ``caller``: the principal making the request (``aws:PrincipalArn`` for IAM callers, the
-      service name for service principals); ``caller_kind`` is ``root``, ``user``, ``role``
-      (a role session), ``federated-user``, ``service`` or ``web-identity``.
-    - ``partition``, ``account``, ``org_id``: where the caller lives (``None`` when absent).
-    - ``action``: the kms action requested (canonical spelling; an action outside cmkguard's
+    - `verdict`: `public`, `cross-account`, `ip-restricted`, `network-restricted`,
+      `same-account` or `service`.
+    - `caller`: the principal making the request (`aws:PrincipalArn` for IAM callers, the
+      service name for service principals); `caller_kind` is `root`, `user`, `role`
+      (a role session), `federated-user`, `service` or `web-identity`.
+    - `partition`, `account`, `org_id`: where the caller lives (`None` when absent).
+    - `action`: the kms action requested (canonical spelling; an action outside cmkguard's
       action model is shown as it would be called).
-    - ``context``: the condition keys the policy mentions, with the request's value (a string,
-      a list for multivalued keys) or ``None`` when the key is absent from the request.
-    - ``allowed_by`` / ``allowed_by_sid``: the Allow statement that admits the request.
-    - ``deny_escapes``: for each Deny statement that names this action, why it does not apply.
+    - `context`: the condition keys the policy mentions, with the request's value (a string,
+      a list for multivalued keys) or `None` when the key is absent from the request.
+    - `allowed_by` / `allowed_by_sid`: the Allow statement that admits the request.
+    - `deny_escapes`: for each Deny statement that names this action, why it does not apply.
     """
 
     entity: str
@@ -66,9 +74,7 @@ class AccessWitness:
     account: str | None
     org_id: str | None
     action: str
-    context: Mapping[str, str | tuple[str, ...] | None] = attrs.field(
-        converter=lambda m: dict(sorted(m.items())), hash=False
-    )
+    context: Mapping[str, ContextValue] = attrs.field(converter=_sorted_context, hash=False)
     allowed_by: int = 0
     allowed_by_sid: str | None = None
     deny_escapes: tuple[DenyEscape, ...] = ()
@@ -108,7 +114,7 @@ class AccessWitness:
 class Denial:
     """An Allow grant (statement and principal) that Deny statements remove entirely.
 
-    ``action`` is one action it would have given (canonical spelling); ``denied_by`` the Deny
+    `action` is one action it would have given (canonical spelling); `denied_by` the Deny
     statement indexes that apply to every request the grant would admit.
     """
 
@@ -130,9 +136,9 @@ class Denial:
 
 
 def witness_evidence(witness: AccessWitness | None) -> dict[str, Any] | None:
-    """The evidence an audit finding carries for a witnessed verdict (``None`` passes through).
+    """The evidence an audit finding carries for a witnessed verdict (`None` passes through).
 
-    A plain JSON-able dict (the witness's ``to_dict()`` plus a ``request`` sentence), so the
+    A plain JSON-able dict (the witness's `to_dict()` plus a `request` sentence), so the
     auditing and report code need not import policy types.
     """
     if witness is None:
