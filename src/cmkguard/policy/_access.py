@@ -77,18 +77,24 @@ def evaluate_grant(
 ) -> list[GrantResult]:
     """What `allow` gives `principal` for `actions` (covered by the Denies `sig`).
 
-    One result, except for `"*"` when only the exemptions of `NotPrincipal` Denies let
-    requests through: then `"*"` narrows to exactly those exempt principals.
+    One result, except when only the exemptions of `NotPrincipal` Denies let requests
+    through: then `"*"` (or a whole account) narrows to exactly those exempt principals (of
+    that account), since nobody else it names gets in.
     """
     denies = ev.deny_list(sig)
     action = _representative(actions)
-    if test is not None and test.kind != "any":
-        return [_named(ev, allow, test, principal, denies, actions, action)]
-    if not any(d.statement.not_principal for d in denies):
-        return [_wildcard(ev, allow, test, principal, denies, actions, action)]
+    whole = test is None or test.kind in ("any", "account")
+
+    def grant() -> GrantResult:
+        if test is not None and test.kind != "any":
+            return _named(ev, allow, test, principal, denies, actions, action)
+        return _wildcard(ev, allow, test, principal, denies, actions, action)
+
+    if not whole or not any(d.statement.not_principal for d in denies):
+        return [grant()]
     ev.no_exemptions = True
     try:
-        strict = _wildcard(ev, allow, test, principal, denies, actions, action)
+        strict = grant()
     finally:
         ev.no_exemptions = False
     if strict.verdict is not None:
@@ -97,7 +103,7 @@ def evaluate_grant(
     for d in denies:
         if d.statement.not_principal:
             for t in d.tests:
-                if t.kind not in ("any", "none"):
+                if t.kind not in ("any", "none") and _within(test, t):
                     exempt.setdefault(t.principal.value, t)
     narrowed = [
         r
@@ -106,6 +112,16 @@ def evaluate_grant(
         if r.verdict is not None
     ]
     return narrowed or [strict]
+
+
+def _within(outer: PrincipalTest | None, inner: PrincipalTest) -> bool:
+    """Whether every caller `inner` names is one `outer` (`None`/any/an account) names."""
+    if outer is None or outer.kind == "any":
+        return True
+    return inner.kind not in ("service", "web") and (inner.partition, inner.account) == (
+        outer.partition,
+        outer.account,
+    )
 
 
 def _named(

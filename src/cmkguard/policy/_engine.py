@@ -17,6 +17,7 @@ from cmkguard.errors import ConfigurationError
 from cmkguard.policy._access import allow_results
 from cmkguard.policy._context import Setting
 from cmkguard.policy._exact import Evaluator, GrantResult
+from cmkguard.policy._glob import CANONICAL_ACTION
 from cmkguard.policy._resources import Applies
 from cmkguard.policy.document import Condition, Effect, KeyPolicy, Principal, PrincipalKind
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
@@ -135,7 +136,8 @@ class Builder:
             if r.verdict is None and r.denied_by:
                 self.denied_by.setdefault(r.index, set()).update(r.denied_by)
                 sid = self.policy.statements[r.index].sid
-                action = sorted(r.actions)[0]
+                first = sorted(r.actions)[0]
+                action = CANONICAL_ACTION.get(first, first)
                 self.denials.append(Denial(r.index, sid, r.principal.value, action, r.denied_by))
 
     def _inert_reason(self, i: int, results: list[GrantResult]) -> str | None:
