@@ -3,11 +3,13 @@ scan would classify it once the stack is deployed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from tests.iac.conftest import CFN_JSON, CFN_YAML
 
 from cmkguard.iac import IacReport, check_iac, check_text
 from cmkguard.inventory.values import KeyClass
-from tests.iac.conftest import CFN_JSON, CFN_YAML
 
 ACCOUNT = "111122223333"
 
@@ -88,7 +90,7 @@ def test_lines_point_at_the_logical_id() -> None:
     report = check_iac([CFN_YAML, CFN_JSON], account=ACCOUNT)
     for r in report.resources:
         assert r.line is not None
-        text = open(r.file, encoding="utf-8").read().splitlines()[r.line - 1]
+        text = Path(r.file).read_text(encoding="utf-8").splitlines()[r.line - 1]
         needle = f'"{r.address}":' if r.file.endswith(".json") else f"  {r.address}:"
         assert text.startswith(needle) or text.strip().startswith(needle.strip()), (r.address, text)
 
@@ -100,7 +102,8 @@ def test_aurora_members_take_their_cluster_key_and_pi_is_its_own(report: IacRepo
         ("performance-insights", KeyClass.CUSTOMER_MANAGED, "DataKey")
     ]
     member = report.resource("AuroraDefaultWriter")
-    assert member.reason is not None and "AWS owned key" in member.reason
+    assert member.reason is not None
+    assert "AWS owned key" in member.reason
 
 
 def test_unknowns_say_why(report: IacReport) -> None:
