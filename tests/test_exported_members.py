@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = (
     "cmkguard",
     "cmkguard.aws",
+    "cmkguard.iac",
     "cmkguard.inventory",
     "cmkguard.resources",
     "cmkguard.testing",

@@ -27,6 +27,7 @@ from cmkguard.errors import (
     CmkGuardError,
     ConfigurationError,
     EndpointUnreachableError,
+    IacInputError,
     JournalMismatchError,
     MigrationError,
     MissingExtraError,
@@ -37,6 +38,7 @@ from cmkguard.errors import (
     UnknownRegionError,
     UnknownResourceTypeError,
 )
+from cmkguard.iac import IacReport, check_iac
 from cmkguard.inventory import (
     EncryptedResource,
     Grant,
@@ -101,6 +103,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "Grant",
     "GrantAnalysis",
     "GrantView",
+    "IacInputError",
+    "IacReport",
     "Inventory",
     "Journal",
     "JournalMismatchError",
@@ -146,6 +150,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "analyze_grants",
     "analyze_key_policy",
     "audit",
+    "check_iac",
     "diff",
     "execute",
     "get_resource_type",
