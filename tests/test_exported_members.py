@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = (
     "cmkguard",
     "cmkguard.aws",
+    "cmkguard.guardrails",
     "cmkguard.iac",
     "cmkguard.inventory",
+    "cmkguard.org",
     "cmkguard.resources",
     "cmkguard.testing",
 )
