@@ -67,6 +67,7 @@ from cmkguard.migrate import (
     WaiterSettings,
     capture_settings,
     execute,
+    plan_guardrails,
     plan_migration,
 )
 from cmkguard.policy import (
@@ -166,6 +167,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "execute",
     "get_resource_type",
     "parse_key_policy",
+    "plan_guardrails",
     "plan_migration",
     "scan",
 ]
