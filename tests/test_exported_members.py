@@ -32,6 +32,7 @@ PUBLIC = (
     "cmkguard.aws",
     "cmkguard.guardrails",
     "cmkguard.inventory",
+    "cmkguard.org",
     "cmkguard.resources",
     "cmkguard.testing",
 )
