@@ -57,7 +57,6 @@ PENDING_SHADOWS = {
 
 PENDING_UNEXPORTED = {
     "cmkguard.migrate.execute.StepResult": "issue 12 (migrate)",
-    "cmkguard.policy.document.Statement": "issue 9 (policy)",
     "cmkguard.audit.kpis.Coverage": "issue 13 (reports)",
     "cmkguard.audit.report.ScanSummary": "issue 13 (reports)",
 }
