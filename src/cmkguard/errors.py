@@ -7,6 +7,7 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     ├── ConfigurationError (also ValueError)   bad input from the caller
     │   ├── UnknownRegionError                 a region name AWS does not have
     │   ├── UnknownResourceTypeError           a resource type not in the registry
+    │   ├── InventoryFormatError               a saved inventory that is not one
     │   └── AuditPolicyError                   an invalid audit policy file
     ├── AwsAccessError                         AWS could not be used at all
     │   ├── NoCredentialsError                 no credentials were found
@@ -34,6 +35,7 @@ __all__ = [
     "CmkGuardError",
     "ConfigurationError",
     "EndpointUnreachableError",
+    "InventoryFormatError",
     "JournalMismatchError",
     "MigrationError",
     "MissingExtraError",
@@ -111,6 +113,13 @@ class UnknownResourceTypeError(ConfigurationError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.resource_type, self.known))
+
+
+class InventoryFormatError(ConfigurationError):
+    """A saved inventory (JSON) that is not one: wrong shape, bad field, unknown schema version.
+
+    Also a `ValueError` (through `ConfigurationError`), as the loaders raised before.
+    """
 
 
 class AuditPolicyError(ConfigurationError):
