@@ -8,7 +8,8 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     │   ├── UnknownRegionError                 a region name AWS does not have
     │   ├── UnknownResourceTypeError           a resource type not in the registry
     │   ├── InventoryFormatError               a saved inventory that is not one
-    │   └── AuditPolicyError                   an invalid audit policy file
+    │   ├── AuditPolicyError                   an invalid audit policy file
+    │   └── IacInputError                      a file that is not a plan or template
     ├── AwsAccessError                         AWS could not be used at all
     │   ├── NoCredentialsError                 no credentials were found
     │   └── EndpointUnreachableError           the endpoint did not answer
@@ -35,6 +36,7 @@ __all__ = [
     "CmkGuardError",
     "ConfigurationError",
     "EndpointUnreachableError",
+    "IacInputError",
     "InventoryFormatError",
     "JournalMismatchError",
     "MigrationError",
@@ -124,6 +126,11 @@ class InventoryFormatError(ConfigurationError):
 
 class AuditPolicyError(ConfigurationError):
     """An audit policy (TOML/JSON) is invalid; the message names the field."""
+
+
+class IacInputError(ConfigurationError):
+    """A file given to the infrastructure-code check is unreadable, or not a Terraform plan in
+    JSON or a CloudFormation template (JSON or YAML); the message names the file."""
 
 
 class AwsAccessError(CmkGuardError):
