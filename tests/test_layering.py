@@ -65,6 +65,7 @@ VALUE_MODULE_NAMES = frozenset({"values", "model", "finding"})
 
 TIERS = {
     "cmkguard.inventory.scanner": ORCHESTRATION,
+    "cmkguard.migrate._convert": VALUES,  # the plan values' JSON converter (imports only errors)
     "cmkguard.migrate.execute": ORCHESTRATION,
 }
 """Tiers that the module name does not tell (every other module is `core`)."""
@@ -90,6 +91,8 @@ DEPRECATED_ALIASES = {  # old path -> new home; outside the layers, checked at t
     "cmkguard.aws.kms": "cmkguard.inventory.aws_kms",
     "cmkguard.aws.resolver": "cmkguard.inventory.resolve",
     "cmkguard.aws.units": "cmkguard.inventory.units",
+    "cmkguard.aws.migration_ops": "cmkguard.migrate.aws_ops",
+    "cmkguard.aws.rds_settings": "cmkguard.migrate.aws_settings",
 }
 
 AWS_SDK = frozenset({"boto3", "botocore", "mypy_boto3_kms", "mypy_boto3_rds", "mypy_boto3_sts"})

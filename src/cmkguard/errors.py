@@ -17,7 +17,11 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     └── MigrationError                         planning or executing a migration failed
         ├── PreflightError                     a plan has blocking pre-flight items
         ├── JournalMismatchError               a journal belongs to another plan
-        └── StepFailedError                    one step failed; the journal says where to resume
+        ├── JournalLockedError                 another runner is executing the same journal
+        ├── StepFailedError                    one step failed; the journal says where to resume
+        ├── PlanFormatError (also ValueError)  a plan document is malformed, with its location
+        ├── PlanIntegrityError (also ValueError) a plan's fingerprint or signature is wrong
+        └── JournalFormatError (also ValueError) a journal is malformed or cannot be stored
 
 Partial results are data, not exceptions: what a scan could not read becomes a
 :class:`cmkguard.ScanError` record in ``Inventory.errors``.
@@ -38,10 +42,14 @@ __all__ = [
     "EndpointUnreachableError",
     "IacInputError",
     "InventoryFormatError",
+    "JournalFormatError",
+    "JournalLockedError",
     "JournalMismatchError",
     "MigrationError",
     "MissingExtraError",
     "NoCredentialsError",
+    "PlanFormatError",
+    "PlanIntegrityError",
     "PolicyParseError",
     "PreflightError",
     "StepFailedError",
@@ -188,3 +196,27 @@ class StepFailedError(MigrationError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.step_id, self.reason))
+
+
+class JournalLockedError(MigrationError):
+    """Another runner (thread or process) holds the journal: two runs of one plan never overlap."""
+
+
+class PlanFormatError(MigrationError, ConfigurationError):
+    """A plan document is malformed: ``location`` is the JSON path, ``reason`` what is wrong."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(f"not a valid cmkguard plan: {location}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.reason))
+
+
+class PlanIntegrityError(MigrationError, ConfigurationError):
+    """A plan's fingerprint is missing or does not match (it was edited), or its signature is."""
+
+
+class JournalFormatError(MigrationError, ConfigurationError):
+    """A journal document is malformed, or the journal cannot be stored where it was asked."""
