@@ -128,8 +128,18 @@ class UnknownResourceTypeError(ConfigurationError):
 class InventoryFormatError(ConfigurationError):
     """A saved inventory (JSON) that is not one: wrong shape, bad field, unknown schema version.
 
-    Also a `ValueError` (through `ConfigurationError`), as the loaders raised before.
+    `location` is the JSON path of the first wrong element (`$.resources[3].key_class`),
+    `reason` what is wrong. Also a `ValueError` (through `ConfigurationError`), as the loaders
+    raised before.
     """
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(f"not a cmkguard inventory: {location}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.reason))
 
 
 class AuditPolicyError(ConfigurationError):

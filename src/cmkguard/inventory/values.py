@@ -2,7 +2,7 @@
 
 These are the contract between the layers: the scan produces them, the audit, the reports and the
 migration planner consume them. All are `attrs` frozen classes, picklable, and round-trip
-through plain JSON-able dicts (`to_dict` / `from_dict`, one cattrs converter for all of them) so
+through plain JSON-able dicts (`to_dict` / `from_dict`, one generic converter for all of them) so
 that an inventory saved today can be audited offline tomorrow. The JSON document is versioned
 (`INVENTORY_SCHEMA_VERSION`); a document that is not one raises `InventoryFormatError`.
 """
@@ -15,18 +15,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
-import cattrs
 
-from cmkguard._convert import make_converter, structure_error_text
+from cmkguard._convert import Converter, FormatProblem, kind_of
 from cmkguard.errors import InventoryFormatError
-
-# At run time, not only for type checkers: attrs lists a slotted class's cached properties in
-# its annotations, and cattrs resolves every annotation of a class it converts.
-from cmkguard.policy import GrantAnalysis, PolicyAnalysis
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
+
+if TYPE_CHECKING:
+    from cmkguard.policy import GrantAnalysis, PolicyAnalysis
 
 __all__ = [
     "INVENTORY_SCHEMA_VERSION",
@@ -76,7 +74,7 @@ class _JsonValue:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Rebuild from `to_dict` output; `InventoryFormatError` (a `ValueError`) if it is not."""
-        value: Self = _structure(data, cls, "$")
+        value: Self = _CONVERTER.structure(cls, data)
         return value
 
 
@@ -344,14 +342,14 @@ class Inventory(_JsonValue):
         dump = _CONVERTER.unstructure
         return {
             "schema_version": INVENTORY_SCHEMA_VERSION,
-            "scanned_at": dump(self.scanned_at, datetime | None),
+            "scanned_at": dump(self.scanned_at),
             "accounts": list(self.accounts),
             "regions": list(self.regions),
             "resource_types": list(self.resource_types),
-            "resources": dump(self.resources, tuple[EncryptedResource, ...]),
-            "keys": dump(tuple(self.keys.values()), tuple[KmsKey, ...]),
-            "errors": dump(self.errors, tuple[ScanError, ...]),
-            "external_keys": dump(tuple(self.external_keys.values()), tuple[KmsKey, ...]),
+            "resources": dump(self.resources),
+            "keys": dump(tuple(self.keys.values())),
+            "errors": dump(self.errors),
+            "external_keys": dump(tuple(self.external_keys.values())),
         }
 
     @classmethod
@@ -362,16 +360,17 @@ class Inventory(_JsonValue):
         the wrong shape (a saved file edited by hand, another tool's JSON), naming the field.
         """
         if not isinstance(data, Mapping):
-            raise InventoryFormatError(f"not a cmkguard inventory: a JSON {type(data).__name__}")
+            raise InventoryFormatError("$", f"expected an object, got {kind_of(data)}")
         version = data.get("schema_version")
         if version != INVENTORY_SCHEMA_VERSION:
             raise InventoryFormatError(
+                "$.schema_version",
                 f"unsupported inventory schema_version {version!r} "
-                f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})"
+                f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})",
             )
 
         def field(name: str, kind: Any, default: Any = ()) -> Any:
-            return _structure(data.get(name, default), kind, f"$.{name}")
+            return _CONVERTER.structure(kind, data.get(name, default), f"$.{name}")
 
         return cls(
             resources=field("resources", tuple[EncryptedResource, ...]),
@@ -401,42 +400,44 @@ class Inventory(_JsonValue):
         return inventory_html(self)
 
 
-def _optional_key_arn(value: Any, _type: Any) -> KeyArn | None:
-    # Written as null; an empty string (hand-edited files) read as "no key", as before.
+def _optional_key_arn(value: Any) -> KeyArn | None:
+    # Written as null; an empty string (hand-edited files) reads as "no key", as it always did.
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise TypeError(f"expected a key ARN string, not {type(value).__name__}")
+        raise FormatProblem(f"expected a key ARN string, got {kind_of(value)}")
     return KeyArn(value)
 
 
-def _mapping_or_empty(value: Any, kind: Any) -> dict[str, Any]:
-    # tags/details written as {}; null read as empty, as the hand-written loaders did.
+def _str_mapping_or_empty(value: Any) -> dict[str, str]:
+    # tags written as {}; null reads as empty, as the first loaders did.
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise TypeError(f"expected an object, not {type(value).__name__}")
-    _key_type, value_type = kind.__args__
-    if value_type is str:
-        return {_structure(k, str, "$"): _structure(v, str, "$") for k, v in value.items()}
+        raise FormatProblem(f"expected an object, got {kind_of(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            problem = FormatProblem(f"expected a string, got {kind_of(item)}")
+            problem.path.append(f".{key}")
+            raise problem
     return dict(value)
 
 
-def _make_inventory_converter() -> cattrs.Converter:
-    converter = make_converter()
-    converter.register_structure_hook(KeyArn | None, _optional_key_arn)
-    mappings = (Mapping[str, str], Mapping[str, Any])
-    converter.register_structure_hook_func(lambda t: t in mappings, _mapping_or_empty)
-    return converter
+def _mapping_or_empty(value: Any) -> dict[str, Any]:
+    # details written as {}; null reads as empty, as the first loaders did.
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise FormatProblem(f"expected an object, got {kind_of(value)}")
+    return dict(value)
 
 
-_CONVERTER = _make_inventory_converter()
-
-
-def _structure(data: Any, kind: Any, path: str) -> Any:
-    """`data` as `kind`, or `InventoryFormatError` naming the first bad field."""
-    try:
-        return _CONVERTER.structure(data, kind)
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        detail = structure_error_text(exc, path)
-        raise InventoryFormatError(f"not a cmkguard inventory: {detail}") from exc
+_CONVERTER = Converter(
+    InventoryFormatError,
+    reject_unknown_fields=False,  # a newer cmkguard's extra fields do not break this one
+    hooks={
+        KeyArn | None: _optional_key_arn,
+        Mapping[str, str]: _str_mapping_or_empty,
+        Mapping[str, Any]: _mapping_or_empty,
+    },
+)
