@@ -92,6 +92,11 @@ class Converter:
             location = where + "".join(reversed(problem.path))
             raise self._error(location, problem.reason) from None
 
+    def reader(self, kind: Any) -> Hook:
+        """The compiled reader of `kind`, for a hook built on another reading (it raises
+        `FormatProblem`, so the path of a wrong element is kept)."""
+        return self._reader(kind)
+
     # Readers: annotation -> function of the JSON value, compiled once per annotation.
 
     def _reader(self, hint: Any) -> Hook:

@@ -34,6 +34,7 @@ __all__ = [
     "KeyClass",
     "KeyUse",
     "KmsKey",
+    "OrgScope",
     "RotationStatus",
     "ScanError",
 ]
@@ -269,6 +270,85 @@ class ScanError(_JsonValue):
         return f"{where} {self.operation}{target}: {self.reason}"
 
 
+def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()}
+
+
+@attrs.frozen
+class OrgScope:
+    """The organisation an inventory covers (set by `cmkguard.merge_results`).
+
+    ``account_ous`` maps every account Organizations listed to its OU path
+    (``"Workloads/Prod"``, ``"/"`` for the root) and ``account_names`` to its name;
+    ``unread`` are the selected accounts that could not be read (their `ScanError`s say why);
+    ``suspended`` the accounts that are not active (never scanned). Accounts of the
+    organisation are its zone of trust: the audit treats their keys and grants as internal.
+    """
+
+    org_id: str
+    management_account: str
+    account_ous: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict, hash=False)
+    account_names: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict, hash=False)
+    unread: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    suspended: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+
+    @property
+    def member_accounts(self) -> frozenset[str]:
+        """Every account of the organisation (suspended ones included)."""
+        return frozenset(self.account_ous)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (accounts as a list of `id`, `ou`, `name`, sorted by id)."""
+        data: dict[str, Any] = _CONVERTER.unstructure(self._document())
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OrgScope:
+        """Rebuild from `to_dict` output; `InventoryFormatError` (a `ValueError`) if it is not."""
+        scope: OrgScope = _CONVERTER.structure(OrgScope, data, "$.organization")
+        return scope
+
+    def _document(self) -> _OrgScopeDocument:
+        accounts = tuple(
+            _OrgAccountDocument(a, ou, self.account_names.get(a, ""))
+            for a, ou in sorted(self.account_ous.items())
+        )
+        return _OrgScopeDocument(
+            self.org_id, self.management_account, accounts, self.unread, self.suspended
+        )
+
+    @classmethod
+    def _from_document(cls, doc: _OrgScopeDocument) -> OrgScope:
+        return cls(
+            org_id=doc.org_id,
+            management_account=doc.management_account,
+            account_ous={a.id: a.ou for a in doc.accounts},
+            account_names={a.id: a.name for a in doc.accounts},
+            unread=doc.unread,
+            suspended=doc.suspended,
+        )
+
+
+@attrs.frozen
+class _OrgAccountDocument:
+    """One account of `OrgScope`'s JSON form."""
+
+    id: str
+    ou: str = "/"
+    name: str = ""
+
+
+@attrs.frozen
+class _OrgScopeDocument:
+    """`OrgScope`'s JSON form: its accounts as a list rather than two mappings."""
+
+    org_id: str
+    management_account: str
+    accounts: tuple[_OrgAccountDocument, ...] = ()
+    unread: tuple[str, ...] = ()
+    suspended: tuple[str, ...] = ()
+
+
 def _keys_mapping(value: Mapping[KeyArn, KmsKey] | Iterable[KmsKey]) -> dict[KeyArn, KmsKey]:
     if isinstance(value, Mapping):
         return dict(value)
@@ -292,6 +372,8 @@ class Inventory(_JsonValue):
     """Keys of accounts outside the scan that resources use (another account's CMK), as far as
     ``DescribeKey`` could read them: metadata only, never audited as the scanned accounts' keys
     (``keys``)."""
+    organization: OrgScope | None = None
+    """The organisation scanned (`cmkguard.scan_organization`); ``None`` for account scans."""
 
     def counts_by_class(self) -> dict[KeyClass, int]:
         """How many resources sit in each key class (every class present, zeros included)."""
@@ -350,7 +432,7 @@ class Inventory(_JsonValue):
             "keys": dump(tuple(self.keys.values())),
             "errors": dump(self.errors),
             "external_keys": dump(tuple(self.external_keys.values())),
-        }
+        } | ({"organization": self.organization.to_dict()} if self.organization else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -381,6 +463,9 @@ class Inventory(_JsonValue):
             resource_types=field("resource_types", tuple[str, ...]),
             scanned_at=field("scanned_at", datetime | None, None),
             external_keys=field("external_keys", tuple[KmsKey, ...]),
+            organization=_CONVERTER.structure(
+                OrgScope | None, data.get("organization") or None, "$.organization"
+            ),
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -432,6 +517,10 @@ def _mapping_or_empty(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _org_scope(value: Any) -> OrgScope:
+    return OrgScope._from_document(_CONVERTER.reader(_OrgScopeDocument)(value))
+
+
 _CONVERTER = Converter(
     InventoryFormatError,
     reject_unknown_fields=False,  # a newer cmkguard's extra fields do not break this one
@@ -439,5 +528,6 @@ _CONVERTER = Converter(
         KeyArn | None: _optional_key_arn,
         Mapping[str, str]: _str_mapping_or_empty,
         Mapping[str, Any]: _mapping_or_empty,
+        OrgScope: _org_scope,
     },
 )
