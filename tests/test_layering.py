@@ -51,8 +51,9 @@ PACKAGE_ORDER: tuple[tuple[str, ...], ...] = (
 )
 """Package ranks, lowest first: a module may import from its own rank or a lower one."""
 
-COMING = frozenset({"org", "guardrails"})
-"""Packages the open issues add (11, 14): ranked above already, checked as soon as they exist."""
+COMING: frozenset[str] = frozenset()
+"""Packages an open issue is adding: ranked already, a skipped test until they exist (none today:
+org, guardrails and iac have landed)."""
 
 PURE_PACKAGES = frozenset({"policy", "guardrails", "iac"})
 """Pure cores: no boto3/botocore even for type annotations, no import of cmkguard.aws."""
