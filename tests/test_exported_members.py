@@ -31,6 +31,7 @@ PUBLIC = (
     "cmkguard",
     "cmkguard.aws",
     "cmkguard.guardrails",
+    "cmkguard.iac",
     "cmkguard.inventory",
     "cmkguard.org",
     "cmkguard.resources",
@@ -56,7 +57,6 @@ PENDING_SHADOWS = {
 
 PENDING_UNEXPORTED = {
     "cmkguard.migrate.execute.StepResult": "issue 12 (migrate)",
-    "cmkguard.policy.document.Statement": "issue 9 (policy)",
     "cmkguard.audit.kpis.Coverage": "issue 13 (reports)",
     "cmkguard.audit.report.ScanSummary": "issue 13 (reports)",
 }
