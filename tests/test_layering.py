@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "cmkguard"
 PURE = [
     "policy",
     "guardrails",
-    "audit",
+    "auditing",
     "migrate/plan.py",
     "migrate/model.py",
     "migrate/preflight.py",

@@ -10,7 +10,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 
 from __future__ import annotations
 
-from cmkguard.audit import (
+from cmkguard.auditing import (
     FINDING_CATALOGUE,
     AuditDiff,
     AuditPolicy,

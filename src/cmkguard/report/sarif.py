@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
-    from cmkguard.audit.report import AuditReport
+    from cmkguard.auditing.report import AuditReport
 
 __all__ = ["report_to_sarif"]
 
@@ -22,7 +22,7 @@ _LEVEL = {
 
 def report_to_sarif(report: AuditReport) -> dict[str, Any]:
     """The report as a SARIF log with one run; rules from the catalogue, results per finding."""
-    from cmkguard.audit.catalogue import catalogue
+    from cmkguard.auditing.catalogue import catalogue
 
     cat = catalogue()
     used = sorted({f.rule_id for f in report.findings})

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from cmkguard.arn import parse_arn
-from cmkguard.audit.catalogue import AWS_MANAGED_RULE_BY_TYPE
-from cmkguard.audit.context import AuditContext, as_utc, key_label
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.catalogue import AWS_MANAGED_RULE_BY_TYPE
+from cmkguard.auditing.context import AuditContext, as_utc, key_label
+from cmkguard.auditing.finding import Finding
 from cmkguard.models import EncryptedResource, KeyClass
 from cmkguard.types import KeyArn
 
