@@ -10,6 +10,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 
 from __future__ import annotations
 
+from cmkguard._version import __version__
 from cmkguard.auditing import (
     FINDING_CATALOGUE,
     AuditDiff,
@@ -21,7 +22,7 @@ from cmkguard.auditing import (
     audit,
     diff,
 )
-from cmkguard.aws.spec import SessionSpec
+from cmkguard.aws.access import AwsAccess
 from cmkguard.errors import (
     AuditPolicyError,
     AwsAccessError,
@@ -38,7 +39,21 @@ from cmkguard.errors import (
     UnknownRegionError,
     UnknownResourceTypeError,
 )
-from cmkguard.inventory import NullProgress, ScanProgress, scan
+from cmkguard.inventory import (
+    EncryptedResource,
+    Grant,
+    Inventory,
+    KeyClass,
+    KeyUse,
+    KmsKey,
+    NullProgress,
+    RotationStatus,
+    ScanError,
+    ScanEvent,
+    ScanEventKind,
+    ScanProgress,
+    scan,
+)
 from cmkguard.migrate import (
     ExecutionReport,
     Journal,
@@ -51,16 +66,6 @@ from cmkguard.migrate import (
     WaiterSettings,
     execute,
     plan_migration,
-)
-from cmkguard.models import (
-    EncryptedResource,
-    Grant,
-    Inventory,
-    KeyClass,
-    KeyUse,
-    KmsKey,
-    RotationStatus,
-    ScanError,
 )
 from cmkguard.policy import (
     POLICY_FINDINGS,
@@ -79,14 +84,13 @@ from cmkguard.resources import ResourceType, get_resource_type
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccountId",
     "AuditDiff",
     "AuditPolicy",
     "AuditPolicyError",
     "AuditReport",
+    "AwsAccess",
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
@@ -130,8 +134,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceTypeName",
     "RotationStatus",
     "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
     "ScanProgress",
-    "SessionSpec",
     "Severity",
     "StatementExplanation",
     "StepFailedError",

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pytest
 
-from cmkguard.models import KeyClass
+from cmkguard.inventory import KeyClass
 from cmkguard.testing import EmulatedAWS
 
 PRIMARY = "111122223333"

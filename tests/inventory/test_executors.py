@@ -7,8 +7,10 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
-from cmkguard import Inventory, SessionSpec, scan
-from cmkguard.aws.units import KeyReadUnit, KeyUnit, ResourceUnit, run_unit
+from cmkguard import Inventory, scan
+from cmkguard.aws import AccessSpec, AwsAccess
+from cmkguard.inventory.aws_units import run_unit
+from cmkguard.inventory.units import KeyReadUnit, KeyUnit, ResourceUnit
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -20,11 +22,13 @@ def _comparable(inv: Inventory) -> dict[str, Any]:
 
 
 def test_units_and_their_results_pickle(shared_small_estate: Any) -> None:
-    spec = SessionSpec.from_session(shared_small_estate.aws.session("us-east-1"))
+    spec = AwsAccess.from_spec(
+        AccessSpec.from_session(shared_small_estate.aws.session("us-east-1"))
+    )
     unit = ResourceUnit(spec, "111122223333", "us-east-1", "secretsmanager:secret")
     assert pickle.loads(pickle.dumps(unit)) == unit
     key_unit = KeyUnit(spec, "111122223333", "us-east-1", shared_small_estate.cmk_arn)
-    result = run_unit(key_unit)  # a spec never bound to a live session: rebuilt from its data
+    result = run_unit(key_unit)  # an access never given a live session: rebuilt from its data
     assert result.metadata is not None
     assert result.metadata["Arn"] == shared_small_estate.cmk_arn
     assert pickle.loads(pickle.dumps(result)) == result

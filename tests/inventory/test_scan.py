@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import attrs
 import pytest
 
 import cmkguard
-from cmkguard import Inventory, KeyClass, scan
+from cmkguard import ConfigurationError, Inventory, KeyClass, ScanEvent, ScanEventKind, scan
 
 PRIMARY = "111122223333"
 OTHER = "444455556666"
@@ -226,7 +227,8 @@ def test_progress_hooks_see_every_unit(shared_small_estate: SmallEstate) -> None
             self.finished = inventory
 
     recorder = Recorder()
-    inv = scan(shared_small_estate.aws.session("us-east-1"), regions=REGIONS, progress=recorder)
+    with pytest.warns(DeprecationWarning, match="ScanEvent"):  # the old style, for one release
+        inv = scan(shared_small_estate.aws.session("us-east-1"), regions=REGIONS, progress=recorder)
     assert recorder.total == recorder.done > 2 * 6
     assert recorder.finished is inv
 
@@ -238,8 +240,35 @@ def test_a_progress_object_may_implement_only_some_hooks(shared_small_estate: Sm
         def on_start(self, units: int) -> None:
             seen.append(units)
 
-    scan(shared_small_estate.aws.session("us-east-1"), regions=["us-east-1"], progress=OnlyStart())
+    with pytest.warns(DeprecationWarning, match="ScanEvent"):
+        scan(
+            shared_small_estate.aws.session("us-east-1"),
+            regions=["us-east-1"],
+            progress=OnlyStart(),
+        )
     assert seen == [6]
+
+
+def test_progress_is_a_callable_receiving_frozen_events(shared_small_estate: SmallEstate) -> None:
+    events: list[ScanEvent] = []
+    inv = scan(
+        shared_small_estate.aws.session("us-east-1"), regions=REGIONS, progress=events.append
+    )
+    kinds = [e.kind for e in events]
+    assert kinds[0] is ScanEventKind.STARTED
+    assert events[0].added == events[0].total == 2 * 6
+    assert kinds[-1] is ScanEventKind.FINISHED
+    assert events[-1].inventory is inv
+    done = [e for e in events if e.kind is ScanEventKind.UNIT_DONE]
+    assert [e.done for e in done] == list(range(1, len(done) + 1))
+    assert events[-1].done == events[-1].total == len(done) > 2 * 6
+    assert ScanEventKind.UNITS_ADDED in kinds  # one unit per key after each key listing
+    assert all(e.unit is not None and e.unit.region in REGIONS for e in done)
+    assert sum(e.items for e in done) >= len(inv.resources)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        events[0].done = 0  # type: ignore[misc]
+    with pytest.raises(ConfigurationError, match="callable"):
+        scan(shared_small_estate.aws.session("us-east-1"), regions=REGIONS, progress=42)  # type: ignore[arg-type]
 
 
 def test_multi_account_scan_by_assuming_roles(shared_small_estate: SmallEstate) -> None:

@@ -11,7 +11,7 @@ import attrs
 from cmkguard.auditing.catalogue import RuleSpec
 from cmkguard.auditing.config import AuditPolicy
 from cmkguard.auditing.finding import Finding
-from cmkguard.models import EncryptedResource, Inventory, KmsKey
+from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn
 

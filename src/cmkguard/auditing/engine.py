@@ -14,7 +14,7 @@ from cmkguard.auditing.finding import Finding
 from cmkguard.auditing.kpis import compute_kpis
 from cmkguard.auditing.report import AuditReport, ScanSummary
 from cmkguard.auditing.rules import ALL_RULES
-from cmkguard.models import Inventory
+from cmkguard.inventory.values import Inventory
 
 __all__ = ["audit"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from cmkguard.auditing.finding import Finding
-from cmkguard.models import EncryptedResource, Inventory, KeyClass, KmsKey
+from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey
 from cmkguard.severity import Severity
 
 __all__ = ["Coverage", "Kpis", "compute_kpis"]

@@ -4,7 +4,7 @@ Two outcomes, never a raw botocore exception leaking out of a scan:
 
 * one call failed (AccessDenied, throttling that outlasted the retries, a region that is not
   enabled, a resource that vanished): :func:`failure` gives the ``(error_code, reason)`` that a
-  :class:`~cmkguard.models.ScanError` records, and the scan goes on;
+  :class:`~cmkguard.inventory.ScanError` records, and the scan goes on;
 * AWS cannot be used at all (no credentials, the endpoint does not answer):
   :func:`access_error` gives the :class:`~cmkguard.errors.AwsAccessError` to raise.
 """

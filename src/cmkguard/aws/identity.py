@@ -9,9 +9,9 @@ import boto3
 import botocore.exceptions as bx
 from botocore.config import Config
 
+from cmkguard.aws.access import AwsAccess
 from cmkguard.aws.errormap import CALL_ERRORS, access_error, failure
 from cmkguard.aws.session import EndpointSession, sts_client
-from cmkguard.aws.spec import SessionSpec, session_for
 from cmkguard.errors import AwsAccessError, ConfigurationError, NoCredentialsError
 
 __all__ = ["caller_account", "check_role", "open_session"]
@@ -73,10 +73,10 @@ def caller_account(session: boto3.Session, region: str) -> str:
     return account
 
 
-def check_role(spec: SessionSpec) -> tuple[str, str | None] | None:
-    """Assume ``spec.role_arn`` now; ``None`` if it worked, else ``(reason, error_code)``."""
+def check_role(access: AwsAccess) -> tuple[str, str | None] | None:
+    """Assume `access`'s role chain now; `None` if it worked, else `(reason, error_code)`."""
     try:
-        session_for(spec)
+        access.session  # noqa: B018 - building the session assumes the roles
     except CALL_ERRORS as exc:
         code, reason = failure(exc)
         return reason, code

@@ -2,7 +2,7 @@
 
 A scan validates the regions it is asked for *before* it calls AWS: a typo is bad input
 (:class:`~cmkguard.errors.UnknownRegionError`), whereas a real region that fails at run time
-(an opt-in region the account has not enabled) becomes a :class:`~cmkguard.models.ScanError`.
+(an opt-in region the account has not enabled) becomes a :class:`~cmkguard.inventory.ScanError`.
 """
 
 from __future__ import annotations

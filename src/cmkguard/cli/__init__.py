@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cmkguard import __version__
+from cmkguard._version import __version__
 from cmkguard.cli._common import EXIT_USAGE, UsageError
 from cmkguard.errors import CmkGuardError
 

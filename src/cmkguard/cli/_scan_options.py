@@ -2,7 +2,7 @@
 
 :func:`add_scan_arguments` adds the options; :func:`scan_from_args` runs the scan they describe
 (on a real account, an endpoint, or with ``--demo`` on a freshly seeded emulated account) and
-returns the :class:`~cmkguard.models.Inventory`. :func:`terminal_progress` is the progress
+returns the :class:`~cmkguard.inventory.Inventory`. :func:`terminal_progress` is the progress
 display both commands show on a terminal.
 """
 
@@ -16,8 +16,9 @@ from typing import Any
 
 from cmkguard.aws.identity import open_session
 from cmkguard.cli._common import UsageError, stderr_is_tty
-from cmkguard.inventory import DEFAULT_MAX_WORKERS, ScanProgress, ScanUnit, scan
-from cmkguard.models import Inventory
+from cmkguard.inventory import DEFAULT_MAX_WORKERS, ScanEvent, ScanEventKind, scan
+from cmkguard.inventory.progress import ProgressCallback
+from cmkguard.inventory.values import Inventory
 
 __all__ = [
     "DEMO_REGIONS",
@@ -84,7 +85,7 @@ def _note(message: str) -> None:
     print(f"cmkguard: {message}", file=sys.stderr)
 
 
-def scan_from_args(args: argparse.Namespace, progress: ScanProgress | None = None) -> Inventory:
+def scan_from_args(args: argparse.Namespace, progress: ProgressCallback | None = None) -> Inventory:
     """Run the scan the options describe and return its inventory.
 
     Bad input (unknown region or type, no credentials, unreachable endpoint, ``--demo`` mixed
@@ -114,7 +115,7 @@ def _demo_scan(
     regions: list[str] | None,
     types: list[str] | None,
     max_workers: int,
-    progress: ScanProgress | None,
+    progress: ProgressCallback | None,
 ) -> Inventory:
     from cmkguard.aws.regions import validate_regions
     from cmkguard.resources import resolve_resource_types
@@ -143,27 +144,22 @@ def _demo_scan(
 
 
 class _PlainProgress:
-    """A one-line counter on stderr, for terminals without rich."""
+    """A one-line counter on stderr, for terminals without rich (a `ScanEvent` callback)."""
 
     def __init__(self) -> None:
         self.total = 0
         self.done = 0
 
-    def on_start(self, units: int) -> None:
-        self.total += units
-        self._draw()
-
-    def on_units_added(self, units: int) -> None:
-        self.total += units
-
-    def on_unit_done(self, unit: ScanUnit, items: int, errors: int) -> None:
-        self.done += 1
-        if self.done == self.total or self.done % 10 == 0:
+    def __call__(self, event: ScanEvent) -> None:
+        self.total, self.done = event.total, event.done
+        if event.kind is ScanEventKind.FINISHED:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+        elif event.kind is ScanEventKind.STARTED or (
+            event.kind is ScanEventKind.UNIT_DONE
+            and (self.done == self.total or self.done % 10 == 0)
+        ):
             self._draw()
-
-    def on_finish(self, inventory: Inventory) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
 
     def _draw(self) -> None:
         sys.stderr.write(f"\rscanning: {self.done}/{self.total} units")
@@ -171,29 +167,26 @@ class _PlainProgress:
 
 
 class _RichProgress:
-    """A rich progress bar on stderr."""
+    """A rich progress bar on stderr (a `ScanEvent` callback)."""
 
     def __init__(self, bar: Any) -> None:
         self.bar = bar
         self.task = bar.add_task("scanning", total=0)
         self.total = 0
 
-    def on_start(self, units: int) -> None:
-        self.on_units_added(units)
-
-    def on_units_added(self, units: int) -> None:
-        self.total += units
-        self.bar.update(self.task, total=self.total)
-
-    def on_unit_done(self, unit: ScanUnit, items: int, errors: int) -> None:
-        self.bar.update(self.task, advance=1, description=f"scanning {unit.region}")
-
-    def on_finish(self, inventory: Inventory) -> None:
-        self.bar.update(self.task, description="scanned")
+    def __call__(self, event: ScanEvent) -> None:
+        self.total = event.total
+        if event.kind is ScanEventKind.UNIT_DONE and event.unit is not None:
+            description = f"scanning {event.unit.region}"
+            self.bar.update(self.task, total=self.total, advance=1, description=description)
+        elif event.kind is ScanEventKind.FINISHED:
+            self.bar.update(self.task, description="scanned")
+        else:
+            self.bar.update(self.task, total=self.total)
 
 
 @contextmanager
-def terminal_progress(enabled: bool | None = None) -> Iterator[ScanProgress | None]:
+def terminal_progress(enabled: bool | None = None) -> Iterator[ProgressCallback | None]:
     """A progress hook drawing on stderr when it is a terminal (``None`` otherwise).
 
     Uses rich when installed (the ``cli`` extra), else a plain counter.

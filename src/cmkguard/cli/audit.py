@@ -23,7 +23,7 @@ from cmkguard.cli._common import (
     open_output,
 )
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
-from cmkguard.models import Inventory
+from cmkguard.inventory.values import Inventory
 from cmkguard.severity import Severity
 
 __all__ = ["FORMATS", "register", "render_table"]

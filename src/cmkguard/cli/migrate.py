@@ -23,6 +23,7 @@ from cmkguard.cli._common import (
 )
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
 from cmkguard.errors import NoCredentialsError
+from cmkguard.inventory.values import Inventory
 from cmkguard.migrate import (
     MigrationOptions,
     MigrationPlan,
@@ -31,7 +32,6 @@ from cmkguard.migrate import (
     execute,
     plan_migration,
 )
-from cmkguard.models import Inventory
 
 __all__ = ["register"]
 

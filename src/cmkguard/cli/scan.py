@@ -11,7 +11,7 @@ from typing import IO
 
 from cmkguard.cli._common import EXIT_OK, check_output, open_output
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
-from cmkguard.models import EncryptedResource, Inventory, KeyClass
+from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass
 
 __all__ = ["CSV_COLUMNS", "register", "render_csv", "render_table", "summary_lines"]
 

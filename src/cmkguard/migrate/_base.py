@@ -9,13 +9,13 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey
 from cmkguard.migrate.model import MigrationOptions, MigrationStep, PreflightItem
 from cmkguard.migrate.preflight import (
     check_key,
     check_service_use,
     resolve_target_key,
 )
-from cmkguard.models import EncryptedResource, Inventory, KmsKey
 
 __all__ = [
     "CLUSTER",

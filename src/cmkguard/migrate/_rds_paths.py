@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
 from cmkguard.migrate import _settings as st
 from cmkguard.migrate._base import (
     CLUSTER,
@@ -17,7 +18,6 @@ from cmkguard.migrate._base import (
     ident,
     short_hash,
 )
-from cmkguard.models import EncryptedResource, KeyClass, KmsKey
 
 __all__ = ["RdsPaths"]
 

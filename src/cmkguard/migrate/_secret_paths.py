@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cmkguard.arn import parse_arn
+from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
 from cmkguard.migrate._base import CLUSTER, INSTANCE, Chain, PlannerBase
 from cmkguard.migrate.model import GENERATED_PASSWORD
 from cmkguard.migrate.preflight import (
@@ -15,7 +16,6 @@ from cmkguard.migrate.preflight import (
     details_get,
     resolve_target_key,
 )
-from cmkguard.models import EncryptedResource, KeyClass, KmsKey
 
 __all__ = ["SecretPaths"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cmkguard.arn import parse_arn
+from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
 from cmkguard.migrate._base import Chain, PlannerBase, ident
-from cmkguard.models import EncryptedResource, KeyClass, KmsKey
 
 SNAPSHOT_COPY_LIMIT = 5
 """Snapshot copies in flight per destination region and account (an RDS quota)."""

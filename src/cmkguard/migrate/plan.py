@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cmkguard.arn import parse_arn
+from cmkguard.inventory.values import Inventory, KeyClass
 from cmkguard.migrate._rds_paths import RdsPaths
 from cmkguard.migrate._secret_paths import SecretPaths
 from cmkguard.migrate._snapshot_paths import SNAPSHOT_COPY_LIMIT, SnapshotPaths
 from cmkguard.migrate.model import PHASES, MigrationOptions, MigrationPlan, MigrationStep
-from cmkguard.models import Inventory, KeyClass
 
 __all__ = ["SNAPSHOT_COPY_LIMIT", "plan_migration"]
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cmkguard.arn import parse_arn, parse_key_reference
+from cmkguard.inventory.values import Inventory, KmsKey
 from cmkguard.migrate.model import PreflightItem
-from cmkguard.models import Inventory, KmsKey
 
 __all__ = [
     "RDS_KEY_ACTIONS",

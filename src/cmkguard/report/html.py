@@ -15,7 +15,7 @@ from cmkguard.severity import Severity
 if TYPE_CHECKING:
     from cmkguard.auditing.diff import AuditDiff
     from cmkguard.auditing.report import AuditReport
-    from cmkguard.models import Inventory
+    from cmkguard.inventory.values import Inventory
 
 __all__ = ["diff_html", "inventory_html", "report_html"]
 

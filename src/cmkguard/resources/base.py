@@ -83,7 +83,7 @@ class LinkedKeySource:
     ``target`` returns the linked resource's ARN for a parsed resource (``None``: no link). The
     scan calls ``service``'s ``operation`` with ``{request_param: arn}`` once per distinct ARN
     and account, in the region the ARN names, and records a
-    :class:`~cmkguard.models.KeyUse` of ``purpose`` on every resource linked to it: the key is
+    :class:`~cmkguard.inventory.KeyUse` of ``purpose`` on every resource linked to it: the key is
     ``response[key_field]``, or ``default_alias`` (an AWS-managed key) when the response has
     none. A failed read becomes a ``ScanError`` and a ``KeyUse`` of class ``UNKNOWN``.
     """

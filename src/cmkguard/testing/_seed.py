@@ -40,7 +40,7 @@ import attrs
 import boto3
 
 from cmkguard.errors import ConfigurationError, UnknownRegionError
-from cmkguard.models import KeyClass, KeyUse
+from cmkguard.inventory.values import KeyClass, KeyUse
 from cmkguard.testing import _moto
 from cmkguard.testing._direct import DirectKms, DirectRds, DirectSecretsManager
 from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth

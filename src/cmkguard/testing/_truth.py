@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard.models import KeyClass, KeyUse
+from cmkguard.inventory.values import KeyClass, KeyUse
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
 __all__ = ["ExpectedKey", "ExpectedResource", "GroundTruth"]

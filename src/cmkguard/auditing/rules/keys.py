@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from cmkguard.auditing.context import AuditContext, key_label
 from cmkguard.auditing.finding import Finding
-from cmkguard.models import KmsKey
+from cmkguard.inventory.values import KmsKey
 
 __all__ = [
     "check_key_usage",

@@ -14,7 +14,7 @@ from cmkguard.auditing.context import AuditContext, key_label
 from cmkguard.auditing.finding import Finding
 from cmkguard.auditing.rules.keys import customer_keys
 from cmkguard.errors import CmkGuardError
-from cmkguard.models import KmsKey
+from cmkguard.inventory.values import KmsKey
 from cmkguard.severity import Severity
 
 __all__ = ["check_policies"]

@@ -10,7 +10,7 @@ from cmkguard.arn import parse_arn
 from cmkguard.auditing.catalogue import AWS_MANAGED_RULE_BY_TYPE
 from cmkguard.auditing.context import AuditContext, as_utc, key_label
 from cmkguard.auditing.finding import Finding
-from cmkguard.models import EncryptedResource, KeyClass
+from cmkguard.inventory.values import EncryptedResource, KeyClass
 from cmkguard.types import KeyArn
 
 __all__ = ["check_key_class", "check_key_state", "check_secondary_keys"]

@@ -1,0 +1,426 @@
+"""AWS access with an explicit lifetime: `AwsAccess` holds credentials and clients.
+
+One `AwsAccess` is created per scan (or per account of a multi-account scan) and released
+deterministically: use it as a context manager, or call `close()`. It owns, on the instance and
+nowhere else, the sessions and the clients it builds; closing it closes them (and those of the
+accesses derived from it with `for_role`).
+
+It is also how work crosses process boundaries: pickling an `AwsAccess` keeps only its
+description, the frozen `AccessSpec` (profile, region, endpoint, static keys when the session
+had explicit ones, the role chain), and the copy rebuilds sessions and clients from it, lazily,
+in whichever process runs the work.
+
+```python
+import boto3
+from cmkguard.aws import AwsAccess
+
+with AwsAccess.from_session(boto3.Session(region_name="us-east-1")) as access:
+    audit = access.for_role("arn:aws:iam::222233334444:role/Audit", external_id="x")
+    kms = audit.client("kms", "eu-west-1")  # built on first use, cached on `audit`
+```
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import attrs
+import boto3
+import botocore.credentials
+import botocore.session
+from botocore.parsers import ResponseParserFactory
+from botocore.utils import parse_timestamp
+
+from cmkguard.arn import is_account_id
+from cmkguard.aws.session import EndpointSession, make_client
+from cmkguard.errors import ConfigurationError
+
+__all__ = ["AccessSpec", "AwsAccess", "RoleHop", "SessionSpec"]
+
+DEFAULT_SESSION_NAME = "cmkguard"
+_STS_FALLBACK_REGION = "us-east-1"
+
+
+@attrs.frozen
+class RoleHop:
+    """One role assumed on the way to an account: `role_arn`, with an optional `external_id`."""
+
+    role_arn: str
+    external_id: str | None = attrs.field(default=None, repr=False)
+    session_name: str = DEFAULT_SESSION_NAME
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@attrs.frozen
+class AccessSpec:
+    """The picklable description of an `AwsAccess`: where its credentials come from.
+
+    `profile`: a named profile (`None`: the default chain: environment, SSO, instance role...).
+    `region`: the default region. `endpoint_url`: send every client there (the emulator, a VPC
+    endpoint). `access_key_id`/`secret_access_key`/`session_token`: static keys, only when the
+    caller's session was built with explicit keys (the emulator's); never in `repr`. `roles`:
+    the role chain assumed from that base, in order (empty: the base credentials themselves).
+    `access_id` names one access for its lifetime (a copy in another process keeps it).
+    """
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = attrs.field(default=None, repr=False)
+    secret_access_key: str | None = attrs.field(default=None, repr=False)
+    session_token: str | None = attrs.field(default=None, repr=False)
+    roles: tuple[RoleHop, ...] = ()
+    access_id: str = attrs.field(factory=_new_id)
+
+    @classmethod
+    def from_session(cls, session: boto3.Session) -> AccessSpec:
+        """The description that rebuilds `session` in another process.
+
+        Explicit static keys are copied (the emulator's sessions use them); credentials that
+        come from a profile, the environment or an instance role are found again by the other
+        process through the same chain.
+        """
+        profile = session.profile_name if session.profile_name != "default" else None
+        spec = cls(
+            profile=profile,
+            region=session.region_name,
+            endpoint_url=getattr(session, "endpoint_url", None),
+        )
+        creds = session.get_credentials()
+        if creds is not None and getattr(creds, "method", None) in ("explicit", "assume-role"):
+            frozen = creds.get_frozen_credentials()
+            spec = attrs.evolve(
+                spec,
+                access_key_id=frozen.access_key,
+                secret_access_key=frozen.secret_key,
+                session_token=frozen.token,
+            )
+        return spec
+
+    @property
+    def role_arn(self) -> str | None:
+        """The last role of the chain (`None`: the base credentials)."""
+        return self.roles[-1].role_arn if self.roles else None
+
+    def for_role(
+        self,
+        role_arn: str,
+        external_id: str | None = None,
+        *,
+        session_name: str = DEFAULT_SESSION_NAME,
+    ) -> AccessSpec:
+        """The same base, with `role_arn` assumed after the roles already in the chain."""
+        hop = RoleHop(role_arn, external_id, session_name)
+        return attrs.evolve(self, roles=(*self.roles, hop), access_id=_new_id())
+
+    def base_session(self) -> boto3.Session:
+        """A fresh session from the description, before any role is assumed."""
+        kwargs: dict[str, Any] = {"region_name": self.region}
+        if self.profile:
+            kwargs["profile_name"] = self.profile
+        if self.access_key_id:
+            kwargs["aws_access_key_id"] = self.access_key_id
+            kwargs["aws_secret_access_key"] = self.secret_access_key
+            kwargs["aws_session_token"] = self.session_token
+        if self.endpoint_url:
+            return EndpointSession(endpoint_url=self.endpoint_url, **kwargs)
+        return boto3.Session(**kwargs)
+
+
+SessionSpec = AccessSpec
+"""Deprecated name of `AccessSpec` (no longer exported from `cmkguard`; see the CHANGELOG)."""
+
+
+class _AssumedRoleProvider(botocore.credentials.CredentialProvider):
+    """Temporary credentials of one role, refreshed by botocore before they expire.
+
+    Registered as the session's `credential_provider` component (a public botocore hook), so
+    no private attribute of the session is set and a long scan outlives the one-hour default.
+    """
+
+    METHOD = "cmkguard-assume-role"
+
+    def __init__(self, fetch: Callable[[], dict[str, str]]) -> None:
+        super().__init__()
+        self._credentials = botocore.credentials.RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method=self.METHOD
+        )
+
+    def load(self) -> botocore.credentials.RefreshableCredentials:
+        return self._credentials
+
+
+def _assume(base: boto3.Session, hop: RoleHop, region: str | None) -> boto3.Session:
+    """A session on `hop`'s role, from `base`'s credentials (assumed now: errors raise here)."""
+    sts = make_client(base, "sts", region or base.region_name or _STS_FALLBACK_REGION)
+    params: dict[str, Any] = {"RoleArn": hop.role_arn, "RoleSessionName": hop.session_name}
+    if hop.external_id:
+        params["ExternalId"] = hop.external_id
+
+    def fetch() -> dict[str, str]:
+        creds = sts.assume_role(**params)["Credentials"]
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
+
+    core = botocore.session.Session()
+    resolver = botocore.credentials.CredentialResolver(providers=[_AssumedRoleProvider(fetch)])
+    core.register_component("credential_provider", resolver)
+    endpoint = getattr(base, "endpoint_url", None)
+    if endpoint:
+        return EndpointSession(endpoint_url=endpoint, botocore_session=core, region_name=region)
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+class AwsAccess:
+    """AWS access for one scan or one account: credentials, clients, and their lifetime.
+
+    Build it with `from_session` (the caller's own session is used as is, so its event hooks and
+    custom credential providers keep working) or `from_spec`; derive per-account access with
+    `for_role` / `for_account` (role chains: call it again on the result). Clients are built on
+    first use and cached on this object (`client`), thread-safely; `close()` (or leaving the
+    `with` block) closes them and those of every access derived from this one. A pickled copy
+    carries only its `AccessSpec` and rebuilds what it needs where it is unpickled.
+    """
+
+    def __init__(self, spec: AccessSpec, session: boto3.Session | None = None) -> None:
+        self._spec = spec
+        self._session = session
+        self._lock = threading.RLock()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._children: list[AwsAccess] = []
+        self._parent: AwsAccess | None = None
+        self._closed = False
+        _register(self)
+
+    @classmethod
+    def from_session(cls, session: boto3.Session) -> AwsAccess:
+        """Access through `session` itself (a `boto3.Session`, or an `EndpointSession`)."""
+        return cls(AccessSpec.from_session(session), session)
+
+    @classmethod
+    def from_spec(cls, spec: AccessSpec) -> AwsAccess:
+        """Access rebuilt from a description (sessions and roles are set up on first use)."""
+        return cls(spec)
+
+    @property
+    def spec(self) -> AccessSpec:
+        """The picklable description of this access."""
+        return self._spec
+
+    @property
+    def region(self) -> str | None:
+        """The default region (the session's)."""
+        return self._spec.region
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called (then no new client can be built)."""
+        return self._closed
+
+    @property
+    def session(self) -> boto3.Session:
+        """The session this access uses, built on first use (the role chain assumed then).
+
+        Raises botocore's error when a role cannot be assumed (`check_role` turns it into data).
+        """
+        with self._lock:
+            self._check_open()
+            if self._session is None:
+                self._session = self._build_session()
+            return self._session
+
+    def _build_session(self) -> boto3.Session:
+        if not self._spec.roles:
+            return self._spec.base_session()
+        if self._parent is not None:
+            base = self._parent.session
+        else:
+            base = attrs.evolve(self._spec, roles=self._spec.roles[:-1]).base_session()
+            for hop in self._spec.roles[:-1]:
+                base = _assume(base, hop, self._spec.region)
+        return _assume(base, self._spec.roles[-1], self._spec.region)
+
+    def client(self, service: str, region: str) -> Any:
+        """A client for `service` in `region`, built once per access and shared by threads."""
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = make_client(self.session, service, region)
+                use_fast_timestamps(client)
+                self._clients[key] = client
+            return client
+
+    def for_role(
+        self,
+        role_arn: str,
+        external_id: str | None = None,
+        *,
+        session_name: str = DEFAULT_SESSION_NAME,
+    ) -> AwsAccess:
+        """Access to `role_arn`'s account by assuming it from this access (lazily, refreshed).
+
+        The result belongs to this access: closing this one closes it too.
+        """
+        with self._lock:
+            self._check_open()
+            child = AwsAccess(self._spec.for_role(role_arn, external_id, session_name=session_name))
+            child._parent = self
+            self._children.append(child)
+            return child
+
+    def for_account(
+        self,
+        account: str,
+        role_name: str,
+        external_id: str | None = None,
+        *,
+        partition: str = "aws",
+    ) -> AwsAccess:
+        """Access to `account` through the role `role_name` there (`for_role` with its ARN)."""
+        if not is_account_id(account):
+            raise ConfigurationError(f"not an AWS account id: {account!r} (12 digits)")
+        return self.for_role(f"arn:{partition}:iam::{account}:role/{role_name}", external_id)
+
+    def close(self) -> None:
+        """Close every client this access (and any access derived from it) built. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            children, self._children = self._children, []
+            clients, self._clients = list(self._clients.values()), {}
+        for child in children:
+            child.close()
+        for client in clients:
+            client.close()
+        parent = self._parent
+        if parent is not None:
+            with parent._lock:
+                if self in parent._children:
+                    parent._children.remove(self)
+        with _TABLE_LOCK:
+            if _LIVE.get(self._spec.access_id) is self:
+                del _LIVE[self._spec.access_id]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError("this AwsAccess is closed: create a new one")
+
+    def __enter__(self) -> AwsAccess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Callable[[AccessSpec], AwsAccess], tuple[AccessSpec]]:
+        return _restore, (self._spec,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AwsAccess) and other._spec == self._spec
+
+    def __hash__(self) -> int:
+        return hash(self._spec)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<AwsAccess {self._spec!r}{state}>"
+
+
+# The two process-wide tables, and why they exist. Both are keyed by an access's id, never
+# by what it describes, so two accesses never share state:
+# _LIVE: the accesses alive in this process, weakly held, so a copy unpickled here (an executor
+#   that pickles even in-process) is the live object itself, with the caller's session.
+# _RESTORED: in a worker process, the copies unpickled there: an executor ships each unit
+#   separately, and rebuilding per unit would assume the role once per unit. Bounded, because
+#   workers outlive scans; an evicted copy is closed.
+_LIVE: weakref.WeakValueDictionary[str, AwsAccess] = weakref.WeakValueDictionary()
+_RESTORED: OrderedDict[str, AwsAccess] = OrderedDict()
+_RESTORED_MAX = 16
+_TABLE_LOCK = threading.Lock()
+
+
+def _register(access: AwsAccess) -> None:
+    with _TABLE_LOCK:
+        _LIVE.setdefault(access.spec.access_id, access)
+
+
+def _restore(spec: AccessSpec) -> AwsAccess:
+    with _TABLE_LOCK:
+        live = _LIVE.get(spec.access_id)
+        if live is not None and live.spec == spec and not live.closed:
+            return live
+        restored = _RESTORED.get(spec.access_id)
+        if restored is not None and not restored.closed:
+            _RESTORED.move_to_end(spec.access_id)
+            return restored
+    access = AwsAccess(spec)
+    with _TABLE_LOCK:
+        _RESTORED[spec.access_id] = access
+        evicted = []
+        while len(_RESTORED) > _RESTORED_MAX:
+            evicted.append(_RESTORED.popitem(last=False)[1])
+    for old in evicted:
+        old.close()
+    return access
+
+
+def _fast_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parsing without dateutil's generic parser for ISO 8601 text.
+
+    A scan parses thousands of timestamps (every RDS record carries several); dateutil's
+    parser was a third of the scanner's CPU. Same results: aware datetimes in UTC.
+    """
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _scan_parser_factory() -> ResponseParserFactory:
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=_fast_timestamp)
+    return factory
+
+
+def use_fast_timestamps(client: Any) -> bool:
+    """Parse `client`'s response timestamps with `_fast_timestamp`; whether it could be done.
+
+    Why a private attribute: botocore has no public per-client hook for the timestamp parser
+    (`set_parser_defaults` exists on the factory, but the session-level factory component would
+    change the caller's own session), so the factory of this client's endpoint
+    (`client._endpoint._response_parser_factory`, read by `Endpoint._do_get_response`) is
+    replaced on clients this module built. If botocore renames it, the clients still work
+    (dateutil parsing, slower): tests/aws/test_access.py fails so we notice.
+    """
+    endpoint = getattr(client, "_endpoint", None)
+    if endpoint is None or not hasattr(endpoint, "_response_parser_factory"):
+        return False
+    endpoint._response_parser_factory = _scan_parser_factory()
+    return True

@@ -1,0 +1,48 @@
+"""The scan capability: `scan()` and the values an inventory is made of.
+
+Modules (see docs/architecture.md):
+
+* `values`: the frozen values (`Inventory`, `EncryptedResource`, `KmsKey`, `KeyUse`, `Grant`,
+  `RotationStatus`, `ScanError`, `KeyClass`) and their JSON form;
+* `resolve`: pure key resolution (identifier -> key ARN and class) from what the scan read;
+* `units`: the plain-data units of work a scan fans out over an executor;
+* `progress`: `ScanEvent`, what the `progress` callback of `scan()` receives;
+* `aws_kms`, `aws_units`: the AWS edge (the only modules here that call AWS);
+* `scanner`: the coordinator behind `scan()`.
+"""
+
+from __future__ import annotations
+
+from cmkguard.inventory.progress import NullProgress, ScanEvent, ScanEventKind, ScanProgress
+from cmkguard.inventory.scanner import DEFAULT_MAX_WORKERS, scan
+from cmkguard.inventory.units import ScanUnit
+from cmkguard.inventory.values import (
+    INVENTORY_SCHEMA_VERSION,
+    EncryptedResource,
+    Grant,
+    Inventory,
+    KeyClass,
+    KeyUse,
+    KmsKey,
+    RotationStatus,
+    ScanError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_WORKERS",
+    "INVENTORY_SCHEMA_VERSION",
+    "EncryptedResource",
+    "Grant",
+    "Inventory",
+    "KeyClass",
+    "KeyUse",
+    "KmsKey",
+    "NullProgress",
+    "RotationStatus",
+    "ScanError",
+    "ScanEvent",
+    "ScanEventKind",
+    "ScanProgress",
+    "ScanUnit",
+    "scan",
+]
