@@ -72,10 +72,10 @@ SEAM_TARGET = "cmkguard.report"
 
 PENDING: dict[tuple[str, str], str] = {
     ("cmkguard.auditing.engine", "cmkguard"): "issue 13 (reports): engine reads __version__",
-    ("cmkguard.auditing.report", "cmkguard.report.asff"): "issue 13 (reports): audit<->report cycle",
-    ("cmkguard.auditing.report", "cmkguard.report.csv"): "issue 13 (reports): audit<->report cycle",
+    ("cmkguard.auditing.report", "cmkguard.report.asff"): "issue 13 (reports): audit<->report",
+    ("cmkguard.auditing.report", "cmkguard.report.csv"): "issue 13 (reports): audit<->report",
     ("cmkguard.auditing.report", "cmkguard.report.frames"): "issue 13 (reports): audit<->report",
-    ("cmkguard.auditing.report", "cmkguard.report.ocsf"): "issue 13 (reports): audit<->report cycle",
+    ("cmkguard.auditing.report", "cmkguard.report.ocsf"): "issue 13 (reports): audit<->report",
     ("cmkguard.auditing.report", "cmkguard.report.sarif"): "issue 13 (reports): audit<->report",
     ("cmkguard.auditing.report", "cmkguard.report.charts"): "issue 13 (reports): audit<->report",
 }

@@ -86,7 +86,9 @@ def test_botocore_still_reads_the_parser_factory_we_replace() -> None:
 # The object: explicit lifetime, per-instance clients, pickling as its description, roles.
 
 
-def test_clients_are_built_once_per_access_and_closed_with_it(cmkguard_emulated_aws: EmulatedAWS) -> None:
+def test_clients_are_built_once_per_access_and_closed_with_it(
+    cmkguard_emulated_aws: EmulatedAWS,
+) -> None:
     from cmkguard.aws import AwsAccess
     from cmkguard.errors import ConfigurationError
 
