@@ -8,8 +8,6 @@ with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), au
 The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
-from __future__ import annotations
-
 from cmkguard._version import __version__
 from cmkguard.auditing import (
     FINDING_CATALOGUE,

@@ -6,8 +6,6 @@ deterministically. The other modules are cmkguard's own plumbing: `session` (cli
 configuration, `EndpointSession`), `errormap`, `paging`, `regions`, `identity`.
 """
 
-from __future__ import annotations
-
 from cmkguard.aws.access import AccessSpec, AwsAccess, RoleHop
 
 __all__ = ["AccessSpec", "AwsAccess", "RoleHop"]

@@ -11,11 +11,26 @@ Modules (see docs/architecture.md):
 * `scanner`: the coordinator behind `scan()`.
 """
 
-from __future__ import annotations
-
-from cmkguard.inventory.progress import NullProgress, ScanEvent, ScanEventKind, ScanProgress
-from cmkguard.inventory.scanner import DEFAULT_MAX_WORKERS, scan
-from cmkguard.inventory.units import ScanUnit
+from cmkguard.inventory.progress import (
+    NullProgress,
+    ScanEvent,
+    ScanEventKind,
+    ScanProgress,
+)
+from cmkguard.inventory.scanner import (
+    DEFAULT_MAX_WORKERS,
+    scan,
+)
+from cmkguard.inventory.units import (
+    DescribeUnit,
+    KeyListUnit,
+    KeyReadUnit,
+    KeyUnit,
+    LinkedUnit,
+    ResourceUnit,
+    ScanUnit,
+    UnitResult,
+)
 from cmkguard.inventory.values import (
     INVENTORY_SCHEMA_VERSION,
     EncryptedResource,
@@ -28,21 +43,28 @@ from cmkguard.inventory.values import (
     ScanError,
 )
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "DEFAULT_MAX_WORKERS",
-    "INVENTORY_SCHEMA_VERSION",
+    "DescribeUnit",
     "EncryptedResource",
     "Grant",
+    "INVENTORY_SCHEMA_VERSION",
     "Inventory",
     "KeyClass",
+    "KeyListUnit",
+    "KeyReadUnit",
+    "KeyUnit",
     "KeyUse",
     "KmsKey",
+    "LinkedUnit",
     "NullProgress",
+    "ResourceUnit",
     "RotationStatus",
     "ScanError",
     "ScanEvent",
     "ScanEventKind",
     "ScanProgress",
     "ScanUnit",
+    "UnitResult",
     "scan",
 ]

@@ -8,8 +8,6 @@ Needs the ``demo`` extra (``pip install 'cmkguard[demo]'``): moto is imported wh
 starts, and a missing moto raises :class:`cmkguard.MissingExtraError`.
 """
 
-from __future__ import annotations
-
 from cmkguard.testing._emulator import EmulatedAWS
 from cmkguard.testing._seed import seed_estate
 from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth
