@@ -7,7 +7,8 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     ├── ConfigurationError (also ValueError)   bad input from the caller
     │   ├── UnknownRegionError                 a region name AWS does not have
     │   ├── UnknownResourceTypeError           a resource type not in the registry
-    │   └── AuditPolicyError                   an invalid audit policy file
+    │   ├── AuditPolicyError                   an invalid audit policy file
+    │   └── IacInputError                      a file that is not a plan or template
     ├── AwsAccessError                         AWS could not be used at all
     │   ├── NoCredentialsError                 no credentials were found
     │   └── EndpointUnreachableError           the endpoint did not answer
@@ -34,6 +35,7 @@ __all__ = [
     "CmkGuardError",
     "ConfigurationError",
     "EndpointUnreachableError",
+    "IacInputError",
     "JournalMismatchError",
     "MigrationError",
     "MissingExtraError",
@@ -115,6 +117,11 @@ class UnknownResourceTypeError(ConfigurationError):
 
 class AuditPolicyError(ConfigurationError):
     """An audit policy (TOML/JSON) is invalid; the message names the field."""
+
+
+class IacInputError(ConfigurationError):
+    """A file given to the infrastructure-code check is unreadable, or not a Terraform plan in
+    JSON or a CloudFormation template (JSON or YAML); the message names the file."""
 
 
 class AwsAccessError(CmkGuardError):

@@ -34,11 +34,14 @@ def test_every_audit_rule_is_exercised_by_the_reference_estate(estate: ModuleTyp
     # Not in the reference estate: covered by dedicated tests below.
     dedicated = {
         "resource-aws-managed-key",
+        "resource-aws-owned-key",
         "resource-key-unavailable",
         "secret-rotation-lambda-key-class-mismatch",
         "key-policy-unparseable",
     }
-    assert set(AUDIT_RULES) - exercised == dedicated
+    # A deployed key does not tell its deletion waiting period: only IaC checks report it.
+    iac_only = {"key-deletion-window-short"}
+    assert set(AUDIT_RULES) - exercised == dedicated | iac_only
 
 
 def test_only_the_dangerous_problems_are_high_or_critical(estate: ModuleType) -> None:
@@ -119,6 +122,19 @@ def test_unknown_resource_type_on_aws_managed_key_uses_the_generic_rule(estate: 
     res = attrs.evolve(estate.R_AWS_DB, resource_type="dynamodb:table", arn="arn:aws:dynamodb:x")
     report = _audit(estate, resources=(res,), keys=(), errors=())
     assert _pairs(report) == {("resource-aws-managed-key", "arn:aws:dynamodb:x")}
+
+
+def test_aws_owned_key_is_reported_and_not_counted_as_a_cmk(estate: ModuleType) -> None:
+    res = attrs.evolve(
+        estate.R_AWS_CLUSTER,
+        key_class=KeyClass.AWS_OWNED,
+        key_arn=None,
+        reason="StorageEncryptionType sse-rds",
+    )
+    report = _audit(estate, resources=(res,), keys=(), errors=())
+    assert _pairs(report) == {("resource-aws-owned-key", res.arn)}
+    assert "sse-rds" in report.findings[0].message
+    assert report.kpis.cmk_coverage == 0.0
 
 
 def test_rds_managed_secret_on_default_key_points_to_the_owning_service(estate: ModuleType) -> None:

@@ -261,6 +261,28 @@ _AUDIT_RULE_LIST: tuple[RuleSpec, ...] = (
         "given) and scan again.",
         scope="inventory",
     ),
+    RuleSpec(
+        "resource-aws-owned-key",
+        Severity.MEDIUM,
+        "Resource encrypted with an AWS owned key",
+        "An AWS owned key (the Aurora default from 2026-02-18, StorageEncryptionType sse-rds) "
+        "lives in an AWS account: no key policy you can read, no grants, no rotation or "
+        "deletion you control, no per-key CloudTrail events in your account, no snapshot "
+        "sharing. The data is encrypted, but nobody in your account governs the key.",
+        "Re-key it like an AWS-managed key: snapshot, restore with `KmsKeyId` set to a "
+        "customer-managed key, recreate the members, cut over (`cmkguard migrate`); in "
+        "infrastructure code, set storage encryption on with a customer-managed key.",
+    ),
+    RuleSpec(
+        "key-deletion-window-short",
+        Severity.LOW,
+        "Key deletion waiting period shorter than the policy minimum",
+        "The waiting period is the only way back from a mistaken `ScheduleKeyDeletion`: a "
+        "short one may pass before anyone notices that data still depends on the key.",
+        "Set the waiting period (`deletion_window_in_days`, `PendingWindowInDays`) to the "
+        "policy minimum or more (30 days, the maximum, by default).",
+        scope="key",
+    ),
 )
 
 AUDIT_RULES: Mapping[str, RuleSpec] = MappingProxyType({r.id: r for r in _AUDIT_RULE_LIST})

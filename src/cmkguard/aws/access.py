@@ -39,6 +39,7 @@ from botocore.parsers import ResponseParserFactory
 from botocore.utils import parse_timestamp
 
 from cmkguard.arn import is_account_id
+from cmkguard.aws.errormap import check_response
 from cmkguard.aws.session import EndpointSession, make_client
 from cmkguard.errors import ConfigurationError
 
@@ -266,6 +267,7 @@ class AwsAccess:
             if client is None:
                 client = make_client(self.session, service, region)
                 use_fast_timestamps(client)
+                client.meta.events.register("after-call", check_response)
                 self._clients[key] = client
             return client
 

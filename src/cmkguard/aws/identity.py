@@ -10,14 +10,37 @@ import botocore.exceptions as bx
 from botocore.config import Config
 
 from cmkguard.aws.access import AwsAccess
-from cmkguard.aws.errormap import CALL_ERRORS, access_error, failure
+from cmkguard.aws.errormap import (
+    ACCESS_DENIED_CODES,
+    CALL_ERRORS,
+    THROTTLING_CODES,
+    UNREADABLE_CODES,
+    access_error,
+    check_response,
+    failure,
+)
 from cmkguard.aws.session import EndpointSession, sts_client
 from cmkguard.errors import AwsAccessError, ConfigurationError, NoCredentialsError
 
 __all__ = ["caller_account", "check_role", "open_session"]
 
-# The reachability probe fails fast: a wrong endpoint should not sit through 8 adaptive retries.
-_PROBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
+# The reachability probe fails fast: a wrong endpoint should not sit through 8 adaptive retries
+# of 30 s reads; throttling still gets a few standard retries (it is not refused credentials).
+_PROBE_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=5
+)
+_PROBE_DEADLINE_S = 15.0
+"""Total time the identity check may take, retries included."""
+
+# Codes that mean the credentials themselves were refused (anything else is another cause).
+_REFUSED_CODES = ACCESS_DENIED_CODES | {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
+    "MissingAuthenticationToken",
+}
 
 
 def open_session(
@@ -61,16 +84,37 @@ def caller_account(session: boto3.Session, region: str) -> str:
     :class:`~cmkguard.errors.EndpointUnreachableError` when AWS cannot be used at all, and
     :class:`~cmkguard.errors.AwsAccessError` when the credentials are refused.
     """
-    client = sts_client(session, region, config=_PROBE_CONFIG)
+    client = sts_client(session, region, config=_PROBE_CONFIG, deadline=_PROBE_DEADLINE_S)
+    client.meta.events.register("after-call", check_response)
     try:
-        account: str = client.get_caller_identity()["Account"]
+        account: str = _identity(client)["Account"]
     except CALL_ERRORS as exc:
         mapped = access_error(exc, getattr(client.meta, "endpoint_url", None))
         if mapped is not None:
             raise mapped from None
-        _, reason = failure(exc)
-        raise AwsAccessError(f"AWS refused the credentials: {reason}") from None
+        code, reason = failure(exc)
+        if code in _REFUSED_CODES:
+            raise AwsAccessError(f"AWS refused the credentials: {reason}") from None
+        if code in THROTTLING_CODES:
+            raise AwsAccessError(
+                f"the identity check (sts:GetCallerIdentity) was throttled: {reason}; "
+                "try again later or lower --max-workers"
+            ) from None
+        raise AwsAccessError(
+            f"the identity check (sts:GetCallerIdentity) failed, credentials not checked: {reason}"
+        ) from None
     return account
+
+
+def _identity(client: Any) -> Any:
+    """`GetCallerIdentity`, asked again (twice at most) when its answer could not be read."""
+    for _ in range(2):
+        try:
+            return client.get_caller_identity()
+        except CALL_ERRORS as exc:
+            if failure(exc)[0] not in UNREADABLE_CODES:
+                raise
+    return client.get_caller_identity()
 
 
 def check_role(access: AwsAccess) -> tuple[str, str | None] | None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import botocore
 
-__all__ = ["MAX_PAGE_SIZE", "iter_items", "iter_pages"]
+from cmkguard.aws.errormap import MalformedResponseError
+
+__all__ = ["MAX_EMPTY_PAGES", "MAX_PAGE_SIZE", "iter_items", "iter_pages"]
 
 MAX_PAGE_SIZE: Mapping[str, int] = {
     # RDS describe* accept MaxRecords 20..100.
@@ -51,6 +53,28 @@ def iter_pages(
 def iter_items(
     client: Any, operation: str, result_key: str, params: Mapping[str, Any] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Yield every item under ``result_key`` across the pages of ``operation``."""
+    """Yield every item under ``result_key`` across the pages of ``operation``.
+
+    Every page must carry ``result_key`` (botocore parses a truncated JSON body as ``{}``,
+    which would otherwise read as an empty listing): a page without it raises
+    `MalformedResponseError`, as does a run of more than `MAX_EMPTY_PAGES` empty pages that
+    each promise more (AWS may send an empty page with a next token, not endlessly).
+    """
+    empty_run = 0
     for page in iter_pages(client, operation, params):
-        yield from page.get(result_key, ())
+        items = page.get(result_key) if isinstance(page, Mapping) else None
+        if not isinstance(items, list):
+            raise MalformedResponseError(operation, result_key, "a page without its result list")
+        more = any(page.get(token) for token in _NEXT_TOKENS)
+        empty_run = empty_run + 1 if (more and not items) else 0
+        if empty_run > MAX_EMPTY_PAGES:
+            raise MalformedResponseError(
+                operation, result_key, f"{empty_run} empty pages in a row, each with a next token"
+            )
+        yield from items
+
+
+MAX_EMPTY_PAGES = 100
+"""Empty pages with a next token tolerated in a row before a listing is called broken."""
+
+_NEXT_TOKENS = ("NextToken", "Marker", "NextMarker", "PaginationToken")

@@ -11,10 +11,14 @@ never needs to know about endpoints.
 from __future__ import annotations
 
 import importlib.metadata
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+from cmkguard.aws.errormap import DeadlineExceededError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 __all__ = [
+    "CALL_DEADLINE_S",
     "DEFAULT_CONFIG",
     "EndpointSession",
     "kms_client",
@@ -46,10 +51,40 @@ DEFAULT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
     user_agent_extra=f"cmkguard/{_version()}",
     connect_timeout=10,
-    read_timeout=60,
+    read_timeout=30,
     max_pool_connections=64,
 )
 """Client configuration: adaptive retries, bounded timeouts, a pool sized for concurrent scans."""
+
+CALL_DEADLINE_S = 120.0
+"""Total time one call may take, every attempt and retry included (see `install_deadline`).
+
+botocore bounds each attempt (connect and read timeouts) but not the sum: an endpoint that
+accepts connections and never answers would cost `max_attempts` read timeouts."""
+
+_CALL = threading.local()
+
+
+def install_deadline(client: Any, seconds: float = CALL_DEADLINE_S) -> None:
+    """Give every call of `client` a total deadline of `seconds`.
+
+    The deadline starts at `before-call` and is checked before each attempt is sent
+    (`before-send`); past it, the call raises `DeadlineExceededError` instead of retrying
+    again. A client call runs in one thread from start to end, so a thread-local holds it.
+    """
+    events = client.meta.events
+
+    def start(model: Any = None, **_: Any) -> None:
+        _CALL.deadline = time.monotonic() + seconds
+        _CALL.operation = getattr(model, "name", "the call")
+
+    def check(**_: Any) -> None:
+        deadline = getattr(_CALL, "deadline", None)
+        if deadline is not None and time.monotonic() > deadline:
+            raise DeadlineExceededError(operation=_CALL.operation, seconds=seconds)
+
+    events.register("before-call", start, unique_id="cmkguard-deadline-start")
+    events.register_first("before-send", check, unique_id="cmkguard-deadline-check")
 
 
 class EndpointSession(boto3.Session):
@@ -75,14 +110,22 @@ class EndpointSession(boto3.Session):
 
 
 def make_client(
-    session: boto3.Session, service: str, region: str, *, config: Config | None = None
+    session: boto3.Session,
+    service: str,
+    region: str,
+    *,
+    config: Config | None = None,
+    deadline: float = CALL_DEADLINE_S,
 ) -> Any:
     """A client for ``service`` in ``region`` with cmkguard's retry configuration.
 
-    ``config`` is merged over :data:`DEFAULT_CONFIG` (its values win).
+    ``config`` is merged over :data:`DEFAULT_CONFIG` (its values win); every call has a total
+    ``deadline`` in seconds (:func:`install_deadline`).
     """
     merged = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
-    return session.client(service, region_name=region, config=merged)  # type: ignore[call-overload]
+    client = session.client(service, region_name=region, config=merged)  # type: ignore[call-overload]
+    install_deadline(client, deadline)
+    return client
 
 
 def kms_client(session: boto3.Session, region: str, *, config: Config | None = None) -> KMSClient:
@@ -105,7 +148,13 @@ def secretsmanager_client(
     return client
 
 
-def sts_client(session: boto3.Session, region: str, *, config: Config | None = None) -> STSClient:
+def sts_client(
+    session: boto3.Session,
+    region: str,
+    *,
+    config: Config | None = None,
+    deadline: float = CALL_DEADLINE_S,
+) -> STSClient:
     """An STS client in ``region``."""
-    client: STSClient = make_client(session, "sts", region, config=config)
+    client: STSClient = make_client(session, "sts", region, config=config, deadline=deadline)
     return client

@@ -12,7 +12,7 @@ from typing import Any
 import botocore
 
 from cmkguard.arn import parse_arn
-from cmkguard.aws.errormap import CALL_ERRORS, failure
+from cmkguard.aws.errormap import CALL_ERRORS, UNREADABLE_CODES, failure
 from cmkguard.aws.paging import iter_items
 from cmkguard.inventory import aws_kms as kms
 from cmkguard.inventory.units import (
@@ -91,9 +91,11 @@ def _run_key_list(unit: KeyListUnit) -> UnitResult:
     except CALL_ERRORS as exc:
         return UnitResult(unit, errors=(_error(unit, "ListKeys", exc),), listing_failed=True)
     aliases: dict[str, str] = {}
+    aliases_failed = False
     try:
         aliases = kms.list_aliases(client)
     except CALL_ERRORS as exc:
+        aliases_failed = True
         errors.append(_error(unit, "ListAliases", exc))
     tags: dict[str, dict[str, str]] | None = None
     if arns:
@@ -102,7 +104,14 @@ def _run_key_list(unit: KeyListUnit) -> UnitResult:
         except CALL_ERRORS:
             # Not an error: each key's tags are then read with kms:ListResourceTags instead.
             tags = None
-    return UnitResult(unit, key_arns=arns, aliases=aliases, errors=tuple(errors), key_tags=tags)
+    return UnitResult(
+        unit,
+        key_arns=arns,
+        aliases=aliases,
+        aliases_failed=aliases_failed,
+        errors=tuple(errors),
+        key_tags=tags,
+    )
 
 
 def _run_key(unit: KeyUnit) -> UnitResult:
@@ -168,6 +177,22 @@ _RUNNERS: dict[type, Callable[[Any], UnitResult]] = {
 }
 
 
+REREADS = 2
+"""Times a unit is run again when an answer could not be read at all (a truncated or garbled
+body, a proxy's HTML page): botocore retries throttling, 5xx and dropped connections itself,
+but not an answer it cannot parse, which a second request usually gets right."""
+
+
 def run_unit(unit: ScanUnit) -> UnitResult:
-    """Run one unit in this thread or process and return what it found."""
-    return _RUNNERS[type(unit)](unit)
+    """Run one unit in this thread or process and return what it found.
+
+    Units only read, so one whose answer was unreadable (`UNREADABLE_CODES`) is run again, up
+    to `REREADS` times; the errors of its last run are reported.
+    """
+    runner = _RUNNERS[type(unit)]
+    result = runner(unit)
+    for _ in range(REREADS):
+        if not any(e.error_code in UNREADABLE_CODES for e in result.errors):
+            break
+        result = runner(unit)
+    return result

@@ -63,6 +63,7 @@ class _Listing:
     ok: bool
     ids: dict[str, KeyArn]
     aliases: Mapping[str, str]
+    aliases_ok: bool = True
 
 
 @attrs.define
@@ -77,11 +78,18 @@ class KeyResolver:
     external: dict[KeyArn, KmsKey] = attrs.field(factory=dict)
 
     def add_listing(
-        self, account: str, region: str, arns: tuple[KeyArn, ...], aliases: Mapping[str, str]
+        self,
+        account: str,
+        region: str,
+        arns: tuple[KeyArn, ...],
+        aliases: Mapping[str, str],
+        *,
+        aliases_ok: bool = True,
     ) -> None:
-        """Record a region's key listing (``ok`` false: the listing failed)."""
+        """Record a region's key listing; ``aliases_ok`` false: its aliases could not be read
+        (an alias is then described, never taken for one that does not exist)."""
         ids = {arn.rsplit("/", 1)[-1]: arn for arn in arns}
-        self.listings[(account, region)] = _Listing(True, ids, dict(aliases))
+        self.listings[(account, region)] = _Listing(True, ids, dict(aliases), aliases_ok)
 
     def listing_failed(self, account: str, region: str) -> None:
         """Record that a region's keys could not be listed: identifiers need describes."""
@@ -137,7 +145,7 @@ class KeyResolver:
         listing = self.listings.get((account, call_region))
         if listing is None:
             return Lookup.WAIT if (account, call_region) in self.scanned else Lookup.DESCRIBE
-        if not listing.ok:
+        if not listing.ok or (ref.is_alias and not listing.aliases_ok):
             return Lookup.DESCRIBE
         key_id = listing.aliases.get(ref.name) if ref.is_alias else ref.name
         arn = listing.ids.get(key_id) if key_id else None

@@ -78,6 +78,8 @@ class _Scan:
         self.resolver = KeyResolver()
         self.accesses: dict[str, AwsAccess] = {}
         self.raw: dict[str, list[tuple[str, RawResource]]] = {}
+        # (type, account, region) whose listing failed: cross-region links into it are unknown.
+        self.failed_listings: set[tuple[str, str, str]] = set()
         self.errors: list[ScanError] = []
         self.open_refs: set[tuple[str, str, str]] = set()
         self.describing: set[tuple[str, str, str]] = set()
@@ -111,7 +113,13 @@ class _Scan:
         if result.listing_failed:
             self.resolver.listing_failed(unit.account, unit.region)
             return
-        self.resolver.add_listing(unit.account, unit.region, result.key_arns, result.aliases)
+        self.resolver.add_listing(
+            unit.account,
+            unit.region,
+            result.key_arns,
+            result.aliases,
+            aliases_ok=not result.aliases_failed,
+        )
         by_id: dict[str, list[str]] = {}
         for alias, target in result.aliases.items():
             by_id.setdefault(target, []).append(alias)
@@ -172,6 +180,8 @@ class _Scan:
     def on_resources(self, unit: ResourceUnit, result: UnitResult) -> None:
         """A resource listing is back: keep its records, note their keys, read linked ones."""
         bucket = self.raw.setdefault(unit.resource_type, [])
+        if result.listing_failed:
+            self.failed_listings.add((unit.resource_type, unit.account, unit.region))
         sources = get_resource_type(unit.resource_type).linked
         linked: list[ScanUnit] = []
         for res in result.resources:
@@ -364,6 +374,36 @@ def _link_across_regions(state: _Scan, types: Sequence[ResourceType]) -> None:
             state.raw[rtype.name] = linked
             for account, res in linked:
                 state.note_refs(account, res)
+            state.errors.extend(_unlinked(state, rtype, linked))
+
+
+def _unlinked(
+    state: _Scan, rtype: ResourceType, linked: Sequence[tuple[str, RawResource]]
+) -> list[ScanError]:
+    """An error naming each resource whose links into a region with a failed listing are
+    unknown (a secret's replica there): its key use there would otherwise vanish silently."""
+    errors = []
+    for name, account, region in sorted(state.failed_listings):
+        if name != rtype.name:
+            continue
+        for owner, res in linked:
+            if owner != account or res.key.region == region:
+                continue
+            if any(ref.region == region for ref in res.secondary):
+                continue  # its own record already names what is there (a replica's status)
+            errors.append(
+                ScanError(
+                    account,
+                    region,
+                    rtype.operation,
+                    f"what {res.name} has in {region} (a replica's key) is unknown: "
+                    f"{rtype.operation} failed there",
+                    rtype.name,
+                    "LinkUnknown",
+                    res.arn,
+                )
+            )
+    return errors
 
 
 def _run(

@@ -134,6 +134,8 @@ class UnitResult:
     key: KmsKey | None = None
     key_arns: tuple[KeyArn, ...] = ()
     aliases: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    aliases_failed: bool = False
+    """The region's alias listing could not be read (``aliases`` is then empty, not "none")."""
     errors: tuple[ScanError, ...] = ()
     listing_failed: bool = False
     denied_reason: str | None = None

@@ -52,6 +52,10 @@ class KeyClass(enum.Enum):
     """No encryption at rest."""
     UNKNOWN = "unknown"
     """The key could not be determined or described; the record says why."""
+    AWS_OWNED = "aws-owned"
+    """An AWS owned key (RDS `StorageEncryptionType` `sse-rds`, the Aurora default from
+    2026-02-18): encrypted, but with a key in an AWS account that you cannot see, govern, audit
+    or share. Not a CMK: migrated like an AWS-managed key."""
 
 
 def _dt_to_json(value: datetime | None) -> str | None:

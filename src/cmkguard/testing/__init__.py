@@ -9,7 +9,17 @@ starts, and a missing moto raises :class:`cmkguard.MissingExtraError`.
 """
 
 from cmkguard.testing._emulator import EmulatedAWS
+from cmkguard.testing._faults import Fault, FaultInjector, FaultKind
 from cmkguard.testing._seed import seed_estate
 from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth
 
-__all__ = ["EmulatedAWS", "ExpectedKey", "ExpectedResource", "GroundTruth", "seed_estate"]
+__all__ = [
+    "EmulatedAWS",
+    "ExpectedKey",
+    "ExpectedResource",
+    "Fault",
+    "FaultInjector",
+    "FaultKind",
+    "GroundTruth",
+    "seed_estate",
+]

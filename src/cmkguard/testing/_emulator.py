@@ -15,6 +15,7 @@ import botocore.session
 from cmkguard.aws.session import EndpointSession, make_client
 from cmkguard.errors import ConfigurationError
 from cmkguard.testing import _moto
+from cmkguard.testing._faults import FaultInjector
 from cmkguard.testing._middleware import EmulatorMiddleware
 
 if TYPE_CHECKING:
@@ -116,6 +117,16 @@ class EmulatedAWS:
         self._endpoint_url: str | None = None
         self._credentials: dict[str, tuple[str, str, str | None]] = {}
         self._lock = threading.Lock()
+        self._faults = FaultInjector()
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The fault injector in front of the emulator (see `cmkguard.testing.Fault`).
+
+        Empty by default; :meth:`reset` clears it. Faults apply to every client on the server
+        side, like latency.
+        """
+        return self._faults
 
     @property
     def primary_account(self) -> str:
@@ -169,7 +180,7 @@ class EmulatedAWS:
                 latency_s=self._latency_ms / 1000.0,
             )
             # Swapped in before anyone knows the port, so no request can bypass it.
-            wsgi_server.app = middleware
+            wsgi_server.app = self._faults.wrap(middleware)
             wsgi_server.RequestHandlerClass = _quiet_handler(wsgi_server.RequestHandlerClass)
             host, port = server.get_host_and_port()
         except BaseException:
@@ -205,12 +216,14 @@ class EmulatedAWS:
         self.stop()
 
     def reset(self) -> None:
-        """Forget every resource in every account and region (``POST /moto-api/reset``).
+        """Forget every resource in every account and region (``POST /moto-api/reset``), and
+        every injected fault.
 
         Sessions handed out before keep acting in their account (the emulator remembers whose
         credentials they are), though STS no longer knows their role; new sessions assume the
         role afresh. Request counts are kept (see :meth:`reset_request_counts`).
         """
+        self._faults.clear()
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()

@@ -281,6 +281,11 @@ class EmulatorMiddleware:
         with self._lock:
             self._counts.clear()
 
+    def count_request(self, info: RequestInfo) -> None:
+        """Count a request answered before it reached this middleware (an injected fault)."""
+        with self._lock:
+            self._counts[(info.service, info.operation)] += 1
+
     # -- WSGI --------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

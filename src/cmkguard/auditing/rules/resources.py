@@ -35,11 +35,15 @@ def _resource_evidence(r: EncryptedResource) -> dict[str, Any]:
 
 _CLASS_PHRASE = {
     KeyClass.AWS_MANAGED: "an AWS-managed key",
+    KeyClass.AWS_OWNED: "an AWS owned key",
     KeyClass.CUSTOMER_MANAGED: "a customer-managed key",
     KeyClass.CROSS_ACCOUNT: "another account's key",
     KeyClass.UNENCRYPTED: "no key (unencrypted)",
     KeyClass.UNKNOWN: "an unknown key",
 }
+
+
+_NOT_A_CMK = frozenset({KeyClass.AWS_MANAGED, KeyClass.AWS_OWNED})
 
 
 def _account_of(arn: str | None) -> str | None:
@@ -71,6 +75,15 @@ def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
                     "customer-managed key from the primary (update_secret refuses replicas)."
                 )
             yield ctx.finding(rule, msg, resource=r, key_arn=r.key_arn, evidence=ev)
+        elif r.key_class is KeyClass.AWS_OWNED:
+            # Not a CMK: nothing to govern or audit in this account, migrated like AWS-managed.
+            yield ctx.finding(
+                "resource-aws-owned-key",
+                f"{r.name} is encrypted with an AWS owned key"
+                f"{': ' + r.reason if r.reason else ''}.",
+                resource=r,
+                evidence=ev,
+            )
         elif r.key_class is KeyClass.UNENCRYPTED:
             yield ctx.finding(
                 "resource-unencrypted",
@@ -151,7 +164,7 @@ def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
                 "secondary_key_arn": u.key_arn,
                 "secondary_key_class": u.key_class.value,
             }
-            if u.purpose == "performance-insights" and u.key_class is KeyClass.AWS_MANAGED:
+            if u.purpose == "performance-insights" and u.key_class in _NOT_A_CMK:
                 yield ctx.finding(
                     "rds-performance-insights-aws-managed-key",
                     f"Performance Insights of {r.name} is encrypted with the AWS-managed key "
