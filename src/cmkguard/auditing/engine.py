@@ -12,6 +12,7 @@ from cmkguard.auditing.config import AuditPolicy, Suppression
 from cmkguard.auditing.context import AuditContext, as_utc
 from cmkguard.auditing.finding import Finding
 from cmkguard.auditing.kpis import compute_kpis
+from cmkguard.auditing.org import organization_policy
 from cmkguard.auditing.report import AuditReport, ScanSummary
 from cmkguard.auditing.rules import ALL_RULES
 from cmkguard.inventory.values import Inventory
@@ -80,7 +81,7 @@ def audit(
     """
     from cmkguard import __version__
 
-    policy = policy if policy is not None else AuditPolicy()
+    policy = organization_policy(policy if policy is not None else AuditPolicy(), inventory)
     clock = as_utc(now) if now is not None else datetime.now(UTC)
     ctx = AuditContext(inventory=inventory, policy=policy, now=clock, rules=catalogue())
     seen: dict[str, Finding] = {}
