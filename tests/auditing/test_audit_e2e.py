@@ -29,6 +29,7 @@ IN_USE_RULES = {
     "disabled-in-use": "resource-key-disabled",
 }
 RESOURCE_RULES = {
+    "aws-owned-key": "resource-aws-owned-key",
     "unencrypted": "resource-unencrypted",
     "cross-account-key": "resource-cross-account-key",
     "rotation-lambda-key-class-mismatch": "secret-rotation-lambda-key-class-mismatch",

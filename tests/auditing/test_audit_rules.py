@@ -34,14 +34,15 @@ def test_every_audit_rule_is_exercised_by_the_reference_estate(estate: ModuleTyp
     # Not in the reference estate: covered by dedicated tests below.
     dedicated = {
         "resource-aws-managed-key",
-        "resource-aws-owned-key",
         "resource-key-unavailable",
         "secret-rotation-lambda-key-class-mismatch",
         "key-policy-unparseable",
+        "resource-aws-owned-key",
+        # Infrastructure code only (a deployed key does not expose its deletion window):
+        # tests/iac.
+        "key-deletion-window-short",
     }
-    # A deployed key does not tell its deletion waiting period: only IaC checks report it.
-    iac_only = {"key-deletion-window-short"}
-    assert set(AUDIT_RULES) - exercised == dedicated | iac_only
+    assert set(AUDIT_RULES) - exercised == dedicated
 
 
 def test_only_the_dangerous_problems_are_high_or_critical(estate: ModuleType) -> None:
@@ -124,17 +125,16 @@ def test_unknown_resource_type_on_aws_managed_key_uses_the_generic_rule(estate: 
     assert _pairs(report) == {("resource-aws-managed-key", "arn:aws:dynamodb:x")}
 
 
-def test_aws_owned_key_is_reported_and_not_counted_as_a_cmk(estate: ModuleType) -> None:
-    res = attrs.evolve(
-        estate.R_AWS_CLUSTER,
-        key_class=KeyClass.AWS_OWNED,
-        key_arn=None,
-        reason="StorageEncryptionType sse-rds",
-    )
-    report = _audit(estate, resources=(res,), keys=(), errors=())
-    assert _pairs(report) == {("resource-aws-owned-key", res.arn)}
-    assert "sse-rds" in report.findings[0].message
-    assert report.kpis.cmk_coverage == 0.0
+def test_an_aws_owned_cluster_has_its_own_finding_and_is_not_cmk_coverage(
+    estate: ModuleType,
+) -> None:
+    owned = attrs.evolve(estate.R_AWS_CLUSTER, key_class=KeyClass.AWS_OWNED, key_arn=None)
+    report = _audit(estate, resources=(owned, estate.R_GOOD), keys=(estate.K_GOOD,), errors=())
+    (f,) = [f for f in report.findings if f.target == owned.arn]
+    assert f.rule_id == "resource-aws-owned-key"
+    assert "AWS owned key" in f.message
+    assert report.kpis.cmk_coverage == 50.0
+    assert report.kpis.resources_by_key_class["aws-owned"] == 1
 
 
 def test_rds_managed_secret_on_default_key_points_to_the_owning_service(estate: ModuleType) -> None:

@@ -56,7 +56,7 @@ def _account_of(arn: str | None) -> str | None:
 
 
 def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
-    """AWS-managed, unencrypted, cross-account (untrusted) and unknown-key resources."""
+    """AWS-managed, AWS owned, unencrypted, cross-account (untrusted) and unknown-key resources."""
     trusted = set(ctx.policy.trusted_accounts)
     for r in ctx.inventory.resources:
         ev = _resource_evidence(r)
@@ -76,11 +76,10 @@ def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
                 )
             yield ctx.finding(rule, msg, resource=r, key_arn=r.key_arn, evidence=ev)
         elif r.key_class is KeyClass.AWS_OWNED:
-            # Not a CMK: nothing to govern or audit in this account, migrated like AWS-managed.
             yield ctx.finding(
                 "resource-aws-owned-key",
-                f"{r.name} is encrypted with an AWS owned key"
-                f"{': ' + r.reason if r.reason else ''}.",
+                f"{r.name} is encrypted with an AWS owned key (StorageEncryptionType sse-rds): "
+                "no key in your account governs it.",
                 resource=r,
                 evidence=ev,
             )
