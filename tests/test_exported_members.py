@@ -56,7 +56,6 @@ PENDING_SHADOWS = {
 
 PENDING_UNEXPORTED = {
     "cmkguard.migrate.execute.StepResult": "issue 12 (migrate)",
-    "cmkguard.policy.document.Statement": "issue 9 (policy)",
     "cmkguard.auditing.kpis.Coverage": "issue 13 (reports)",
     "cmkguard.auditing.report.ScanSummary": "issue 13 (reports)",
 }
