@@ -32,6 +32,7 @@ RESOURCE_RULES = {
     "aws-owned-key": "resource-aws-owned-key",
     "unencrypted": "resource-unencrypted",
     "cross-account-key": "resource-cross-account-key",
+    "aws-owned-key": "resource-aws-owned-key",
     "rotation-lambda-key-class-mismatch": "secret-rotation-lambda-key-class-mismatch",
 }
 
