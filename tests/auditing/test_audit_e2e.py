@@ -29,7 +29,6 @@ IN_USE_RULES = {
     "disabled-in-use": "resource-key-disabled",
 }
 RESOURCE_RULES = {
-    "aws-owned-key": "resource-aws-owned-key",
     "unencrypted": "resource-unencrypted",
     "cross-account-key": "resource-cross-account-key",
     "aws-owned-key": "resource-aws-owned-key",
