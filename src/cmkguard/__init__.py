@@ -9,7 +9,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
 from cmkguard._version import __version__
-from cmkguard.audit import (
+from cmkguard.auditing import (
     FINDING_CATALOGUE,
     AuditDiff,
     AuditPolicy,
@@ -20,7 +20,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.audit.org import (
+from cmkguard.auditing.org import (
     AccountCoverage,
     Dependent,
     KeyDependents,
