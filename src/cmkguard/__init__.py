@@ -9,7 +9,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
 from cmkguard._version import __version__
-from cmkguard.audit import (
+from cmkguard.auditing import (
     FINDING_CATALOGUE,
     AuditDiff,
     AuditPolicy,
@@ -20,7 +20,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.audit.org import (
+from cmkguard.auditing.org import (
     AccountCoverage,
     Dependent,
     KeyDependents,
@@ -39,6 +39,7 @@ from cmkguard.errors import (
     ConfigurationError,
     EndpointUnreachableError,
     IacInputError,
+    InventoryFormatError,
     JournalMismatchError,
     MigrationError,
     MissingExtraError,
@@ -82,6 +83,7 @@ from cmkguard.migrate import (
     WaiterSettings,
     capture_settings,
     execute,
+    plan_guardrails,
     plan_migration,
 )
 from cmkguard.org import (
@@ -158,6 +160,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "IacInputError",
     "IacReport",
     "Inventory",
+    "InventoryFormatError",
     "Journal",
     "JournalMismatchError",
     "JsonFileJournal",
@@ -232,6 +235,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "organization_accounts",
     "organization_view",
     "parse_key_policy",
+    "plan_guardrails",
     "plan_migration",
     "scan",
     "scan_organization",

@@ -4,7 +4,7 @@ the keys others depend on, keys reachable from outside the organisation, account
 
 from __future__ import annotations
 
-from cmkguard.audit.org import OrganizationView
+from cmkguard.auditing.org import OrganizationView
 
 __all__ = ["org_summary_lines", "org_view_lines"]
 

@@ -13,8 +13,8 @@ import sys
 import textwrap
 from typing import IO
 
-from cmkguard.audit import AuditPolicy, AuditReport, audit
-from cmkguard.audit.org import organization_view
+from cmkguard.auditing import AuditPolicy, AuditReport, audit
+from cmkguard.auditing.org import organization_view
 from cmkguard.cli._common import (
     EXIT_FINDINGS,
     EXIT_OK,

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
-from cmkguard.audit.org import organization_view
+from cmkguard.auditing.org import organization_view
 from cmkguard.cli._common import EXIT_OK, check_output, open_output
 from cmkguard.cli._org_view import org_summary_lines
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
