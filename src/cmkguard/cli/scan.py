@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
-from cmkguard.cli._common import EXIT_OK, check_output, open_output
+from cmkguard.cli._common import check_output, incomplete_exit, open_output
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass
 
@@ -156,7 +156,8 @@ def summary_lines(inventory: Inventory) -> list[str]:
         "  " + ", ".join(f"{kc.value}: {counts[kc]}" for kc in list(KeyClass)[:3]),
         "  " + ", ".join(f"{kc.value}: {counts[kc]}" for kc in list(KeyClass)[3:]),
         "  CMK coverage: "
-        + (f"{coverage:.1f}%" if coverage is not None else "n/a (nothing classified)"),
+        + (f"{coverage:.1f}%" if coverage is not None else "n/a (nothing classified)")
+        + ("" if inventory.is_complete else " of what could be read (INCOMPLETE scan)"),
     ]
     if inventory.errors:
         lines.append(f"  {len(inventory.errors)} things could not be read:")
@@ -190,4 +191,4 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n" + summary)
     else:
         sys.stderr.write(summary)
-    return EXIT_OK
+    return incomplete_exit(args, inventory.errors, "scan")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from cmkguard._json import load_document_json
+from cmkguard.errors import DocumentError
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
 if TYPE_CHECKING:
@@ -429,6 +431,11 @@ def _keys_mapping(value: Mapping[KeyArn, KmsKey] | Iterable[KmsKey]) -> dict[Key
     return {k.arn: k for k in value}
 
 
+_KIND = "cmkguard inventory"
+_REQUIRED_MEMBERS = ("resources", "keys", "errors", "accounts", "regions")
+"""Members every saved inventory has (`to_dict` writes them all, empty or not)."""
+
+
 @attrs.frozen
 class Inventory:
     """The result of :func:`cmkguard.scan`: resources, keys and what could not be read."""
@@ -495,24 +502,33 @@ class Inventory:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Inventory:
-        """Rebuild from :meth:`to_dict` output.
+        """Rebuild from `to_dict` output.
 
-        ``ValueError`` on an unknown schema version or a document of the wrong shape (a saved
-        file edited by hand, another tool's JSON), never a stray ``TypeError``/``KeyError``.
+        `DocumentError` (a `ValueError`) on an unknown schema version or a document of another
+        kind or shape (an audit report, `{"schema_version": 1}`, a file edited by hand), never
+        a stray `TypeError`/`KeyError`, and never an empty inventory made up from defaults.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"not a cmkguard inventory: a JSON {type(data).__name__}")
+            raise DocumentError(_KIND, f"a JSON {type(data).__name__}, not an object")
         version = data.get("schema_version")
         if version != INVENTORY_SCHEMA_VERSION:
-            raise ValueError(
+            raise DocumentError(
+                _KIND,
                 f"unsupported inventory schema_version {version!r} "
-                f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})"
+                f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})",
             )
+        missing = [name for name in _REQUIRED_MEMBERS if name not in data]
+        if missing:
+            hint = " (it looks like an audit report)" if "findings" in data else ""
+            raise DocumentError(_KIND, f"missing {', '.join(map(repr, missing))}{hint}")
+        wrong = [n for n in _REQUIRED_MEMBERS if not isinstance(data[n], list)]
+        if wrong:
+            raise DocumentError(_KIND, f"{', '.join(map(repr, wrong))} must be JSON arrays")
         try:
             return cls._from_valid_dict(data)
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise ValueError(f"not a cmkguard inventory: {detail}") from exc
+            raise DocumentError(_KIND, detail) from None
 
     @classmethod
     def _from_valid_dict(cls, data: Mapping[str, Any]) -> Inventory:
@@ -533,8 +549,15 @@ class Inventory:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Inventory:
-        """Read an inventory written by :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+        """Read an inventory written by `to_json`; `DocumentError` for anything else (not
+        JSON, nested absurdly deep, another kind of document)."""
+        return cls.from_dict(load_document_json(text, _KIND))
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether the scan read everything it was asked to (no `errors`): figures over an
+        incomplete inventory (`cmk_coverage`, counts) describe only what was read."""
+        return not self.errors
 
     def _repr_html_(self) -> str:
         # Jupyter rendering lives with the other formats in cmkguard.report (imported lazily:

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from cmkguard._html import table
+from cmkguard._json import load_document_json
 
 __all__ = [
     "GENERATED_PASSWORD",
@@ -378,8 +379,9 @@ class MigrationPlan:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MigrationPlan:
-        """Read a plan written by :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+        """Read a plan written by `to_json` (`DocumentError` when it is not JSON or is nested
+        absurdly deep)."""
+        return cls.from_dict(load_document_json(text, "cmkguard migration plan"))
 
     # -- review --------------------------------------------------------------------------------
 
