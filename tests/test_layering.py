@@ -61,7 +61,9 @@ TIER_NAMES = ("values", "core", "AWS edge", "orchestration", "package front")
 TIERS = {
     "cmkguard.inventory.values": VALUES,
     "cmkguard.inventory.scanner": ORCHESTRATION,
+    "cmkguard.org.scanner": ORCHESTRATION,
     "cmkguard.migrate.model": VALUES,
+    "cmkguard.migrate._convert": VALUES,  # the plan values' JSON converter (imports only errors)
     "cmkguard.migrate.execute": ORCHESTRATION,
     "cmkguard.audit.finding": VALUES,
     "cmkguard.auditing.finding": VALUES,
@@ -89,6 +91,8 @@ DEPRECATED_ALIASES = {  # old path -> new home; outside the layers, checked at t
     "cmkguard.aws.kms": "cmkguard.inventory.aws_kms",
     "cmkguard.aws.resolver": "cmkguard.inventory.resolve",
     "cmkguard.aws.units": "cmkguard.inventory.units",
+    "cmkguard.aws.migration_ops": "cmkguard.migrate.aws_ops",
+    "cmkguard.aws.rds_settings": "cmkguard.migrate.aws_settings",
 }
 
 AWS_SDK = frozenset({"boto3", "botocore", "mypy_boto3_kms", "mypy_boto3_rds", "mypy_boto3_sts"})

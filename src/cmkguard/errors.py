@@ -12,12 +12,17 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     │   └── IacInputError                      a file that is not a plan or template
     ├── AwsAccessError                         AWS could not be used at all
     │   ├── NoCredentialsError                 no credentials were found
-    │   └── EndpointUnreachableError           the endpoint did not answer
+    │   ├── EndpointUnreachableError           the endpoint did not answer
+    │   └── OrganizationAccessError            AWS Organizations cannot be read from here
     ├── MissingExtraError (also ImportError)   an optional dependency is not installed
     └── MigrationError                         planning or executing a migration failed
         ├── PreflightError                     a plan has blocking pre-flight items
         ├── JournalMismatchError               a journal belongs to another plan
-        └── StepFailedError                    one step failed; the journal says where to resume
+        ├── JournalLockedError                 another runner is executing the same journal
+        ├── StepFailedError                    one step failed; the journal says where to resume
+        ├── PlanFormatError (also ValueError)  a plan document is malformed, with its location
+        ├── PlanIntegrityError (also ValueError) a plan's fingerprint or signature is wrong
+        └── JournalFormatError (also ValueError) a journal is malformed or cannot be stored
 
 Partial results are data, not exceptions: what a scan could not read becomes a
 :class:`cmkguard.ScanError` record in ``Inventory.errors``.
@@ -38,10 +43,15 @@ __all__ = [
     "DocumentError",
     "EndpointUnreachableError",
     "IacInputError",
+    "JournalFormatError",
+    "JournalLockedError",
     "JournalMismatchError",
     "MigrationError",
     "MissingExtraError",
     "NoCredentialsError",
+    "OrganizationAccessError",
+    "PlanFormatError",
+    "PlanIntegrityError",
     "PolicyParseError",
     "PreflightError",
     "StepFailedError",
@@ -195,3 +205,54 @@ class StepFailedError(MigrationError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.step_id, self.reason))
+
+
+class OrganizationAccessError(AwsAccessError):
+    """AWS Organizations cannot be read with these credentials.
+
+    ``caller_account`` is where discovery ran; ``caller_role`` what that account is to the
+    organisation (``"management"``, ``"member"`` or ``"none"`` outside any organisation);
+    ``management_account`` the organisation's management account when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        caller_account: str | None = None,
+        caller_role: str | None = None,
+        management_account: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.caller_account = caller_account
+        self.caller_role = caller_role
+        self.management_account = management_account
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            self.__class__,
+            (self.message, self.caller_account, self.caller_role, self.management_account),
+        )
+
+
+class JournalLockedError(MigrationError):
+    """Another runner (thread or process) holds the journal: two runs of one plan never overlap."""
+
+
+class PlanFormatError(MigrationError, ConfigurationError):
+    """A plan document is malformed: ``location`` is the JSON path, ``reason`` what is wrong."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(f"not a valid cmkguard plan: {location}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.reason))
+
+
+class PlanIntegrityError(MigrationError, ConfigurationError):
+    """A plan's fingerprint is missing or does not match (it was edited), or its signature is."""
+
+
+class JournalFormatError(MigrationError, ConfigurationError):
+    """A journal document is malformed, or the journal cannot be stored where it was asked."""

@@ -16,8 +16,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 import cmkguard
-from cmkguard.aws.rds_settings import capture_settings
-from cmkguard.migrate import WaiterSettings
+from cmkguard.migrate import WaiterSettings, capture_settings
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from cmkguard.aws.rds_settings import capture_settings
 from cmkguard.errors import AwsAccessError
+from cmkguard.migrate import capture_settings
 
 from .conftest import Estate, fail_operation
 

@@ -16,8 +16,8 @@ import pytest
 
 import cmkguard
 from cmkguard import JsonFileJournal, MigrationOptions, MigrationPlan, execute, plan_migration
-from cmkguard.aws.rds_settings import capture_instance_settings, capture_settings
-from cmkguard.migrate import MemoryJournal, ProgressEvent
+from cmkguard.migrate import MemoryJournal, ProgressEvent, capture_settings
+from cmkguard.migrate.aws_settings import capture_instance_settings
 
 from .conftest import (
     APP_ROLE,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cmkguard import MigrationOptions, execute, plan_migration
-from cmkguard.aws.migration_ops import wire_log_muted
+from cmkguard.migrate.aws_ops import wire_log_muted
 
 from .conftest import FAST, Estate, inventory_and_settings
 

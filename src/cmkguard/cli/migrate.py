@@ -172,7 +172,7 @@ def _plan(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {}
     if not args.no_capture:
         from cmkguard.aws.identity import open_session
-        from cmkguard.aws.rds_settings import capture_settings
+        from cmkguard.migrate import capture_settings
 
         if args.demo:
             raise UsageError("--demo cannot capture settings of a finished emulator: --no-capture")

@@ -1,11 +1,17 @@
 """Migration to customer-managed keys: plan (pure), review, execute with a journal, resume.
 
-:func:`plan_migration` builds a :class:`MigrationPlan` (no AWS calls); :func:`execute` runs it,
-dry run by default, recording progress in a :class:`Journal` so it resumes after a crash.
+`plan_migration` builds a `MigrationPlan` (no AWS calls); `execute` runs it, dry run by default,
+recording progress in a `Journal` so it resumes after a crash. `capture_settings` reads fresher
+RDS settings than a saved scan holds, for `plan_migration(..., source_settings=...)`.
+
+Modules: `model` (the values), `plan` and the `_*_paths` recipes (pure planning), `preflight`
+(pure checks), `journal`, `execute` (orchestration), and the AWS edges `aws_ops` (calls,
+waiters, probes) and `aws_settings` (describe records).
 """
 
 from __future__ import annotations
 
+from cmkguard.migrate.aws_settings import capture_settings
 from cmkguard.migrate.execute import (
     ExecutionReport,
     ProgressEvent,
@@ -14,7 +20,15 @@ from cmkguard.migrate.execute import (
     execute,
 )
 from cmkguard.migrate.journal import Journal, JsonFileJournal, MemoryJournal
-from cmkguard.migrate.model import MigrationOptions, MigrationPlan, MigrationStep, PreflightItem
+from cmkguard.migrate.model import (
+    MigrationOptions,
+    MigrationPlan,
+    MigrationStep,
+    PreflightItem,
+    PreflightLevel,
+    StepKind,
+    StepPhase,
+)
 from cmkguard.migrate.plan import plan_migration
 
 __all__ = [
@@ -26,9 +40,13 @@ __all__ = [
     "MigrationPlan",
     "MigrationStep",
     "PreflightItem",
+    "PreflightLevel",
     "ProgressEvent",
+    "StepKind",
+    "StepPhase",
     "StepResult",
     "WaiterSettings",
+    "capture_settings",
     "execute",
     "plan_migration",
 ]

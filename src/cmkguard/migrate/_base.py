@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import attrs
 
 from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey
-from cmkguard.migrate.model import MigrationOptions, MigrationStep, PreflightItem
+from cmkguard.migrate.model import (
+    MigrationOptions,
+    MigrationStep,
+    PreflightItem,
+    PreflightLevel,
+    StepKind,
+    StepPhase,
+)
 from cmkguard.migrate.preflight import (
     check_key,
     check_service_use,
@@ -18,14 +25,9 @@ from cmkguard.migrate.preflight import (
 )
 
 __all__ = [
-    "CLUSTER",
-    "INSTANCE",
     "MIGRATION_TAG",
     "Chain",
     "PlannerBase",
-    "RdsKind",
-    "add_rename",
-    "add_rollback_rename",
     "ident",
     "short_hash",
 ]
@@ -36,11 +38,11 @@ MIGRATION_TAG = "cmkguard:migration-source"
 
 _DEFAULT_PRECONDITION = "every step it depends on is complete"
 _DEFAULT_VERIFY = {
-    "call": "AWS accepted the request; on resume, an existing result is adopted",
-    "wait": "botocore waiter {operation} succeeds within the configured polls",
-    "verify": "every expected field matches (key identifiers compared as key ARNs)",
-    "check-source": "every captured setting is unchanged",
-    "reencrypt-secret": "the new version is AWSCURRENT",
+    StepKind.CALL: "AWS accepted the request; on resume, an existing result is adopted",
+    StepKind.WAIT: "botocore waiter {operation} succeeds within the configured polls",
+    StepKind.VERIFY: "every expected field matches (key identifiers compared as key ARNs)",
+    StepKind.CHECK_SOURCE: "every captured setting is unchanged",
+    StepKind.REENCRYPT_SECRET: "the new version is AWSCURRENT",
 }
 
 
@@ -62,7 +64,12 @@ def short_hash(*parts: str) -> str:
 
 @attrs.define
 class Chain:
-    """Steps of one resource: numbered ids, each depending on the previous one by default."""
+    """Steps of one resource: numbered ids, each depending on the previous one by default.
+
+    One method per step kind (`call`, `wait`, `verify`, `check_source`, `reencrypt`), so a
+    recipe reads as what it does; `rollback_call` / `rollback_wait` / `rollback_verify` build the
+    steps that reverse the cutover.
+    """
 
     prefix: str
     resource_arn: str
@@ -72,11 +79,128 @@ class Chain:
     _n: int = 0
     _rn: int = 0
 
-    def add(
+    def call(
         self,
         what: str,
-        kind: str,
-        phase: str,
+        phase: StepPhase,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        description: str,
+        service: str = "rds",
+        precondition: str = "",
+        verify: str = "",
+        destructive: bool = False,
+        adopt: Mapping[str, Any] | None = None,
+        depends_on: Iterable[str] | None = None,
+    ) -> MigrationStep:
+        """One AWS request; `adopt` says how a resume recognises that it already happened."""
+        return self._add(
+            what,
+            StepKind.CALL,
+            phase,
+            operation,
+            params,
+            service=service,
+            description=description,
+            precondition=precondition,
+            verify=verify,
+            destructive=destructive,
+            adopt=adopt,
+            depends_on=depends_on,
+        )
+
+    def wait(
+        self,
+        what: str,
+        phase: StepPhase,
+        waiter: str,
+        params: Mapping[str, Any],
+        *,
+        description: str,
+        verify: str = "",
+        depends_on: Iterable[str] | None = None,
+    ) -> MigrationStep:
+        """A botocore waiter (RDS)."""
+        return self._add(
+            what,
+            StepKind.WAIT,
+            phase,
+            waiter,
+            params,
+            description=description,
+            verify=verify,
+            depends_on=depends_on,
+        )
+
+    def verify(
+        self,
+        what: str,
+        phase: StepPhase,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        description: str,
+        service: str = "rds",
+        depends_on: Iterable[str] | None = None,
+    ) -> MigrationStep:
+        """A describe whose record must hold `params["expect"]`."""
+        return self._add(
+            what,
+            StepKind.VERIFY,
+            phase,
+            operation,
+            params,
+            service=service,
+            description=description,
+            depends_on=depends_on,
+        )
+
+    def check_source(
+        self,
+        what: str,
+        phase: StepPhase,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        description: str,
+        service: str = "rds",
+        precondition: str = "",
+        verify: str = "",
+    ) -> MigrationStep:
+        """A describe of the source compared with `params["expected"]` (stops if it changed)."""
+        return self._add(
+            what,
+            StepKind.CHECK_SOURCE,
+            phase,
+            operation,
+            params,
+            service=service,
+            description=description,
+            precondition=precondition,
+            verify=verify,
+        )
+
+    def reencrypt(
+        self, what: str, params: Mapping[str, Any], *, description: str, verify: str
+    ) -> MigrationStep:
+        """Write a secret's current value again as a new version (cutover)."""
+        return self._add(
+            what,
+            StepKind.REENCRYPT_SECRET,
+            StepPhase.CUTOVER,
+            "PutSecretValue",
+            params,
+            service="secretsmanager",
+            description=description,
+            verify=verify,
+        )
+
+    def _add(
+        self,
+        what: str,
+        kind: StepKind,
+        phase: StepPhase,
         operation: str,
         params: Mapping[str, Any],
         *,
@@ -87,7 +211,6 @@ class Chain:
         destructive: bool = False,
         adopt: Mapping[str, Any] | None = None,
         depends_on: Iterable[str] | None = None,
-        region: str | None = None,
     ) -> MigrationStep:
         self._n += 1
         step_id = f"{self.prefix}/{self._n:02d}-{what}"
@@ -101,7 +224,7 @@ class Chain:
             kind=kind,
             phase=phase,
             service=service,
-            region=region or self.region,
+            region=self.region,
             operation=operation,
             params=params,
             resource_arn=self.resource_arn,
@@ -115,22 +238,46 @@ class Chain:
         self.steps.append(step)
         return step
 
-    def add_rollback(
+    def rollback_call(
         self,
         what: str,
-        kind: str,
         operation: str,
         params: Mapping[str, Any],
         *,
-        service: str = "rds",
         description: str,
+        service: str = "rds",
         adopt: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A request of the rollback plan."""
+        self._add_rollback(what, StepKind.CALL, operation, params, service, description, adopt)
+
+    def rollback_wait(
+        self, what: str, waiter: str, params: Mapping[str, Any], *, desc: str
+    ) -> None:
+        """A waiter of the rollback plan."""
+        self._add_rollback(what, StepKind.WAIT, waiter, params, "rds", desc, None)
+
+    def rollback_verify(
+        self, what: str, operation: str, params: Mapping[str, Any], *, description: str
+    ) -> None:
+        """A verification of the rollback plan."""
+        self._add_rollback(what, StepKind.VERIFY, operation, params, "rds", description, None)
+
+    def _add_rollback(
+        self,
+        what: str,
+        kind: StepKind,
+        operation: str,
+        params: Mapping[str, Any],
+        service: str,
+        description: str,
+        adopt: Mapping[str, Any] | None,
     ) -> None:
         self._rn += 1
         step = MigrationStep(
             id=f"{self.prefix}/rollback-{self._rn:02d}-{what}",
             kind=kind,
-            phase="cutover",
+            phase=StepPhase.CUTOVER,
             service=service,
             region=self.region,
             operation=operation,
@@ -141,96 +288,6 @@ class Chain:
             adopt=adopt or {},
         )
         self.rollback.append(step)
-
-
-class RdsKind(NamedTuple):
-    """The operation and field names that differ between an RDS DB instance and a DB cluster."""
-
-    describe: str
-    modify: str
-    id_field: str
-    new_id_field: str
-    waiter: str
-    renamed_probe: str
-
-
-INSTANCE = RdsKind(
-    "DescribeDBInstances",
-    "ModifyDBInstance",
-    "DBInstanceIdentifier",
-    "NewDBInstanceIdentifier",
-    "DBInstanceAvailable",
-    "db-instance-renamed",
-)
-CLUSTER = RdsKind(
-    "DescribeDBClusters",
-    "ModifyDBCluster",
-    "DBClusterIdentifier",
-    "NewDBClusterIdentifier",
-    "DBClusterAvailable",
-    "db-cluster-renamed",
-)
-
-
-def _rename_params(kind: RdsKind, frm: str, to: str) -> dict[str, Any]:
-    return {kind.id_field: frm, kind.new_id_field: to, "ApplyImmediately": True}
-
-
-def _renamed_probe(kind: RdsKind, frm: str, to: str) -> dict[str, str]:
-    # On resume, a rename that AWS took before the journal was written is adopted, not resent.
-    return {"probe": kind.renamed_probe, "from": frm, "to": to}
-
-
-def add_rename(
-    c: Chain,
-    kind: RdsKind,
-    what: str,
-    frm: str,
-    to: str,
-    *,
-    description: str,
-    precondition: str = "",
-    verify: str = "",
-) -> None:
-    """A cutover rename of ``frm`` to ``to``, then the wait until ``to`` is available."""
-    c.add(
-        what,
-        "call",
-        "cutover",
-        kind.modify,
-        _rename_params(kind, frm, to),
-        description=description,
-        precondition=precondition,
-        verify=verify,
-        adopt=_renamed_probe(kind, frm, to),
-    )
-    c.add(
-        f"wait-{what}",
-        "wait",
-        "cutover",
-        kind.waiter,
-        {kind.id_field: to},
-        description=f"wait until {to} is available",
-    )
-
-
-def add_rollback_rename(c: Chain, kind: RdsKind, frm: str, to: str, *, description: str) -> None:
-    """A rollback rename of ``frm`` to ``to``, then the wait until ``to`` is available."""
-    c.add_rollback(
-        f"rename-{frm}",
-        "call",
-        kind.modify,
-        _rename_params(kind, frm, to),
-        description=description,
-        adopt=_renamed_probe(kind, frm, to),
-    )
-    c.add_rollback(
-        f"wait-{to}",
-        "wait",
-        kind.waiter,
-        {kind.id_field: to},
-        description=f"wait until {to} is available",
-    )
 
 
 class PlannerBase:
@@ -257,10 +314,10 @@ class PlannerBase:
     # -- pre-flight ----------------------------------------------------------------------------
 
     def _block(self, check: str, subject: str, message: str) -> None:
-        self.items.append(PreflightItem(check, "blocking", subject, message))
+        self.items.append(PreflightItem(check, PreflightLevel.BLOCKING, subject, message))
 
     def _warn(self, check: str, subject: str, message: str) -> None:
-        self.items.append(PreflightItem(check, "warning", subject, message))
+        self.items.append(PreflightItem(check, PreflightLevel.WARNING, subject, message))
 
     def _target_for(self, resource: EncryptedResource, service: str) -> KmsKey | None:
         key, why = resolve_target_key(

@@ -7,17 +7,17 @@ from typing import Any
 
 from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
 from cmkguard.migrate import _settings as st
-from cmkguard.migrate._base import (
+from cmkguard.migrate._base import Chain, PlannerBase, ident, short_hash
+from cmkguard.migrate._rds_recipe import (
     CLUSTER,
     INSTANCE,
-    MIGRATION_TAG,
-    Chain,
-    PlannerBase,
-    add_rename,
-    add_rollback_rename,
-    ident,
-    short_hash,
+    Rekey,
+    add_dependant,
+    add_rekey,
+    add_swap,
+    add_swap_back,
 )
+from cmkguard.migrate.model import StepPhase
 
 __all__ = ["RdsPaths"]
 
@@ -66,130 +66,31 @@ class RdsPaths(PlannerBase):
         old_id = ident(f"{src}{opts.old_suffix}")
         c = Chain(f"{region}/db:{src}", resource.arn, region)
         self.chains.append(c)
-        digest = st.settings_digest_fields(record)
-        check = {"DBInstanceIdentifier": src, "expected": digest}
-        c.add(
-            "check-source",
-            "check-source",
-            "prepare",
-            "DescribeDBInstances",
-            check,
-            description=f"re-read {src}'s settings; stop if they changed since planning",
-            precondition=f"{src} exists",
-            verify="every captured setting is unchanged",
+        encrypts = " (this encrypts it)" if resource.key_class is KeyClass.UNENCRYPTED else ""
+        rekey = Rekey(
+            kind=INSTANCE,
+            src=src,
+            snapshot_id=snap,
+            new_id=new_id,
+            target_key=key.arn,
+            check={"DBInstanceIdentifier": src, "expected": st.settings_digest_fields(record)},
+            copy_id=copy,
+            copy_description=f"copy {snap} under the target key{encrypts}",
+            restore_params=st.instance_restore_params(
+                record, new_id=new_id, snapshot_id=copy, target_key=key.arn
+            ),
+            restore_description=f"restore {new_id} from {copy} with every setting of {src}",
+            modify_params=st.instance_modify_params(record, new_id=new_id, target_key=key.arn),
+            modify_description="apply what restore cannot take (monitoring, Performance "
+            f"Insights on the target key, max storage, maintenance window) to {new_id}",
         )
-        c.add(
-            "snapshot",
-            "call",
-            "prepare",
-            "CreateDBSnapshot",
-            {
-                "DBInstanceIdentifier": src,
-                "DBSnapshotIdentifier": snap,
-                "Tags": [{"Key": MIGRATION_TAG, "Value": src}],
-            },
-            description=f"snapshot {src} (read-only for the source)",
-            precondition=f"{src} is available",
-            verify=f"snapshot {snap} exists",
-            adopt={"probe": "db-snapshot", "id": snap},
-        )
-        c.add(
-            "wait-snapshot",
-            "wait",
-            "prepare",
-            "DBSnapshotAvailable",
-            {"DBSnapshotIdentifier": snap},
-            description=f"wait until {snap} is available",
-            verify="status available",
-        )
-        c.add(
-            "copy",
-            "call",
-            "copy",
-            "CopyDBSnapshot",
-            {
-                "SourceDBSnapshotIdentifier": snap,
-                "TargetDBSnapshotIdentifier": copy,
-                "KmsKeyId": key.arn,
-                "CopyTags": True,
-            },
-            description=f"copy {snap} under the target key"
-            + (" (this encrypts it)" if resource.key_class is KeyClass.UNENCRYPTED else ""),
-            precondition=f"{snap} is available",
-            verify=f"{copy} exists",
-            adopt={"probe": "db-snapshot", "id": copy},
-        )
-        c.add(
-            "wait-copy",
-            "wait",
-            "copy",
-            "DBSnapshotAvailable",
-            {"DBSnapshotIdentifier": copy},
-            description=f"wait until {copy} is available",
-        )
-        c.add(
-            "verify-copy",
-            "verify",
-            "copy",
-            "DescribeDBSnapshots",
-            {"DBSnapshotIdentifier": copy, "expect": {"KmsKeyId": key.arn, "Encrypted": True}},
-            description=f"{copy} is encrypted with the target key",
-        )
-        c.add(
-            "recheck-source",
-            "check-source",
-            "restore",
-            "DescribeDBInstances",
-            check,
-            description=f"re-read {src}'s settings right before restoring",
-        )
-        restore = st.instance_restore_params(
-            record, new_id=new_id, snapshot_id=copy, target_key=key.arn
-        )
-        c.add(
-            "restore",
-            "call",
-            "restore",
-            "RestoreDBInstanceFromDBSnapshot",
-            restore,
-            description=f"restore {new_id} from {copy} with every setting of {src}",
-            precondition=f"{copy} is available; no instance named {new_id}",
-            verify=f"{new_id} exists",
-            adopt={"probe": "db-instance", "id": new_id},
-        )
-        c.add(
-            "wait-restore",
-            "wait",
-            "restore",
-            "DBInstanceAvailable",
-            {"DBInstanceIdentifier": new_id},
-            description=f"wait until {new_id} is available",
-        )
-        c.add(
-            "modify",
-            "call",
-            "restore",
-            "ModifyDBInstance",
-            st.instance_modify_params(record, new_id=new_id, target_key=key.arn),
-            description=f"apply what restore cannot take (monitoring, Performance Insights on "
-            f"the target key, max storage, maintenance window) to {new_id}",
-            precondition=f"{new_id} is available",
-        )
-        c.add(
-            "wait-modify",
-            "wait",
-            "restore",
-            "DBInstanceAvailable",
-            {"DBInstanceIdentifier": new_id},
-            description=f"wait until {new_id} is available",
-        )
+        add_rekey(c, rekey)
         expect: dict[str, Any] = {"KmsKeyId": key.arn, "StorageEncrypted": True}
         if record.get("PerformanceInsightsEnabled"):
             expect["PerformanceInsightsKMSKeyId"] = key.arn
-        c.add(
+        c.verify(
             "verify-new",
-            "verify",
-            "restore",
+            StepPhase.RESTORE,
             "DescribeDBInstances",
             {"DBInstanceIdentifier": new_id, "expect": expect},
             description=f"{new_id} reports the target key",
@@ -257,45 +158,33 @@ class RdsPaths(PlannerBase):
                 )
                 rep_record = {"DBInstanceClass": record.get("DBInstanceClass")}
             rep_new = ident(f"{rep}{self.options.new_suffix}")
-            c.add(
+            add_dependant(
+                c,
                 f"replica-{rep}",
-                "call",
-                "restore",
                 "CreateDBInstanceReadReplica",
                 st.replica_create_params(rep_record, new_id=rep_new, source_id=new_primary),
+                new_id=rep_new,
                 description=f"re-create read replica {rep} as {rep_new} from {new_primary}",
                 precondition=f"{new_primary} is available",
-                adopt={"probe": "db-instance", "id": rep_new},
-            )
-            c.add(
-                f"wait-replica-{rep}",
-                "wait",
-                "restore",
-                "DBInstanceAvailable",
-                {"DBInstanceIdentifier": rep_new},
-                description=f"wait until {rep_new} is available",
             )
             modify = st.instance_modify_params(rep_record, new_id=rep_new, target_key=key.arn)
-            c.add(
+            c.call(
                 f"modify-replica-{rep}",
-                "call",
-                "restore",
+                StepPhase.RESTORE,
                 "ModifyDBInstance",
                 modify,
                 description=f"monitoring and Performance Insights for {rep_new}",
             )
-            c.add(
+            c.wait(
                 f"wait-replica-modify-{rep}",
-                "wait",
-                "restore",
+                StepPhase.RESTORE,
                 "DBInstanceAvailable",
                 {"DBInstanceIdentifier": rep_new},
                 description=f"wait until {rep_new} is available",
             )
-            c.add(
+            c.verify(
                 f"verify-replica-{rep}",
-                "verify",
-                "restore",
+                StepPhase.RESTORE,
                 "DescribeDBInstances",
                 {"DBInstanceIdentifier": rep_new, "expect": {"KmsKeyId": key.arn}},
                 description=f"{rep_new} reports the target key",
@@ -313,54 +202,43 @@ class RdsPaths(PlannerBase):
         old_key: str | None,
         primary: str | None = None,
     ) -> None:
-        for what, frm, to, description in (
-            (f"rename-old-{src}", src, old_id, f"cutover: rename the source {src} to {old_id}"),
-            (f"rename-new-{src}", new_id, src, f"cutover: rename {new_id} to {src}"),
-        ):
-            add_rename(
-                c,
-                INSTANCE,
-                what,
-                frm,
-                to,
-                description=description,
-                precondition=f"{frm} is available and {to} does not exist",
-                verify=f"{to} exists and {frm} does not",
-            )
+        names = (src, old_id, new_id)
+        add_swap(
+            c,
+            INSTANCE,
+            names,
+            suffix=f"-{src}",
+            describe=(
+                lambda frm, to: f"cutover: rename the source {frm} to {to}",
+                lambda frm, to: f"cutover: rename {frm} to {to}",
+            ),
+            strict=True,
+        )
         expect: dict[str, Any] = {"KmsKeyId": key.arn}
         if primary:
             # A replica follows its primary's renames: it must now read from the re-keyed one.
             expect["ReadReplicaSourceDBInstanceIdentifier"] = primary
-        c.add(
+        c.verify(
             f"verify-cutover-{src}",
-            "verify",
-            "cutover",
+            StepPhase.CUTOVER,
             "DescribeDBInstances",
             {"DBInstanceIdentifier": src, "expect": expect},
             description=f"{src} now reports the target key"
             + (f" and replicates from {primary}" if primary else ""),
         )
-
-        add_rollback_rename(
+        add_swap_back(
             c,
             INSTANCE,
-            src,
-            new_id,
-            description=f"rollback: rename the re-keyed {src} back to {new_id}",
+            names,
+            describe=(
+                lambda frm, to: f"rollback: rename the re-keyed {frm} back to {to}",
+                lambda frm, to: f"rollback: rename the original {frm} back to {to}",
+            ),
         )
-        add_rollback_rename(
-            c,
-            INSTANCE,
-            old_id,
-            src,
-            description=f"rollback: rename the original {old_id} back to {src}",
-        )
-        expect = {"KmsKeyId": old_key} if old_key else {}
-        c.add_rollback(
+        c.rollback_verify(
             f"verify-{src}",
-            "verify",
             "DescribeDBInstances",
-            {"DBInstanceIdentifier": src, "expect": expect},
+            {"DBInstanceIdentifier": src, "expect": {"KmsKeyId": old_key} if old_key else {}},
             description=f"{src} is the original instance again",
         )
 
@@ -403,108 +281,41 @@ class RdsPaths(PlannerBase):
         self._planned.add(resource.arn)
         c = Chain(f"{region}/cluster:{src}", resource.arn, region)
         self.chains.append(c)
-        check = {
-            "DBClusterIdentifier": src,
-            "expected": st.settings_digest_fields(record, cluster=True),
-        }
-        c.add(
-            "check-source",
-            "check-source",
-            "prepare",
-            "DescribeDBClusters",
-            check,
-            description=f"re-read {src}'s settings; stop if they changed since planning",
-        )
-        c.add(
-            "snapshot",
-            "call",
-            "prepare",
-            "CreateDBClusterSnapshot",
-            {
+        encrypts = " (this encrypts it)" if resource.key_class is KeyClass.UNENCRYPTED else ""
+        rekey = Rekey(
+            kind=CLUSTER,
+            src=src,
+            snapshot_id=snap,
+            new_id=new_id,
+            target_key=key.arn,
+            check={
                 "DBClusterIdentifier": src,
-                "DBClusterSnapshotIdentifier": snap,
-                "Tags": [{"Key": MIGRATION_TAG, "Value": src}],
+                "expected": st.settings_digest_fields(record, cluster=True),
             },
-            description=f"snapshot cluster {src}",
-            adopt={"probe": "db-cluster-snapshot", "id": snap},
+            restore_params=st.cluster_restore_params(
+                record, new_id=new_id, snapshot_id=snap, target_key=key.arn
+            ),
+            restore_description=f"restore cluster {new_id} from {snap} with KmsKeyId = the "
+            f"target key{encrypts}",
+            modify_params=st.cluster_modify_params(record, new_id=new_id, target_key=key.arn),
+            modify_description=f"apply what restore cannot take to {new_id}",
         )
-        c.add(
-            "wait-snapshot",
-            "wait",
-            "prepare",
-            "DBClusterSnapshotAvailable",
-            {"DBClusterSnapshotIdentifier": snap},
-            description=f"wait until {snap} is available",
-        )
-        c.add(
-            "recheck-source",
-            "check-source",
-            "restore",
-            "DescribeDBClusters",
-            check,
-            description=f"re-read {src}'s settings right before restoring",
-        )
-        c.add(
-            "restore",
-            "call",
-            "restore",
-            "RestoreDBClusterFromSnapshot",
-            st.cluster_restore_params(record, new_id=new_id, snapshot_id=snap, target_key=key.arn),
-            description=f"restore cluster {new_id} from {snap} with KmsKeyId = the target key"
-            + (" (this encrypts it)" if resource.key_class is KeyClass.UNENCRYPTED else ""),
-            adopt={"probe": "db-cluster", "id": new_id},
-        )
-        c.add(
-            "wait-restore",
-            "wait",
-            "restore",
-            "DBClusterAvailable",
-            {"DBClusterIdentifier": new_id},
-            description=f"wait until {new_id} is available",
-        )
-        modify = st.cluster_modify_params(record, new_id=new_id, target_key=key.arn)
-        if modify is not None:
-            c.add(
-                "modify",
-                "call",
-                "restore",
-                "ModifyDBCluster",
-                modify,
-                description=f"apply what restore cannot take to {new_id}",
-            )
-            c.add(
-                "wait-modify",
-                "wait",
-                "restore",
-                "DBClusterAvailable",
-                {"DBClusterIdentifier": new_id},
-                description=f"wait until {new_id} is available",
-            )
+        add_rekey(c, rekey)
         renames: list[tuple[str, str, str]] = []
         for mid, mrec in member_records:
             mnew = ident(f"{mid}{opts.new_suffix}")
-            c.add(
+            add_dependant(
+                c,
                 f"member-{mid}",
-                "call",
-                "restore",
                 "CreateDBInstance",
                 st.member_create_params(mrec, new_id=mnew, cluster_id=new_id, target_key=key.arn),
+                new_id=mnew,
                 description=f"re-create member {mid} as {mnew} in {new_id}",
-                adopt={"probe": "db-instance", "id": mnew},
-            )
-            c.add(
-                f"wait-member-{mid}",
-                "wait",
-                "restore",
-                "DBInstanceAvailable",
-                {"DBInstanceIdentifier": mnew},
-                description=f"wait until {mnew} is available",
             )
             renames.append((mid, ident(f"{mid}{opts.old_suffix}"), mnew))
-        c.add(
+        c.verify(
             "verify-new",
-            "verify",
-            "restore",
+            StepPhase.RESTORE,
             "DescribeDBClusters",
             {
                 "DBClusterIdentifier": new_id,
@@ -512,35 +323,37 @@ class RdsPaths(PlannerBase):
             },
             description=f"{new_id} reports the target key",
         )
-        if not opts.cutover:
-            return
-        for what, frm, to in (("rename-old", src, old_id), ("rename-new", new_id, src)):
-            add_rename(
-                c, CLUSTER, what, frm, to, description=f"cutover: rename cluster {frm} to {to}"
-            )
-        for mid, mold, mnew in renames:
-            for what, frm, to in (
-                (f"rename-old-{mid}", mid, mold),
-                (f"rename-new-{mid}", mnew, mid),
-            ):
-                add_rename(
-                    c, INSTANCE, what, frm, to, description=f"cutover: rename member {frm} to {to}"
-                )
-        c.add(
+        if opts.cutover:
+            self._cut_over_cluster(c, resource.arn, (src, old_id, new_id), renames, key)
+
+    def _cut_over_cluster(
+        self,
+        c: Chain,
+        arn: str,
+        names: tuple[str, str, str],
+        members: list[tuple[str, str, str]],
+        key: KmsKey,
+    ) -> None:
+        """Swap the cluster's names, then each member's; verify; the rollback swaps back."""
+        src = names[0]
+        cluster_words = (lambda frm, to: f"cutover: rename cluster {frm} to {to}",) * 2
+        add_swap(c, CLUSTER, names, suffix="", describe=cluster_words)
+        member_words = (lambda frm, to: f"cutover: rename member {frm} to {to}",) * 2
+        for member in members:
+            add_swap(c, INSTANCE, member, suffix=f"-{member[0]}", describe=member_words)
+        c.verify(
             "verify-cutover",
-            "verify",
-            "cutover",
+            StepPhase.CUTOVER,
             "DescribeDBClusters",
             {"DBClusterIdentifier": src, "expect": {"KmsKeyId": key.arn}},
             description=f"cluster {src} now reports the target key",
         )
-        for mid, _mold, _mnew in renames:
+        for mid, _mold, _mnew in members:
             # Asked of the instance, not of the cluster's member list: a member reports the
             # cluster it belongs to (and moto empties member lists on rename).
-            c.add(
+            c.verify(
                 f"verify-member-{mid}",
-                "verify",
-                "cutover",
+                StepPhase.CUTOVER,
                 "DescribeDBInstances",
                 {
                     "DBInstanceIdentifier": mid,
@@ -550,13 +363,11 @@ class RdsPaths(PlannerBase):
             )
         self._warn(
             "cluster-endpoints",
-            resource.arn,
+            arn,
             "after cutover the cluster endpoints resolve to the new cluster; "
             "clients reconnect (plan for the downtime of the renames)",
         )
-        # Rollback: the renames in reverse.
-        pairs = [(CLUSTER, src, new_id), (CLUSTER, old_id, src)]
-        for mid, mold, mnew in renames:
-            pairs += [(INSTANCE, mid, mnew), (INSTANCE, mold, mid)]
-        for kind, frm, to in pairs:
-            add_rollback_rename(c, kind, frm, to, description=f"rollback: rename {frm} to {to}")
+        back = (lambda frm, to: f"rollback: rename {frm} to {to}",) * 2
+        add_swap_back(c, CLUSTER, names, describe=back)
+        for member in members:
+            add_swap_back(c, INSTANCE, member, describe=back)

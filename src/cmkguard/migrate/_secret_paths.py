@@ -8,8 +8,9 @@ from typing import Any
 
 from cmkguard.arn import parse_arn
 from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
-from cmkguard.migrate._base import CLUSTER, INSTANCE, Chain, PlannerBase
-from cmkguard.migrate.model import GENERATED_PASSWORD
+from cmkguard.migrate._base import Chain, PlannerBase
+from cmkguard.migrate._rds_recipe import CLUSTER, INSTANCE
+from cmkguard.migrate.model import GENERATED_PASSWORD, StepPhase
 from cmkguard.migrate.preflight import (
     check_key,
     check_principals_decrypt,
@@ -46,19 +47,17 @@ class SecretPaths(PlannerBase):
         region = resource.region
         c = Chain(f"{region}/secret:{resource.name}", resource.arn, region)
         self.chains.append(c)
-        c.add(
+        c.check_source(
             "check-source",
-            "check-source",
-            "prepare",
+            StepPhase.PREPARE,
             "DescribeSecret",
             {"SecretId": resource.arn, "expected": {"KmsKeyId": resource.key_reference}},
             service="secretsmanager",
             description="the secret is still on the key the plan was made from",
         )
-        c.add(
+        c.call(
             "update-key",
-            "call",
-            "cutover",
+            StepPhase.CUTOVER,
             "UpdateSecret",
             {"SecretId": resource.arn, "KmsKeyId": key.arn},
             service="secretsmanager",
@@ -69,13 +68,9 @@ class SecretPaths(PlannerBase):
         )
         if self.options.reencrypt_secret_value:
             token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cmkguard:{resource.arn}:{key.arn}"))
-            c.add(
+            c.reencrypt(
                 "new-version",
-                "reencrypt-secret",
-                "cutover",
-                "PutSecretValue",
                 {"SecretId": resource.arn, "ClientRequestToken": token},
-                service="secretsmanager",
                 description="write the current value again as a new version, so it exists under "
                 "the target key alone (the value is never logged, printed or stored)",
                 verify="the new AWSCURRENT version has the token as its id",
@@ -87,10 +82,9 @@ class SecretPaths(PlannerBase):
                 "after update_secret the current value stays decryptable with the old key until "
                 "a new version is written (set reencrypt_secret_value=True or rotate)",
             )
-        c.add(
+        c.verify(
             "verify",
-            "verify",
-            "cutover",
+            StepPhase.CUTOVER,
             "DescribeSecret",
             {"SecretId": resource.arn, "expect": {"KmsKeyId": key.arn}},
             service="secretsmanager",
@@ -98,9 +92,8 @@ class SecretPaths(PlannerBase):
         )
         self._plan_secret_replicas(c, resource)
         old = resource.key_arn if resource.key_class is not KeyClass.UNENCRYPTED else None
-        c.add_rollback(
+        c.rollback_call(
             "restore-key",
-            "call",
             "UpdateSecret",
             {"SecretId": resource.arn, "KmsKeyId": old or "alias/aws/secretsmanager"},
             service="secretsmanager",
@@ -125,10 +118,9 @@ class SecretPaths(PlannerBase):
                 self._block("replica-key", f"{resource.arn} ({region})", why or "no key")
                 continue
             self.items.extend(check_key(key, account=resource.account))
-            c.add(
+            c.call(
                 f"remove-replica-{region}",
-                "call",
-                "cutover",
+                StepPhase.CUTOVER,
                 "RemoveRegionsFromReplication",
                 {"SecretId": resource.arn, "RemoveReplicaRegions": [region]},
                 service="secretsmanager",
@@ -136,10 +128,9 @@ class SecretPaths(PlannerBase):
                 destructive=True,
                 adopt={"probe": "secret-replica-absent", "secret": resource.arn, "region": region},
             )
-            c.add(
+            c.call(
                 f"add-replica-{region}",
-                "call",
-                "cutover",
+                StepPhase.CUTOVER,
                 "ReplicateSecretToRegions",
                 {
                     "SecretId": resource.arn,
@@ -149,10 +140,9 @@ class SecretPaths(PlannerBase):
                 description=f"re-create the replica in {region} on {key.arn}",
                 adopt={"probe": "secret-replica", "secret": resource.arn, "region": region},
             )
-            c.add(
+            c.verify(
                 f"verify-replica-{region}",
-                "verify",
-                "cutover",
+                StepPhase.CUTOVER,
                 "DescribeSecret",
                 {
                     "SecretId": resource.arn,
@@ -212,18 +202,16 @@ class SecretPaths(PlannerBase):
         self.chains.append(c)
         kind = CLUSTER if is_cluster else INSTANCE
         op, id_field, waiter = kind.modify, kind.id_field, kind.waiter
-        c.add(
+        c.check_source(
             "check-source",
-            "check-source",
-            "prepare",
+            StepPhase.PREPARE,
             kind.describe,
             {id_field: owner_id, "expected": {"MasterUserSecret.SecretArn": resource.arn}},
             description=f"{owner_id} still manages this secret",
         )
-        c.add(
+        c.call(
             "managed-off",
-            "call",
-            "cutover",
+            StepPhase.CUTOVER,
             op,
             {
                 id_field: owner_id,
@@ -236,18 +224,16 @@ class SecretPaths(PlannerBase):
             destructive=True,
             adopt={"probe": "master-secret-off", "id": owner_id, "cluster": is_cluster},
         )
-        c.add(
+        c.wait(
             "wait-off",
-            "wait",
-            "cutover",
+            StepPhase.CUTOVER,
             waiter,
             {id_field: owner_id},
             description=f"wait until {owner_id} is available",
         )
-        c.add(
+        c.call(
             "managed-on",
-            "call",
-            "cutover",
+            StepPhase.CUTOVER,
             op,
             {
                 id_field: owner_id,
@@ -263,18 +249,16 @@ class SecretPaths(PlannerBase):
                 "key": key.arn,
             },
         )
-        c.add(
+        c.wait(
             "wait-on",
-            "wait",
-            "cutover",
+            StepPhase.CUTOVER,
             waiter,
             {id_field: owner_id},
             description=f"wait until {owner_id} is available",
         )
-        c.add(
+        c.verify(
             "verify",
-            "verify",
-            "cutover",
+            StepPhase.CUTOVER,
             kind.describe,
             {id_field: owner_id, "expect": {"MasterUserSecret.KmsKeyId": key.arn}},
             description=f"{owner_id}'s master secret is on the target key",

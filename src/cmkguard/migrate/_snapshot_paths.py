@@ -5,6 +5,7 @@ from __future__ import annotations
 from cmkguard.arn import parse_arn
 from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
 from cmkguard.migrate._base import Chain, PlannerBase, ident
+from cmkguard.migrate.model import StepPhase
 
 SNAPSHOT_COPY_LIMIT = 5
 """Snapshot copies in flight per destination region and account (an RDS quota)."""
@@ -56,10 +57,9 @@ class SnapshotPaths(PlannerBase):
                         if cluster
                         else "TargetDBSnapshotIdentifier"
                     )
-                    step = c.add(
+                    step = c.call(
                         f"copy-{target}",
-                        "call",
-                        "copy",
+                        StepPhase.COPY,
                         op,
                         {
                             src_field: source,
@@ -79,10 +79,9 @@ class SnapshotPaths(PlannerBase):
                     copies.append((resource, source, target, cluster, key, step.id))
                 for _res, _source, target, cluster, _key, copy_id in copies:
                     id_field = "DBClusterSnapshotIdentifier" if cluster else "DBSnapshotIdentifier"
-                    wait = c.add(
+                    wait = c.wait(
                         f"wait-{target}",
-                        "wait",
-                        "copy",
+                        StepPhase.COPY,
                         "DBClusterSnapshotAvailable" if cluster else "DBSnapshotAvailable",
                         {id_field: target},
                         description=f"wait until {target} is available",
@@ -92,10 +91,9 @@ class SnapshotPaths(PlannerBase):
                     wait_of[target] = wait.id
                 for resource, source, target, cluster, key, _copy_id in copies:
                     id_field = "DBClusterSnapshotIdentifier" if cluster else "DBSnapshotIdentifier"
-                    c.add(
+                    c.verify(
                         f"verify-{target}",
-                        "verify",
-                        "copy",
+                        StepPhase.COPY,
                         "DescribeDBClusterSnapshots" if cluster else "DescribeDBSnapshots",
                         {id_field: target, "expect": {"KmsKeyId": key.arn}},
                         description=f"{target} is encrypted with the target key",
@@ -119,10 +117,9 @@ class SnapshotPaths(PlannerBase):
             return
         id_field = "DBClusterSnapshotIdentifier" if cluster else "DBSnapshotIdentifier"
         verify_id = c.steps[-1].id
-        c.add(
+        c.call(
             f"delete-{source}",
-            "call",
-            "cleanup",
+            StepPhase.CLEANUP,
             "DeleteDBClusterSnapshot" if cluster else "DeleteDBSnapshot",
             {id_field: source},
             description=f"DELETE the original snapshot {source} (asked for explicitly)",

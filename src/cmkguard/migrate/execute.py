@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cmkguard.aws import migration_ops as ops
 from cmkguard.errors import (
     ConfigurationError,
     JournalMismatchError,
@@ -39,6 +38,7 @@ from cmkguard.errors import (
     StepFailedError,
 )
 from cmkguard.migrate import _settings as st
+from cmkguard.migrate import aws_ops as ops
 from cmkguard.migrate.journal import JOURNAL_SCHEMA_VERSION, Journal, JsonFileJournal
 from cmkguard.migrate.model import GENERATED_PASSWORD, MigrationPlan, MigrationStep
 

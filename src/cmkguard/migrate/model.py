@@ -7,17 +7,19 @@ another process, from the same bytes. Its :attr:`MigrationPlan.fingerprint` ties
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import html
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from cmkguard._html import table
-from cmkguard._json import load_document_json
+from cmkguard.errors import PlanFormatError, PlanIntegrityError
+from cmkguard.migrate._convert import structure, unstructure
 
 __all__ = [
     "GENERATED_PASSWORD",
@@ -27,13 +29,56 @@ __all__ = [
     "MigrationPlan",
     "MigrationStep",
     "PreflightItem",
+    "PreflightLevel",
+    "StepKind",
+    "StepPhase",
 ]
 
 PLAN_SCHEMA_VERSION = 1
-"""Version of the JSON document written by :meth:`MigrationPlan.to_json`."""
+"""Version of the JSON document written by `MigrationPlan.to_json`."""
 
-PHASES: tuple[str, ...] = ("prepare", "copy", "restore", "cutover", "cleanup")
+
+class StepKind(enum.StrEnum):
+    """What a step does (its value is what plans store)."""
+
+    CHECK_SOURCE = "check-source"
+    """Describe the source and compare with the settings the plan was built from."""
+    CALL = "call"
+    """One AWS request."""
+    WAIT = "wait"
+    """A botocore waiter."""
+    VERIFY = "verify"
+    """Describe and compare with what the step expects."""
+    REENCRYPT_SECRET = "reencrypt-secret"
+    """Read the secret value and write it back as a new version (never shown)."""
+
+
+class StepPhase(enum.StrEnum):
+    """Step phases, in execution order. Nothing before `CUTOVER` modifies a source resource."""
+
+    PREPARE = "prepare"
+    COPY = "copy"
+    RESTORE = "restore"
+    CUTOVER = "cutover"
+    CLEANUP = "cleanup"
+
+
+PHASES: tuple[StepPhase, ...] = tuple(StepPhase)
 """Step phases, in execution order. Nothing before ``cutover`` modifies a source resource."""
+
+
+class PreflightLevel(enum.StrEnum):
+    """How a pre-flight item weighs on the plan."""
+
+    BLOCKING = "blocking"
+    """The plan cannot be executed."""
+    WARNING = "warning"
+    """A human should review it."""
+    PASSED = "passed"
+    """Checked and fine (shown so the review says what was checked)."""
+
+
+_E = TypeVar("_E", bound=enum.Enum)
 
 GENERATED_PASSWORD = "<generated at execution time; never logged or stored>"
 """Placeholder the executor replaces with a fresh random password (ManageMasterUserPassword off).
@@ -42,7 +87,24 @@ The password only bridges the moment between turning RDS management off and on a
 printed, journaled or returned.
 """
 
-_STEP_KINDS = ("check-source", "call", "wait", "verify", "reencrypt-secret")
+
+def _enum(cls: type[_E], value: Any, what: str) -> _E:
+    try:
+        return cls(value)
+    except ValueError:
+        raise ValueError(f"unknown {what} {value!r}") from None
+
+
+def _to_level(value: Any) -> PreflightLevel:
+    return _enum(PreflightLevel, value, "pre-flight level")
+
+
+def _to_kind(value: Any) -> StepKind:
+    return _enum(StepKind, value, "step kind")
+
+
+def _to_phase(value: Any) -> StepPhase:
+    return _enum(StepPhase, value, "step phase")
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -103,43 +165,43 @@ class MigrationOptions:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        data = attrs.asdict(self)
-        data["secret_consumers"] = {k: list(v) for k, v in self.secret_consumers.items()}
+        data: dict[str, Any] = unstructure(self)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MigrationOptions:
-        """Rebuild from :meth:`to_dict` output (unknown fields are an error)."""
-        return cls(**dict(data))
+        """Rebuild from `to_dict` output (unknown fields are a `PlanFormatError`)."""
+        return structure(cls, data, "options")
 
 
 @attrs.frozen
 class PreflightItem:
     """One pre-flight check and its outcome.
 
-    ``level`` is ``"blocking"`` (the plan cannot be executed), ``"warning"`` (review it) or
-    ``"passed"``. ``check`` is a stable id such as ``key-enabled`` or ``consumer-decrypt``;
-    ``subject`` what it is about (a resource ARN, a key ARN, a principal).
+    `level` is a `PreflightLevel`: `blocking` (the plan cannot be executed), `warning`
+    (review it) or `passed`. `check` is a stable id such as `key-enabled` or `consumer-decrypt`;
+    `subject` what it is about (a resource ARN, a key ARN, a principal).
     """
 
     check: str
-    level: str
+    level: PreflightLevel = attrs.field(converter=_to_level)
     subject: str
     message: str
 
     @property
     def blocking(self) -> bool:
         """Whether this item stops execution."""
-        return self.level == "blocking"
+        return self.level is PreflightLevel.BLOCKING
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return attrs.asdict(self)
+        data: dict[str, Any] = unstructure(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PreflightItem:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(**dict(data))
+        """Rebuild from `to_dict` output."""
+        return structure(cls, data, "preflight item")
 
 
 @attrs.frozen
@@ -168,8 +230,8 @@ class MigrationStep:
     """
 
     id: str
-    kind: str
-    phase: str
+    kind: StepKind = attrs.field(converter=_to_kind)
+    phase: StepPhase = attrs.field(converter=_to_phase)
     service: str
     region: str
     operation: str
@@ -182,50 +244,17 @@ class MigrationStep:
     destructive: bool = False
     adopt: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
 
-    def __attrs_post_init__(self) -> None:
-        if self.kind not in _STEP_KINDS:
-            raise ValueError(f"unknown step kind {self.kind!r}")
-        if self.phase not in PHASES:
-            raise ValueError(f"unknown step phase {self.phase!r}")
-
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the canonical form the fingerprint hashes)."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "phase": self.phase,
-            "service": self.service,
-            "region": self.region,
-            "operation": self.operation,
-            "params": _jsonable(self.params),
-            "resource_arn": self.resource_arn,
-            "description": self.description,
-            "precondition": self.precondition,
-            "verify": self.verify,
-            "depends_on": list(self.depends_on),
-            "destructive": self.destructive,
-            "adopt": _jsonable(self.adopt),
-        }
+        data: dict[str, Any] = unstructure(self)
+        data["params"] = _jsonable(self.params)
+        data["adopt"] = _jsonable(self.adopt)
+        return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MigrationStep:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            id=data["id"],
-            kind=data["kind"],
-            phase=data["phase"],
-            service=data["service"],
-            region=data["region"],
-            operation=data["operation"],
-            params=data.get("params") or {},
-            resource_arn=data.get("resource_arn", ""),
-            description=data.get("description", ""),
-            precondition=data.get("precondition", ""),
-            verify=data.get("verify", ""),
-            depends_on=tuple(data.get("depends_on", ())),
-            destructive=bool(data.get("destructive", False)),
-            adopt=data.get("adopt") or {},
-        )
+    def from_dict(cls, data: Mapping[str, Any], where: str = "step") -> MigrationStep:
+        """Rebuild from `to_dict` output."""
+        return structure(cls, data, where)
 
     def request_text(self) -> str:
         """``service.Operation(params)`` as it would be sent (JSON-encoded parameters)."""
@@ -240,6 +269,9 @@ class MigrationStep:
 def _jsonable(value: Any) -> Any:
     # Round-trip through JSON so tuples become lists: canonical form for hashing and comparing.
     return json.loads(json.dumps(value, sort_keys=True))
+
+
+_HEADER_FIELDS = ("schema_version", "fingerprint")
 
 
 def _steps(value: Iterable[MigrationStep]) -> tuple[MigrationStep, ...]:
@@ -295,7 +327,7 @@ class MigrationPlan:
     @property
     def warnings(self) -> tuple[PreflightItem, ...]:
         """The pre-flight items to review."""
-        return tuple(i for i in self.preflight if i.level == "warning")
+        return tuple(i for i in self.preflight if i.level is PreflightLevel.WARNING)
 
     @property
     def executable(self) -> bool:
@@ -345,43 +377,43 @@ class MigrationPlan:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MigrationPlan:
-        """Rebuild from :meth:`to_dict` output.
+        """Rebuild from `to_dict` output.
 
-        Raises ``ValueError`` on an unknown schema version or when the stored fingerprint does
-        not match the steps (the file was edited).
+        Raises `PlanFormatError` (a `ValueError`) naming the first malformed element or an
+        unknown schema version, and `PlanIntegrityError` when the fingerprint is missing or
+        does not match (the file was edited).
         """
+        if not isinstance(data, Mapping):
+            raise PlanFormatError("plan", "expected a JSON object")
         version = data.get("schema_version")
         if version != PLAN_SCHEMA_VERSION:
-            raise ValueError(
+            raise PlanFormatError(
+                "schema_version",
                 f"unsupported plan schema_version {version!r} (this cmkguard reads "
-                f"{PLAN_SCHEMA_VERSION})"
+                f"{PLAN_SCHEMA_VERSION})",
             )
-        plan = cls(
-            target_key=data["target_key"],
-            resources=tuple(data.get("resources", ())),
-            steps=tuple(MigrationStep.from_dict(s) for s in data.get("steps", ())),
-            preflight=tuple(PreflightItem.from_dict(i) for i in data.get("preflight", ())),
-            options=MigrationOptions.from_dict(data.get("options") or {}),
-            target_key_arns=data.get("target_key_arns") or {},
-            rollback_steps=tuple(
-                MigrationStep.from_dict(s) for s in data.get("rollback_steps", ())
-            ),
-            is_rollback=bool(data.get("is_rollback", False)),
-        )
+        body = {k: v for k, v in data.items() if k not in _HEADER_FIELDS}
+        plan = structure(cls, body, "plan")
         stored = data.get("fingerprint")
         if stored is not None and stored != plan.fingerprint:
-            raise ValueError("plan fingerprint does not match its steps: the plan was modified")
+            raise PlanIntegrityError(
+                "plan fingerprint does not match its steps: the plan was modified"
+            )
         return plan
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """Serialise to JSON text (see :meth:`from_json`)."""
+        """Serialise to JSON text (see `from_json`)."""
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MigrationPlan:
-        """Read a plan written by `to_json` (`DocumentError` when it is not JSON or is nested
-        absurdly deep)."""
-        return cls.from_dict(load_document_json(text, "cmkguard migration plan"))
+        """Read a plan written by `to_json` (malformed text: `PlanFormatError`)."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise PlanFormatError("plan", f"not JSON: {reason}") from None
+        return cls.from_dict(data)
 
     # -- review --------------------------------------------------------------------------------
 
