@@ -11,7 +11,7 @@ from cmkguard.audit.config import DEFAULT_REQUIRED_TAGS, AuditPolicy, Suppressio
 from cmkguard.audit.diff import AuditDiff, diff
 from cmkguard.audit.engine import audit
 from cmkguard.audit.finding import Finding, fingerprint
-from cmkguard.audit.kpis import Coverage, Kpis
+from cmkguard.audit.kpis import Completeness, Coverage, Kpis
 from cmkguard.audit.report import REPORT_SCHEMA_VERSION, AuditReport, ScanSummary
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "AuditDiff",
     "AuditPolicy",
     "AuditReport",
+    "Completeness",
     "Coverage",
     "Finding",
     "Kpis",
