@@ -9,7 +9,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
 from cmkguard._version import __version__
-from cmkguard.audit import (
+from cmkguard.auditing import (
     FINDING_CATALOGUE,
     AuditDiff,
     AuditPolicy,
@@ -21,7 +21,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.audit.org import (
+from cmkguard.auditing.org import (
     AccountCoverage,
     Dependent,
     KeyDependents,
@@ -85,6 +85,7 @@ from cmkguard.migrate import (
     WaiterSettings,
     capture_settings,
     execute,
+    plan_guardrails,
     plan_migration,
 )
 from cmkguard.org import (
@@ -238,6 +239,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "organization_accounts",
     "organization_view",
     "parse_key_policy",
+    "plan_guardrails",
     "plan_migration",
     "scan",
     "scan_organization",

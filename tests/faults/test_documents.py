@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cmkguard import Inventory
-from cmkguard.audit import AuditReport
+from cmkguard.auditing import AuditReport
 from cmkguard.errors import CmkGuardError, DocumentError
 
 
