@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = (
     "cmkguard",
     "cmkguard.aws",
+    "cmkguard.guardrails",
     "cmkguard.inventory",
+    "cmkguard.org",
     "cmkguard.resources",
     "cmkguard.testing",
 )

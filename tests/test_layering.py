@@ -61,6 +61,7 @@ TIER_NAMES = ("values", "core", "AWS edge", "orchestration", "package front")
 TIERS = {
     "cmkguard.inventory.values": VALUES,
     "cmkguard.inventory.scanner": ORCHESTRATION,
+    "cmkguard.org.scanner": ORCHESTRATION,
     "cmkguard.migrate.model": VALUES,
     "cmkguard.migrate._convert": VALUES,  # the plan values' JSON converter (imports only errors)
     "cmkguard.migrate.execute": ORCHESTRATION,

@@ -11,7 +11,8 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     │   └── IacInputError                      a file that is not a plan or template
     ├── AwsAccessError                         AWS could not be used at all
     │   ├── NoCredentialsError                 no credentials were found
-    │   └── EndpointUnreachableError           the endpoint did not answer
+    │   ├── EndpointUnreachableError           the endpoint did not answer
+    │   └── OrganizationAccessError            AWS Organizations cannot be read from here
     ├── MissingExtraError (also ImportError)   an optional dependency is not installed
     └── MigrationError                         planning or executing a migration failed
         ├── PreflightError                     a plan has blocking pre-flight items
@@ -46,6 +47,7 @@ __all__ = [
     "MigrationError",
     "MissingExtraError",
     "NoCredentialsError",
+    "OrganizationAccessError",
     "PlanFormatError",
     "PlanIntegrityError",
     "PolicyParseError",
@@ -187,6 +189,33 @@ class StepFailedError(MigrationError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.step_id, self.reason))
+
+
+class OrganizationAccessError(AwsAccessError):
+    """AWS Organizations cannot be read with these credentials.
+
+    ``caller_account`` is where discovery ran; ``caller_role`` what that account is to the
+    organisation (``"management"``, ``"member"`` or ``"none"`` outside any organisation);
+    ``management_account`` the organisation's management account when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        caller_account: str | None = None,
+        caller_role: str | None = None,
+        management_account: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.caller_account = caller_account
+        self.caller_role = caller_role
+        self.management_account = management_account
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            self.__class__,
+            (self.message, self.caller_account, self.caller_role, self.management_account),
+        )
 
 
 class JournalLockedError(MigrationError):

@@ -12,6 +12,7 @@ from cmkguard.audit.config import AuditPolicy, Suppression
 from cmkguard.audit.context import AuditContext, as_utc
 from cmkguard.audit.finding import Finding
 from cmkguard.audit.kpis import compute_kpis
+from cmkguard.audit.org import organization_policy
 from cmkguard.audit.report import AuditReport, ScanSummary
 from cmkguard.audit.rules import ALL_RULES
 from cmkguard.inventory.values import Inventory
@@ -80,7 +81,7 @@ def audit(
     """
     from cmkguard import __version__
 
-    policy = policy if policy is not None else AuditPolicy()
+    policy = organization_policy(policy if policy is not None else AuditPolicy(), inventory)
     clock = as_utc(now) if now is not None else datetime.now(UTC)
     ctx = AuditContext(inventory=inventory, policy=policy, now=clock, rules=catalogue())
     seen: dict[str, Finding] = {}

@@ -11,12 +11,13 @@ from cmkguard.audit.finding import Finding
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey
 from cmkguard.severity import Severity
 
-__all__ = ["Coverage", "Kpis", "compute_kpis"]
+__all__ = ["Coverage", "Kpis", "compute_kpis", "coverage_of"]
 
 
 @attrs.frozen
 class Coverage:
-    """How many resources of a group sit on a customer-managed key of their own account.
+    """How many resources of a group sit on a customer-managed key of their own account (or,
+    in an organisation's inventory, of an account of the organisation).
 
     ``measured`` excludes resources whose key class is unknown; ``percent`` is ``None`` when
     nothing was measured.
@@ -46,21 +47,38 @@ class Coverage:
         return cls(total=data["total"], measured=data["measured"], on_cmk=data["on_cmk"])
 
 
-def _coverage(resources: Iterable[EncryptedResource]) -> Coverage:
+def _on_cmk(r: EncryptedResource, members: frozenset[str]) -> bool:
+    if r.key_class is KeyClass.CUSTOMER_MANAGED:
+        return True
+    # Another account's key is always a CMK (AWS-managed keys cannot be shared): one of the
+    # organisation's accounts' keys is a customer-managed key of ours.
+    if r.key_class is not KeyClass.CROSS_ACCOUNT or not members or not r.key_arn:
+        return False
+    parts = r.key_arn.split(":")
+    return len(parts) > 4 and parts[4] in members
+
+
+def coverage_of(
+    resources: Iterable[EncryptedResource], members: frozenset[str] = frozenset()
+) -> Coverage:
+    """The CMK coverage of ``resources``; keys of the ``members`` accounts (an organisation's)
+    count as customer-managed keys too."""
     total = measured = on_cmk = 0
     for r in resources:
         total += 1
         if r.key_class is not KeyClass.UNKNOWN:
             measured += 1
-            on_cmk += r.key_class is KeyClass.CUSTOMER_MANAGED
+            on_cmk += _on_cmk(r, members)
     return Coverage(total, measured, on_cmk)
 
 
-def _grouped(resources: Iterable[EncryptedResource], attr: str) -> dict[str, Coverage]:
+def _grouped(
+    resources: Iterable[EncryptedResource], attr: str, members: frozenset[str] = frozenset()
+) -> dict[str, Coverage]:
     groups: dict[str, list[EncryptedResource]] = {}
     for r in resources:
         groups.setdefault(str(getattr(r, attr)), []).append(r)
-    return {name: _coverage(rs) for name, rs in sorted(groups.items())}
+    return {name: coverage_of(rs, members) for name, rs in sorted(groups.items())}
 
 
 def _cov_map(value: Mapping[str, Coverage]) -> Mapping[str, Coverage]:
@@ -155,6 +173,7 @@ def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation
     from cmkguard.audit.rules.keys import rotation_compliant
 
     resources = inventory.resources
+    members = inventory.organization.member_accounts if inventory.organization else frozenset()
     cmks: list[KmsKey] = [
         k for k in inventory.keys.values() if not k.is_aws_managed and k.state != "PendingDeletion"
     ]
@@ -169,10 +188,10 @@ def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation
     return Kpis(
         resources=len(resources),
         resources_by_key_class={k.value: v for k, v in inventory.counts_by_class().items()},
-        coverage=_coverage(resources),
-        coverage_by_resource_type=_grouped(resources, "resource_type"),
-        coverage_by_account=_grouped(resources, "account"),
-        coverage_by_region=_grouped(resources, "region"),
+        coverage=coverage_of(resources, members),
+        coverage_by_resource_type=_grouped(resources, "resource_type", members),
+        coverage_by_account=_grouped(resources, "account", members),
+        coverage_by_region=_grouped(resources, "region", members),
         customer_keys=len(cmks),
         rotation_applicable=sum(v is not None for v in verdicts),
         rotation_compliant=sum(v is True for v in verdicts),

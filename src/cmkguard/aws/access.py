@@ -62,6 +62,31 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+_LOADER_LOCK = threading.Lock()
+_loader: Any = None
+
+
+def shared_loader() -> Any:
+    """One botocore data loader (parsed service models) for every session this process builds.
+
+    An organisation scan builds two sessions per account (the base and the assumed role);
+    each fresh botocore session would parse the service models again (RDS's alone is ~1 MB of
+    JSON), which at hundreds of accounts costs more CPU than the scan. The loader only reads
+    and caches model files, so sessions can share it (`register_component` is public).
+    """
+    global _loader
+    with _LOADER_LOCK:
+        if _loader is None:
+            _loader = botocore.session.get_session().get_component("data_loader")
+        return _loader
+
+
+def _core_session() -> botocore.session.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", shared_loader())
+    return core
+
+
 @attrs.frozen
 class AccessSpec:
     """The picklable description of an `AwsAccess`: where its credentials come from.
@@ -126,7 +151,7 @@ class AccessSpec:
 
     def base_session(self) -> boto3.Session:
         """A fresh session from the description, before any role is assumed."""
-        kwargs: dict[str, Any] = {"region_name": self.region}
+        kwargs: dict[str, Any] = {"region_name": self.region, "botocore_session": _core_session()}
         if self.profile:
             kwargs["profile_name"] = self.profile
         if self.access_key_id:
@@ -178,7 +203,7 @@ def _assume(base: boto3.Session, hop: RoleHop, region: str | None) -> boto3.Sess
             "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
         }
 
-    core = botocore.session.Session()
+    core = _core_session()
     resolver = botocore.credentials.CredentialResolver(providers=[_AssumedRoleProvider(fetch)])
     core.register_component("credential_provider", resolver)
     endpoint = getattr(base, "endpoint_url", None)

@@ -32,6 +32,10 @@ MAX_PAGE_SIZE: Mapping[str, int] = {
     "ListKeyRotations": 1000,
     # Resource Groups Tagging API GetResources accepts ResourcesPerPage 1..100.
     "GetResources": 100,
+    # Organizations list operations accept MaxResults 1..20.
+    "ListAccounts": 20,
+    "ListOrganizationalUnitsForParent": 20,
+    "ListChildren": 20,
 }
 """The largest page each paged operation accepts."""
 

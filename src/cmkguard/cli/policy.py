@@ -16,7 +16,14 @@ from typing import IO, Any
 from cmkguard.arn import is_account_id, is_org_id
 from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output, read_text
 from cmkguard.errors import PolicyParseError
-from cmkguard.policy import GrantAnalysis, PolicyAnalysis, analyze_grants, analyze_key_policy
+from cmkguard.policy import (
+    GrantAnalysis,
+    PolicyAnalysis,
+    analyze_grants,
+    analyze_key_policy,
+    parse_key_policy,
+)
+from cmkguard.policy.compare import compare_key_policies
 
 __all__ = ["FORMATS", "register", "render_table"]
 
@@ -55,6 +62,64 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     analyze.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     analyze.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     analyze.set_defaults(handler=_run)
+    _register_diff(sub)
+
+
+def _register_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    diff = sub.add_parser(
+        "diff",
+        help="what a key-policy change does to access (a pull-request gate)",
+        description="Who gains or loses each kms action, whether the key becomes public or "
+        "gains an external account, findings added and removed, with witnesses. Exit 1 with "
+        "--fail-on-new-access when the change adds access, 2 when an input is malformed.",
+    )
+    diff.add_argument("old", metavar="OLD", help="the current key policy (file, - for stdin)")
+    diff.add_argument("new", metavar="NEW", help="the proposed key policy (file)")
+    diff.add_argument("--account", required=True, help="the key's 12-digit account id")
+    diff.add_argument("--org-id", help="the key account's organization id (o-...)")
+    diff.add_argument(
+        "--trusted-account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an external account (or org id) whose access is intended; repeatable",
+    )
+    diff.add_argument("--key-arn", help="the key's ARN (lets Resource patterns match exactly)")
+    diff.add_argument(
+        "--fail-on-new-access", action="store_true", help="exit 1 when the change adds access"
+    )
+    diff.add_argument("--format", choices=FORMATS, default="table", help="default: table")
+    diff.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    diff.set_defaults(handler=_run_diff)
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    _check_ids(args)
+    if args.old == "-" and args.new == "-":
+        raise UsageError("only one of OLD and NEW can be read from stdin")
+    policies = {}
+    for label, path in (("old", args.old), ("new", args.new)):
+        source = "<stdin>" if path == "-" else path
+        try:
+            # Parsed one by one so a malformed file is named in the message.
+            policies[label] = parse_key_policy(_policy_input(_read(path, f"{label} key policy")))
+        except PolicyParseError as exc:
+            raise UsageError(f"{source}: malformed key policy: {exc}") from None
+    change = compare_key_policies(
+        policies["old"],
+        policies["new"],
+        key_account=args.account,
+        org_id=args.org_id,
+        trusted_accounts=args.trusted_account,
+        key_arn=args.key_arn,
+    )
+    with open_output(args.output) as out:
+        if args.format == "json":
+            json.dump(change.to_dict(), out, indent=2)
+            out.write("\n")
+        else:
+            out.write(str(change) + "\n")
+    return EXIT_FINDINGS if args.fail_on_new_access and change.has_new_access else EXIT_OK
 
 
 def _read(path: str, what: str) -> str:

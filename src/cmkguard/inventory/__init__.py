@@ -39,6 +39,7 @@ from cmkguard.inventory.values import (
     KeyClass,
     KeyUse,
     KmsKey,
+    OrgScope,
     RotationStatus,
     ScanError,
 )
@@ -58,6 +59,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "KmsKey",
     "LinkedUnit",
     "NullProgress",
+    "OrgScope",
     "ResourceUnit",
     "RotationStatus",
     "ScanError",

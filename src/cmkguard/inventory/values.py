@@ -31,6 +31,7 @@ __all__ = [
     "KeyClass",
     "KeyUse",
     "KmsKey",
+    "OrgScope",
     "RotationStatus",
     "ScanError",
 ]
@@ -423,6 +424,60 @@ class ScanError:
         return cls(**dict(data))
 
 
+def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()}
+
+
+@attrs.frozen
+class OrgScope:
+    """The organisation an inventory covers (set by `cmkguard.merge_results`).
+
+    ``account_ous`` maps every account Organizations listed to its OU path
+    (``"Workloads/Prod"``, ``"/"`` for the root) and ``account_names`` to its name;
+    ``unread`` are the selected accounts that could not be read (their `ScanError`s say why);
+    ``suspended`` the accounts that are not active (never scanned). Accounts of the
+    organisation are its zone of trust: the audit treats their keys and grants as internal.
+    """
+
+    org_id: str
+    management_account: str
+    account_ous: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict, hash=False)
+    account_names: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict, hash=False)
+    unread: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    suspended: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+
+    @property
+    def member_accounts(self) -> frozenset[str]:
+        """Every account of the organisation (suspended ones included)."""
+        return frozenset(self.account_ous)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "org_id": self.org_id,
+            "management_account": self.management_account,
+            "accounts": [
+                {"id": a, "ou": ou, "name": self.account_names.get(a, "")}
+                for a, ou in sorted(self.account_ous.items())
+            ],
+            "unread": list(self.unread),
+            "suspended": list(self.suspended),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OrgScope:
+        """Rebuild from `to_dict` output."""
+        accounts = data.get("accounts", ())
+        return cls(
+            org_id=data["org_id"],
+            management_account=data["management_account"],
+            account_ous={a["id"]: a.get("ou", "/") for a in accounts},
+            account_names={a["id"]: a.get("name", "") for a in accounts},
+            unread=tuple(data.get("unread", ())),
+            suspended=tuple(data.get("suspended", ())),
+        )
+
+
 def _keys_mapping(value: Mapping[KeyArn, KmsKey] | Iterable[KmsKey]) -> dict[KeyArn, KmsKey]:
     if isinstance(value, Mapping):
         return dict(value)
@@ -446,6 +501,8 @@ class Inventory:
     """Keys of accounts outside the scan that resources use (another account's CMK), as far as
     ``DescribeKey`` could read them: metadata only, never audited as the scanned accounts' keys
     (``keys``)."""
+    organization: OrgScope | None = None
+    """The organisation scanned (`cmkguard.scan_organization`); ``None`` for account scans."""
 
     def counts_by_class(self) -> dict[KeyClass, int]:
         """How many resources sit in each key class (every class present, zeros included)."""
@@ -491,7 +548,7 @@ class Inventory:
             "keys": [k.to_dict() for k in self.keys.values()],
             "errors": [e.to_dict() for e in self.errors],
             "external_keys": [k.to_dict() for k in self.external_keys.values()],
-        }
+        } | ({"organization": self.organization.to_dict()} if self.organization else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Inventory:
@@ -525,6 +582,9 @@ class Inventory:
             resource_types=tuple(data.get("resource_types", ())),
             scanned_at=_dt_from_json(data.get("scanned_at")),
             external_keys=[KmsKey.from_dict(k) for k in data.get("external_keys", ())],
+            organization=OrgScope.from_dict(data["organization"])
+            if data.get("organization")
+            else None,
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cmkguard.policy._actions import KMS_ACTIONS
 from cmkguard.policy.analysis import PolicyAnalysis, StatementExplanation, analyze_key_policy
+from cmkguard.policy.compare import AccessChange, ChangeWitness, PolicyChange, compare_key_policies
 from cmkguard.policy.document import (
     Condition,
     Effect,
@@ -26,6 +27,8 @@ __all__ = [
     "GRANT_OPERATIONS",
     "KMS_ACTIONS",
     "POLICY_FINDINGS",
+    "AccessChange",
+    "ChangeWitness",
     "Condition",
     "Effect",
     "FindingSpec",
@@ -33,6 +36,7 @@ __all__ = [
     "GrantView",
     "KeyPolicy",
     "PolicyAnalysis",
+    "PolicyChange",
     "PolicyFinding",
     "Principal",
     "PrincipalKind",
@@ -40,5 +44,6 @@ __all__ = [
     "StatementExplanation",
     "analyze_grants",
     "analyze_key_policy",
+    "compare_key_policies",
     "parse_key_policy",
 ]

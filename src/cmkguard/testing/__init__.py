@@ -10,16 +10,28 @@ starts, and a missing moto raises :class:`cmkguard.MissingExtraError`.
 
 from cmkguard.testing._emulator import EmulatedAWS
 from cmkguard.testing._faults import Fault, FaultInjector, FaultKind
+from cmkguard.testing._org import (
+    EmulatedOrganization,
+    ExpectedAccount,
+    OrgTruth,
+    RequestRecord,
+    seed_organization,
+)
 from cmkguard.testing._seed import seed_estate
 from cmkguard.testing._truth import ExpectedKey, ExpectedResource, GroundTruth
 
 __all__ = [
     "EmulatedAWS",
+    "EmulatedOrganization",
+    "ExpectedAccount",
     "ExpectedKey",
     "ExpectedResource",
     "Fault",
     "FaultInjector",
     "FaultKind",
     "GroundTruth",
+    "OrgTruth",
+    "RequestRecord",
     "seed_estate",
+    "seed_organization",
 ]

@@ -229,6 +229,18 @@ class EmulatedAWS:
             response.read()
         with self._lock:
             self._credentials.clear()
+        if self._middleware is not None:
+            self._middleware.hooks.clear()  # an emulated organisation's rules go with it
+
+    def add_accounts(self, accounts: Iterable[str]) -> None:
+        """Emulate more accounts (an emulated organisation's members), also while running."""
+        new = [a for a in accounts if a not in self.accounts]
+        bad = [a for a in new if not (len(a) == 12 and a.isdigit())]
+        if bad:
+            raise ConfigurationError(f"not a 12-digit account id: {bad[0]!r}")
+        self.accounts = (*self.accounts, *new)
+        if self._middleware is not None:
+            self._middleware.accounts = self.accounts
 
     # -- sessions ----------------------------------------------------------------------------
 

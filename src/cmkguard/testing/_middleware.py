@@ -26,7 +26,7 @@ import botocore.loaders
 
 from cmkguard.testing import _moto
 
-__all__ = ["EmulatorMiddleware", "RequestInfo", "parse_request"]
+__all__ = ["EmulatorMiddleware", "RequestHook", "RequestInfo", "parse_request"]
 
 _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _ACTION_RE = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
@@ -40,6 +40,9 @@ _UNENCRYPTED_PLACEHOLDER_RE = re.compile(
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+RequestHook = Callable[[dict[str, Any], "RequestInfo", str, StartResponse], Iterable[bytes] | None]
+"""Sees each AWS request (environ, what it is, the account it acts in) before moto does; may
+answer it (an error AWS would give) or re-route it (``HTTP_X_MOTO_ACCOUNT_ID``); ``None``: go on."""
 
 
 class RequestInfo:
@@ -204,6 +207,8 @@ class EmulatorMiddleware:
         self._accounts_by_key: dict[str, str] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
+        self.hooks: dict[str, RequestHook] = {}
+        """Named request hooks (the emulated organisation's), run in insertion order."""
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -299,8 +304,16 @@ class EmulatorMiddleware:
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         with self._lock:
             self._counts[(info.service, info.operation)] += 1
+        answer = None
+        for hook in tuple(self.hooks.values()):
+            answer = hook(environ, info, account, start_response)
+            if answer is not None:
+                break
+        account = environ["HTTP_X_MOTO_ACCOUNT_ID"]
         if self.latency_s > 0:
             time.sleep(self.latency_s)
+        if answer is not None:
+            return answer
         reads = info.operation.startswith(_READ_PREFIXES)
         if info.service == "secretsmanager":
             # One at a time (see _moto.SECRETS_LOCK), after the latency sleep, which overlaps.

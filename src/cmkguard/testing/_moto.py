@@ -9,7 +9,6 @@ until an emulator is actually started.
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import json
 import sys
 import threading
@@ -17,7 +16,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from cmkguard.errors import MissingExtraError
+from cmkguard.testing._moto_loader import moto_module
+from cmkguard.testing._org_moto import org_id_of
 
 __all__ = [
     "AWS_MANAGED_ALIASES",
@@ -62,16 +62,6 @@ AWS_MANAGED_ALIASES: dict[str, tuple[str, str]] = {
     ),
 }
 """The AWS-managed keys the emulator makes realistic, with what AWS writes on them."""
-
-
-def moto_module(name: str) -> Any:
-    """Import ``moto.<name>``; raise :class:`MissingExtraError` if moto is not installed."""
-    try:
-        return importlib.import_module(f"moto.{name}" if name else "moto")
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and exc.name.split(".")[0] in {"moto", "werkzeug", "flask"}:
-            raise MissingExtraError("moto", "demo") from exc
-        raise
 
 
 def moto_default_account() -> str:
@@ -539,15 +529,17 @@ def key_manager(account: str, region: str, key_id: str) -> tuple[str, str] | Non
 
 
 def _caller_account_condition_matches(condition: Any, caller: str) -> bool:
-    """A ``kms:CallerAccount`` condition (the one that keeps AWS-managed keys to their account)."""
+    """A ``kms:CallerAccount`` condition (the one that keeps AWS-managed keys to their account)
+    or an ``aws:PrincipalOrgID`` one (a key shared with the caller's organisation)."""
     for operator in condition.values() if isinstance(condition, dict) else ():
         if not isinstance(operator, dict):
             continue
         for name, value in operator.items():
-            if name.lower() == "kms:calleraccount":
-                values = [value] if isinstance(value, str) else list(value)
-                if caller not in values:
-                    return False
+            values = [value] if isinstance(value, str) else list(value)
+            if name.lower() == "kms:calleraccount" and caller not in values:
+                return False
+            if name.lower() == "aws:principalorgid" and org_id_of(caller) not in values:
+                return False
     return True
 
 

@@ -1,0 +1,98 @@
+"""One account of an organisation scan, run inside a worker (AWS edge).
+
+`run_account_scan` takes an `AccountScan` (plain data: the account's target, the caller's
+`AccessSpec`, regions, types, rate limits) and returns an `AccountResult`. It runs in whichever
+thread, process or Dask worker the executor chose: the account's `AwsAccess` is built there
+(the role chain assumed there, once), used by one `cmkguard.scan` of the account with its own
+small thread pool and a rate limiter per (account, region, service), and closed when the
+account is done. Nothing credential-bearing travels with the unit except the caller's
+description a worker needs to assume the role (static keys only when the caller's session was
+built from explicit keys, as the emulator's are).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import attrs
+
+from cmkguard.aws.access import AccessSpec, AwsAccess
+from cmkguard.aws.errormap import CALL_ERRORS, failure
+from cmkguard.aws.ratelimit import RateLimiter, RateLimits
+from cmkguard.errors import CmkGuardError
+from cmkguard.inventory import Inventory, ScanError, scan
+from cmkguard.org.model import AccountResult, AccountTarget
+
+__all__ = ["SESSION_NAME", "AccountScan", "run_account_scan"]
+
+SESSION_NAME = "cmkguard-org-scan"
+"""The role session name of an organisation scan (what CloudTrail shows)."""
+
+
+@attrs.frozen
+class AccountScan:
+    """The unit of an organisation scan: one account, all its regions and resource types.
+
+    The account, not (account, region, type), is the unit so that its role is assumed once,
+    its credentials live exactly as long as its scan, its rate limits are counted in one
+    place, and keys used across its regions resolve together. Inside, the account's
+    (region, resource type) units run on ``threads`` threads.
+    """
+
+    target: AccountTarget
+    base: AccessSpec
+    regions: tuple[str, ...]
+    resource_types: tuple[str, ...]
+    limits: RateLimits
+    threads: int = 8
+    attempt: int = 1
+
+    def __str__(self) -> str:
+        return f"account {self.target.account} (attempt {self.attempt})"
+
+
+def account_access(base: AwsAccess, target: AccountTarget) -> AwsAccess:
+    """The access to ``target``'s account derived from ``base`` (the chain, hub role first;
+    the external id goes with the last role). Roles are assumed on first use."""
+    access = base
+    last = len(target.role_arns) - 1
+    for hop, role_arn in enumerate(target.role_arns):
+        external_id = target.external_id if hop == last else None
+        access = access.for_role(role_arn, external_id, session_name=SESSION_NAME)
+    return access
+
+
+def _unreached(unit: AccountScan, operation: str, reason: str, code: str | None) -> AccountResult:
+    target = unit.target.role_arns[-1] if unit.target.role_arns else None
+    error = ScanError(
+        unit.target.account, unit.regions[0], operation, reason, error_code=code, target=target
+    )
+    inventory = Inventory(
+        errors=[error],
+        regions=unit.regions,
+        resource_types=unit.resource_types,
+        scanned_at=datetime.now(UTC),
+    )
+    return AccountResult(unit.target, inventory, reached=False, attempt=unit.attempt)
+
+
+def run_account_scan(unit: AccountScan) -> AccountResult:
+    """Scan one account (in this thread or process) and return its result; never raises for
+    AWS failures: an account that cannot be entered is an `AccountResult` with
+    ``reached=False`` and a `ScanError` naming the account and why."""
+    with AwsAccess.from_spec(unit.base) as base:
+        access = account_access(base, unit.target)
+        try:
+            session = access.session  # assumes the chain now
+        except CALL_ERRORS as exc:
+            code, reason = failure(exc)
+            return _unreached(unit, "AssumeRole", reason, code)
+        # Before any client is built: every request of the account then waits its turn.
+        RateLimiter(unit.limits).attach(session, unit.target.account)
+        try:
+            inventory = scan(
+                access, unit.regions, unit.resource_types, max_workers=max(1, unit.threads)
+            )
+        except CmkGuardError as exc:  # the account's credentials refused, its endpoint gone...
+            return _unreached(unit, "GetCallerIdentity", str(exc), type(exc).__name__)
+    return AccountResult(unit.target, inventory, reached=True, attempt=unit.attempt)

@@ -1,0 +1,112 @@
+"""The audit of an emulated organisation: coverage by account and OU, the kill-switch view,
+in-organisation sharing told apart from outside access, unread and suspended accounts."""
+
+from __future__ import annotations
+
+import pytest
+
+import cmkguard
+from cmkguard.testing import EmulatedOrganization
+
+REGIONS = ("eu-west-1", "us-east-1")
+
+
+@pytest.fixture(name="inventory", scope="module")
+def _inventory(org: EmulatedOrganization) -> cmkguard.Inventory:
+    found = cmkguard.organization_accounts(org.session())
+    results = cmkguard.scan_organization(org.session(), found, regions=REGIONS)
+    return cmkguard.merge_results(results, found)
+
+
+def test_kill_switch_lists_every_dependent_of_the_central_keys(
+    org: EmulatedOrganization, inventory: cmkguard.Inventory
+) -> None:
+    view = cmkguard.organization_view(inventory)
+    readable = set(org.truth.readable)
+    for key_arn, dependents in org.truth.shared_key_dependents.items():
+        expected = {
+            arn for arn in dependents if org.truth.estate.resources[arn].account in readable
+        }
+        found = view.dependents_of(key_arn)
+        assert found is not None
+        assert {d.resource_arn for d in found.dependents} == expected
+        assert found.key_account == org.truth.key_account
+    org_data = [k for k in view.kill_switch if "alias/org-data" in k.aliases]
+    assert len(org_data) == len(REGIONS)
+    # The central key's dependents are spread over the application accounts.
+    assert len(org_data[0].accounts) >= 3
+
+
+def test_outside_access_is_the_partner_key_only(
+    org: EmulatedOrganization, inventory: cmkguard.Inventory
+) -> None:
+    view = cmkguard.organization_view(inventory)
+    assert {o.key_arn for o in view.outside_access} == set(org.truth.outside_shared_keys)
+    assert all(o.principals == ("999988887777",) for o in view.outside_access)
+
+
+def test_coverage_counts_the_organisations_cmks_worst_first(
+    org: EmulatedOrganization, inventory: cmkguard.Inventory
+) -> None:
+    view = cmkguard.organization_view(inventory)
+    unread = [a for a in view.coverage_by_account if not a.read]
+    assert [a.account for a in unread] == list(org.truth.unassumable)
+    read = [a for a in view.coverage_by_account if a.read]
+    percents = [a.coverage.percent for a in read]
+    assert percents == sorted(percents, key=lambda p: (p is not None, p or 0))
+    for a in read:
+        truth = org.truth.resources_in(a.account)
+        on_cmk = sum(
+            1
+            for r in truth
+            if r.key_class is cmkguard.KeyClass.CUSTOMER_MANAGED
+            or r.key_class is cmkguard.KeyClass.CROSS_ACCOUNT  # the key account's: ours
+        )
+        assert (a.coverage.measured, a.coverage.on_cmk) == (len(truth), on_cmk)
+        assert a.ou == "/".join(org.truth.accounts[a.account].ou_path) or a.ou == "/"
+    ous = {o.ou: o for o in view.coverage_by_ou}
+    assert {"Workloads", "Workloads/Prod", "Security", "/"} <= set(ous)
+    assert ous["Security"].coverage.percent == 100.0
+    assert [u.account for u in view.unread] == list(org.truth.unassumable)
+    assert "AssumeRole" in view.unread[0].reason
+    assert view.suspended == org.truth.suspended
+
+
+def test_audit_trusts_the_organisation_and_flags_the_outside(
+    org: EmulatedOrganization, inventory: cmkguard.Inventory
+) -> None:
+    report = cmkguard.audit(inventory)
+    assert report.policy.org_id == org.truth.org_id
+    assert not [f for f in report.findings if f.rule_id == "resource-cross-account-key"]
+    external = [
+        f
+        for f in report.findings
+        if f.rule_id == "cross-account-access" and f.severity >= cmkguard.Severity.MEDIUM
+    ]
+    assert external
+    assert all("999988887777" in f.message for f in external)
+    keys = {f.key_arn for f in external if f.resource_arn is None}
+    assert keys == set(org.truth.outside_shared_keys)
+    # KPIs count the central key account's CMKs as ours.
+    view = cmkguard.organization_view(inventory)
+    assert report.kpis.coverage.on_cmk == view.coverage.on_cmk
+    assert "inventory-incomplete" in {f.rule_id for f in report.findings}
+
+
+def test_the_same_inventory_without_the_organisation_is_the_old_answer(
+    inventory: cmkguard.Inventory,
+) -> None:
+    import attrs
+
+    plain = attrs.evolve(inventory, organization=None)
+    report = cmkguard.audit(plain)
+    assert [f for f in report.findings if f.rule_id == "resource-cross-account-key"]
+    with pytest.raises(cmkguard.ConfigurationError, match="no organisation"):
+        cmkguard.organization_view(plain)
+
+
+def test_notebook_view_renders_every_section(inventory: cmkguard.Inventory) -> None:
+    html = cmkguard.organization_view(inventory)._repr_html_()
+    for heading in ("Coverage by OU", "Coverage by account", "Kill switch", "outside", "not read"):
+        assert heading in html
+    assert "alias/org-data" in html
