@@ -31,6 +31,7 @@ PUBLIC = (
     "cmkguard",
     "cmkguard.aws",
     "cmkguard.guardrails",
+    "cmkguard.iac",
     "cmkguard.inventory",
     "cmkguard.org",
     "cmkguard.resources",

@@ -38,6 +38,7 @@ from cmkguard.errors import (
     CmkGuardError,
     ConfigurationError,
     EndpointUnreachableError,
+    IacInputError,
     JournalFormatError,
     JournalLockedError,
     JournalMismatchError,
@@ -53,6 +54,7 @@ from cmkguard.errors import (
     UnknownRegionError,
     UnknownResourceTypeError,
 )
+from cmkguard.iac import IacReport, check_iac
 from cmkguard.inventory import (
     EncryptedResource,
     Grant,
@@ -147,6 +149,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "Grant",
     "GrantAnalysis",
     "GrantView",
+    "IacInputError",
+    "IacReport",
     "Inventory",
     "Journal",
     "JournalFormatError",
@@ -216,6 +220,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "analyze_key_policy",
     "audit",
     "capture_settings",
+    "check_iac",
     "compare_key_policies",
     "diff",
     "execute",

@@ -37,6 +37,10 @@ def test_every_audit_rule_is_exercised_by_the_reference_estate(estate: ModuleTyp
         "resource-key-unavailable",
         "secret-rotation-lambda-key-class-mismatch",
         "key-policy-unparseable",
+        "resource-aws-owned-key",
+        # Infrastructure code only (a deployed key does not expose its deletion window):
+        # tests/iac.
+        "key-deletion-window-short",
     }
     assert set(AUDIT_RULES) - exercised == dedicated
 
@@ -119,6 +123,18 @@ def test_unknown_resource_type_on_aws_managed_key_uses_the_generic_rule(estate: 
     res = attrs.evolve(estate.R_AWS_DB, resource_type="dynamodb:table", arn="arn:aws:dynamodb:x")
     report = _audit(estate, resources=(res,), keys=(), errors=())
     assert _pairs(report) == {("resource-aws-managed-key", "arn:aws:dynamodb:x")}
+
+
+def test_an_aws_owned_cluster_has_its_own_finding_and_is_not_cmk_coverage(
+    estate: ModuleType,
+) -> None:
+    owned = attrs.evolve(estate.R_AWS_CLUSTER, key_class=KeyClass.AWS_OWNED, key_arn=None)
+    report = _audit(estate, resources=(owned, estate.R_GOOD), keys=(estate.K_GOOD,), errors=())
+    (f,) = [f for f in report.findings if f.target == owned.arn]
+    assert f.rule_id == "resource-aws-owned-key"
+    assert "AWS owned key" in f.message
+    assert report.kpis.cmk_coverage == 50.0
+    assert report.kpis.resources_by_key_class["aws-owned"] == 1
 
 
 def test_rds_managed_secret_on_default_key_points_to_the_owning_service(estate: ModuleType) -> None:

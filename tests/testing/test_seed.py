@@ -78,6 +78,12 @@ def test_every_resource_key_matches_what_aws_reports(estate: EstateFixture) -> N
             if expected.key_class is KeyClass.UNENCRYPTED:
                 assert identifier is None, arn
                 continue
+            if expected.key_class is KeyClass.AWS_OWNED:
+                # How RDS reports an AWS owned key (botocore's RDS model): sse-rds, no key id.
+                assert identifier is None, arn
+                assert raw["StorageEncryptionType"] == "sse-rds", arn
+                assert raw.get("StorageEncrypted") is False, arn
+                continue
             if identifier is None:
                 # Only a secret on aws/secretsmanager omits its key.
                 assert expected.resource_type == "secretsmanager:secret", arn

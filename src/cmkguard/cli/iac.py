@@ -1,8 +1,11 @@
 """``cmkguard iac check``: classify the keys of resources in Terraform plans and CloudFormation
 templates before deploy, and gate a pull request on the findings.
 
-Exit codes: 0 no finding at or above ``--fail-on`` (or no ``--fail-on``), 1 the gate failed,
-2 bad input (an unreadable file, a file that is neither a plan nor a template, nothing to check).
+Exit codes (the contract of every command): 0 complete and no finding at or above
+``--fail-on``; 1 the gate failed; 2 bad input (an unreadable file, a file that is neither a plan
+nor a template, nothing to check); 3 incomplete: a declared key could not be classified (known
+only after apply, an unresolved parameter or import...), the gaps listed on stderr and in the
+output, unless ``--allow-incomplete``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ __all__ = ["FORMATS", "register", "render_table"]
 
 FORMATS = ("table", "json", "sarif", "csv", "ocsf")
 """Values of ``--format``."""
+
+EXIT_INCOMPLETE = 3
+"""Results were produced but some keys could not be classified (the shared contract's 3)."""
 
 _FAIL_ON = tuple(s.value for s in sorted(Severity, reverse=True))
 
@@ -68,6 +74,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         metavar="NAME=VALUE",
         help="a CloudFormation parameter value (repeatable; otherwise its Default)",
+    )
+    check.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 (or 1) even when some keys cannot be classified before deploy",
     )
     check.add_argument("--policy", metavar="FILE", help="audit policy (TOML or JSON)")
     check.add_argument(
@@ -134,6 +145,15 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FINDINGS
+    if report.gaps and not args.allow_incomplete:
+        print(
+            f"cmkguard: incomplete: {len(report.gaps)} key(s) could not be classified "
+            "before deploy (--allow-incomplete to accept):",
+            file=sys.stderr,
+        )
+        for gap in report.gaps:
+            print(f"  {gap}", file=sys.stderr)
+        return EXIT_INCOMPLETE
     return EXIT_OK
 
 
@@ -190,4 +210,6 @@ def render_table(report: IacReport) -> str:
     )
     lines.append(f"{len(report.resources)} resources checked ({classes or 'none'})")
     lines.append(f"{len(report.active_findings)} findings ({counts or 'none'})")
+    if report.gaps:
+        lines.append(f"incomplete: {len(report.gaps)} key(s) could not be classified before deploy")
     return "\n".join(lines) + "\n"

@@ -13,10 +13,8 @@ for r in report.resources:
 ```
 """
 
-from __future__ import annotations
-
 from cmkguard.iac.check import IAC_SUFFIXES, check_iac, check_text
-from cmkguard.iac.classify import KeyFacts, classify_literal
+from cmkguard.iac.classify import Describe, KeyFacts, Verdict, classify_literal
 from cmkguard.iac.cloudformation import CLOUDFORMATION_TYPES
 from cmkguard.iac.findings import DEFAULT_MIN_DELETION_WINDOW_DAYS
 from cmkguard.iac.terraform import TERRAFORM_TYPES
@@ -29,17 +27,21 @@ from cmkguard.iac.values import (
     key_class_name,
 )
 
-__all__ = [
+# Plain code-point order, as tests/test_exported_members.py asks (ruff's isort-style order
+# would put the constants first).
+__all__ = [  # noqa: RUF022
     "CLOUDFORMATION_TYPES",
     "DEFAULT_MIN_DELETION_WINDOW_DAYS",
+    "Describe",
     "IAC_SCHEMA_VERSION",
     "IAC_SUFFIXES",
-    "TERRAFORM_TYPES",
     "IacFormat",
     "IacKeyUse",
     "IacReport",
     "IacResource",
     "KeyFacts",
+    "TERRAFORM_TYPES",
+    "Verdict",
     "check_iac",
     "check_text",
     "classify_literal",

@@ -48,7 +48,20 @@ def _loader_class() -> Any:
     yaml = _yaml()
 
     class Loader(yaml.SafeLoader):  # type: ignore[misc, name-defined]
-        """SafeLoader plus CloudFormation's tags."""
+        """SafeLoader plus CloudFormation's tags; mapping keys stay the text written."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            # YAML 1.1 would read a logical id such as `Off`, `Yes` or `No` as a boolean and
+            # `1234` as a number; CloudFormation names (logical ids, property names) are text.
+            mapping = super().construct_mapping(node, deep=deep)
+            for key_node, _ in node.value:
+                if (
+                    isinstance(key_node, yaml.ScalarNode)
+                    and key_node.tag != "tag:yaml.org,2002:str"
+                ):
+                    value = mapping.pop(self.construct_object(key_node, deep=deep), None)
+                    mapping[key_node.value] = value
+            return mapping
 
     def scalar_or_seq(loader: Any, node: Any) -> Any:
         if isinstance(node, yaml.ScalarNode):

@@ -153,6 +153,27 @@ class IacReport:
                 return r
         raise KeyError(address)
 
+    @property
+    def gaps(self) -> tuple[str, ...]:
+        """What could not be checked: every storage or secondary key whose class is unknown,
+        as `file:line address (purpose): reason`. Empty when the check is complete."""
+        out: list[str] = []
+        for r in self.resources:
+            where = f"{r.file}:{r.line}" if r.line else r.file
+            if r.key_class is KeyClass.UNKNOWN:
+                out.append(f"{where} {r.address}: {r.reason or 'unknown key'}")
+            for use in r.secondary_keys:
+                if use.key_class is KeyClass.UNKNOWN:
+                    out.append(
+                        f"{where} {r.address} ({use.purpose}): {use.reason or 'unknown key'}"
+                    )
+        return tuple(out)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every declared key could be classified (no `gaps`)."""
+        return not self.gaps
+
     def key_class_counts(self) -> dict[str, int]:
         """How many resources (keys and aliases excluded) fall in each key class."""
         counts = Counter(
@@ -167,6 +188,8 @@ class IacReport:
             "generator": {"name": "cmkguard", "version": self.tool_version},
             "files": list(self.files),
             "account": self.account,
+            "complete": self.complete,
+            "gaps": list(self.gaps),
             "summary": {
                 "resources": len(self.resources),
                 "key_classes": self.key_class_counts(),

@@ -278,6 +278,8 @@ class _Scan:
     def resolve(self, account: str, ref: KeyRef) -> tuple[KeyClass, KeyArn | None, str | None]:
         if ref.failure is not None:
             return KeyClass.UNKNOWN, None, ref.failure
+        if ref.aws_owned:
+            return KeyClass.AWS_OWNED, None, None
         if not ref.encrypted:
             return KeyClass.UNENCRYPTED, None, None
         ident = ref.reference or ref.default_alias

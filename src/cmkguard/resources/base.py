@@ -49,6 +49,8 @@ class KeyRef:
     not encrypted at all. ``region`` is where the identifier must be resolved (a secret's
     replica lives in another region than the secret). ``failure``: the key could not be found
     at all (the resource holding it could not be read), and why; the key is then unknown.
+    ``aws_owned``: encrypted with an AWS owned key, which no account but AWS's can see (RDS
+    `StorageEncryptionType` `sse-rds`); the key class is then `KeyClass.AWS_OWNED`.
     """
 
     purpose: str
@@ -58,6 +60,7 @@ class KeyRef:
     default_alias: str | None = None
     detail: str | None = None
     failure: str | None = None
+    aws_owned: bool = False
 
 
 @attrs.frozen

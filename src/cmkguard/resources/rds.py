@@ -19,7 +19,13 @@ __all__ = ["DB_CLUSTER", "DB_CLUSTER_SNAPSHOT", "DB_INSTANCE", "DB_SNAPSHOT", "R
 
 
 def _storage(item: Mapping[str, Any], region: Region, encrypted_field: str) -> KeyRef:
-    encrypted = bool(item.get(encrypted_field))
+    # `StorageEncryptionType` (botocore's RDS model, 2026) tells the third case that
+    # `StorageEncrypted` cannot: `sse-rds` is an AWS owned key, reported with
+    # `StorageEncrypted` false and no `KmsKeyId` (the Aurora default from 2026-02-18).
+    kind = item.get("StorageEncryptionType")
+    if kind == "sse-rds":
+        return KeyRef(STORAGE, region, None, True, aws_owned=True)
+    encrypted = bool(item.get(encrypted_field)) and kind != "none"
     return KeyRef(STORAGE, region, item.get("KmsKeyId") if encrypted else None, encrypted)
 
 

@@ -401,6 +401,16 @@ def _patched_list_of_moto_modules() -> tuple[str, ...]:
     return _MODULES_CACHE[0]
 
 
+_ENCRYPTION_TYPE_CLASSES = ("DBCluster", "DBInstance", "DBClusterSnapshot", "DBSnapshot")
+_ENCRYPTION_TYPE = property(lambda self: _storage_encryption_type_of(self))
+
+
+def _patched_restore_cluster(self: Any, from_snapshot_id: str, overrides: Any) -> Any:
+    if any(overrides.get(name) for name in ("kms_key_id", "KmsKeyId")):
+        overrides = {**overrides, "storage_encrypted": True}  # before its automated backup
+    return _saved["restore_cluster"](self, from_snapshot_id, overrides)
+
+
 def install_patches() -> None:
     """Make moto's KMS behave like AWS for AWS-managed keys (reference-counted, idempotent).
 
@@ -414,7 +424,14 @@ def install_patches() -> None:
       the primary's with only the region field changed (moto also rewrites the secret's name);
     * a key's asymmetric private key is generated on first use (see ``_LazyPrivateKey``);
     * the regions of a service are computed once per process, not once per account and reset;
-    * moto's list of service modules is computed once, not once per request.
+    * moto's list of service modules is computed once, not once per request;
+    * RDS reports ``StorageEncryptionType`` (moto does not model it) as AWS does: an Aurora
+      cluster created without storage encryption is encrypted with an AWS owned key
+      (``sse-rds``, ``StorageEncrypted`` false, no ``KmsKeyId``: the Aurora default from
+      2026-02-18, as botocore's RDS model documents it), and so are its members and snapshots;
+      a resource on a KMS key is ``sse-kms``, anything else ``none``;
+    * ``RestoreDBClusterFromSnapshot`` with a ``KmsKeyId`` encrypts the new cluster with that
+      key (moto kept the snapshot's ``StorageEncrypted`` false).
     """
     global _patch_users
     with _PATCH_LOCK:
@@ -446,6 +463,11 @@ def install_patches() -> None:
         kms_responses.RESERVED_ALIASE_TARGET_KEY_IDS = {}
         sm_models.ReplicaSecret.to_dict = _patched_replica_to_dict
         sm_models.ReplicaSecret.__init__ = _patched_replica_init
+        rds_models = moto_module("rds.models")
+        for name in _ENCRYPTION_TYPE_CLASSES:
+            getattr(rds_models, name).storage_encryption_type = _ENCRYPTION_TYPE
+        _saved["restore_cluster"] = rds_models.RDSBackend.restore_db_cluster_from_snapshot
+        rds_models.RDSBackend.restore_db_cluster_from_snapshot = _patched_restore_cluster
 
 
 def uninstall_patches() -> None:
@@ -467,6 +489,11 @@ def uninstall_patches() -> None:
         )
         _saved.pop("generate_regions")
         moto_module("backends").list_of_moto_modules = _saved.pop("list_of_moto_modules")
+        rds_models = moto_module("rds.models")
+        for name in _ENCRYPTION_TYPE_CLASSES:
+            if "storage_encryption_type" in vars(getattr(rds_models, name)):
+                delattr(getattr(rds_models, name), "storage_encryption_type")
+        rds_models.RDSBackend.restore_db_cluster_from_snapshot = _saved.pop("restore_cluster")
 
 
 # --- fix-ups run after requests that may create resources ------------------------------------
@@ -605,6 +632,28 @@ def fix_rds(account: str, region: str) -> bool:
             continue
         changed = _fix_rds_object(obj, account, region) or changed
     return changed
+
+
+_AWS_OWNED = "sse-rds"
+
+
+def _has_kms_key(obj: Any) -> bool:
+    key = getattr(obj, "kms_key_id", None)
+    return bool(key) and key != DEFAULT_KEY_PLACEHOLDER
+
+
+def _storage_encryption_type_of(obj: Any) -> str:
+    """What RDS reports as ``StorageEncryptionType`` for a moto cluster, instance or snapshot."""
+    kind = type(obj).__name__
+    if kind in ("DBInstanceClustered", "DBClusterSnapshot"):  # the cluster's (at snapshot time)
+        cluster = obj.cluster
+        known = getattr(cluster, "storage_encryption_type", None)
+        return known if isinstance(known, str) else _storage_encryption_type_of(cluster)
+    if _is_encrypted(obj) or (kind == "DBCluster" and _has_kms_key(obj)):
+        return "sse-kms"
+    if kind == "DBCluster" and str(getattr(obj, "engine", "") or "").startswith("aurora"):
+        return _AWS_OWNED
+    return "none"
 
 
 def _fix_rds_object(obj: Any, account: str, region: str) -> bool:

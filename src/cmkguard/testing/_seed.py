@@ -15,7 +15,8 @@ Per account and region, at ``scale=s`` (``u`` = 0..s-1 is a "unit"):
   the AWS-managed ``aws/rds`` and ``aws/secretsmanager`` keys, created by first use;
 * RDS, per unit: an instance on a workhorse CMK, one on ``aws/rds``, one unencrypted, one on a CMK
   given by alias, one with an RDS-managed master-user secret; a manual snapshot of the first two;
-  per region at least two Aurora clusters (one on a CMK, one on ``aws/rds``, then ``s // 2``),
+  per region at least three Aurora clusters (on a CMK, on ``aws/rds``, on the AWS owned key
+  that Aurora uses when no encryption is asked for, then ``s // 2``),
   each with a member instance and a manual cluster snapshot; the automated snapshots moto takes;
   an instance on the key pending deletion;
 * Secrets Manager, per unit: secrets on a workhorse CMK (by ARN and by alias), on the default
@@ -86,6 +87,7 @@ _PROBLEM_FOR_CLASS = {
     KeyClass.AWS_MANAGED: "aws-managed-key",
     KeyClass.UNENCRYPTED: "unencrypted",
     KeyClass.CROSS_ACCOUNT: "cross-account-key",
+    KeyClass.AWS_OWNED: "aws-owned-key",
 }
 
 
@@ -405,7 +407,8 @@ class _RegionSeeder:
             "DeletionProtection": False,
             "Tags": _tag_list({"application": name, "env": "prod"}),
         }
-        if key[0] is not KeyClass.UNENCRYPTED:
+        # No storage encryption settings: the Aurora default, an AWS owned key (sse-rds).
+        if key[0] not in (KeyClass.UNENCRYPTED, KeyClass.AWS_OWNED):
             kwargs["StorageEncrypted"] = True
             if key_param is not None:
                 kwargs["KmsKeyId"] = key_param
@@ -536,12 +539,14 @@ class _RegionSeeder:
             )
             self._configure_rotation(rotated, lambda_arn)
 
-        for c in range(max(2, self.scale // 2)):
+        for c in range(max(3, self.scale // 2)):
             wk = workhorses[c % len(workhorses)]
-            if c % 2 == 0:
+            if c % 3 == 0:
                 self._cluster(f"ledger-{c:03d}", cmk(wk), wk)
-            else:
+            elif c % 3 == 1:
                 self._cluster(f"catalog-{c:03d}", aws_rds, None)
+            else:
+                self._cluster(f"events-{c:03d}", (KeyClass.AWS_OWNED, None), None)
 
         # Keys in trouble that are still in use.
         pending = special["retiring-pending-deletion"]

@@ -35,6 +35,7 @@ def _resource_evidence(r: EncryptedResource) -> dict[str, Any]:
 
 _CLASS_PHRASE = {
     KeyClass.AWS_MANAGED: "an AWS-managed key",
+    KeyClass.AWS_OWNED: "an AWS owned key",
     KeyClass.CUSTOMER_MANAGED: "a customer-managed key",
     KeyClass.CROSS_ACCOUNT: "another account's key",
     KeyClass.UNENCRYPTED: "no key (unencrypted)",
@@ -52,7 +53,7 @@ def _account_of(arn: str | None) -> str | None:
 
 
 def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
-    """AWS-managed, unencrypted, cross-account (untrusted) and unknown-key resources."""
+    """AWS-managed, AWS owned, unencrypted, cross-account (untrusted) and unknown-key resources."""
     trusted = set(ctx.policy.trusted_accounts)
     for r in ctx.inventory.resources:
         ev = _resource_evidence(r)
@@ -71,6 +72,14 @@ def check_key_class(ctx: AuditContext) -> Iterator[Finding]:
                     "customer-managed key from the primary (update_secret refuses replicas)."
                 )
             yield ctx.finding(rule, msg, resource=r, key_arn=r.key_arn, evidence=ev)
+        elif r.key_class is KeyClass.AWS_OWNED:
+            yield ctx.finding(
+                "resource-aws-owned-key",
+                f"{r.name} is encrypted with an AWS owned key (StorageEncryptionType sse-rds): "
+                "no key in your account governs it.",
+                resource=r,
+                evidence=ev,
+            )
         elif r.key_class is KeyClass.UNENCRYPTED:
             yield ctx.finding(
                 "resource-unencrypted",
