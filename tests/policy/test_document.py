@@ -64,7 +64,7 @@ def _stmt(**fields: object) -> dict[str, object]:
         ({"Statement": [_stmt(Principal={"AWS": "arn:aws:s3:::bucket"})]}, "invalid principal"),
         ({"Statement": [_stmt(Principal={"AWS": f"{K}\n"})]}, "invalid principal"),
         ({"Statement": [_stmt(Principal={"AWS": f"arn:aws:iam::{K}:role/x\n"})]}, "invalid"),
-        ({"Statement": [_stmt(Principal={"AWS": "١١١١٢٢٢٢٣٣٣٣"})]}, "invalid principal"),
+        ({"Statement": [_stmt(Principal={"AWS": "١١١١٢٢٢٢٣٣٣٣"})]}, "character U+0661"),
         ({"Statement": [_stmt(Action="kms:Decrypt\n")]}, "invalid action"),
     ],
 )

@@ -1,9 +1,9 @@
 """Key-policy and grant analysis (pure: no boto3, no I/O).
 
-:func:`parse_key_policy` turns a key policy into a typed, normalised :class:`KeyPolicy`;
-:func:`analyze_key_policy` answers who can do what with the key (public? cross-account? which
-principals may decrypt?) with findings and a per-statement explanation; :func:`analyze_grants`
-does the same for the key's grants. The rules are those of ``docs/policy.md``.
+`parse_key_policy` turns a key policy into a typed, normalised `KeyPolicy`;
+`analyze_key_policy` answers who can do what with the key (public? cross-account? which
+principals may decrypt?) with findings and a per-statement explanation; `analyze_grants`
+does the same for the key's grants. The rules are those of `docs/policy.md`.
 """
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ from cmkguard.policy.document import (
 )
 from cmkguard.policy.findings import POLICY_FINDINGS, FindingSpec, PolicyFinding
 from cmkguard.policy.grants import GRANT_OPERATIONS, GrantAnalysis, GrantView, analyze_grants
+from cmkguard.policy.witness import AccessWitness, Denial, DenyEscape, witness_evidence
 
 __all__ = [
     "GRANT_OPERATIONS",
     "KMS_ACTIONS",
     "POLICY_FINDINGS",
     "AccessChange",
+    "AccessWitness",
     "ChangeWitness",
     "Condition",
+    "Denial",
+    "DenyEscape",
     "Effect",
     "FindingSpec",
     "GrantAnalysis",
@@ -46,4 +50,5 @@ __all__ = [
     "analyze_key_policy",
     "compare_key_policies",
     "parse_key_policy",
+    "witness_evidence",
 ]

@@ -1,13 +1,13 @@
 """The finite model of the KMS action space (GENERATED: do not edit by hand).
 
-Source: the operation names of botocore's ``kms`` service model (botocore 1.44.5,
+Source: the operation names of botocore's `kms` service model (botocore 1.44.5,
 API version 2014-11-01), adjusted to the IAM permission names of the KMS service authorization
 reference (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html):
-the ``ReEncrypt`` operation is authorised by the two permissions ``kms:ReEncryptFrom`` and
-``kms:ReEncryptTo``, and ``kms:SynchronizeMultiRegionKey`` is a permission without an API operation.
+the `ReEncrypt` operation is authorised by the two permissions `kms:ReEncryptFrom` and
+`kms:ReEncryptTo`, and `kms:SynchronizeMultiRegionKey` is a permission without an API operation.
 
-Regenerate with ``python -c`` over ``botocore.session.get_session().get_service_model("kms")``
-(see ``tests/policy/test_actions.py``, which fails when botocore knows an operation this tuple
+Regenerate with `python -c` over `botocore.session.get_session().get_service_model("kms")`
+(see `tests/policy/test_actions.py`, which fails when botocore knows an operation this tuple
 lacks). The policy package stays pure: this module is plain data.
 """
 
@@ -75,4 +75,4 @@ KMS_ACTIONS: tuple[str, ...] = (
     "kms:Verify",
     "kms:VerifyMac",
 )
-"""Every ``kms:`` action a key policy can name, in canonical spelling, sorted."""
+"""Every `kms:` action a key policy can name, in canonical spelling, sorted."""

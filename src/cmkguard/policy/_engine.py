@@ -1,316 +1,84 @@
-"""The analysis engine: a policy reduced to pieces (statement, principal, actions, scope).
+"""The analysis in progress: exact grants (`_access.py`) read as pieces, reasons and denials.
 
-Every ``Allow`` that can apply yields pieces; every ``Deny`` then removes actions from the pieces it
-covers (unconditionally), narrows ``"*"`` to the exempt principals (``NotPrincipal``), or confines
-them to a scope (a negated condition on a restricting key). The action space is the finite model
-in ``_actions.py``, so globs, ``NotAction`` and partial Denies are set algebra.
+A *piece* is what one Allow statement gives one principal for a group of actions, with its
+verdict (public, cross-account...), the external entities it reaches and the witnesses that
+prove it. Findings and explanations (`_explain.py`) are written from the pieces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import Any
 
 import attrs
 
 from cmkguard.arn import is_account_id
 from cmkguard.errors import ConfigurationError
-from cmkguard.policy._glob import ALL_ACTIONS, expand_action
-from cmkguard.policy._resources import Applies, resource_applies
-from cmkguard.policy.conditions import (
-    Dimension,
-    Outcome,
-    Scope,
-    allow_outcome,
-    arn_account,
-    deny_cap,
-    is_service_exemption,
-    principal_matches_arns,
-)
-from cmkguard.policy.document import (
-    Condition,
-    KeyPolicy,
-    Principal,
-    PrincipalKind,
-    Statement,
-)
+from cmkguard.policy._access import allow_results
+from cmkguard.policy._context import Setting
+from cmkguard.policy._exact import Evaluator, GrantResult
+from cmkguard.policy._glob import CANONICAL_ACTION
+from cmkguard.policy._resources import Applies
+from cmkguard.policy.document import Condition, Effect, KeyPolicy, Principal, PrincipalKind
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
+from cmkguard.policy.witness import AccessWitness, Denial
 
-# Enum members as module constants: reading one off its Enum class costs ~80 ns on Python 3.11
-# (a lookup through the metaclass), and these are read in the analyser's innermost loops.
-_K_ACCOUNT = PrincipalKind.ACCOUNT
-_K_ARN = PrincipalKind.ARN
-_K_FEDERATED = PrincipalKind.FEDERATED
-_K_SERVICE = PrincipalKind.SERVICE
-_K_UNIQUE_ID = PrincipalKind.UNIQUE_ID
-_K_WILDCARD = PrincipalKind.WILDCARD
-_O_IMPOSSIBLE = Outcome.IMPOSSIBLE
-_O_RESTRICT = Outcome.RESTRICT
-_A_MAYBE = Applies.MAYBE
-_A_NEVER = Applies.NEVER
+__all__ = ["Builder", "Piece", "build", "check_account", "cond_text", "is_root_of"]
 
-
-_CHECKED_ACCOUNTS: set[str] = set()
+_PINNING_KEYS = frozenset(
+    {
+        "aws:principalaccount",
+        "kms:calleraccount",
+        "aws:principalarn",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceowner",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceip",
+        "aws:userid",
+        "aws:principalservicename",
+        "aws:principalisawsservice",
+    }
+)
 
 
 def check_account(key_account: object) -> str:
-    """``key_account`` as a string, or :class:`ConfigurationError` if it is not 12 digits."""
-    if type(key_account) is str and key_account in _CHECKED_ACCOUNTS:
-        return key_account  # the same few accounts are checked for every key of an estate
+    """`key_account` as a string, or `ConfigurationError` if it is not 12 digits."""
     text = str(key_account)
     if not is_account_id(text):
         raise ConfigurationError(f"key_account {key_account!r} is not a 12-digit account id")
-    if type(key_account) is str and len(_CHECKED_ACCOUNTS) < 4096:
-        _CHECKED_ACCOUNTS.add(text)
     return text
 
 
-_WILDCARD = Principal("AWS", "*", _K_WILDCARD)
-_OPEN = Scope()
-
-
 @attrs.frozen
-class _Piece:
-    """Statement ``index`` gives ``principal`` these lower-cased ``actions`` within ``scope``."""
+class Piece:
+    """Statement `index` gives `principal` these lower-cased `actions`: `verdict`,
+    the external `entities` reached, and the witnesses."""
 
     index: int
     principal: Principal
     actions: frozenset[str]
-    scope: Scope
+    verdict: str
+    entities: frozenset[str]
+    witnesses: tuple[AccessWitness, ...]
 
 
-@attrs.frozen
-class _Deny:
-    """A Deny statement classified: how it acts on the pieces it covers (``mode``) and why."""
-
-    index: int
-    statement: Statement
-    actions: frozenset[str]
-    mode: str  # full | full-nonservice | cap | conditional | never | partial-resource
-    cap: Scope | None
-    # The sentence is only needed for explanations (rendering conditions costs more than
-    # classifying them): the ones naming conditions are made on first use.
-    _note: str | Callable[[], str] = attrs.field(alias="note")
-
-    @property
-    def note(self) -> str:
-        """Why the Deny acts as ``mode`` says (a clause of the explanation)."""
-        return self._note if isinstance(self._note, str) else self._note()
-
-
-# --------------------------------------------------------------------------------------------
-# helpers
-
-
-@lru_cache(maxsize=4096)
-def _action_set(actions: tuple[str, ...], not_action: bool) -> frozenset[str]:
-    matched: frozenset[str] = frozenset().union(*(expand_action(a) for a in actions))
-    return ALL_ACTIONS - matched if not_action else matched
-
-
-def _is_root_of(p: Principal, account: str) -> bool:
-    return p.kind is _K_ACCOUNT and p.account == account
-
-
-def _identity_survives(p: Principal, scope: Scope, key_account: str, org_id: str | None) -> bool:
-    """Whether a named principal can still satisfy identity pins (accounts, ARNs, org)."""
-    if p.kind not in (_K_ACCOUNT, _K_ARN) or p.account is None:
-        return True
-    if scope.accounts is not None and p.account not in scope.accounts:
-        return False
-    if scope.arns is not None:
-        if p.kind is _K_ARN and not p.has_wildcard:
-            if not principal_matches_arns(p.value, scope.arns):
-                return False
-        elif not any(arn_account(a) == p.account for a in scope.arns):
-            return False
-    # The key account belongs to org_id, so a pin to another organization excludes it.
-    return not (
-        scope.orgs is not None
-        and org_id is not None
-        and p.account == key_account
-        and org_id not in scope.orgs
-    )
-
-
-def _deny_covers(deny: Statement, p: Principal) -> bool:
-    """Whether a Deny's principals certainly include every caller behind ``p``."""
-    return _survivors(deny, p) == ()
-
-
-def _survivors(deny: Statement, p: Principal) -> tuple[Principal, ...] | None:
-    """Who behind ``p`` escapes the Deny's principals.
-
-    ``None``: the Deny does not (certainly) reach ``p``, keep it whole. ``()``: every caller
-    behind ``p`` is denied. Otherwise the exempt principals of a ``NotPrincipal`` Deny that are
-    all that is left of ``p`` (``"*"`` narrows to exactly the listed principals).
-    """
-    if not deny.not_principal:
-        for d in deny.principals:
-            if d.kind is _K_WILDCARD or d.value == p.value:
-                return ()
-            if d.kind is _K_ACCOUNT and p.kind in (_K_ACCOUNT, _K_ARN) and p.account == d.account:
-                return ()
-        return None
-    exempt = deny.principals
-    if any(e.kind is _K_WILDCARD or e.value == p.value for e in exempt):
-        return None
-    if p.kind is _K_WILDCARD:
-        return tuple(e for e in exempt if e.kind is not _K_UNIQUE_ID)
-    if p.kind is _K_ACCOUNT:
-        return tuple(e for e in exempt if e.account == p.account)
-    if p.kind is _K_ARN and any(
-        e.account == p.account and (e.kind is _K_ACCOUNT or p.has_wildcard) for e in exempt
-    ):
-        return None  # the account (or a match of the wildcard) is exempt: keep, to be safe
-    return ()
-
-
-def _cond_text(conds: Iterable[Condition]) -> str | None:
+def cond_text(conds: Iterable[Condition]) -> str | None:
+    """Conditions as one `; `-separated text (`None` when there are none)."""
     text = "; ".join(str(c) for c in conds)
     return text or None
 
 
-def _condition_note(c: Condition, what: str) -> Callable[[], str]:
-    return lambda: f"its condition {c} {what}"
+def is_root_of(p: Principal, account: str) -> bool:
+    """Whether `p` is the root of `account`."""
+    return p.kind is PrincipalKind.ACCOUNT and p.account == account
 
 
-def _classify_deny(index: int, st: Statement, version: str, applies: Applies) -> _Deny:
-    actions = _action_set(st.actions, st.not_action)
-    if applies is _A_NEVER:
-        return _Deny(index, st, actions, "never", None, "its Resource cannot match this key")
-    if applies is _A_MAYBE:
-        note = "its Resource may not cover this key, so it is not counted as removing access"
-        return _Deny(index, st, actions, "partial-resource", None, note)
-    if not st.conditions:
-        return _Deny(index, st, actions, "full", None, "unconditionally")
-    caps: list[tuple[Condition, Scope]] = []
-    others: list[Condition] = []
-    exempt = False
-    for c in st.conditions:
-        if allow_outcome(c, version)[0] is _O_IMPOSSIBLE:
-            return _Deny(index, st, actions, "never", None, _condition_note(c, "can never be met"))
-        cap = deny_cap(c, version)
-        if cap is True:
-            return _Deny(index, st, actions, "never", None, _condition_note(c, "is never true"))
-        if isinstance(cap, Scope):
-            caps.append((c, cap))
-        elif is_service_exemption(c):
-            exempt = True
-        else:
-            others.append(c)
-    if others:
-
-        def conditional() -> str:
-            return (
-                f"only when {_cond_text(others)}; a caller can avoid that, "
-                "so it is not counted as removing access"
-            )
-
-        return _Deny(index, st, actions, "conditional", None, conditional)
-    if not caps:
-        return _Deny(index, st, actions, "full-nonservice", None, "for every caller but services")
-    merged = caps[0][1]
-    for _, other in caps[1:]:
-        dims = [d for d in Dimension if merged.get(d) is not None]
-        odims = [d for d in Dimension if other.get(d) is not None]
-        if dims != odims or len(dims) != 1:
-
-            def anded() -> str:
-                return (
-                    f"only when all of {_cond_text(c for c, _ in caps)} hold; a caller meeting "
-                    "any one escapes it, so it is not counted"
-                )
-
-            return _Deny(index, st, actions, "conditional", None, anded)
-        (dim,) = dims
-        union = (merged.get(dim) or frozenset()) | (other.get(dim) or frozenset())
-        merged = Scope(**{dim.name.lower(): union})
-
-    def unless() -> str:
-        return f"unless {_cond_text(c for c, _ in caps)}" + (
-            " (AWS services exempt)" if exempt else ""
-        )
-
-    return _Deny(index, st, actions, "cap", merged, unless)
-
-
-def apply_deny(
-    pieces: list[_Piece],
-    d: _Deny,
-    key_account: str,
-    org_id: str | None,
-    denied_by: dict[int, set[int]],
-    limited_by: dict[int, set[int]],
-) -> list[_Piece]:
-    """``pieces`` once the Deny ``d`` acted on them; which statements it denied or limited is
-    recorded in ``denied_by``/``limited_by`` (statement index -> Deny indexes)."""
-    if d.mode not in ("full", "full-nonservice", "cap"):
-        return pieces
-    out: list[_Piece] = []
-    for piece in pieces:
-        inter = piece.actions & d.actions
-        survivors = _survivors(d.statement, piece.principal) if inter else None
-        is_service = piece.principal.kind is _K_SERVICE
-        if survivors is None or (d.mode == "full-nonservice" and is_service):
-            out.append(piece)
-            continue
-        if d.mode == "cap" and survivors:
-            out.append(piece)  # a conditional NotPrincipal Deny: too partial to count
-            continue
-        keep = piece.actions - d.actions
-        if d.mode == "cap":
-            assert d.cap is not None
-            if piece.principal.kind is _K_WILDCARD:
-                narrowed = piece.scope.intersect(d.cap)
-                if narrowed is not None:
-                    out.append(_Piece(piece.index, piece.principal, inter, narrowed))
-                    limited_by.setdefault(piece.index, set()).add(d.index)
-                else:
-                    denied_by.setdefault(piece.index, set()).add(d.index)
-            elif is_service or _identity_survives(piece.principal, d.cap, key_account, org_id):
-                keep = piece.actions
-            else:
-                denied_by.setdefault(piece.index, set()).add(d.index)
-        else:
-            denied_by.setdefault(piece.index, set()).add(d.index)
-            # NotPrincipal Deny: the exempt principals are all that is left of the piece.
-            for e in survivors:
-                if _identity_survives(e, piece.scope, key_account, org_id):
-                    out.append(_Piece(piece.index, e, inter, piece.scope))
-        if keep:
-            out.append(_Piece(piece.index, piece.principal, keep, piece.scope))
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# the analyser
-
-
-class _Builder:
-    """The analysis in progress (a plain slotted class: it is built once per policy, so its
-    construction cost shows in the analyses-per-second figure)."""
-
-    __slots__ = (
-        "allowed_memo",
-        "denied_by",
-        "denies",
-        "excluded",
-        "explained",
-        "findings",
-        "inert",
-        "key_account",
-        "key_arn",
-        "limited_by",
-        "loose",
-        "org_id",
-        "pieces",
-        "policy",
-        "restricting",
-        "statement_actions",
-        "trusted",
-    )
+class Builder:
+    """Everything the verdicts, findings and explanations of one analysis are read from."""
 
     def __init__(
         self,
@@ -325,154 +93,122 @@ class _Builder:
         self.org_id = org_id
         self.trusted = trusted
         self.key_arn = key_arn
-        self.pieces: list[_Piece] = []
-        self.denies: list[_Deny] = []
+        self.setting = Setting(key_account, key_partition(policy, key_account, key_arn), org_id)
+        self.evaluator = Evaluator(policy, self.setting, key_arn)
+        self.results: list[GrantResult] = allow_results(self.evaluator)
+        self.pieces: list[Piece] = [
+            Piece(r.index, r.principal, r.actions, r.verdict, r.entities, r.witnesses)
+            for r in self.results
+            if r.verdict is not None
+        ]
         self.findings: list[PolicyFinding] = []
         self.inert: dict[int, str] = {}
-        self.restricting: dict[int, list[Condition]] = {}
-        self.loose: dict[int, list[Condition]] = {}
-        self.excluded: dict[int, list[str]] = {}
         self.denied_by: dict[int, set[int]] = {}
         self.limited_by: dict[int, set[int]] = {}
         self.statement_actions: dict[int, frozenset[str]] = {}
-        # Filled in by PolicyAnalysis on demand (the analysis itself is frozen).
+        self.restricting: dict[int, list[Condition]] = {}
+        self.loose: dict[int, list[Condition]] = {}
+        self.denials: list[Denial] = []
         self.allowed_memo: dict[str, frozenset[str]] = {}
         self.explained: tuple[tuple[PolicyFinding, ...], tuple[Any, ...]] | None = None
+        self._read_results()
+
+    def _read_results(self) -> None:
+        by_statement: dict[int, list[GrantResult]] = {}
+        for r in self.results:
+            by_statement.setdefault(r.index, []).append(r)
+            for w in r.witnesses:
+                for e in w.deny_escapes:
+                    if e.reason.startswith("its condition"):
+                        self.limited_by.setdefault(r.index, set()).add(e.statement_index)
+        for c in self.evaluator.statements:
+            st = c.statement
+            if st.effect is Effect.DENY:
+                continue
+            i = c.index
+            self.restricting[i] = [x for x in st.conditions if x.key.lower() in _PINNING_KEYS]
+            self.loose[i] = [x for x in st.conditions if x.key.lower() not in _PINNING_KEYS]
+            self.statement_actions[i] = c.actions
+            reason = self._inert_reason(i, by_statement.get(i, []))
+            if reason is not None:
+                self.inert[i] = reason
+        for r in self.results:
+            if r.verdict is None and r.denied_by:
+                self.denied_by.setdefault(r.index, set()).update(r.denied_by)
+                sid = self.policy.statements[r.index].sid
+                first = sorted(r.actions)[0]
+                action = CANONICAL_ACTION.get(first, first)
+                self.denials.append(Denial(r.index, sid, r.principal.value, action, r.denied_by))
+
+    def _inert_reason(self, i: int, results: list[GrantResult]) -> str | None:
+        c = self.evaluator.statements[i]
+        st = c.statement
+        if not st.actions or not st.resources:
+            missing = "Action (or NotAction)" if not st.actions else "Resource (or NotResource)"
+            return f"it has no {missing} element, which KMS accepts and ignores"
+        if c.applies is Applies.NEVER:
+            where = ", ".join(st.resources)
+            kind = "NotResource" if st.not_resource else "Resource"
+            return f"its {kind} ({where}) cannot match a key of account {self.key_account}"
+        if not self.evaluator.action_groups(c):
+            return f"it names no kms action ({', '.join(st.actions)})"
+        if st.not_principal and any(p.kind is PrincipalKind.WILDCARD for p in st.principals):
+            return "NotPrincipal '*' with Allow excludes every caller"
+        if any(r.verdict is not None for r in results):
+            return None
+        if any(r.denied_by for r in results):
+            return None  # removed by Denies: said by denied_by
+        if all(p.kind is PrincipalKind.UNIQUE_ID for p in st.principals) and not st.not_principal:
+            return "it names no principal that still exists"
+        conds = cond_text(st.conditions)
+        if conds:
+            return f"its conditions ({conds}) can never be met by a request of its principals"
+        return "none of its principals can make a request to this key"
 
     def finding(self, fid: str, explanation: str, index: int | None = None, **kw: Any) -> None:
         sid = self.policy.statements[index].sid if index is not None else None
         severity = kw.pop("severity", POLICY_FINDINGS[fid].severity)
         self.findings.append(PolicyFinding(fid, severity, explanation, index, sid, **kw))
 
-    # -- Allow statements -------------------------------------------------------------------
-
-    def add_allow(self, i: int, st: Statement) -> None:
-        version = self.policy.effective_version
-        applies = resource_applies(st, self.key_account, self.key_arn)
-        if applies is _A_NEVER:
-            where = ", ".join(st.resources)
-            self.inert[i] = f"its {'NotResource' if st.not_resource else 'Resource'} ({where}) "
-            self.inert[i] += f"cannot match a key of account {self.key_account}"
-            return
-        actions = _action_set(st.actions, st.not_action)
-        self.statement_actions[i] = actions
-        if not actions:
-            self.inert[i] = f"it names no kms action ({', '.join(st.actions)})"
-            return
-        scope = _OPEN
-        restricting: list[Condition] = []
-        loose: list[Condition] = []
-        for c in st.conditions:
-            outcome, pinned = allow_outcome(c, version)
-            if outcome is _O_IMPOSSIBLE:
-                self.inert[i] = f"its condition {c} can never be met by a real request"
-                return
-            if outcome is _O_RESTRICT:
-                assert pinned is not None
-                restricting.append(c)
-                narrowed = scope.intersect(pinned)
-                if narrowed is None:
-                    self.inert[i] = (
-                        f"its conditions {_cond_text(restricting)} contradict each other"
-                    )
-                    return
-                scope = narrowed
-            else:
-                loose.append(c)
-        self.restricting[i], self.loose[i] = restricting, loose
-        if st.not_principal:
-            if st.has_wildcard_principal:
-                self.inert[i] = "NotPrincipal '*' with Allow excludes every caller"
-                return
-            principals: tuple[Principal, ...] = (_WILDCARD,)
-        else:
-            principals = st.principals
-        before = len(self.pieces)
-        for p in principals:
-            if p.kind is _K_UNIQUE_ID:
-                self.finding(
-                    "orphaned-principal",
-                    f"{p.value} is the unique id of a deleted IAM principal; it matches nobody.",
-                    i,
-                    principal=p.value,
-                )
-                continue
-            if p.has_wildcard:
-                self.finding(
-                    "principal-wildcard",
-                    f"{p.value} has a wildcard inside a principal ARN, which IAM does not "
-                    "expand; name the principals or use an aws:PrincipalArn condition.",
-                    i,
-                    principal=p.value,
-                )
-            if scope is not _OPEN and not _identity_survives(
-                p, scope, self.key_account, self.org_id
-            ):
-                self.excluded.setdefault(i, []).append(p.value)
-                continue
-            self.pieces.append(_Piece(i, p, actions, scope))
-        if len(self.pieces) == before:
-            if i in self.excluded:
-                self.inert[i] = (
-                    f"its conditions ({_cond_text(restricting)}) exclude its own principals "
-                    f"({', '.join(self.excluded[i])})"
-                )
-            else:
-                self.inert[i] = "it names no principal that still exists"
-
-    # -- Deny statements --------------------------------------------------------------------
-
-    def apply_deny(self, d: _Deny) -> None:
-        self.pieces = apply_deny(
-            self.pieces, d, self.key_account, self.org_id, self.denied_by, self.limited_by
-        )
-
-    # -- reading the answers off the pieces -------------------------------------------------
-
-    def entities(self, piece: _Piece) -> tuple[str, frozenset[str]]:
-        """``(verdict, external entities)`` of one piece."""
-        return entities_of(piece.principal, piece.scope, self.key_account)
+    def entities(self, piece: Piece) -> tuple[str, frozenset[str]]:
+        """`(verdict, external entities)` of one piece."""
+        return piece.verdict, piece.entities
 
     def is_trusted(self, entity: str) -> bool:
-        return entity in self.trusted or arn_account(entity) in self.trusted
+        return entity in self.trusted or _arn_account(entity) in self.trusted
 
 
-_NONE: frozenset[str] = frozenset()
-_SERVICE = ("service", _NONE)
-_SAME = ("same-account", _NONE)
-_PUBLIC = ("public", frozenset({"*"}))
-_IP_RESTRICTED = ("ip-restricted", _NONE)
-_NETWORK_RESTRICTED = ("network-restricted", _NONE)
+def _arn_account(arn: str) -> str:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
 
 
-def entities_of(p: Principal, scope: Scope, key: str) -> tuple[str, frozenset[str]]:
-    """``(verdict, external entities)`` of ``p`` reaching the key of account ``key`` in ``scope``.
+def key_partition(policy: KeyPolicy, key_account: str, key_arn: str | None) -> str:
+    """The key's partition: its ARN's, else the one the policy's ARNs of the key account
+    agree on, else `aws`."""
+    if key_arn and key_arn.startswith("arn:"):
+        return key_arn.split(":", 2)[1]
+    seen: set[str] = set()
+    for st in policy.statements:
+        for p in st.principals:
+            if p.account == key_account and p.value.startswith("arn:"):
+                seen.add(p.value.split(":", 2)[1])
+        for r in st.resources:
+            parts = r.split(":", 5)
+            if len(parts) == 6 and parts[4] == key_account and parts[1].startswith("aws"):
+                seen.add(parts[1])
+    return seen.pop() if len(seen) == 1 else "aws"
 
-    The returned sets may be shared between calls: they are frozen.
-    """
-    kind = p.kind
-    if kind is _K_ACCOUNT or kind is _K_ARN:
-        if p.account == key:
-            return _SAME
-        entity = p.account if kind is _K_ACCOUNT and p.account else p.value
-        return "cross-account", frozenset({entity})
-    if kind is _K_SERVICE:
-        return _SERVICE
-    if kind is _K_FEDERATED:
-        return "cross-account", frozenset({p.value})
-    if scope is _OPEN:
-        return _PUBLIC
-    who, values = scope.who()
-    if who == "open":
-        return _PUBLIC
-    if who == "ips":
-        return _IP_RESTRICTED
-    if who == "networks":
-        return _NETWORK_RESTRICTED
-    if who == "orgs":
-        return "cross-account", values
-    if who in ("accounts", "source-accounts"):
-        ext = values - {key}
-    else:
-        ext = frozenset(a for a in values if arn_account(a) != key)
-    return ("cross-account" if ext else "same-account"), ext
+
+def build(
+    policy: KeyPolicy,
+    key_account: str,
+    org_id: str | None,
+    trusted: frozenset[str],
+    key_arn: str | None,
+) -> Builder:
+    """The `Builder` of one analysis."""
+    return Builder(policy, key_account, org_id, trusted, key_arn)
+
+
+Note = Callable[[], str]

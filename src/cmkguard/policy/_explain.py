@@ -1,6 +1,6 @@
 """Findings and one-sentence explanations, read off the engine's pieces.
 
-Computed only when asked for (``PolicyAnalysis.findings`` / ``.statements``): verdicts alone are
+Computed only when asked for (`PolicyAnalysis.findings` / `.statements`): verdicts alone are
 cheaper, and a scan of thousands of keys often needs nothing more.
 """
 
@@ -11,14 +11,12 @@ from typing import Any
 
 import attrs
 
-from cmkguard.policy._engine import (
-    _Builder,
-    _cond_text,
-    _is_root_of,
-    _Piece,
-)
+from cmkguard.policy._engine import Builder as _Builder
+from cmkguard.policy._engine import Piece as _Piece
+from cmkguard.policy._engine import cond_text as _cond_text
+from cmkguard.policy._engine import is_root_of as _is_root_of
 from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION
-from cmkguard.policy.conditions import Outcome, allow_outcome, arn_account
+from cmkguard.policy._resources import Applies
 from cmkguard.policy.document import Effect, PrincipalKind, Statement
 from cmkguard.policy.findings import PolicyFinding
 from cmkguard.severity import Severity
@@ -73,9 +71,9 @@ _VERDICT_RANK = {
 class StatementExplanation:
     """Why one statement is public, cross-account, same-account, a service grant or inert.
 
-    ``verdict`` is one of ``public``, ``cross-account``, ``ip-restricted``,
-    ``network-restricted``, ``same-account``, ``service``, ``no-effect`` or ``deny``;
-    ``reason`` is one sentence. ``principals`` and ``actions`` are what survives (canonical).
+    `verdict` is one of `public`, `cross-account`, `ip-restricted`,
+    `network-restricted`, `same-account`, `service`, `no-effect` or `deny`;
+    `reason` is one sentence. `principals` and `actions` are what survives (canonical).
     """
 
     index: int
@@ -97,6 +95,15 @@ class StatementExplanation:
             "principals": list(self.principals),
             "actions": list(self.actions),
         }
+
+
+def arn_account(arn: str) -> str:
+    """The account field of an ARN (`""` when it has none or is not an ARN)."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
+_POSITIVE = ("StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike")
 
 
 def _outside(entity: str, key_account: str) -> str:
@@ -130,7 +137,7 @@ def _describe_piece(b: _Builder, st: Statement, piece: _Piece) -> str:
 
 
 def _grant_constrained(st: Statement) -> bool:
-    """Whether CreateGrant in ``st`` is limited to AWS services or to some grant operations."""
+    """Whether CreateGrant in `st` is limited to AWS services or to some grant operations."""
     return any(
         (c.key_lower == "kms:grantisforawsresource" and c.base == "Bool" and c.values == ("true",))
         or (c.key_lower == "kms:grantoperations" and c.qualifier == "ForAllValues")
@@ -150,6 +157,7 @@ def explain(
         if st.effect is Effect.DENY:
             explanations.append(_explain_deny(b, i, st))
             continue
+        _principal_findings(b, i, st)
         pieces = by_statement.get(i, [])
         if not pieces:
             reason = b.inert.get(i)
@@ -182,6 +190,29 @@ def explain(
     return tuple(findings), tuple(explanations)
 
 
+def _principal_findings(b: _Builder, i: int, st: Statement) -> None:
+    """Principals that match nobody as written: unique ids of deleted principals, wildcards
+    inside ARNs."""
+    if st.not_principal:
+        return
+    for p in st.principals:
+        if p.kind is PrincipalKind.UNIQUE_ID:
+            b.finding(
+                "orphaned-principal",
+                f"{p.value} is the unique id of a deleted IAM principal; it matches nobody.",
+                i,
+                principal=p.value,
+            )
+        elif p.has_wildcard:
+            b.finding(
+                "principal-wildcard",
+                f"{p.value} has a wildcard inside a principal ARN, which IAM does not expand; "
+                "name the principals or use an aws:PrincipalArn condition.",
+                i,
+                principal=p.value,
+            )
+
+
 def _statement_findings(
     b: _Builder, i: int, st: Statement, parts: list[tuple[str, _Piece, frozenset[str]]]
 ) -> None:
@@ -197,11 +228,7 @@ def _statement_findings(
 
     constrained_grant = _grant_constrained(st)
     source_pinned = any(
-        (
-            c.key_lower in _SOURCE_KEYS
-            and allow_outcome(c, b.policy.effective_version)[0] is Outcome.RESTRICT
-        )
-        or (c.key_lower in ("aws:sourceorgid", "aws:sourceorgpaths") and c.base == "StringEquals")
+        c.key_lower in _SOURCE_KEYS and c.base in _POSITIVE and not c.if_exists
         for c in st.conditions
     )
     all_actions = st.not_action or b.statement_actions.get(i, frozenset()) >= ALL_ACTIONS
@@ -244,7 +271,9 @@ def _statement_findings(
                 severity=sev,
             )
         if verdict == "ip-restricted" and once("source-ip-condition", "*"):
-            ips = ", ".join(sorted(piece.scope.ips or ()))
+            ips = ", ".join(
+                v for c in st.conditions if c.key_lower == "aws:sourceip" for v in c.values
+            )
             b.finding(
                 "source-ip-condition",
                 f"Principal '*' gets {acts} from {ips}: any account calling from that range "
@@ -255,7 +284,12 @@ def _statement_findings(
                 condition=_cond_text(restricting),
             )
         if verdict == "network-restricted" and once("network-restricted", "*"):
-            nets = ", ".join(sorted(piece.scope.networks or ()))
+            nets = ", ".join(
+                v
+                for c in st.conditions
+                if c.key_lower in ("aws:sourcevpc", "aws:sourcevpce")
+                for v in c.values
+            )
             b.finding(
                 "network-restricted",
                 f"Principal '*' gets {acts} through {nets}, whoever the caller's account is.",
@@ -409,25 +443,31 @@ def _explain_allow(
 
 
 def _explain_deny(b: _Builder, i: int, st: Statement) -> StatementExplanation:
-    d = next(d for d in b.denies if d.index == i)
+    c = b.evaluator.statements[i]
     who = ", ".join(p.value for p in st.principals)
     who = f"everyone except {who}" if st.not_principal else who
-    acts = _describe_actions(d.actions)
-    if d.mode == "full":
-        reason = f"Denies {acts} to {who} unconditionally, overriding every Allow."
-    elif d.mode == "full-nonservice":
-        reason = f"Denies {acts} to {who} except AWS services, overriding every Allow."
-    elif d.mode == "cap":
-        assert d.cap is not None
-        _, pinned = d.cap.who()
-        to = ", ".join(sorted(pinned)) or "no one"
-        reason = f"Denies {acts} to {who} {d.note}: those actions stay confined to {to}."
-    elif d.mode == "never":
-        reason = f"Denies nothing: {d.note}."
-    elif d.mode == "partial-resource":
-        reason = f"Denies {acts} to {who}, but {d.note}."
+    acts = _describe_actions(c.actions) if st.actions else "nothing"
+    removed = sorted(j for j, by in b.denied_by.items() if i in by)
+    limited = sorted(j for j, by in b.limited_by.items() if i in by)
+    when = f" when {_cond_text(st.conditions)}" if st.conditions else " unconditionally"
+    if not st.actions or not st.resources:
+        missing = "Action" if not st.actions else "Resource"
+        reason = f"Denies nothing: it has no {missing} element, which KMS accepts and ignores."
+    elif c.applies is Applies.NEVER:
+        reason = "Denies nothing: its Resource cannot match this key."
+    elif c.applies is Applies.MAYBE:
+        reason = (
+            f"Denies {acts} to {who}, but its Resource may not cover this key, so it is not "
+            "counted as removing access."
+        )
     else:
-        reason = f"Denies {acts} to {who} {d.note}."
+        effect = []
+        if removed:
+            effect.append("removes all of " + ", ".join(f"Statement[{j}]" for j in removed))
+        if limited:
+            effect.append("limits " + ", ".join(f"Statement[{j}]" for j in limited))
+        tail = f" ({'; '.join(effect)})" if effect else ""
+        reason = f"Denies {acts} to {who}{when}{tail}."
     principals = tuple(p.value for p in st.principals)
-    actions = tuple(sorted(CANONICAL_ACTION.get(a, a) for a in d.actions))
+    actions = tuple(sorted(CANONICAL_ACTION.get(a, a) for a in c.actions))
     return StatementExplanation(i, st.sid, "Deny", "deny", reason, principals, actions)

@@ -1,6 +1,6 @@
-"""Can a statement's ``Resource`` match this key? (always / maybe / never)
+"""Can a statement's `Resource` match this key? (always / maybe / never)
 
-In a key policy ``Resource`` is normally ``"*"`` (this key). Without the key's ARN the analyser
+In a key policy `Resource` is normally `"*"` (this key). Without the key's ARN the analyser
 knows only its account, so a pattern naming a specific key id of that account *may* match. Allows
 count when they may apply (over-approximating access is the safe side); Denies count only when
 they always apply.
@@ -54,14 +54,14 @@ def _one(pattern: str, key_account: str, key_arn: str | None) -> Applies:
 
 
 def resource_applies(stmt: Statement, key_account: str, key_arn: str | None) -> Applies:
-    """Whether ``stmt``'s ``Resource``/``NotResource`` covers the key."""
+    """Whether `stmt`'s `Resource`/`NotResource` covers the key."""
     return resources_apply(stmt.resources, stmt.not_resource, key_account, key_arn)
 
 
 def resources_apply(
     resources: tuple[str, ...], not_resource: bool, key_account: str, key_arn: str | None
 ) -> Applies:
-    """Whether a statement's ``resources`` (``NotResource`` when ``not_resource``) cover the key."""
+    """Whether a statement's `resources` (`NotResource` when `not_resource`) cover the key."""
     if resources == ("*",):  # the usual case
         return _A_NEVER if not_resource else _A_ALWAYS
     results = {_one(p, key_account, key_arn) for p in resources}

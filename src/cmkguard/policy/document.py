@@ -3,7 +3,7 @@
 IAM grammar allows a scalar or a list almost everywhere, a bare account id for its root ARN,
 operators and condition keys in any case. All of that is normalised here, once, into frozen
 objects, so the analyser never sees a raw dict (the mistake that makes popular scanners crash on a
-single-object ``Statement``). Anything KMS would refuse raises :class:`PolicyParseError` naming the
+single-object `Statement`). Anything KMS would refuse raises `PolicyParseError` naming the
 location of the offending element.
 """
 
@@ -13,13 +13,13 @@ import enum
 import json
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 import attrs
 
 from cmkguard.arn import is_account_id
 from cmkguard.errors import PolicyParseError
+from cmkguard.policy._memo import MEMOS
 
 __all__ = [
     "Condition",
@@ -177,7 +177,7 @@ _PREFIX_KEYS = {
 
 
 class Effect(enum.Enum):
-    """A statement's ``Effect``."""
+    """A statement's `Effect`."""
 
     ALLOW = "Allow"
     DENY = "Deny"
@@ -187,26 +187,26 @@ class PrincipalKind(enum.Enum):
     """What a principal value denotes."""
 
     WILDCARD = "wildcard"
-    """``"*"``: every caller."""
+    """`"*"`: every caller."""
     ACCOUNT = "account"
-    """A whole account (``arn:aws:iam::<id>:root`` or a bare 12-digit id)."""
+    """A whole account (`arn:aws:iam::<id>:root` or a bare 12-digit id)."""
     ARN = "arn"
     """A specific user, role, session or identity provider of one account."""
     SERVICE = "service"
-    """An AWS service principal (``logs.amazonaws.com``)."""
+    """An AWS service principal (`logs.amazonaws.com`)."""
     FEDERATED = "federated"
-    """A web-identity provider named by domain (``cognito-identity.amazonaws.com``)."""
+    """A web-identity provider named by domain (`cognito-identity.amazonaws.com`)."""
     UNIQUE_ID = "unique-id"
-    """A unique id (``AROA...``) KMS shows after the named principal was deleted."""
+    """A unique id (`AROA...`) KMS shows after the named principal was deleted."""
 
 
 @attrs.frozen
 class Principal:
     """One principal value, normalised.
 
-    ``value`` is canonical: ``"*"``, ``arn:<partition>:iam::<id>:root`` for accounts, the ARN or
-    service name as written otherwise. ``account`` is the 12-digit account it belongs to (``None``
-    for wildcard, services and unique ids). ``principal_type`` is the JSON key it came under.
+    `value` is canonical: `"*"`, `arn:<partition>:iam::<id>:root` for accounts, the ARN or
+    service name as written otherwise. `account` is the 12-digit account it belongs to (`None`
+    for wildcard, services and unique ids). `principal_type` is the JSON key it came under.
     """
 
     principal_type: str
@@ -221,12 +221,12 @@ class Principal:
 
 @attrs.frozen(cache_hash=True)  # the analyser memoises per condition: hash each one once
 class Condition:
-    """One condition: ``operator`` applied to ``key`` with ``values`` (ORed).
+    """One condition: `operator` applied to `key` with `values` (ORed).
 
-    ``operator`` and ``key`` are canonical spellings (``kms:callerAccount`` becomes
-    ``kms:CallerAccount``; unknown keys keep their spelling). ``base`` is the operator without its
-    set qualifier and ``IfExists`` suffix; ``qualifier`` is ``"ForAllValues"``,
-    ``"ForAnyValue"`` or ``None``. JSON booleans and numbers become their JSON text.
+    `operator` and `key` are canonical spellings (`kms:callerAccount` becomes
+    `kms:CallerAccount`; unknown keys keep their spelling). `base` is the operator without its
+    set qualifier and `IfExists` suffix; `qualifier` is `"ForAllValues"`,
+    `"ForAnyValue"` or `None`. JSON booleans and numbers become their JSON text.
     """
 
     operator: str
@@ -250,8 +250,8 @@ class Condition:
 class Statement:
     """One statement, normalised.
 
-    Exactly one of ``principals``/``not_principal`` semantics applies: ``not_principal`` is true
-    when the statement used ``NotPrincipal``. Likewise ``not_action`` and ``not_resource``.
+    Exactly one of `principals`/`not_principal` semantics applies: `not_principal` is true
+    when the statement used `NotPrincipal`. Likewise `not_action` and `not_resource`.
     Values keep the order they were written in (duplicates dropped).
     """
 
@@ -267,7 +267,7 @@ class Statement:
 
     @property
     def has_wildcard_principal(self) -> bool:
-        """Whether ``"*"`` is among the principals."""
+        """Whether `"*"` is among the principals."""
         return any(p.kind is PrincipalKind.WILDCARD for p in self.principals)
 
     def render(self) -> dict[str, Any]:
@@ -282,8 +282,12 @@ class Statement:
             if vals:
                 block[ptype] = vals[0] if len(vals) == 1 else vals
         out["NotPrincipal" if self.not_principal else "Principal"] = block
-        out["NotAction" if self.not_action else "Action"] = _scalar_or_list(self.actions)
-        out["NotResource" if self.not_resource else "Resource"] = _scalar_or_list(self.resources)
+        if self.actions:  # a statement without Action/Resource is kept as written
+            out["NotAction" if self.not_action else "Action"] = _scalar_or_list(self.actions)
+        if self.resources:
+            out["NotResource" if self.not_resource else "Resource"] = _scalar_or_list(
+                self.resources
+            )
         if self.conditions:
             cond: dict[str, dict[str, Any]] = {}
             for c in self.conditions:
@@ -294,10 +298,10 @@ class Statement:
 
 @attrs.frozen
 class KeyPolicy:
-    """A parsed key policy: ``version`` (``None`` when absent), ``id`` and its statements.
+    """A parsed key policy: `version` (`None` when absent), `id` and its statements.
 
-    ``render()`` gives back a JSON-able dict that :func:`parse_key_policy` turns into an equal
-    ``KeyPolicy`` (parse -> render -> parse is the identity).
+    `render()` gives back a JSON-able dict that `parse_key_policy` turns into an equal
+    `KeyPolicy` (parse -> render -> parse is the identity).
     """
 
     statements: tuple[Statement, ...]
@@ -306,7 +310,7 @@ class KeyPolicy:
 
     @property
     def effective_version(self) -> str:
-        """The policy-language version in force (``2008-10-17`` when ``Version`` is absent)."""
+        """The policy-language version in force (`2008-10-17` when `Version` is absent)."""
         return self.version or "2008-10-17"
 
     def render(self) -> dict[str, Any]:
@@ -425,7 +429,7 @@ def _strings(value: Any, where: str, *, allow_scalars: bool = False) -> tuple[st
     return tuple(out)
 
 
-def _parse_aws_principal(value: str, where: str) -> Principal:
+def parse_aws_principal(value: str, where: str) -> Principal:
     if value == "*":
         return Principal("AWS", "*", PrincipalKind.WILDCARD)
     if is_account_id(value):
@@ -450,11 +454,7 @@ def _parse_aws_principal(value: str, where: str) -> Principal:
     return Principal("AWS", value, PrincipalKind.ARN, account, has_wildcard="*" in resource)
 
 
-_PRINCIPAL_CACHE: dict[tuple[str, str], Principal | str] = {}
-# Valid principals as the one-principal tuple a statement naming only them has, by type then
-# text: the fast path looks them up without allocating.
-_ONE_PRINCIPAL: dict[str, dict[str, tuple[Principal]]] = {t: {} for t in _PRINCIPAL_TYPES}
-_ONE_AWS = _ONE_PRINCIPAL["AWS"]
+_PRINCIPAL_CACHE: dict[tuple[str, str], Principal | str] = MEMOS.table()
 
 
 def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
@@ -468,11 +468,7 @@ def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
             hit = exc.reason
         if len(_PRINCIPAL_CACHE) > 4096:
             _PRINCIPAL_CACHE.clear()
-            for by_value in _ONE_PRINCIPAL.values():
-                by_value.clear()
         _PRINCIPAL_CACHE[key] = hit
-        if isinstance(hit, Principal) and ptype in _ONE_PRINCIPAL:
-            _ONE_PRINCIPAL[ptype][value] = (hit,)
     if isinstance(hit, str):
         raise PolicyParseError(where, hit)
     return hit
@@ -480,7 +476,7 @@ def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
 
 def _parse_principal_uncached(ptype: str, value: str, where: str) -> Principal:
     if ptype == "AWS":
-        return _parse_aws_principal(value, where)
+        return parse_aws_principal(value, where)
     if ptype == "Service":
         if not SERVICE_RE.fullmatch(value):
             raise PolicyParseError(where, f"invalid service principal {value!r}")
@@ -534,7 +530,7 @@ def _parse_operator(raw: str, where: str) -> tuple[str, str, str | None, bool]:
     return parsed
 
 
-@lru_cache(maxsize=1024)
+@MEMOS.cached(1024)
 def _operator(raw: str) -> tuple[str, str, str | None, bool] | None:
     low = raw.lower()
     qualifier = None
@@ -553,7 +549,7 @@ def _operator(raw: str) -> tuple[str, str, str | None, bool] | None:
     return canonical, base, qualifier, if_exists
 
 
-@lru_cache(maxsize=4096)
+@MEMOS.cached(4096)
 def canonical_condition_key(raw: str) -> str:
     """The canonical spelling of a condition key (keys are case-insensitive)."""
     low = raw.lower()
@@ -590,17 +586,17 @@ def _parse_conditions(raw: Any, where: str) -> tuple[Condition, ...]:
     return tuple(out)
 
 
-_VALID_ACTIONS: set[str] = {"*"}
+_VALID_ACTIONS: dict[str, None] = MEMOS.table()  # action texts already validated
 
 
 def _parse_actions(raw: Any, where: str) -> tuple[str, ...]:
     actions = _strings(raw, where)
     for i, action in enumerate(actions):
-        if action in _VALID_ACTIONS:
+        if action == "*" or action in _VALID_ACTIONS:
             continue
         if _ACTION_RE.fullmatch(action):
             if len(_VALID_ACTIONS) < 4096:
-                _VALID_ACTIONS.add(action)
+                _VALID_ACTIONS[action] = None
         else:
             loc = f"{where}[{i}]" if isinstance(raw, list) else where
             raise PolicyParseError(loc, f"invalid action {action!r} (expected 'service:Name')")
@@ -611,7 +607,7 @@ _EFFECTS = {"Allow": Effect.ALLOW, "Deny": Effect.DENY}
 
 
 def _pick(stmt: Mapping[str, Any], name: str, not_name: str, where: str) -> tuple[Any, bool]:
-    """The value of ``name`` or ``Not<name>``, and whether it was the ``Not`` form."""
+    """The value of `name` or `Not<name>`, and whether it was the `Not` form."""
     value = stmt.get(name, _MISSING)
     other = stmt.get(not_name, _MISSING)
     if value is not _MISSING:
@@ -619,7 +615,9 @@ def _pick(stmt: Mapping[str, Any], name: str, not_name: str, where: str) -> tupl
             raise PolicyParseError(where, f"both {name} and {not_name} given")
         return value, False
     if other is _MISSING:
-        raise PolicyParseError(where, f"missing {name} (or {not_name})")
+        if name == "Principal":
+            raise PolicyParseError(where, f"missing {name} (or {not_name})")
+        return _MISSING, False  # PutKeyPolicy accepts it; the statement has no effect
     return other, True
 
 
@@ -654,12 +652,18 @@ def _parse_statement(raw: Any, where: str) -> Statement:
         principals = _parse_principals(
             principal_raw, f"{where}.{'NotPrincipal' if not_principal else 'Principal'}"
         )
-    if type(action_raw) is str and action_raw in _VALID_ACTIONS:
-        actions: tuple[str, ...] = (action_raw,)
+    actions: tuple[str, ...] = ()
+    if action_raw is _MISSING:
+        pass
+    elif type(action_raw) is str and (action_raw == "*" or action_raw in _VALID_ACTIONS):
+        actions = (action_raw,)
     else:
         actions = _parse_actions(action_raw, f"{where}.{'NotAction' if not_action else 'Action'}")
-    if type(resource_raw) is str:
-        resources: tuple[str, ...] = (resource_raw,)
+    resources: tuple[str, ...] = ()
+    if resource_raw is _MISSING:
+        pass
+    elif type(resource_raw) is str:
+        resources = (resource_raw,)
     else:
         resources = _strings(
             resource_raw, f"{where}.{'NotResource' if not_resource else 'Resource'}"
@@ -679,273 +683,9 @@ def _parse_statement(raw: Any, where: str) -> Statement:
 
 _STAR_PRINCIPALS = (Principal("AWS", "*", PrincipalKind.WILDCARD),)
 
-# --------------------------------------------------------------------------------------------
-# The fast path: one pass over a statement in the forms real policies use, with no location
-# strings and no helper calls per field. It returns None at the first thing it does not know to
-# be valid, and _parse_statement then decides (and names the location of any error), so it can
-# never accept what the strict path refuses nor build a different Statement.
-
-_TYPE_ORDER = {t: i for i, t in enumerate(_PRINCIPAL_TYPES)}
-# Validated, de-duplicated Action lists and conditions, by their exact raw form (all strings):
-# estates repeat them (key-administrator action lists, kms:CallerAccount/kms:ViaService pairs).
-_ACTION_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
-_ONE_ACTION: dict[str, tuple[str]] = {}
-_STAR = ("*",)
-_CONDITIONS: dict[tuple[str, str, str | tuple[str, ...]], Condition] = {}
-_ONE_CONDITION: dict[tuple[Any, Any, str], tuple[Condition, ...]] = {}
-_MEMO_LIMIT = 4096
-
-
-StatementArgs = tuple[
-    Effect,
-    tuple[Principal, ...],
-    tuple[str, ...],
-    tuple[str, ...],
-    tuple[Condition, ...],
-    str | None,
-    bool,
-    bool,
-    bool,
-]
-"""A statement's fields in :class:`Statement` constructor order (the analyser's internal form:
-``Statement(*args)`` is the typed statement)."""
-
-PolicyParts = tuple[tuple[StatementArgs, ...], str | None, str | None]
-"""``(statements, version, id)``: a validated policy not yet built into a :class:`KeyPolicy`."""
-
-
-def _fast_statement(stmt: dict[Any, Any]) -> Statement | None:
-    args = _fast_statement_args(stmt)
-    return None if args is None else Statement(*args)
-
-
-def _fast_statement_args(stmt: dict[Any, Any]) -> StatementArgs | None:
-    get = stmt.get
-    missing = _MISSING  # a local: read eight times
-    n = 0
-    sid = get("Sid", missing)
-    if sid is missing:
-        sid = None
-    elif type(sid) is str:
-        n = 1
-    else:
-        return None
-    effect_raw = get("Effect")
-    if type(effect_raw) is not str:
-        return None
-    effect = _EFFECTS.get(effect_raw)
-    if effect is None:
-        return None
-    principal_raw = get("Principal", missing)
-    not_principal = principal_raw is missing
-    if not_principal:
-        principal_raw = get("NotPrincipal", missing)
-        if principal_raw is missing:
-            return None
-    action_raw = get("Action", missing)
-    not_action = action_raw is missing
-    if not_action:
-        action_raw = get("NotAction", missing)
-        if action_raw is missing:
-            return None
-    resource_raw = get("Resource", missing)
-    not_resource = resource_raw is missing
-    if not_resource:
-        resource_raw = get("NotResource", missing)
-        if resource_raw is missing:
-            return None
-    condition_raw = get("Condition", missing)
-    n += 4 if condition_raw is missing else 5
-    # Exactly the fields looked up: no unknown field, no Principal together with NotPrincipal.
-    if len(stmt) != n:
-        return None
-    principals: tuple[Principal, ...] | None = None
-    if type(principal_raw) is dict and len(principal_raw) == 1:
-        aws = principal_raw.get("AWS")  # the usual block: one AWS principal, seen before
-        if type(aws) is str:
-            principals = _ONE_AWS.get(aws)
-    if principals is None:
-        principals = _fast_principals(principal_raw)
-        if principals is None:
-            return None
-    actions: tuple[str, ...] | None
-    if type(action_raw) is str:
-        actions = _ONE_ACTION.get(action_raw)
-        if actions is None:
-            if action_raw not in _VALID_ACTIONS and not _ACTION_RE.fullmatch(action_raw):
-                return None
-            actions = (action_raw,)
-            if len(_ONE_ACTION) < _MEMO_LIMIT:
-                _ONE_ACTION[action_raw] = actions
-    else:
-        actions = _fast_actions(action_raw)
-    if actions is None:
-        return None
-    if type(resource_raw) is str:
-        resources: tuple[str, ...] = _STAR if resource_raw == "*" else (resource_raw,)
-    elif type(resource_raw) is list and resource_raw:
-        for r in resource_raw:
-            if type(r) is not str:
-                return None
-        resources = tuple(dict.fromkeys(resource_raw))
-    else:
-        return None
-    conditions: tuple[Condition, ...] | None = ()
-    if condition_raw is not missing:
-        conditions = _fast_conditions(condition_raw)
-    if conditions is None:
-        return None
-    return (
-        effect,
-        principals,
-        actions,
-        resources,
-        conditions,
-        sid,
-        not_principal,
-        not_action,
-        not_resource,
-    )
-
-
-def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
-    if type(raw) is str:
-        return _STAR_PRINCIPALS if raw == "*" else None
-    if type(raw) is not dict or not raw:
-        return None
-    if len(raw) == 1:
-        for ptype in _PRINCIPAL_TYPES:
-            values = raw.get(ptype)
-            if values is not None:
-                if type(values) is str:
-                    return _ONE_PRINCIPAL[ptype].get(values)  # None: unseen or invalid
-                break
-    out: list[Principal] = []
-    seen: set[tuple[str, str]] = set()
-    for ptype, values in raw.items():
-        if type(values) is str:
-            hit = _PRINCIPAL_CACHE.get((ptype, values))
-            if type(hit) is not Principal:
-                return None  # not seen yet, invalid, or an unknown principal type
-            if len(raw) == 1:
-                return (hit,)
-            values = (values,)
-        elif type(values) is not list or not values:
-            return None
-        for text in values:
-            hit = _PRINCIPAL_CACHE.get((ptype, text)) if type(text) is str else None
-            if type(hit) is not Principal:
-                return None
-            if (ptype, hit.value) not in seen:  # a bare id and its root ARN are one principal
-                seen.add((ptype, hit.value))
-                out.append(hit)
-    if len(raw) > 1:
-        out.sort(key=lambda p: _TYPE_ORDER[p.principal_type])
-    return tuple(out)
-
-
-def _fast_actions(raw: Any) -> tuple[str, ...] | None:
-    if type(raw) is not list or not raw:
-        return None
-    try:
-        hit = _ACTION_LISTS.get(tuple(raw))
-    except TypeError:  # an unhashable item: not a string
-        return None
-    if hit is not None:
-        return hit
-    for action in raw:
-        if type(action) is not str:
-            return None
-        if action not in _VALID_ACTIONS and not _ACTION_RE.fullmatch(action):
-            return None
-    actions = tuple(dict.fromkeys(raw))
-    if len(_ACTION_LISTS) >= _MEMO_LIMIT:
-        _ACTION_LISTS.clear()
-    _ACTION_LISTS[tuple(raw)] = actions
-    return actions
-
-
-def _fast_conditions(block: Any) -> tuple[Condition, ...] | None:
-    if type(block) is not dict:
-        return None
-    if len(block) == 1:
-        # The usual block, one operator on one key with one value: remembered whole.
-        ((op_raw, keys),) = block.items()
-        if type(keys) is dict and len(keys) == 1:
-            ((key_raw, value),) = keys.items()
-            if type(value) is str:
-                memo = (op_raw, key_raw, value)
-                hit = _ONE_CONDITION.get(memo)
-                if hit is None:
-                    hit = _fast_conditions_any(block)
-                    if hit is not None:
-                        if len(_ONE_CONDITION) >= _MEMO_LIMIT:
-                            _ONE_CONDITION.clear()
-                        _ONE_CONDITION[memo] = hit
-                return hit
-    return _fast_conditions_any(block)
-
-
-def _fast_conditions_any(block: dict[Any, Any]) -> tuple[Condition, ...] | None:
-    out: list[Condition] = []
-    seen_ops: set[str] | None = set() if len(block) > 1 else None
-    for op_raw, keys in block.items():
-        if type(op_raw) is not str or type(keys) is not dict:
-            return None
-        parsed = _operator(op_raw)
-        if parsed is None:
-            return None
-        operator = parsed[0]
-        if seen_ops is not None:
-            if operator in seen_ops:
-                return None
-            seen_ops.add(operator)
-        seen_keys: set[str] | None = set() if len(keys) > 1 else None
-        for key_raw, values_raw in keys.items():
-            if type(key_raw) is not str:
-                return None
-            memo: tuple[str, str, str | tuple[str, ...]] | None = None
-            if type(values_raw) is str:
-                memo = (operator, key_raw, values_raw)
-            elif type(values_raw) is list:
-                for v in values_raw:
-                    if type(v) is not str:
-                        break
-                else:
-                    memo = (operator, key_raw, tuple(values_raw))
-            cond = _CONDITIONS.get(memo) if memo is not None else None
-            if cond is None:
-                cond = _new_condition(parsed, key_raw, values_raw)
-                if cond is None:
-                    return None
-                if memo is not None:
-                    if len(_CONDITIONS) >= _MEMO_LIMIT:
-                        _CONDITIONS.clear()
-                    _CONDITIONS[memo] = cond
-            if seen_keys is not None:
-                low = cond.key.lower()  # keys ignore case, as in _parse_conditions
-                if low in seen_keys:
-                    return None
-                seen_keys.add(low)
-            out.append(cond)
-    return tuple(out)
-
-
-def _new_condition(
-    parsed: tuple[str, str, str | None, bool], key_raw: str, values_raw: Any
-) -> Condition | None:
-    if ":" not in key_raw or key_raw.startswith(":"):
-        return None
-    try:
-        values = _strings(values_raw, "", allow_scalars=True)
-    except PolicyParseError:
-        return None
-    operator, base, qualifier, if_exists = parsed
-    return Condition(operator, canonical_condition_key(key_raw), values, base, qualifier, if_exists)
-
 
 def _known_principals(raw: Any) -> tuple[Principal, ...] | None:
-    """``"*"`` or a one-entry block naming one already-parsed principal; else ``None``."""
+    """`"*"` or a one-entry block naming one already-parsed principal; else `None`."""
     if type(raw) is str:
         return _STAR_PRINCIPALS if raw == "*" else None
     if type(raw) is dict and len(raw) == 1:
@@ -958,12 +698,12 @@ def _known_principals(raw: Any) -> tuple[Principal, ...] | None:
 
 
 def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolicy) -> KeyPolicy:
-    """Parse a key policy strictly into a typed, normalised :class:`KeyPolicy`.
+    """Parse a key policy strictly into a typed, normalised `KeyPolicy`.
 
-    Accepts JSON text (``str``/``bytes``), an already-decoded mapping, or a ``KeyPolicy`` (returned
-    as is). Raises :class:`cmkguard.PolicyParseError` naming the location for anything KMS would
+    Accepts JSON text (`str`/`bytes`), an already-decoded mapping, or a `KeyPolicy` (returned
+    as is). Raises `cmkguard.PolicyParseError` naming the location for anything KMS would
     refuse: invalid JSON, duplicate keys, unknown fields, unknown operators, invalid principals,
-    an unsupported ``Version``... Never raises anything else for JSON-like input.
+    an unsupported `Version`... Never raises anything else for JSON-like input.
     """
     if isinstance(text_or_mapping, KeyPolicy):
         return text_or_mapping
@@ -976,80 +716,6 @@ def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolic
         return _parse_document(doc)
     except RecursionError:
         raise PolicyParseError("", "policy nested too deeply") from None
-
-
-def parse_policy_parts(
-    text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolicy,
-) -> KeyPolicy | PolicyParts:
-    """Validate a policy as strictly as :func:`parse_key_policy` (same errors, same locations).
-
-    Policies in the common forms come back as :data:`PolicyParts`, whose statements build the
-    same :class:`KeyPolicy` that :func:`parse_key_policy` returns (``policy_from_parts``) only
-    when asked: the verdicts of an analysis do not need the typed objects, and building them is
-    a third of the cost of parsing. Anything else comes back as the ``KeyPolicy`` itself.
-    """
-    if isinstance(text_or_mapping, KeyPolicy):
-        return text_or_mapping
-    doc = (
-        _decode(text_or_mapping)
-        if isinstance(text_or_mapping, (str, bytes, bytearray))
-        else text_or_mapping
-    )
-    if type(doc) is dict and doc.keys() <= _TOP_FIELDS:
-        version = doc.get("Version")
-        pid = doc.get("Id")
-        raw = doc.get("Statement")
-        if (version is None or (type(version) is str and version in VERSIONS)) and (
-            pid is None or type(pid) is str
-        ):
-            if type(raw) is list:
-                parts: list[StatementArgs] = []
-                for i, item in enumerate(raw):
-                    args = _fast_statement_args(item) if type(item) is dict else None
-                    if args is None:
-                        # The statements before it are valid, so the strict parser's first error
-                        # (if any) is this statement's; else its Statement is this one's.
-                        args = statement_args(_strict_statement(item, f"Statement[{i}]"))
-                    parts.append(args)
-                return tuple(parts), version, pid
-            if type(raw) is dict:
-                one = _fast_statement_args(raw)
-                if one is None:
-                    one = statement_args(_strict_statement(raw, "Statement"))
-                return (one,), version, pid
-    # Anything unusual, and every error, goes the strict, located way.
-    try:
-        return _parse_document(doc)
-    except RecursionError:
-        raise PolicyParseError("", "policy nested too deeply") from None
-
-
-def _strict_statement(item: Any, where: str) -> Statement:
-    try:
-        return _parse_statement(item, where)
-    except RecursionError:
-        raise PolicyParseError("", "policy nested too deeply") from None
-
-
-def statement_args(st: Statement) -> StatementArgs:
-    """``st``'s fields in constructor order (``Statement(*statement_args(st)) == st``)."""
-    return (
-        st.effect,
-        st.principals,
-        st.actions,
-        st.resources,
-        st.conditions,
-        st.sid,
-        st.not_principal,
-        st.not_action,
-        st.not_resource,
-    )
-
-
-def policy_from_parts(parts: PolicyParts) -> KeyPolicy:
-    """The :class:`KeyPolicy` of validated :data:`PolicyParts`."""
-    statements, version, pid = parts
-    return KeyPolicy(tuple([Statement(*args) for args in statements]), version, pid)
 
 
 def _parse_document(doc: Any) -> KeyPolicy:
@@ -1071,18 +737,49 @@ def _parse_document(doc: Any) -> KeyPolicy:
         raise PolicyParseError("Id", f"expected a string, got {_type_name(pid)}")
     if "Statement" not in top:
         raise PolicyParseError("", "missing Statement")
+    _check_characters(top, "")
     raw = top["Statement"]
     if type(raw) is list or isinstance(raw, tuple):
-        parsed: list[Statement] = []
-        for i, s in enumerate(raw):
-            # The fused fast path accepts only what the strict path accepts, with an equal
-            # result; anything else (including every error) goes the strict, located way.
-            st = _fast_statement(s) if type(s) is dict else None
-            parsed.append(st if st is not None else _parse_statement(s, f"Statement[{i}]"))
-        statements: tuple[Statement, ...] = tuple(parsed)
+        if not raw:
+            raise PolicyParseError(
+                "Statement", "empty list (KMS refuses a policy with no statement)"
+            )
+        statements = tuple(_parse_statement(s, f"Statement[{i}]") for i, s in enumerate(raw))
     elif isinstance(raw, Mapping):
-        one = _fast_statement(raw) if type(raw) is dict else None
-        statements = (one if one is not None else _parse_statement(raw, "Statement"),)
+        statements = (_parse_statement(raw, "Statement"),)
     else:
         raise PolicyParseError("Statement", f"expected an object or a list, got {_type_name(raw)}")
     return KeyPolicy(statements, version, pid)
+
+
+def _allowed_character(c: str) -> bool:
+    """What PutKeyPolicy accepts: printable ASCII and Latin-1, tab, line feed, carriage return."""
+    o = ord(c)
+    return 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xFF or c in "\t\n\r"
+
+
+def _check_text(text: str, where: str) -> None:
+    if text.isascii() and text.isprintable():
+        return  # the usual case, decided in C
+    for c in text:
+        if not _allowed_character(c):
+            raise PolicyParseError(
+                where,
+                f"character U+{ord(c):04X} is not allowed in a key policy (printable ASCII and "
+                "Latin-1, tab, LF and CR only)",
+            )
+
+
+def _check_characters(value: Any, where: str) -> None:
+    """Every string of the document (keys included) uses only characters KMS accepts."""
+    if isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            if isinstance(k, str):
+                _check_text(k, where or "the policy")
+            inner = f"{where}.{k}" if where else str(k)
+            _check_characters(v, inner)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_characters(v, f"{where}[{i}]")

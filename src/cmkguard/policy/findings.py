@@ -42,10 +42,10 @@ class FindingSpec:
 class PolicyFinding:
     """One finding about a key policy or a key's grants.
 
-    ``statement_index`` is the 0-based index of the statement responsible (``None`` for findings
-    about the policy as a whole or about grants); ``principal``, ``action`` and ``condition`` name
-    what made it happen. ``downgraded`` is true when only trusted accounts are involved (the
-    severity was lowered). ``grant_id`` names the grant for grant findings.
+    `statement_index` is the 0-based index of the statement responsible (`None` for findings
+    about the policy as a whole or about grants); `principal`, `action` and `condition` name
+    what made it happen. `downgraded` is true when only trusted accounts are involved (the
+    severity was lowered). `grant_id` names the grant for grant findings.
     """
 
     id: str
@@ -230,7 +230,7 @@ POLICY_FINDINGS: Mapping[str, FindingSpec] = MappingProxyType({s.id: s for s in 
 
 
 def catalogue_markdown() -> str:
-    """The catalogue as the Markdown table of ``docs/policy.md`` (a test keeps the page in sync)."""
+    """The catalogue as the Markdown table of `docs/policy.md` (a test keeps the page in sync)."""
     lines = [
         "| id | severity | title | why it matters | remediation |",
         "|----|----------|-------|----------------|-------------|",

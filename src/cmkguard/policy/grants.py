@@ -1,4 +1,4 @@
-"""Grants (``ListGrants``): the second access path to a key, beside its policy.
+"""Grants (`ListGrants`): the second access path to a key, beside its policy.
 
 A grant gives its grantee the listed operations whatever the key policy says, so an external
 grantee is cross-account access, and a grant without an encryption-context constraint lets the
@@ -17,7 +17,7 @@ import attrs
 from cmkguard._html import table
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy._engine import check_account
-from cmkguard.policy.document import SERVICE_RE, PrincipalKind, _parse_aws_principal
+from cmkguard.policy.document import SERVICE_RE, PrincipalKind, parse_aws_principal
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 from cmkguard.severity import Severity
 
@@ -44,7 +44,7 @@ GRANT_OPERATIONS: tuple[str, ...] = (
     "Encapsulate",
     "Decapsulate",
 )
-"""Operations a grant can carry (botocore ``kms`` model, shape ``GrantOperation``, 1.44)."""
+"""Operations a grant can carry (botocore `kms` model, shape `GrantOperation`, 1.44)."""
 
 _OPERATIONS = {op.lower(): op for op in GRANT_OPERATIONS}
 _DECRYPTING = frozenset({"Decrypt", "ReEncryptFrom"})
@@ -56,8 +56,8 @@ _ACCOUNT_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
 class GrantView:
     """One grant, validated: who gets which operations under which constraints.
 
-    ``grantee_account`` is ``None`` for service principals. ``constraints`` holds the
-    ``Constraints`` mapping as given (``None`` when absent).
+    `grantee_account` is `None` for service principals. `constraints` holds the
+    `Constraints` mapping as given (`None` when absent).
     """
 
     grant_id: str
@@ -92,9 +92,9 @@ class GrantView:
 
 @attrs.frozen
 class GrantAnalysis:
-    """The analysis of a key's grants (see :func:`analyze_grants`).
+    """The analysis of a key's grants (see `analyze_grants`).
 
-    ``external_grantees`` are grantees outside the key account: account ids for account roots,
+    `external_grantees` are grantees outside the key account: account ids for account roots,
     ARNs for specific principals (services are never external).
     """
 
@@ -109,7 +109,7 @@ class GrantAnalysis:
         return frozenset(f.id for f in self.findings)
 
     def grantees_for(self, operation: str) -> frozenset[str]:
-        """Grantees of grants carrying ``operation`` (``"Decrypt"`` or ``"kms:Decrypt"``)."""
+        """Grantees of grants carrying `operation` (`"Decrypt"` or `"kms:Decrypt"`)."""
         op = operation.lower().removeprefix("kms:")
         return frozenset(g.grantee for g in self.grants if op in {o.lower() for o in g.operations})
 
@@ -158,9 +158,9 @@ def _str_field(grant: Mapping[str, Any], name: str, where: str, *, required: boo
 
 
 def _principal_account(value: str, where: str) -> str | None:
-    """The account of a grantee/retiring principal; ``None`` for a service principal."""
+    """The account of a grantee/retiring principal; `None` for a service principal."""
     if value.startswith("arn:") or value.isdigit():
-        p = _parse_aws_principal(value, where)
+        p = parse_aws_principal(value, where)
         if p.kind is PrincipalKind.WILDCARD or p.has_wildcard:
             raise PolicyParseError(where, f"a grant principal cannot be a wildcard: {value!r}")
         return p.account
@@ -234,11 +234,11 @@ def analyze_grants(
     org_id: str | None = None,
     trusted_accounts: Iterable[str] = (),
 ) -> GrantAnalysis:
-    """Analyse a key's grants (``ListGrants`` entries, e.g. ``Grant.to_api()``).
+    """Analyse a key's grants (`ListGrants` entries, e.g. `Grant.to_api()`).
 
-    A malformed entry raises :class:`cmkguard.PolicyParseError` located as ``Grants[3].Operations``.
-    ``org_id`` is accepted for symmetry with :func:`analyze_key_policy` (grants cannot name an
-    organization); ``trusted_accounts`` downgrades findings about those accounts.
+    A malformed entry raises `cmkguard.PolicyParseError` located as `Grants[3].Operations`.
+    `org_id` is accepted for symmetry with `analyze_key_policy` (grants cannot name an
+    organization); `trusted_accounts` downgrades findings about those accounts.
     """
     del org_id  # grants name principals, never organizations
     key_account = check_account(key_account)

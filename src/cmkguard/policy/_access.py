@@ -1,0 +1,324 @@
+"""Who gets what: one `GrantResult` per Allow statement, principal and action group.
+
+For a named principal the question is whether any request of its callers gets through. For
+`"*"` (and `NotPrincipal` with Allow) the questions are asked in order of severity: can a
+caller of an account the policy never names, outside its organizations, networks and IP ranges
+get in (public)? Only from the named ranges or networks? Which named organizations, accounts
+and principals get in (cross-account)? The key's own account? AWS services?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from cmkguard.errors import PolicyParseError
+from cmkguard.policy._context import Caller
+from cmkguard.policy._exact import (
+    Compiled,
+    Evaluator,
+    GrantResult,
+    Literal,
+    PrincipalTest,
+    entity_of_account,
+    principal_test,
+    worst,
+)
+from cmkguard.policy._glob import ALL_ACTIONS
+from cmkguard.policy._predicates import Pred
+from cmkguard.policy.document import Principal, PrincipalKind, parse_aws_principal
+from cmkguard.policy.witness import AccessWitness
+
+__all__ = ["allow_results", "evaluate_grant", "grant_principals"]
+
+_WILDCARD = Principal("AWS", "*", PrincipalKind.WILDCARD)
+
+
+def grant_principals(allow: Compiled) -> list[tuple[PrincipalTest | None, Principal]]:
+    """The principals an Allow gives to: its own, or `"*"` for `NotPrincipal`."""
+    st = allow.statement
+    if st.not_principal:
+        if any(t.kind == "any" for t in allow.tests):
+            return []  # NotPrincipal "*" excludes everyone
+        return [(None, _WILDCARD)]
+    return [(t, t.principal) for t in allow.tests]
+
+
+def allow_results(ev: Evaluator) -> list[GrantResult]:
+    """Every grant of every effective Allow statement, in policy order."""
+    out: list[GrantResult] = []
+    for allow in ev.statements:
+        if allow.is_deny or not allow.statement.actions or not allow.statement.resources:
+            continue
+        if allow.applies.value == "never":
+            continue
+        groups = ev.action_groups(allow)
+        for test, principal in grant_principals(allow):
+            for sig, actions in groups:
+                out.extend(evaluate_grant(ev, allow, test, principal, sig, actions))
+    return out
+
+
+def _representative(actions: Iterable[str]) -> str:
+    acts = sorted(actions)
+    for preferred in ("kms:decrypt", "kms:encrypt", "kms:describekey"):
+        if preferred in acts:
+            return preferred
+    model = [a for a in acts if a in ALL_ACTIONS]
+    return (model or acts)[0]
+
+
+def evaluate_grant(
+    ev: Evaluator,
+    allow: Compiled,
+    test: PrincipalTest | None,
+    principal: Principal,
+    sig: Sequence[int],
+    actions: frozenset[str],
+) -> list[GrantResult]:
+    """What `allow` gives `principal` for `actions` (covered by the Denies `sig`).
+
+    One result, except when only the exemptions of `NotPrincipal` Denies let requests
+    through: then `"*"` (or a whole account) narrows to exactly those exempt principals (of
+    that account), since nobody else it names gets in.
+    """
+    denies = ev.deny_list(sig)
+    action = _representative(actions)
+    whole = test is None or test.kind in ("any", "account")
+
+    def grant() -> GrantResult:
+        if test is not None and test.kind != "any":
+            return _named(ev, allow, test, principal, denies, actions, action)
+        return _wildcard(ev, allow, test, principal, denies, actions, action)
+
+    if not whole or not any(d.statement.not_principal for d in denies):
+        return [grant()]
+    ev.no_exemptions = True
+    try:
+        strict = grant()
+    finally:
+        ev.no_exemptions = False
+    if strict.verdict is not None:
+        return [strict]
+    exempt: dict[str, PrincipalTest] = {}
+    for d in denies:
+        if d.statement.not_principal:
+            for t in d.tests:
+                if t.kind not in ("any", "none") and _within(test, t):
+                    exempt.setdefault(t.principal.value, t)
+    narrowed = [
+        r
+        for t in exempt.values()
+        for r in [_named(ev, allow, t, t.principal, denies, actions, action)]
+        if r.verdict is not None
+    ]
+    return narrowed or [strict]
+
+
+def _within(outer: PrincipalTest | None, inner: PrincipalTest) -> bool:
+    """Whether every caller `inner` names is one `outer` (`None`/any/an account) names."""
+    if outer is None or outer.kind == "any":
+        return True
+    return inner.kind not in ("service", "web") and (inner.partition, inner.account) == (
+        outer.partition,
+        outer.account,
+    )
+
+
+def _named(
+    ev: Evaluator,
+    allow: Compiled,
+    test: PrincipalTest,
+    principal: Principal,
+    denies: Sequence[Compiled],
+    actions: frozenset[str],
+    action: str,
+) -> GrantResult:
+    s = ev.setting
+    if test.kind == "none":
+        return GrantResult(allow.index, principal, actions, None, frozenset(), ())
+    if test.kind in ("service", "web"):
+        kind = "service" if test.kind == "service" else "web-identity"
+        callers = [Caller(kind, name=principal.value)]
+        own = test.kind == "service" or test.account == s.key_account
+        verdict = (
+            "service" if test.kind == "service" else "same-account" if own else "cross-account"
+        )
+        entities = frozenset() if own else frozenset({principal.value})
+    else:
+        assert test.partition is not None
+        assert test.account is not None
+        callers = [
+            c
+            for c in ev.callers_of(test.partition, test.account)
+            if test.caller_kind is None or c.kind == test.caller_kind
+        ]
+        same = (test.partition, test.account) == (s.key_partition, s.key_account)
+        verdict = "same-account" if same else "cross-account"
+        if same:
+            entities = frozenset()
+        elif test.kind == "account":
+            entities = frozenset({entity_of_account(test.partition, test.account, s)})
+        else:
+            entities = frozenset({principal.value})
+    hit, blockers = ev.try_callers(allow, test, callers, denies)
+    if hit is None:
+        return GrantResult(
+            allow.index, principal, actions, None, frozenset(), (), tuple(sorted(blockers))
+        )
+    caller, found = hit
+    entity = next(iter(sorted(entities)), principal.value)
+    w = ev.witness(entity, verdict, allow, action, caller, found)
+    return GrantResult(allow.index, principal, actions, verdict, entities, (w,))
+
+
+def _not_like(key: str, values: Iterable[str], label: str) -> Literal:
+    return (Pred(key, "StringLike", tuple(values), label=label), False)
+
+
+def _goals(ev: Evaluator, *, ip: bool, network: bool) -> list[Literal]:
+    """What makes a caller unbounded: no named org, unique id, network or IP range."""
+    u = ev.universe
+    out: list[Literal] = []
+    orgs = sorted(o for o in u.orgs)
+    if orgs:
+        label = "the caller is in none of the organizations the policy names"
+        out.append((Pred("aws:principalorgid", "StringEquals", tuple(orgs), label=label), False))
+        paths = tuple(f"{o}/*" for o in orgs)
+        out.append(
+            (
+                Pred(
+                    "aws:principalorgpaths",
+                    "StringLike",
+                    paths,
+                    qualifier="ForAnyValue",
+                    label=label,
+                ),
+                False,
+            )
+        )
+    if u.userids:
+        ids = sorted(u.userids)
+        out.append(_not_like("aws:userid", [*ids, *(f"{i}:*" for i in ids)], "a fresh unique id"))
+    if network:
+        for key, values in sorted(u.networks.items()):
+            if values:
+                label = f"{key} outside the networks the policy names"
+                out.append((Pred(key, "StringEquals", tuple(sorted(values)), label=label), False))
+    if ip and u.cidrs:
+        for key in ("aws:sourceip", "aws:vpcsourceip"):
+            label = f"{key} outside the ranges the policy names"
+            out.append((Pred(key, "IpAddress", tuple(sorted(u.cidrs)), label=label), False))
+    return out
+
+
+def _wildcard(
+    ev: Evaluator,
+    allow: Compiled,
+    test: PrincipalTest | None,
+    principal: Principal,
+    denies: Sequence[Compiled],
+    actions: frozenset[str],
+    action: str,
+) -> GrantResult:
+    s = ev.setting
+    u = ev.universe
+    blockers: set[int] = set()
+    witnesses: list[AccessWitness] = []
+    verdicts: list[str] = []
+    entities: set[str] = set()
+
+    def ask(callers: Sequence[Caller], goal: Sequence[Literal], entity: str, verdict: str) -> bool:
+        hit, blocked = ev.try_callers(allow, test, callers, denies, goal)
+        blockers.update(blocked)
+        if hit is None:
+            return False
+        caller, found = hit
+        witnesses.append(ev.witness(entity, verdict, allow, action, caller, found))
+        verdicts.append(verdict)
+        if verdict in ("public", "cross-account"):
+            entities.add(entity)
+        return True
+
+    fresh = ev.fresh_callers()
+    if ask(fresh, _goals(ev, ip=True, network=True), "*", "public"):
+        return GrantResult(
+            allow.index, principal, actions, "public", frozenset({"*"}), tuple(witnesses)
+        )
+    if u.cidrs:
+        ask(fresh, _goals(ev, ip=False, network=True), "*", "ip-restricted")
+    if any(u.networks.values()):
+        ask(fresh, _goals(ev, ip=True, network=False), "*", "network-restricted")
+    for org in sorted(u.orgs):
+        ask(ev.fresh_callers(org=org), _goals_without_orgs(ev), org, "cross-account")
+    for partition, account in u.literal_accounts():
+        if (partition, account) == (s.key_partition, s.key_account):
+            ask(ev.callers_of(partition, account), (), s.key_account, "same-account")
+            continue
+        callers = ev.callers_of(partition, account)
+        arns = sorted(u.arns.get((partition, account), ()))
+        patterns = sorted(u.arn_patterns.get((partition, account), ()))
+        generic: list[Literal] = []
+        if arns:
+            label = "another principal"
+            generic.append(
+                (Pred("aws:principalarn", "StringEquals", tuple(arns), label=label), False)
+            )
+        if patterns:
+            label = "a principal no pattern names"
+            generic.append(
+                (Pred("aws:principalarn", "StringLike", tuple(patterns), label=label), False)
+            )
+        if ask(callers, generic, entity_of_account(partition, account, s), "cross-account"):
+            continue
+        for pattern in patterns:
+            like = (Pred("aws:principalarn", "StringLike", (pattern,), label=pattern), True)
+            ask(callers, [like], pattern, "cross-account")
+        for arn in arns:
+            named = _principal_of(arn)
+            if named is None:
+                continue
+            t = principal_test(named, s.key_partition)
+            ask(
+                [c for c in callers if t.static(c, glob=False)],
+                [(q, True) for q in t.preds],
+                arn,
+                "cross-account",
+            )
+    services = ev.service_callers()
+    external_sources = sorted(a for p, a in u.literal_accounts() if a != s.key_account)
+    for account in dict.fromkeys(external_sources):
+        src = (Pred("aws:sourceaccount", "StringEquals", (account,), label="source account"), True)
+        ask(services, [src], account, "cross-account")
+    for arn in sorted(u.source_arns):
+        parts = arn.split(":", 5)
+        if len(parts) == 6 and parts[4] == s.key_account:
+            continue
+        src = (Pred("aws:sourcearn", "StringLike", (arn,), label="source ARN"), True)
+        ask(services, [src], arn, "cross-account")
+    if not verdicts or set(verdicts) <= {"ip-restricted", "network-restricted"}:
+        ask(services, (), principal.value, "service")
+    verdict = worst(verdicts)
+    return GrantResult(
+        allow.index,
+        principal,
+        actions,
+        verdict,
+        frozenset(entities),
+        tuple(witnesses),
+        () if verdict else tuple(sorted(blockers)),
+    )
+
+
+def _goals_without_orgs(ev: Evaluator) -> list[Literal]:
+    return [
+        g
+        for g in _goals(ev, ip=False, network=False)
+        if not g[0].key.startswith("aws:principalorg")
+    ]
+
+
+def _principal_of(arn: str) -> Principal | None:
+    try:
+        return parse_aws_principal(arn, "")
+    except PolicyParseError:
+        return None  # a condition value that is no principal ARN: matched as a pattern only

@@ -1,0 +1,702 @@
+"""Exact evaluation of a key policy over every possible request (docs/policy.md, "Method").
+
+The constants a policy mentions split the space of requests into finitely many classes: callers
+of each account the policy names, of the key's account, and of *fresh* accounts it never names
+(which stand for every other account); in each partition it names; in or out of each
+organization; services. For every Allow statement, principal and group of actions (actions
+alike for every Deny), `Evaluator` searches for one request that the Allow admits and no
+Deny removes: each Deny must be escaped by one of its options (a condition made false, its
+principal not matching, a `NotPrincipal` exemption), chosen depth first, and every choice is
+checked by solving each condition key's constraints exactly (`_context.solve_var`). The
+request found is the witness; when every branch fails, the Denies that closed them are the
+reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+
+import attrs
+
+from cmkguard.policy._context import (
+    SESSION_KEY,
+    Caller,
+    Setting,
+    Solved,
+    caller_env,
+    iam_kinds,
+    solve_var,
+    spec_for,
+)
+from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION, expand_action, glob_match
+from cmkguard.policy._predicates import Pred, condition_pred
+from cmkguard.policy._resources import Applies, resource_applies
+from cmkguard.policy.document import Effect, KeyPolicy, Principal, PrincipalKind, Statement
+from cmkguard.policy.witness import AccessWitness, DenyEscape
+
+__all__ = [
+    "Compiled",
+    "Evaluator",
+    "GrantResult",
+    "PrincipalTest",
+    "entity_of_account",
+    "principal_test",
+    "worst",
+]
+
+_FRESH_SERVICE = "witness.example.amazonaws.com"
+_SEARCH_BUDGET = 4000
+"""Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
+_OPTION_CAP = 256
+_VERDICT_RANK = {
+    "public": 6,
+    "cross-account": 5,
+    "ip-restricted": 4,
+    "network-restricted": 3,
+    "same-account": 2,
+    "service": 1,
+}
+_IDENTITY_DETAIL_KEYS = frozenset(
+    {"aws:principalarn", "aws:userid", "aws:principaltype", "aws:username"}
+)
+_ORG_KEYS = frozenset({"aws:principalorgid", "aws:principalorgpaths"})
+_ACCOUNT_KEYS = frozenset({"kms:calleraccount", "aws:principalaccount"})
+
+Literal = tuple[Pred, bool]
+
+
+def _eq(key: str, value: str, label: str) -> Pred:
+    return Pred(key, "StringEquals", (value,), label=label)
+
+
+def _like(key: str, values: tuple[str, ...], label: str) -> Pred:
+    return Pred(key, "StringLike", values, label=label)
+
+
+@attrs.frozen
+class PrincipalTest:
+    """How one principal value matches callers: a static part (partition, account, kind or
+    service) and predicates on the caller's keys (`aws:PrincipalArn` for a role or user)."""
+
+    principal: Principal
+    kind: str  # any | account | iam | session | glob | service | web | none
+    partition: str | None = None
+    account: str | None = None
+    caller_kind: str | None = None
+    preds: tuple[Pred, ...] = ()
+
+    def static(self, caller: Caller, *, glob: bool) -> bool:
+        """Whether the static part matches `caller` (`glob`: wildcard ARNs count)."""
+        kind = self.kind
+        if kind == "any":
+            return True
+        if kind in ("service", "web"):
+            return caller.kind == ("service" if kind == "service" else "web-identity") and (
+                caller.name == self.principal.value
+            )
+        if kind == "none" or not caller.is_iam or (kind == "glob" and not glob):
+            return False
+        if caller.partition != self.partition or caller.account != self.account:
+            return False
+        return self.caller_kind is None or caller.kind == self.caller_kind
+
+
+def _arn_parts(value: str) -> tuple[str, str, str, str]:
+    _, partition, service, _, account, resource = value.split(":", 5)
+    return partition, service, account, resource
+
+
+def principal_test(p: Principal, key_partition: str) -> PrincipalTest:
+    """The `PrincipalTest` of a parsed principal."""
+    kind = p.kind
+    if kind is PrincipalKind.WILDCARD:
+        return PrincipalTest(p, "any")
+    if kind is PrincipalKind.SERVICE:
+        return PrincipalTest(p, "service")
+    if kind is PrincipalKind.FEDERATED or p.principal_type == "Federated":
+        return PrincipalTest(p, "web", account=p.account)
+    if kind is PrincipalKind.UNIQUE_ID:
+        return PrincipalTest(p, "none")
+    partition, service, account, resource = _arn_parts(p.value)
+    if kind is PrincipalKind.ACCOUNT:
+        return PrincipalTest(p, "account", partition, account)
+    label = f"Principal {p.value}"
+    if p.has_wildcard:
+        return PrincipalTest(
+            p, "glob", partition, account, None, (_like("aws:principalarn", (p.value,), label),)
+        )
+    if service == "sts" and resource.startswith("assumed-role/"):
+        _, role, session = resource.split("/", 2)
+        head = f"arn:{partition}:iam::{account}:role/"
+        preds = (
+            _like("aws:principalarn", (head + role, head + "*/" + role), label),
+            _eq(SESSION_KEY, session, label),
+        )
+        return PrincipalTest(p, "session", partition, account, "role", preds)
+    caller_kind = (
+        "federated-user"
+        if service == "sts"
+        else "user"
+        if resource.startswith("user/")
+        else "role"
+        if resource.startswith("role/")
+        else None
+    )
+    if caller_kind is None:
+        return PrincipalTest(p, "none")
+    return PrincipalTest(
+        p, "iam", partition, account, caller_kind, (_eq("aws:principalarn", p.value, label),)
+    )
+
+
+@attrs.frozen
+class Compiled:
+    """A statement ready for evaluation."""
+
+    index: int
+    statement: Statement
+    tests: tuple[PrincipalTest, ...]
+    preds: tuple[Pred, ...]
+    applies: Applies
+    actions: frozenset[str]
+
+    @property
+    def is_deny(self) -> bool:
+        return self.statement.effect is Effect.DENY
+
+    def covers(self, action: str) -> bool:
+        """Whether the statement's Action/NotAction covers `action` (lower case)."""
+        st = self.statement
+        if not st.actions:
+            return False
+        if action in ALL_ACTIONS:
+            return action in self.actions
+        return any(glob_match(a, action) for a in st.actions) != st.not_action
+
+
+@attrs.frozen
+class GrantResult:
+    """What one Allow statement gives one of its principals for one group of actions."""
+
+    index: int
+    principal: Principal
+    actions: frozenset[str]
+    verdict: str | None
+    entities: frozenset[str]
+    witnesses: tuple[AccessWitness, ...]
+    denied_by: tuple[int, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def effective(self) -> bool:
+        return self.verdict is not None
+
+
+_WILDCARD_PRINCIPAL = Principal("AWS", "*", PrincipalKind.WILDCARD)
+
+
+def _digit_runs(text: str) -> Iterator[str]:
+    """Every maximal run of exactly 12 digits in `text` (a linear scan, no regex)."""
+    start = None
+    for i, c in enumerate(text + " "):
+        if c.isdigit() and c.isascii():
+            if start is None:
+                start = i
+        elif start is not None:
+            if i - start == 12:
+                yield text[start:i]
+            start = None
+
+
+def _fill_account(pattern: str) -> str | None:
+    """A 12-digit account id matching a wildcard account pattern (or `None`)."""
+    fixed = sum(1 for c in pattern if c != "*")
+    if fixed > 12 or any(not (c.isdigit() or c in "*?") for c in pattern):
+        return None
+    spare = 12 - fixed
+    out = []
+    for c in pattern:
+        if c == "*":
+            out.append("9" * spare)
+            spare = 0
+        else:
+            out.append("7" if c == "?" else c)
+    text = "".join(out)
+    return text if len(text) == 12 else None
+
+
+class Universe:
+    """The constants of a policy: accounts, partitions, orgs, services, ARNs, networks."""
+
+    def __init__(self, compiled: Sequence[Compiled], setting: Setting) -> None:
+        self.accounts: set[str] = {setting.key_account}
+        self.partitions: set[str] = {setting.key_partition}
+        self.orgs: set[str] = set()
+        self.services: set[str] = set()
+        self.web: set[str] = set()
+        self.arns: dict[tuple[str, str], set[str]] = {}
+        self.arn_patterns: dict[tuple[str, str], set[str]] = {}
+        self.source_arns: set[str] = set()
+        self.userids: set[str] = set()
+        self.networks: dict[str, set[str]] = {"aws:sourcevpc": set(), "aws:sourcevpce": set()}
+        self.cidrs: set[str] = set()
+        self.keys: set[str] = set()
+        self.variables: set[str] = set()
+        account_patterns: list[str] = []
+        for c in compiled:
+            for t in c.tests:
+                self._principal(t)
+            for p in c.preds:
+                self.keys.add(p.key)
+                for v in p.values:
+                    self._value(p, v, account_patterns)
+        self.fresh = self._fresh_accounts(account_patterns)
+        if setting.org_id:
+            self.orgs.add(setting.org_id)
+
+    def _principal(self, t: PrincipalTest) -> None:
+        p = t.principal
+        if t.kind == "service":
+            self.services.add(p.value)
+        elif t.kind == "web":
+            self.web.add(p.value)
+        elif t.partition is not None and t.account is not None:
+            self.accounts.add(t.account)
+            self.partitions.add(t.partition)
+            if t.kind in ("iam", "session"):
+                self.arns.setdefault((t.partition, t.account), set()).add(p.value)
+
+    def _value(self, p: Pred, v: str, account_patterns: list[str]) -> None:
+        if "${" in v and p.variables:
+            i = v.find("${")
+            while i >= 0:
+                end = v.find("}", i)
+                if end < 0:
+                    break
+                self.variables.add(v[i + 2 : end].lower())
+                i = v.find("${", end)
+        self.accounts.update(_digit_runs(v))
+        wild = "*" in v or "?" in v
+        if v.startswith("arn:"):
+            parts = v.split(":", 5)
+            if len(parts) == 6:
+                if parts[1].startswith("aws") and not ("*" in parts[1] or "?" in parts[1]):
+                    self.partitions.add(parts[1])
+                if "*" in parts[4] or "?" in parts[4]:
+                    account_patterns.append(parts[4])
+                if p.key == "aws:principalarn" and parts[4].isdigit() and "$" not in v:
+                    table = self.arn_patterns if wild else self.arns
+                    table.setdefault((parts[1], parts[4]), set()).add(v)
+                if p.key == "aws:sourcearn" and "$" not in v:
+                    self.source_arns.add(v)
+        key = p.key
+        if key in _ACCOUNT_KEYS and wild:
+            account_patterns.append(v)
+        if key in _ORG_KEYS:
+            org = v.split("/", 1)[0]
+            if org and not ("*" in org or "?" in org or "$" in org):
+                self.orgs.add(org)
+        elif key == "aws:principalservicename" and not wild:
+            self.services.add(v)
+        elif key == "aws:userid":
+            head = v.split(":", 1)[0]
+            if head and not ("*" in head or "?" in head or "$" in head) and not head.isdigit():
+                self.userids.add(head)
+        elif key in self.networks and not wild:
+            self.networks[key].add(v)
+        elif (
+            key in ("aws:sourceip", "aws:vpcsourceip") and p.family == "ip" and not v.endswith("/0")
+        ):
+            self.cidrs.add(v)
+
+    def _fresh_accounts(self, patterns: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for pattern in patterns:
+            got = _fill_account(pattern)
+            if got is not None and got not in self.accounts and got not in out:
+                out.append(got)
+        n = 999999999999
+        while str(n) in self.accounts:
+            n -= 1
+        return [str(n), *out[:5]]
+
+    def literal_accounts(self) -> list[tuple[str, str]]:
+        """(partition, account) pairs the policy names, the key's own first."""
+        return sorted(
+            {(p, a) for p in self.partitions for a in self.accounts}, key=lambda pa: pa[::-1]
+        )
+
+
+@attrs.frozen
+class _Found:
+    store: dict[str, tuple[Literal, ...]]
+    solved: dict[str, Solved]
+    escapes: tuple[DenyEscape, ...]
+
+
+class Evaluator:
+    """The exact evaluation of one policy for one key (see the module docstring)."""
+
+    def __init__(self, policy: KeyPolicy, setting: Setting, key_arn: str | None) -> None:
+        self.policy = policy
+        self.setting = setting
+        version = policy.effective_version
+        compiled = []
+        for i, st in enumerate(policy.statements):
+            tests = tuple(principal_test(p, setting.key_partition) for p in st.principals)
+            preds = tuple(condition_pred(c, version) for c in st.conditions)
+            applies = (
+                resource_applies(st, setting.key_account, key_arn)
+                if st.resources and st.actions
+                else Applies.NEVER
+            )
+            compiled.append(Compiled(i, st, tests, preds, applies, _model_actions(st)))
+        self.statements = tuple(compiled)
+        # Denies count only when their Resource certainly covers the key (the safe side).
+        self.denies = tuple(c for c in compiled if c.is_deny and c.applies is Applies.ALWAYS)
+        self.universe = Universe(compiled, setting)
+        u = self.universe
+        keys = u.keys | u.variables
+        self.detail = bool(keys & _IDENTITY_DETAIL_KEYS) or any(
+            t.kind in ("iam", "session", "glob") for c in compiled for t in c.tests
+        )
+        self.org_aware = bool(keys & _ORG_KEYS)
+        self.env_keys = frozenset(u.variables)
+        self._envs: dict[Caller, dict[str, str]] = {}
+        self._solved: dict[tuple[Caller, str, frozenset[Literal]], Solved] = {}
+        self._budget = 0
+        self.no_exemptions = False  # while set, NotPrincipal exemptions do not escape a Deny
+        self.unknown_actions = _unknown_actions(compiled)
+
+    # -- callers ------------------------------------------------------------------------
+
+    def _kinds(self) -> tuple[str, ...]:
+        return iam_kinds() if self.detail else ("role",)
+
+    def _org_options(self, partition: str, account: str) -> list[tuple[bool, str | None]]:
+        s = self.setting
+        if (partition, account) == (s.key_partition, s.key_account) and s.org_id:
+            return [(True, s.org_id)]
+        return [(False, None), (True, None)] if self.org_aware else [(False, None)]
+
+    def callers_of(self, partition: str, account: str, *, fresh: bool = False) -> list[Caller]:
+        """Every caller class of one account."""
+        return [
+            Caller(kind, partition, account, fresh, in_org, org)
+            for kind in self._kinds()
+            for in_org, org in self._org_options(partition, account)
+        ]
+
+    def fresh_callers(self, *, org: str | None = None) -> list[Caller]:
+        """Callers of accounts the policy never names (`org`: in that organization)."""
+        out = []
+        for partition in sorted(self.universe.partitions):
+            for account in self.universe.fresh:
+                for kind in self._kinds():
+                    if org is not None:
+                        out.append(Caller(kind, partition, account, True, True, org))
+                        continue
+                    for in_org, _ in self._org_options(partition, account):
+                        out.append(Caller(kind, partition, account, True, in_org, None))
+        return out
+
+    def service_callers(self) -> list[Caller]:
+        names = sorted(self.universe.services | {_FRESH_SERVICE})
+        return [Caller("service", name=n) for n in names]
+
+    # -- solving ------------------------------------------------------------------------
+
+    def env(self, caller: Caller) -> dict[str, str]:
+        env = self._envs.get(caller)
+        if env is None:
+            env = self._envs[caller] = caller_env(caller, self.setting, self.env_keys)
+        return env
+
+    def solve_key(self, caller: Caller, key: str, literals: Iterable[Literal]) -> Solved:
+        lits = frozenset(literals)
+        memo = (caller, key, lits)
+        got = self._solved.get(memo)
+        if got is None:
+            spec = spec_for(caller, key, self.setting)
+            got = solve_var(spec, sorted(lits, key=_lit_order), self.env(caller))
+            self._solved[memo] = got
+        return got
+
+    def _add(
+        self,
+        caller: Caller,
+        store: dict[str, tuple[Literal, ...]],
+        solved: dict[str, Solved],
+        literals: Sequence[Literal],
+    ) -> tuple[dict[str, tuple[Literal, ...]], dict[str, Solved]] | None:
+        new_store = dict(store)
+        new_solved = dict(solved)
+        touched = set()
+        for lit in literals:
+            key = lit[0].key
+            if lit not in new_store.get(key, ()):
+                new_store[key] = (*new_store.get(key, ()), lit)
+                touched.add(key)
+        for key in touched:
+            got = self.solve_key(caller, key, new_store[key])
+            if not got.ok:
+                return None
+            new_solved[key] = got
+        return new_store, new_solved
+
+    # -- the search ---------------------------------------------------------------------
+
+    def _deny_options(self, deny: Compiled, caller: Caller) -> list[tuple[str, list[Literal]]]:
+        """How a request of `caller` can escape `deny`: `(reason, literals)` options.
+
+        No option: the Deny applies to every such request. Raises `_Inapplicable` when it
+        never applies to the caller.
+        """
+        st = deny.statement
+        options: list[tuple[str, list[Literal]]] = []
+        if not st.not_principal:
+            matching = [t for t in deny.tests if t.static(caller, glob=False)]
+            if not matching:
+                raise _Inapplicable("it does not name this caller")
+            if all(t.preds for t in matching):
+                for combo in itertools.islice(
+                    itertools.product(*(t.preds for t in matching)), _OPTION_CAP
+                ):
+                    options.append(
+                        (
+                            "the caller is not " + ", ".join(t.principal.value for t in matching),
+                            [(q, False) for q in combo],
+                        )
+                    )
+        else:
+            exempt = [t for t in deny.tests if t.static(caller, glob=True)]
+            if self.no_exemptions:
+                exempt = []
+            if any(not t.preds for t in exempt):
+                raise _Inapplicable("its NotPrincipal exempts this caller")
+            for t in exempt:
+                options.append(
+                    (f"its NotPrincipal exempts {t.principal.value}", [(q, True) for q in t.preds])
+                )
+        for p in deny.preds:
+            options.append((f"its condition {p} is false for this request", [(p, False)]))
+        return options
+
+    def search(
+        self,
+        caller: Caller,
+        required: Sequence[Literal],
+        choices: Sequence[Sequence[tuple[str, list[Literal]]]],
+        denies: Sequence[Compiled],
+    ) -> tuple[_Found | None, tuple[int, ...]]:
+        """A request of `caller` meeting `required`, one option of each of `choices`
+        and escaping every Deny; else `None` and the Denies that stopped it."""
+        start = self._add(caller, {}, {}, required)
+        if start is None:
+            return None, ()
+        plans: list[tuple[Compiled | None, list[tuple[str, list[Literal]]]]] = [
+            (None, list(c)) for c in choices
+        ]
+        escapes_free: list[DenyEscape] = []
+        for d in denies:
+            try:
+                plans.append((d, self._deny_options(d, caller)))
+            except _Inapplicable as why:
+                escapes_free.append(DenyEscape(d.index, d.statement.sid, str(why)))
+        plans.sort(key=lambda pl: len(pl[1]))
+        blockers: set[int] = set()
+        self._budget = _SEARCH_BUDGET
+
+        def dfs(
+            k: int,
+            store: dict[str, tuple[Literal, ...]],
+            solved: dict[str, Solved],
+            escapes: tuple[DenyEscape, ...],
+        ) -> _Found | None:
+            if k == len(plans):
+                return _Found(store, solved, escapes)
+            deny, options = plans[k]
+            for reason, lits in options:
+                self._budget -= 1
+                if self._budget < 0:
+                    # Out of budget: take the safe side (access) with what is known so far.
+                    return _Found(store, solved, escapes)
+                nxt = self._add(caller, store, solved, lits)
+                if nxt is None:
+                    continue
+                esc = escapes
+                if deny is not None:
+                    esc = (*escapes, DenyEscape(deny.index, deny.statement.sid, reason))
+                found = dfs(k + 1, nxt[0], nxt[1], esc)
+                if found is not None:
+                    return found
+            if deny is not None:
+                blockers.add(deny.index)
+            return None
+
+        found = dfs(0, start[0], start[1], tuple(escapes_free))
+        if found is not None:
+            ordered = tuple(sorted(found.escapes, key=lambda e: e.statement_index))
+            return attrs.evolve(found, escapes=ordered), ()
+        return None, tuple(sorted(blockers))
+
+    # -- questions ----------------------------------------------------------------------
+
+    def allow_plan(
+        self, allow: Compiled, test: PrincipalTest | None, caller: Caller
+    ) -> tuple[list[Literal], list[list[tuple[str, list[Literal]]]]] | None:
+        """What a request of `caller` must satisfy to match `allow` through `test`
+        (`None` for a NotPrincipal Allow): required literals and choice points."""
+        required: list[Literal] = [(p, True) for p in allow.preds]
+        choices: list[list[tuple[str, list[Literal]]]] = []
+        if test is not None:
+            if not test.static(caller, glob=True):
+                return None
+            required.extend((q, True) for q in test.preds)
+        else:  # NotPrincipal with Allow: everyone but the listed principals
+            for t in allow.tests:
+                if t.static(caller, glob=False):
+                    if not t.preds:
+                        return None
+                    choices.append([(f"not {t.principal.value}", [(q, False)]) for q in t.preds])
+        return required, choices
+
+    def try_callers(
+        self,
+        allow: Compiled,
+        test: PrincipalTest | None,
+        callers: Iterable[Caller],
+        denies: Sequence[Compiled],
+        goal: Sequence[Literal] = (),
+    ) -> tuple[tuple[Caller, _Found] | None, set[int]]:
+        """The first caller with an admitted request, or the Denies that stopped them all."""
+        blockers: set[int] = set()
+        for caller in callers:
+            plan = self.allow_plan(allow, test, caller)
+            if plan is None:
+                continue
+            required, choices = plan
+            found, blocked = self.search(caller, [*required, *goal], choices, denies)
+            if found is not None:
+                return (caller, found), blockers
+            blockers.update(blocked)
+        return None, blockers
+
+    def witness(
+        self,
+        entity: str,
+        verdict: str,
+        allow: Compiled,
+        action: str,
+        caller: Caller,
+        found: _Found,
+    ) -> AccessWitness:
+        """The `AccessWitness` of a found request."""
+        context: dict[str, str | tuple[str, ...] | None] = {}
+        canonical = _canonical_keys(self.statements)
+        for key in sorted(self.universe.keys):
+            got = found.solved.get(key) or self.solve_key(caller, key, ())
+            context[canonical.get(key, key)] = got.value if got.ok else None
+        arn_value = found.solved.get("aws:principalarn")
+        if caller.is_iam:
+            got = arn_value or self.solve_key(caller, "aws:principalarn", ())
+            who = got.value if isinstance(got.value, str) and got.value else caller.kind
+        else:
+            who = caller.name or caller.kind
+        org: str | None = None
+        if caller.is_iam and caller.in_org:
+            got_org = found.solved.get("aws:principalorgid") or self.solve_key(
+                caller, "aws:principalorgid", ()
+            )
+            org = got_org.value if isinstance(got_org.value, str) else None
+        kind = "web-identity" if caller.kind == "web-identity" else caller.kind
+        return AccessWitness(
+            entity=entity,
+            verdict=verdict,
+            caller=str(who),
+            caller_kind=kind,
+            partition=caller.partition,
+            account=caller.account,
+            org_id=org,
+            action=CANONICAL_ACTION.get(action, action),
+            context=context,
+            allowed_by=allow.index,
+            allowed_by_sid=allow.statement.sid,
+            deny_escapes=found.escapes,
+        )
+
+    def action_groups(self, allow: Compiled) -> list[tuple[tuple[int, ...], frozenset[str]]]:
+        """The Allow's actions (model actions and unknown stand-ins) grouped by the Denies
+        that cover them."""
+        groups: dict[tuple[int, ...], set[str]] = {}
+        candidates = [*sorted(allow.actions), *self.unknown_actions]
+        for action in candidates:
+            if not allow.covers(action):
+                continue
+            sig = tuple(d.index for d in self.denies if d.covers(action))
+            groups.setdefault(sig, set()).add(action)
+        return [(sig, frozenset(acts)) for sig, acts in sorted(groups.items())]
+
+    def deny_list(self, sig: Sequence[int]) -> list[Compiled]:
+        return [self.statements[i] for i in sig]
+
+
+class _Inapplicable(Exception):
+    pass
+
+
+def _lit_order(lit: Literal) -> tuple[str, str, tuple[str, ...], bool]:
+    p, want = lit
+    return (p.key, p.base, p.values, want)
+
+
+def _canonical_keys(compiled: Sequence[Compiled]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for c in compiled:
+        for cond in c.statement.conditions:
+            out.setdefault(cond.key.lower(), cond.key)
+    return out
+
+
+def _model_actions(st: Statement) -> frozenset[str]:
+    if not st.actions:
+        return frozenset()
+    matched: frozenset[str] = frozenset().union(*(expand_action(a) for a in st.actions))
+    matched = frozenset(a for a in matched if a in ALL_ACTIONS)
+    return ALL_ACTIONS - matched if st.not_action else matched
+
+
+def _unknown_actions(compiled: Sequence[Compiled]) -> list[str]:
+    """Stand-ins for kms actions outside the model (newer APIs), one per way the policy's
+    action patterns can treat them."""
+    out = ["kms:cmkguardfutureaction"]
+    for c in compiled:
+        for pattern in c.statement.actions:
+            low = pattern.lower()
+            if not low.startswith("kms:") or ("*" not in low and "?" not in low):
+                if low.startswith("kms:") and low not in ALL_ACTIONS and low not in out:
+                    out.append(low)  # a literal action the model does not know
+                continue
+            for fill in ("", "zq"):
+                text = low.replace("*", fill).replace("?", "q")
+                if text not in ALL_ACTIONS and text not in out and glob_match(low, text):
+                    out.append(text)
+    return out[:16]
+
+
+def entity_of_account(partition: str, account: str, setting: Setting) -> str:
+    """How an account appears in `external_access`: its id in the key's partition, its root
+    ARN in another one."""
+    if partition == setting.key_partition:
+        return account
+    return f"arn:{partition}:iam::{account}:root"
+
+
+def worst(verdicts: Iterable[str]) -> str | None:
+    """The most severe verdict (`None` when there is none)."""
+    best: str | None = None
+    for v in verdicts:
+        if best is None or _VERDICT_RANK[v] > _VERDICT_RANK[best]:
+            best = v
+    return best

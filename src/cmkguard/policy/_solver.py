@@ -1,0 +1,199 @@
+"""A witness string for a set of pattern constraints: the exact core of the analyser.
+
+Given the *format* of a request value (an account id is 12 digits, an org id `o-` then lower
+letters and digits, a role's `aws:PrincipalArn` `arn:<partition>:iam::<account>:role/<path>`)
+and what a condition asks of it (some patterns must match - each clause is an OR of patterns -
+and some must not), `solve` returns the shortest string that satisfies all of it, or
+`None` when none exists.
+
+It explores the product of the format automaton and every pattern's NFA (each a bitmask of
+pattern positions, see `_glob.Pattern`) breadth first, over an alphabet of the characters the
+patterns mention plus one representative of every other class of characters (all characters a
+pattern does not mention behave alike for it), so the answer is exact: `None` means that no
+string at all satisfies the constraints. Dead states are pruned (a clause with no live pattern,
+a forbidden pattern that already accepts every continuation). The search is bounded by
+`STATE_BUDGET` product states; beyond it the constraints are reported as
+`UNDECIDED` and the caller takes the safe side (docs/policy.md, "Limits").
+"""
+
+from __future__ import annotations
+
+import string
+from collections import deque
+from collections.abc import Sequence
+from typing import Final
+
+from cmkguard.policy._glob import Pattern
+
+__all__ = [
+    "ANY",
+    "DIGITS",
+    "STATE_BUDGET",
+    "UNDECIDED",
+    "Format",
+    "Slot",
+    "literal_format",
+    "solve",
+]
+
+PRINTABLE: Final = frozenset(chr(c) for c in range(0x20, 0x7F))
+"""Printable ASCII: the characters witness strings are made of."""
+ANY: Final = PRINTABLE - {" "}
+"""Any printable character but the space (what free-form request values are made of)."""
+DIGITS: Final = frozenset(string.digits)
+LOWER_ALNUM: Final = frozenset(string.ascii_lowercase + string.digits)
+UPPER_ALNUM: Final = frozenset(string.ascii_uppercase + string.digits)
+NAME: Final = frozenset(string.ascii_letters + string.digits + "+=,.@_-")
+"""IAM user, role and session names."""
+PATH: Final = frozenset(chr(c) for c in range(0x21, 0x7F))
+"""IAM paths (`/` ... `/`; any printable character, `:` included)."""
+
+STATE_BUDGET: Final = 20_000
+"""Product states explored before giving up (`UNDECIDED`)."""
+
+
+class _Undecided(str):
+    __slots__ = ()
+
+
+UNDECIDED: Final = _Undecided("")
+"""What `solve` returns when the budget ran out (compare with `is`)."""
+
+Slot = tuple[frozenset[str], int, int]
+"""`(characters, min, max)`: a run of `min` to `max` characters from the set."""
+
+
+class Format:
+    """A value format: a sequence of slots (a literal character is a slot of one)."""
+
+    __slots__ = ("charsets", "slots")
+
+    def __init__(self, slots: Sequence[Slot]) -> None:
+        self.slots = tuple(slots)
+        self.charsets = tuple({s[0] for s in self.slots if len(s[0]) > 1})
+
+    def start(self) -> frozenset[tuple[int, int]]:
+        return self._close({(0, 0)})
+
+    def _close(self, states: set[tuple[int, int]]) -> frozenset[tuple[int, int]]:
+        out = set(states)
+        todo = list(states)
+        while todo:
+            i, n = todo.pop()
+            if i < len(self.slots) and n >= self.slots[i][1] and (i + 1, 0) not in out:
+                out.add((i + 1, 0))
+                todo.append((i + 1, 0))
+        return frozenset(out)
+
+    def step(self, states: frozenset[tuple[int, int]], ch: str) -> frozenset[tuple[int, int]]:
+        nxt = set()
+        for i, n in states:
+            if i < len(self.slots):
+                chars, _, hi = self.slots[i]
+                if ch in chars and n < hi:
+                    nxt.add((i, n + 1))
+        return self._close(nxt) if nxt else frozenset()
+
+    def accepts(self, states: frozenset[tuple[int, int]]) -> bool:
+        return (len(self.slots), 0) in states
+
+
+def literal_format(text: str) -> Format:
+    """The format of exactly `text`."""
+    return Format([(frozenset((c,)), 1, 1) for c in text])
+
+
+def free_format(chars: frozenset[str] = ANY, lo: int = 1, hi: int = 1 << 30) -> Format:
+    """Any run of `lo` to `hi` characters from `chars`."""
+    return Format([(chars, lo, hi)])
+
+
+def _alphabet(fmt: Format, patterns: Sequence[Pattern]) -> list[str]:
+    """The characters to try: every one a pattern or a small slot mentions (both cases when a
+    pattern ignores case), `:`, and one representative per class of the others."""
+    mentioned: set[str] = {":"}
+    for p in patterns:
+        for t in p.tokens:
+            if len(t) == 1:
+                mentioned.add(t)
+                if p.ignore_case:
+                    mentioned.add(t.upper())
+    for chars, _, _ in fmt.slots:
+        if len(chars) <= 4:
+            mentioned |= chars
+    classes: dict[tuple[bool, ...], str] = {}
+    for c in sorted(PRINTABLE - mentioned):
+        sig = tuple(c in cs for cs in fmt.charsets)
+        if any(sig) or not fmt.charsets:
+            classes.setdefault(sig, c)
+    return sorted(mentioned & PRINTABLE) + sorted(classes.values())
+
+
+def solve(
+    fmt: Format,
+    clauses: Sequence[Sequence[Pattern]] = (),
+    forbidden: Sequence[Pattern] = (),
+    *,
+    budget: int = STATE_BUDGET,
+) -> str | None:
+    """The shortest string of format `fmt` matching one pattern of every clause and none of
+    `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out."""
+    clause_list = [tuple(c) for c in clauses]
+    if any(not c for c in clause_list):
+        return None
+    atoms: list[Pattern] = []
+    index: dict[int, int] = {}
+    for p in [p for c in clause_list for p in c] + list(forbidden):
+        if id(p) not in index:
+            index[id(p)] = len(atoms)
+            atoms.append(p)
+    clause_idx = [tuple(index[id(p)] for p in c) for c in clause_list]
+    forbidden_idx = tuple(index[id(p)] for p in forbidden)
+    alphabet = _alphabet(fmt, atoms)
+    start = (fmt.start(), tuple(p.start() for p in atoms))
+
+    def dead(state: tuple[frozenset[tuple[int, int]], tuple[int, ...]]) -> bool:
+        fstates, masks = state
+        if not fstates:
+            return True
+        if any(not any(masks[a] for a in c) for c in clause_idx):
+            return True
+        return any(atoms[a].universal(masks[a]) for a in forbidden_idx)
+
+    def accepted(state: tuple[frozenset[tuple[int, int]], tuple[int, ...]]) -> bool:
+        fstates, masks = state
+        if not fmt.accepts(fstates):
+            return False
+        if any(atoms[a].accepts(masks[a]) for a in forbidden_idx):
+            return False
+        return all(any(atoms[a].accepts(masks[a]) for a in c) for c in clause_idx)
+
+    if dead(start):
+        return None
+    parent: dict[
+        tuple[frozenset[tuple[int, int]], tuple[int, ...]],
+        tuple[tuple[frozenset[tuple[int, int]], tuple[int, ...]], str] | None,
+    ] = {start: None}
+    queue = deque([start])
+    while queue:
+        state = queue.popleft()
+        if accepted(state):
+            chars: list[str] = []
+            at = parent[state]
+            while at is not None:
+                chars.append(at[1])
+                at = parent[at[0]]
+            return "".join(reversed(chars))
+        fstates, masks = state
+        for ch in alphabet:
+            nf = fmt.step(fstates, ch)
+            if not nf:
+                continue
+            nxt = (nf, tuple(p.step(m, ch) if m else 0 for p, m in zip(atoms, masks, strict=True)))
+            if nxt in parent or dead(nxt):
+                continue
+            parent[nxt] = (state, ch)
+            if len(parent) > budget:
+                return UNDECIDED
+            queue.append(nxt)
+    return None
