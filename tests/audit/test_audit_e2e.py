@@ -31,6 +31,7 @@ IN_USE_RULES = {
 RESOURCE_RULES = {
     "unencrypted": "resource-unencrypted",
     "cross-account-key": "resource-cross-account-key",
+    "aws-owned-key": "resource-aws-owned-key",
     "rotation-lambda-key-class-mismatch": "secret-rotation-lambda-key-class-mismatch",
 }
 
