@@ -41,7 +41,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "cmkguard"))
 
 
 def load_estate() -> ModuleType:
-    """tests/audit/estate.py, the hand-built reference estate, imported by path.
+    """tests/auditing/estate.py, the hand-built reference estate, imported by path.
 
     The test directories are not packages, so the audit, report and CLI tests share the module
     through this one loader (and one entry in ``sys.modules``).
@@ -49,7 +49,7 @@ def load_estate() -> ModuleType:
     name = "cmkguard_audit_test_estate"
     if name in sys.modules:
         return sys.modules[name]
-    path = Path(__file__).with_name("audit") / "estate.py"
+    path = Path(__file__).with_name("auditing") / "estate.py"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
@@ -61,5 +61,5 @@ def load_estate() -> ModuleType:
 
 @pytest.fixture(name="estate")
 def _estate() -> ModuleType:
-    """The reference estate module (tests/audit/estate.py)."""
+    """The reference estate module (tests/auditing/estate.py)."""
     return load_estate()

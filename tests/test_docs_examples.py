@@ -54,9 +54,9 @@ def test_page_examples_run(
 ) -> None:
     examples = _examples(page)
     if any("EmulatedAWS(" in source or "seed_estate(" in source for source in examples):
-        request.getfixturevalue("emulated_aws")  # reset and empty: the page seeds itself
+        request.getfixturevalue("cmkguard_emulated_aws")  # reset and empty: the page seeds itself
     else:
-        estate: EstateFixture = request.getfixturevalue("seeded_estate")
+        estate: EstateFixture = request.getfixturevalue("cmkguard_seeded_estate")
         monkeypatch.setenv("AWS_ENDPOINT_URL", estate.aws.endpoint_url)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs_example__"}

@@ -3,10 +3,11 @@
 Every module of `src/cmkguard` gets a layer by the rule written in docs/architecture.md
 ("Layers"): its package's rank in `PACKAGE_ORDER`, then its tier inside the package (values <
 core < AWS edge < orchestration < the package's `__init__`), the tier read from the module's
-name (`aws_*.py` / `_aws.py` are edges, `__init__.py` is the front) or from `TIERS` for the few
-values and orchestration modules. An import - at the top, inside a function (lazy) or under
-`TYPE_CHECKING` - may only go to the same or a lower layer, the module graph has no cycle, and
-the facade (`cmkguard/__init__.py`) is imported by nobody. The one exception is the
+name (`aws_*.py` / `_aws.py` are edges, `values.py` / `model.py` / `finding.py` are values,
+`__init__.py` is the front) or from `TIERS` for the few orchestration modules. An import - at
+the top, inside a function (lazy) or under `TYPE_CHECKING` - may only go to the same or a lower
+layer, the module graph has no cycle, and the facade (`cmkguard/__init__.py`) is imported by
+nobody. The one exception is the
 presentation seam: a value's `_repr_html_` may import `cmkguard.report` lazily.
 
 Everything is read from the source (ast, no execution), so an import hidden inside a function
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -28,7 +30,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "cmkguard"
 
 LEAVES = "<leaves>"
 """The top-level leaf modules (errors, types, arn, severity, _html): rank 0."""
-LEAF_MODULES = frozenset({"errors", "types", "arn", "severity", "_html", "_version"})
+LEAF_MODULES = frozenset({"errors", "types", "arn", "severity", "_html", "_version", "_convert"})
 
 PACKAGE_ORDER: tuple[tuple[str, ...], ...] = (
     (LEAVES,),
@@ -37,7 +39,7 @@ PACKAGE_ORDER: tuple[tuple[str, ...], ...] = (
     ("policy",),
     ("inventory",),
     ("org",),
-    ("auditing", "audit"),  # audit/ is being renamed auditing/ (issue 13); either name ranks here
+    ("auditing",),
     ("guardrails",),
     ("migrate",),
     ("iac",),
@@ -49,8 +51,9 @@ PACKAGE_ORDER: tuple[tuple[str, ...], ...] = (
 )
 """Package ranks, lowest first: a module may import from its own rank or a lower one."""
 
-COMING = frozenset({"org", "guardrails", "iac"})
-"""Packages the open issues add (11, 14): ranked above already, checked as soon as they exist."""
+COMING: frozenset[str] = frozenset()
+"""Packages an open issue is adding: ranked already, a skipped test until they exist (none today:
+org, guardrails and iac have landed)."""
 
 PURE_PACKAGES = frozenset({"policy", "guardrails", "iac"})
 """Pure cores: no boto3/botocore even for type annotations, no import of cmkguard.aws."""
@@ -58,15 +61,14 @@ PURE_PACKAGES = frozenset({"policy", "guardrails", "iac"})
 VALUES, CORE, EDGE, ORCHESTRATION, FRONT = range(5)
 TIER_NAMES = ("values", "core", "AWS edge", "orchestration", "package front")
 
+VALUE_MODULE_NAMES = frozenset({"values", "model", "finding"})
+"""A module of one of these names holds a package's frozen values (`inventory/values.py`...)."""
+
 TIERS = {
-    "cmkguard.inventory.values": VALUES,
     "cmkguard.inventory.scanner": ORCHESTRATION,
     "cmkguard.org.scanner": ORCHESTRATION,
-    "cmkguard.migrate.model": VALUES,
     "cmkguard.migrate._convert": VALUES,  # the plan values' JSON converter (imports only errors)
     "cmkguard.migrate.execute": ORCHESTRATION,
-    "cmkguard.audit.finding": VALUES,
-    "cmkguard.auditing.finding": VALUES,
 }
 """Tiers that the module name does not tell (every other module is `core`)."""
 
@@ -74,13 +76,13 @@ SEAM_FUNCTIONS = frozenset({"_repr_html_"})
 SEAM_TARGET = "cmkguard.report"
 
 PENDING: dict[tuple[str, str], str] = {
-    ("cmkguard.audit.engine", "cmkguard"): "issue 13 (reports): engine reads __version__",
-    ("cmkguard.audit.report", "cmkguard.report.asff"): "issue 13 (reports): audit<->report cycle",
-    ("cmkguard.audit.report", "cmkguard.report.csv"): "issue 13 (reports): audit<->report cycle",
-    ("cmkguard.audit.report", "cmkguard.report.frames"): "issue 13 (reports): audit<->report",
-    ("cmkguard.audit.report", "cmkguard.report.ocsf"): "issue 13 (reports): audit<->report cycle",
-    ("cmkguard.audit.report", "cmkguard.report.sarif"): "issue 13 (reports): audit<->report",
-    ("cmkguard.audit.report", "cmkguard.report.charts"): "issue 13 (reports): audit<->report",
+    ("cmkguard.auditing.engine", "cmkguard"): "issue 13 (reports): engine reads __version__",
+    ("cmkguard.auditing.report", "cmkguard.report.asff"): "issue 13 (reports): audit<->report",
+    ("cmkguard.auditing.report", "cmkguard.report.csv"): "issue 13 (reports): audit<->report",
+    ("cmkguard.auditing.report", "cmkguard.report.frames"): "issue 13 (reports): audit<->report",
+    ("cmkguard.auditing.report", "cmkguard.report.ocsf"): "issue 13 (reports): audit<->report",
+    ("cmkguard.auditing.report", "cmkguard.report.sarif"): "issue 13 (reports): audit<->report",
+    ("cmkguard.auditing.report", "cmkguard.report.charts"): "issue 13 (reports): audit<->report",
 }
 """Known upward imports being removed by another issue in flight (each must still exist: when
 one is fixed, delete its line here so it cannot come back)."""
@@ -233,6 +235,8 @@ def tier_of(module: str) -> int:
         return FRONT
     if leaf.startswith("aws_") or leaf == "_aws":
         return EDGE
+    if leaf in VALUE_MODULE_NAMES:
+        return VALUES
     return CORE
 
 
@@ -265,7 +269,7 @@ def _allowed(imp: Import) -> bool:
     if source[0] != target[0]:
         return target[0] < source[0]
     if unit_of(imp.importer) != unit_of(imp.target):
-        return False  # two packages of one rank (audit/auditing during the rename) stay apart
+        return False  # two packages of one rank stay apart
     return target[1] <= source[1]
 
 
@@ -463,3 +467,66 @@ def test_deprecated_alias_warns_and_still_gives_the_same_objects(old: str, new: 
     for name in module.__all__:
         home = next(h for h in homes if hasattr(h, name))
         assert getattr(module, name) is getattr(home, name), name
+
+
+# docs/architecture.md draws the tree: it stays true as packages land.
+
+ARCHITECTURE = SRC.parents[1] / "docs" / "architecture.md"
+
+
+def _drawn_tree() -> dict[str, set[str]]:
+    """The tree block of docs/architecture.md: top-level name -> the module files drawn under it."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    block = text.split("```\nsrc/cmkguard/\n", 1)[1].split("```", 1)[0]
+    tree: dict[str, set[str]] = {}
+    current = ""
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        # The names come first, then two spaces or more, then what they are.
+        head = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+        names = [w for w in head.split() if w.endswith((".py", "/"))]
+        if indent == 2:
+            for name in names:
+                tree.setdefault(name, set())
+            current = names[0] if names and names[0].endswith("/") else ""
+        elif indent == 4 and current:
+            tree[current].update(n for n in names if n.endswith(".py"))
+    return tree
+
+
+def test_the_drawn_tree_names_every_top_level_module_and_package() -> None:
+    drawn = _drawn_tree()
+    present = {
+        p.name + ("/" if p.is_dir() else "")
+        for p in SRC.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"
+    }
+    missing = sorted(present - set(drawn))
+    gone = sorted(set(drawn) - present - {f"{n}/" for n in COMING} - {"audit/", "auditing/"})
+    assert not missing, f"add to the tree in docs/architecture.md: {missing}"
+    assert not gone, f"the tree in docs/architecture.md draws what does not exist: {gone}"
+
+
+def test_a_package_drawn_with_its_modules_is_drawn_with_all_of_them() -> None:
+    for package, modules in _drawn_tree().items():
+        if not modules:
+            continue  # drawn as one line: its owner describes its insides
+        present = {p.name for p in (SRC / package).glob("*.py") if p.name != "__init__.py"}
+        assert modules == present, (
+            f"docs/architecture.md draws {package} with {sorted(modules)}, "
+            f"it holds {sorted(present)}"
+        )
+
+
+def test_the_drawn_ranks_are_the_tested_ranks() -> None:
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    rows = [
+        line.split("|")[1:3]
+        for line in text.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    ]
+    drawn = [(int(rank), cell) for rank, cell in rows]
+    assert [rank for rank, _ in drawn] == list(range(len(PACKAGE_ORDER)))
+    for (rank, cell), names in zip(drawn, PACKAGE_ORDER, strict=True):
+        wanted = [n for n in names if n not in (LEAVES, "<facade>")]
+        assert all(f"`{n}`" in cell for n in wanted), f"rank {rank} should name {wanted}: {cell}"

@@ -9,7 +9,7 @@ The public API is exactly ``cmkguard.__all__``; everything else is private.
 """
 
 from cmkguard._version import __version__
-from cmkguard.audit import (
+from cmkguard.auditing import (
     FINDING_CATALOGUE,
     AuditDiff,
     AuditPolicy,
@@ -20,7 +20,7 @@ from cmkguard.audit import (
     audit,
     diff,
 )
-from cmkguard.audit.org import (
+from cmkguard.auditing.org import (
     AccountCoverage,
     Dependent,
     KeyDependents,
@@ -39,6 +39,7 @@ from cmkguard.errors import (
     ConfigurationError,
     EndpointUnreachableError,
     IacInputError,
+    InventoryFormatError,
     JournalFormatError,
     JournalLockedError,
     JournalMismatchError,
@@ -165,6 +166,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "IacInputError",
     "IacReport",
     "Inventory",
+    "InventoryFormatError",
     "Journal",
     "JournalFormatError",
     "JournalLockedError",

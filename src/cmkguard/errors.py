@@ -7,6 +7,7 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     ├── ConfigurationError (also ValueError)   bad input from the caller
     │   ├── UnknownRegionError                 a region name AWS does not have
     │   ├── UnknownResourceTypeError           a resource type not in the registry
+    │   ├── InventoryFormatError               a saved inventory that is not one
     │   ├── AuditPolicyError                   an invalid audit policy file
     │   └── IacInputError                      a file that is not a plan or template
     ├── AwsAccessError                         AWS could not be used at all
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigurationError",
     "EndpointUnreachableError",
     "IacInputError",
+    "InventoryFormatError",
     "JournalFormatError",
     "JournalLockedError",
     "JournalMismatchError",
@@ -123,6 +125,23 @@ class UnknownResourceTypeError(ConfigurationError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.resource_type, self.known))
+
+
+class InventoryFormatError(ConfigurationError):
+    """A saved inventory (JSON) that is not one: wrong shape, bad field, unknown schema version.
+
+    `location` is the JSON path of the first wrong element (`$.resources[3].key_class`),
+    `reason` what is wrong. Also a `ValueError` (through `ConfigurationError`), as the loaders
+    raised before.
+    """
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(f"not a cmkguard inventory: {location}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.reason))
 
 
 class AuditPolicyError(ConfigurationError):

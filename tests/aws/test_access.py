@@ -86,12 +86,14 @@ def test_botocore_still_reads_the_parser_factory_we_replace() -> None:
 # The object: explicit lifetime, per-instance clients, pickling as its description, roles.
 
 
-def test_clients_are_built_once_per_access_and_closed_with_it(emulated_aws: EmulatedAWS) -> None:
+def test_clients_are_built_once_per_access_and_closed_with_it(
+    cmkguard_emulated_aws: EmulatedAWS,
+) -> None:
     from cmkguard.aws import AwsAccess
     from cmkguard.errors import ConfigurationError
 
-    session = emulated_aws.session("us-east-1")
-    emulated_aws.client("kms", "us-east-1").create_key()
+    session = cmkguard_emulated_aws.session("us-east-1")
+    cmkguard_emulated_aws.client("kms", "us-east-1").create_key()
     with AwsAccess.from_session(session) as access:
         assert access.session is session  # the caller's own session, hooks and all
         kms = access.client("kms", "us-east-1")
@@ -108,13 +110,13 @@ def test_clients_are_built_once_per_access_and_closed_with_it(emulated_aws: Emul
 
 
 def test_a_pickled_access_is_its_description_and_rebuilds_elsewhere(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
     from cmkguard.aws import AwsAccess
     from cmkguard.aws.access import _restore
 
-    session = emulated_aws.session("us-east-1")
-    emulated_aws.client("kms", "us-east-1").create_key()
+    session = cmkguard_emulated_aws.session("us-east-1")
+    cmkguard_emulated_aws.client("kms", "us-east-1").create_key()
     with AwsAccess.from_session(session) as access:
         same_process = pickle.loads(pickle.dumps(access))
         assert same_process is access  # unpickled where it lives: the live object itself
@@ -131,15 +133,15 @@ def test_a_pickled_access_is_its_description_and_rebuilds_elsewhere(
 
 
 def test_for_role_assumes_lazily_chains_and_is_closed_with_its_parent(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
     import botocore.exceptions as bx
 
     from cmkguard.aws import AwsAccess, RoleHop
     from cmkguard.aws.identity import caller_account, check_role
 
-    session = emulated_aws.session("us-east-1")
-    other = emulated_aws.accounts[1]
+    session = cmkguard_emulated_aws.session("us-east-1")
+    other = cmkguard_emulated_aws.accounts[1]
     denied = f"arn:aws:iam::{other}:role/denied"
     session.events.register("before-call.sts.AssumeRole", _deny(denied))
     with AwsAccess.from_session(session) as access:

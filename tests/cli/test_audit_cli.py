@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from cmkguard.audit import AuditReport
+from cmkguard.auditing import AuditReport
 from cmkguard.cli import main
 
 

@@ -14,8 +14,8 @@ ACCOUNT = "111122223333"
 
 
 @pytest.fixture(name="small_estate")
-def _small_estate(emulated_aws: Any) -> dict[str, str]:
-    session = emulated_aws.session("us-east-1")
+def _small_estate(cmkguard_emulated_aws: Any) -> dict[str, str]:
+    session = cmkguard_emulated_aws.session("us-east-1")
     kms = session.client("kms")
     key = kms.create_key(Description="cli CMK")["KeyMetadata"]
     kms.create_alias(AliasName="alias/cli", TargetKeyId=key["KeyId"])
@@ -31,7 +31,7 @@ def _small_estate(emulated_aws: Any) -> dict[str, str]:
     )["DBInstance"]
     secret = session.client("secretsmanager").create_secret(Name="shop", SecretString="x")
     return {
-        "endpoint": emulated_aws.endpoint_url,
+        "endpoint": cmkguard_emulated_aws.endpoint_url,
         "key": key["Arn"],
         "db": db["DBInstanceArn"],
         "secret": secret["ARN"],
@@ -178,11 +178,11 @@ def test_an_arn_that_does_not_exist_is_a_blocking_item_not_a_traceback(
 
 def test_dry_run_of_a_blocked_plan_says_blocked_and_exits_1(
     small_estate: dict[str, str],
-    emulated_aws: Any,
+    cmkguard_emulated_aws: Any,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    emulated_aws.session("us-east-1").client("kms").disable_key(
+    cmkguard_emulated_aws.session("us-east-1").client("kms").disable_key(
         KeyId=small_estate["key"].rsplit("/", 1)[1]
     )
     plan_file = tmp_path / "plan.json"

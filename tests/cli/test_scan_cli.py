@@ -21,10 +21,10 @@ def _identity(r: Any) -> tuple[str, str, str, str]:
 
 
 def test_demo_json_matches_the_seeding_ground_truth(
-    emulated_aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cmkguard_emulated_aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # moto's state is process-wide: the demo's own emulator starts from the reset state the
-    # ``emulated_aws`` fixture leaves, as it would in a fresh ``cmkguard`` process.
+    # ``cmkguard_emulated_aws`` fixture leaves, as it would in a fresh ``cmkguard`` process.
     truths: list[Any] = []
 
     def recording_seed(*args: Any, **kwargs: Any) -> Any:
@@ -49,15 +49,15 @@ def test_demo_json_matches_the_seeding_ground_truth(
 
 
 def test_table_and_csv_on_an_endpoint(
-    emulated_aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cmkguard_emulated_aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kms = emulated_aws.client("kms")
+    kms = cmkguard_emulated_aws.client("kms")
     key = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName="alias/app", TargetKeyId=key["KeyId"])
-    sm = emulated_aws.client("secretsmanager")
+    sm = cmkguard_emulated_aws.client("secretsmanager")
     sm.create_secret(Name="on-cmk", SecretString="never-read", KmsKeyId="alias/app")
     sm.create_secret(Name="on-default", SecretString="never-read")
-    args = ["scan", "--endpoint-url", emulated_aws.endpoint_url, "--regions", "us-east-1"]
+    args = ["scan", "--endpoint-url", cmkguard_emulated_aws.endpoint_url, "--regions", "us-east-1"]
 
     assert main([*args, "--format", "csv"]) == 0
     out, _ = capsys.readouterr()
@@ -75,13 +75,15 @@ def test_table_and_csv_on_an_endpoint(
     assert "CMK coverage: 50.0%" in out
 
 
-def test_output_file(emulated_aws: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_file(
+    cmkguard_emulated_aws: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "inventory.json"
     code = main(
         [
             "scan",
             "--endpoint-url",
-            emulated_aws.endpoint_url,
+            cmkguard_emulated_aws.endpoint_url,
             "--regions",
             "us-east-1",
             "--format",
@@ -141,10 +143,10 @@ def test_no_credentials_is_exit_2(
 
 
 def test_json_is_parseable_and_complete(
-    emulated_aws: Any, capsys: pytest.CaptureFixture[str]
+    cmkguard_emulated_aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    emulated_aws.client("kms").create_key()
-    args = ["scan", "--endpoint-url", emulated_aws.endpoint_url, "--regions", "us-east-1"]
+    cmkguard_emulated_aws.client("kms").create_key()
+    args = ["scan", "--endpoint-url", cmkguard_emulated_aws.endpoint_url, "--regions", "us-east-1"]
     assert main([*args, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema_version"] == 1
@@ -152,7 +154,7 @@ def test_json_is_parseable_and_complete(
 
 
 def test_progress_shows_on_a_terminal_only(
-    emulated_aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cmkguard_emulated_aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cmkguard import scan
     from cmkguard.cli import _scan_options
@@ -161,11 +163,11 @@ def test_progress_shows_on_a_terminal_only(
         assert none is None
     with _scan_options.terminal_progress(enabled=True) as bar:
         assert bar is not None
-        scan(emulated_aws.session(), regions=["us-east-1"], progress=bar)
+        scan(cmkguard_emulated_aws.session(), regions=["us-east-1"], progress=bar)
     assert bar.total >= 6  # type: ignore[attr-defined]
     # Without rich (the optional 'cli' extra), a plain counter.
     monkeypatch.setitem(__import__("sys").modules, "rich.progress", None)
     with _scan_options.terminal_progress(enabled=True) as plain:
-        scan(emulated_aws.session(), regions=["us-east-1"], progress=plain)
+        scan(cmkguard_emulated_aws.session(), regions=["us-east-1"], progress=plain)
     assert type(plain).__name__ == "_PlainProgress"
     assert "scanning:" in capsys.readouterr().err

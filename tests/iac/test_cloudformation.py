@@ -129,7 +129,7 @@ def test_parameters_change_the_verdict() -> None:
 
 
 def test_trusted_accounts_silence_the_cross_account_finding() -> None:
-    from cmkguard.audit.config import AuditPolicy
+    from cmkguard.auditing.config import AuditPolicy
 
     report = check_iac(
         [CFN_JSON], account=ACCOUNT, policy=AuditPolicy(trusted_accounts=("999999999999",))

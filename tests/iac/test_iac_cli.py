@@ -167,14 +167,14 @@ def test_a_directory_skips_files_that_are_neither(
 
 
 def test_describe_keys_resolves_literals_on_the_emulated_account(
-    aws_session: boto3.Session, tmp_path: Path
+    cmkguard_aws_session: boto3.Session, tmp_path: Path
 ) -> None:
     """A literal ARN that is really aws/rds is AWS-managed; a disabled key is reported."""
     from cmkguard.iac import check_text
     from cmkguard.iac.aws_keys import describe_with
     from cmkguard.inventory.values import KeyClass
 
-    kms = aws_session.client("kms", region_name="us-east-1")
+    kms = cmkguard_aws_session.client("kms", region_name="us-east-1")
     meta = kms.create_key()["KeyMetadata"]
     kms.disable_key(KeyId=meta["KeyId"])
     disabled = meta["Arn"]
@@ -195,7 +195,9 @@ Resources:
 """
     without = check_text(template, "t.yaml", account=account)
     assert without.resource("OnDefault").key_class is KeyClass.CUSTOMER_MANAGED  # by form only
-    report = check_text(template, "t.yaml", account=account, describe=describe_with(aws_session))
+    report = check_text(
+        template, "t.yaml", account=account, describe=describe_with(cmkguard_aws_session)
+    )
     assert report.resource("OnDefault").key_class is KeyClass.AWS_MANAGED
     on_disabled = report.resource("OnDisabled")
     assert on_disabled.key_class is KeyClass.CUSTOMER_MANAGED

@@ -1,7 +1,7 @@
 """A small hand-built estate on the emulated account, with the classes a scan must find.
 
-The seeded estate (``seeded_estate``) is the realistic acceptance fixture; this one is small and
-explicit, so each test can name the resource it asserts on.
+The seeded estate (`cmkguard_seeded_estate`) is the realistic acceptance fixture; this one is
+small and explicit, so each test can name the resource it asserts on.
 """
 
 from __future__ import annotations
@@ -129,16 +129,16 @@ def build_small_estate(aws: EmulatedAWS) -> SmallEstate:
 
 
 @pytest.fixture(name="small_estate")
-def _small_estate(emulated_aws: EmulatedAWS) -> SmallEstate:
+def _small_estate(cmkguard_emulated_aws: EmulatedAWS) -> SmallEstate:
     """The small estate, built afresh for one test (which may change it)."""
-    return build_small_estate(emulated_aws)
+    return build_small_estate(cmkguard_emulated_aws)
 
 
 @pytest.fixture(name="shared_small_estate", scope="module")
 def _shared_small_estate(_cmkguard_emulator: EmulatedAWS) -> Iterator[SmallEstate]:
     """The small estate built once per module: tests using it only read (building costs ~2 s).
 
-    A module using it must not also use ``emulated_aws`` (which resets the emulator).
+    A module using it must not also use ``cmkguard_emulated_aws`` (which resets the emulator).
     """
     with pytest.MonkeyPatch.context() as monkeypatch:
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):

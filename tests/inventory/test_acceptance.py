@@ -19,10 +19,10 @@ def _scan(estate: Any) -> Inventory:
 
 
 def test_every_seeded_resource_has_its_ground_truth_class_and_key(
-    seeded_estate_module: Any,
+    cmkguard_seeded_estate_module: Any,
 ) -> None:
-    truth = seeded_estate_module.truth
-    inv = _scan(seeded_estate_module)
+    truth = cmkguard_seeded_estate_module.truth
+    inv = _scan(cmkguard_seeded_estate_module)
     assert len(truth.regions) >= 2
     found = {identity(r): r for r in inv.resources}
     expected_by_id = {identity(r): r for r in truth.resources.values()}
@@ -53,10 +53,10 @@ def test_every_seeded_resource_has_its_ground_truth_class_and_key(
 
 
 def test_every_seeded_key_is_in_the_inventory_with_its_state_and_rotation(
-    seeded_estate_module: Any,
+    cmkguard_seeded_estate_module: Any,
 ) -> None:
-    truth = seeded_estate_module.truth
-    inv = _scan(seeded_estate_module)
+    truth = cmkguard_seeded_estate_module.truth
+    inv = _scan(cmkguard_seeded_estate_module)
     for arn, expected in truth.keys.items():
         if expected.account not in inv.accounts:
             continue
@@ -72,9 +72,9 @@ def test_every_seeded_key_is_in_the_inventory_with_its_state_and_rotation(
 
 
 def test_other_accounts_keys_are_external_keys_not_scanned_keys(
-    seeded_estate_module: Any,
+    cmkguard_seeded_estate_module: Any,
 ) -> None:
-    inv = _scan(seeded_estate_module)
+    inv = _scan(cmkguard_seeded_estate_module)
     cross = [r for r in inv.resources if r.key_class is KeyClass.CROSS_ACCOUNT]
     assert cross
     for resource in cross:
@@ -86,10 +86,10 @@ def test_other_accounts_keys_are_external_keys_not_scanned_keys(
     assert Inventory.from_json(inv.to_json()) == inv
 
 
-def test_every_seeded_key_use_is_reported(seeded_estate_module: Any) -> None:
+def test_every_seeded_key_use_is_reported(cmkguard_seeded_estate_module: Any) -> None:
     # The ground truth lists each rotating secret's Lambda key (both the CMK and aws/lambda).
-    truth = seeded_estate_module.truth
-    inv = _scan(seeded_estate_module)
+    truth = cmkguard_seeded_estate_module.truth
+    inv = _scan(cmkguard_seeded_estate_module)
     found = {r.arn: r for r in inv.resources}
     expected = [(arn, u) for arn, r in truth.resources.items() for u in r.key_uses]
     assert expected, "the seeding records no key uses"
@@ -102,7 +102,7 @@ def test_every_seeded_key_use_is_reported(seeded_estate_module: Any) -> None:
 
 
 def test_every_operation_a_scan_of_the_seeded_estate_makes_is_in_the_shipped_policy(
-    seeded_estate_module: Any,
+    cmkguard_seeded_estate_module: Any,
 ) -> None:
     # The seeded estate exercises what the small estate does not (rotation Lambdas, rotation
     # history): same check as test_iam_policy.py, on every operation the emulator counted.
@@ -114,9 +114,9 @@ def test_every_operation_a_scan_of_the_seeded_estate_makes_is_in_the_shipped_pol
     statements = json.loads(policy.read_text())["Statement"]
     allowed = [a for s in statements if s["Effect"] == "Allow" for a in s["Action"]]
     denied = [a for s in statements if s["Effect"] == "Deny" for a in s["Action"]]
-    aws = seeded_estate_module.aws
+    aws = cmkguard_seeded_estate_module.aws
     aws.reset_request_counts()
-    _scan(seeded_estate_module)
+    _scan(cmkguard_seeded_estate_module)
     seen = {f"{svc}:{op}".replace("tagging:", "tag:", 1) for svc, op in aws.request_counts()}
     assert {"lambda:GetFunctionConfiguration", "kms:ListKeyRotations"} <= seen
 

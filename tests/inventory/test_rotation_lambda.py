@@ -65,9 +65,9 @@ def _uses(inv: Inventory, arn: str) -> list[Any]:
 
 
 def test_each_rotation_lambda_is_read_once_and_its_key_classified(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
-    aws = emulated_aws
+    aws = cmkguard_emulated_aws
     kms = aws.client("kms", region="us-east-1")
     cmk = kms.create_key(Description="lambda env")["KeyMetadata"]["Arn"]
     on_cmk = _function(aws, "us-east-1", "rotate-on-cmk", cmk)
@@ -100,9 +100,9 @@ def test_each_rotation_lambda_is_read_once_and_its_key_classified(
 
 
 def test_a_missing_or_denied_lambda_is_an_error_and_an_unknown_key(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
-    aws = emulated_aws
+    aws = cmkguard_emulated_aws
     gone = f"arn:aws:lambda:us-east-1:{PRIMARY}:function:deleted-rotator"
     secret = _rotating_secret(aws, "us-east-1", "orphan/db", gone)
     denied_fn = _function(aws, "eu-west-1", "rotate-eu")
@@ -140,8 +140,8 @@ def test_a_missing_or_denied_lambda_is_an_error_and_an_unknown_key(
     assert next(r for r in inv.resources if r.arn == secret).key_class is KeyClass.AWS_MANAGED
 
 
-def test_a_replica_gets_no_rotation_lambda_of_its_own(emulated_aws: EmulatedAWS) -> None:
-    aws = emulated_aws
+def test_a_replica_gets_no_rotation_lambda_of_its_own(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    aws = cmkguard_emulated_aws
     fn = _function(aws, "us-east-1", "rotate-global")
     primary = _rotating_secret(
         aws, "us-east-1", "global/db", fn, AddReplicaRegions=[{"Region": "eu-west-1"}]

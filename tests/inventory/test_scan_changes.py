@@ -11,10 +11,10 @@ REGIONS = ("us-east-1", "eu-west-1")
 SmallEstate = Any
 
 
-def test_rds_master_user_secret_and_owning_service(emulated_aws: Any) -> None:
-    kms = emulated_aws.client("kms")
+def test_rds_master_user_secret_and_owning_service(cmkguard_emulated_aws: Any) -> None:
+    kms = cmkguard_emulated_aws.client("kms")
     key = kms.create_key()["KeyMetadata"]
-    emulated_aws.client("rds").create_db_instance(
+    cmkguard_emulated_aws.client("rds").create_db_instance(
         DBInstanceIdentifier="managed",
         Engine="postgres",
         DBInstanceClass="db.t3.micro",
@@ -24,7 +24,7 @@ def test_rds_master_user_secret_and_owning_service(emulated_aws: Any) -> None:
         MasterUserSecretKmsKeyId=key["Arn"],
         StorageEncrypted=True,
     )
-    inv = scan(emulated_aws.session(), regions=["us-east-1"])
+    inv = scan(cmkguard_emulated_aws.session(), regions=["us-east-1"])
     db = next(r for r in inv.resources if r.resource_type == "rds:db-instance")
     (use,) = [k for k in db.secondary_keys if k.purpose == "master-user-secret"]
     assert (use.key_arn, use.key_class) == (key["Arn"], KeyClass.CUSTOMER_MANAGED)

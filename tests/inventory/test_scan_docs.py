@@ -15,9 +15,9 @@ def _blocks(page: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(), flags=re.DOTALL)
 
 
-def test_the_getting_started_demo_example_runs(emulated_aws: Any, capsys: Any) -> None:
-    # emulated_aws: the example starts its own emulator; moto's state is process-wide, so it
-    # must start from a reset one, as it would in a fresh interpreter.
+def test_the_getting_started_demo_example_runs(cmkguard_emulated_aws: Any, capsys: Any) -> None:
+    # cmkguard_emulated_aws: the example starts its own emulator; moto's state is process-wide,
+    # so it must start from a reset one, as it would in a fresh interpreter.
     exec(compile(_blocks("getting-started.md")[0], "getting-started.md", "exec"), {})
     out = capsys.readouterr().out
     assert "% on CMKs" in out

@@ -215,8 +215,8 @@ def fix_moto_gaps(session: Any) -> None:
 
 
 @pytest.fixture(name="estate")
-def _estate(emulated_aws: Any) -> Estate:
-    estate = build_estate(emulated_aws)
+def _estate(cmkguard_emulated_aws: Any) -> Estate:
+    estate = build_estate(cmkguard_emulated_aws)
     fix_moto_gaps(estate.session)
     return estate
 

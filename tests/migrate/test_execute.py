@@ -196,7 +196,7 @@ def _mixed_plan(estate: Estate) -> MigrationPlan:
 
 
 @pytest.fixture(name="uninterrupted")
-def _uninterrupted(estate: Estate, emulated_aws: Any) -> dict[str, Any]:
+def _uninterrupted(estate: Estate, cmkguard_emulated_aws: Any) -> dict[str, Any]:
     """The final state of an uninterrupted run of the mixed plan (then the account is reset)."""
     report = execute(
         _mixed_plan(estate),
@@ -207,16 +207,16 @@ def _uninterrupted(estate: Estate, emulated_aws: Any) -> dict[str, Any]:
     )
     assert report.completed, str(report)
     summary = _summary(estate)
-    emulated_aws.reset()
+    cmkguard_emulated_aws.reset()
     return summary
 
 
 def test_crash_after_every_step_in_turn_then_resume_gives_the_same_state(
-    uninterrupted: dict[str, Any], emulated_aws: Any
+    uninterrupted: dict[str, Any], cmkguard_emulated_aws: Any
 ) -> None:
     from .conftest import build_estate
 
-    estate = build_estate(emulated_aws)
+    estate = build_estate(cmkguard_emulated_aws)
     source_before = capture_instance_settings(estate.session, estate.instance_arn)
     plan = _mixed_plan(estate)
     journal = MemoryJournal()
@@ -257,11 +257,11 @@ def test_crash_after_every_step_in_turn_then_resume_gives_the_same_state(
 
 
 def test_crash_between_the_call_and_the_journal_is_adopted_not_repeated(
-    uninterrupted: dict[str, Any], emulated_aws: Any
+    uninterrupted: dict[str, Any], cmkguard_emulated_aws: Any
 ) -> None:
     from .conftest import build_estate
 
-    estate = build_estate(emulated_aws)
+    estate = build_estate(cmkguard_emulated_aws)
     plan = _mixed_plan(estate)
     journal = MemoryJournal()
     seen: set[str] = set()
@@ -567,7 +567,7 @@ def test_cluster_snapshot_and_secret_paths_send_the_planned_requests(
 
 
 def test_read_replicas_and_secret_replicas_are_recreated_on_the_key(
-    estate: Estate, emulated_aws: Any, recorder: Recorder
+    estate: Estate, cmkguard_emulated_aws: Any, recorder: Recorder
 ) -> None:
     rds = estate.session.client("rds")
     rds.create_db_instance_read_replica(
@@ -575,7 +575,7 @@ def test_read_replicas_and_secret_replicas_are_recreated_on_the_key(
         SourceDBInstanceIdentifier="orders",
         DBInstanceClass="db.r5.large",
     )
-    eu = emulated_aws.session("eu-west-1").client("kms")
+    eu = cmkguard_emulated_aws.session("eu-west-1").client("kms")
     eu_key = eu.create_key(Description="orders eu")["KeyMetadata"]
     eu.create_alias(AliasName="alias/orders", TargetKeyId=eu_key["KeyId"])
     secret = estate.session.client("secretsmanager").create_secret(

@@ -72,7 +72,7 @@ def test_a_second_thread_is_refused_at_any_offset(
 
 @pytest.mark.parametrize("offset", [2, 7])
 def test_a_second_process_is_refused_with_exit_2_at_any_offset(
-    estate: Estate, emulated_aws: Any, tmp_path: Path, offset: int
+    estate: Estate, cmkguard_emulated_aws: Any, tmp_path: Path, offset: int
 ) -> None:
     plan = _plan(estate)
     plan_file = tmp_path / "plan.json"
@@ -96,7 +96,7 @@ def test_a_second_process_is_refused_with_exit_2_at_any_offset(
         str(path),
         "--execute",
         "--endpoint-url",
-        emulated_aws.endpoint_url,
+        cmkguard_emulated_aws.endpoint_url,
     ]
 
     def at_offset(event: ProgressEvent) -> None:

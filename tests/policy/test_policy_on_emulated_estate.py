@@ -14,9 +14,11 @@ import cmkguard
 from cmkguard.aws.session import kms_client
 
 
-def test_seeded_key_policies_are_analysed_as_seeded(seeded_estate_module: Any) -> None:
-    truth = seeded_estate_module.truth
-    inv = cmkguard.scan(seeded_estate_module.aws.session(truth.regions[0]), regions=truth.regions)
+def test_seeded_key_policies_are_analysed_as_seeded(cmkguard_seeded_estate_module: Any) -> None:
+    truth = cmkguard_seeded_estate_module.truth
+    inv = cmkguard.scan(
+        cmkguard_seeded_estate_module.aws.session(truth.regions[0]), regions=truth.regions
+    )
     scanned = {k.account for k in inv.keys.values()}
     customer = [k for k in truth.keys.values() if k.manager == "CUSTOMER" and k.account in scanned]
     assert len(customer) >= 5
@@ -34,12 +36,12 @@ def test_seeded_key_policies_are_analysed_as_seeded(seeded_estate_module: Any) -
     assert {"public-access", "cross-account-access", "wildcard-actions"} <= seen
 
 
-def test_a_grant_to_another_account_is_found_after_a_scan(aws_session: Any) -> None:
-    kms = kms_client(aws_session, "us-east-1")
+def test_a_grant_to_another_account_is_found_after_a_scan(cmkguard_aws_session: Any) -> None:
+    kms = kms_client(cmkguard_aws_session, "us-east-1")
     key_id = kms.create_key(Description="granted")["KeyMetadata"]["KeyId"]
     peer_role = "arn:aws:iam::444455556666:role/Reader"
     kms.create_grant(KeyId=key_id, GranteePrincipal=peer_role, Operations=["Decrypt"])
-    inv = cmkguard.scan(aws_session, regions=["us-east-1"], resource_types=[])
+    inv = cmkguard.scan(cmkguard_aws_session, regions=["us-east-1"], resource_types=[])
     (key,) = [k for k in inv.keys.values() if k.key_id == key_id]
     grants = key.grant_analysis
     assert grants.external_grantees == {peer_role}

@@ -7,7 +7,7 @@ from types import ModuleType
 import pytest
 
 import cmkguard
-from cmkguard.audit import AuditPolicy, Suppression
+from cmkguard.auditing import AuditPolicy, Suppression
 
 
 @pytest.fixture(name="report")

@@ -15,7 +15,7 @@ import pytest
 
 import cmkguard
 from cmkguard import MissingExtraError
-from cmkguard.audit import AuditReport
+from cmkguard.auditing import AuditReport
 from cmkguard.report import SCHEMAS, schema
 from cmkguard.report.csv import CSV_COLUMNS
 

@@ -30,44 +30,44 @@ def _create_instance(rds: object, name: str, **extra: object) -> dict[str, objec
     return instance
 
 
-def test_server_binds_loopback_only(emulated_aws: EmulatedAWS) -> None:
-    parts = urlsplit(emulated_aws.endpoint_url)
+def test_server_binds_loopback_only(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    parts = urlsplit(cmkguard_emulated_aws.endpoint_url)
     assert parts.hostname == "127.0.0.1"
     assert parts.port is not None
     assert parts.port != 5000
 
 
-def test_primary_session_acts_in_primary_account(emulated_aws: EmulatedAWS) -> None:
-    identity = emulated_aws.client("sts").get_caller_identity()
+def test_primary_session_acts_in_primary_account(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    identity = cmkguard_emulated_aws.client("sts").get_caller_identity()
     assert identity["Account"] == PRIMARY
 
 
-def test_unknown_credentials_act_in_primary_account(emulated_aws: EmulatedAWS) -> None:
+def test_unknown_credentials_act_in_primary_account(cmkguard_emulated_aws: EmulatedAWS) -> None:
     import boto3
 
     # The plugin's fake environment credentials (AWS_ACCESS_KEY_ID=testing).
     client = boto3.Session(region_name="us-east-1").client(
-        "sts", endpoint_url=emulated_aws.endpoint_url
+        "sts", endpoint_url=cmkguard_emulated_aws.endpoint_url
     )
     assert client.get_caller_identity()["Account"] == PRIMARY
 
 
 def test_second_account_session_assumes_a_role_and_resources_land_there(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
-    identity = emulated_aws.client("sts", account=SECOND).get_caller_identity()
+    identity = cmkguard_emulated_aws.client("sts", account=SECOND).get_caller_identity()
     assert identity["Account"] == SECOND
     assert ":assumed-role/" in identity["Arn"]
 
-    key = emulated_aws.client("kms", account=SECOND).create_key()["KeyMetadata"]
+    key = cmkguard_emulated_aws.client("kms", account=SECOND).create_key()["KeyMetadata"]
     assert key["Arn"].split(":")[4] == SECOND
-    primary_keys = emulated_aws.client("kms").list_keys()["Keys"]
+    primary_keys = cmkguard_emulated_aws.client("kms").list_keys()["Keys"]
     assert key["KeyId"] not in {k["KeyId"] for k in primary_keys}
 
 
-def test_unknown_account_is_refused(emulated_aws: EmulatedAWS) -> None:
+def test_unknown_account_is_refused(cmkguard_emulated_aws: EmulatedAWS) -> None:
     with pytest.raises(ConfigurationError, match="not emulated"):
-        emulated_aws.session(account="999999999999")
+        cmkguard_emulated_aws.session(account="999999999999")
 
 
 def test_bad_arguments_are_refused() -> None:
@@ -79,15 +79,17 @@ def test_bad_arguments_are_refused() -> None:
         EmulatedAWS(latency_ms=-1)
 
 
-def test_no_aws_managed_key_before_first_use(emulated_aws: EmulatedAWS) -> None:
-    kms = emulated_aws.client("kms")
+def test_no_aws_managed_key_before_first_use(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    kms = cmkguard_emulated_aws.client("kms")
     assert kms.list_keys()["Keys"] == []
     assert kms.list_aliases()["Aliases"] == []
 
 
-def test_encrypted_instance_without_key_creates_aws_rds_key(emulated_aws: EmulatedAWS) -> None:
-    rds = emulated_aws.client("rds")
-    kms = emulated_aws.client("kms")
+def test_encrypted_instance_without_key_creates_aws_rds_key(
+    cmkguard_emulated_aws: EmulatedAWS,
+) -> None:
+    rds = cmkguard_emulated_aws.client("rds")
+    kms = cmkguard_emulated_aws.client("kms")
     created = _create_instance(rds, "db-default", StorageEncrypted=True)
 
     aliases = {a["AliasName"]: a["TargetKeyId"] for a in kms.list_aliases()["Aliases"]}
@@ -102,23 +104,25 @@ def test_encrypted_instance_without_key_creates_aws_rds_key(emulated_aws: Emulat
     assert len(kms.list_keys()["Keys"]) == 1
 
 
-def test_aws_managed_key_policy_is_via_service_only(emulated_aws: EmulatedAWS) -> None:
+def test_aws_managed_key_policy_is_via_service_only(cmkguard_emulated_aws: EmulatedAWS) -> None:
     import json
 
-    _create_instance(emulated_aws.client("rds", region="eu-west-1"), "db", StorageEncrypted=True)
-    kms = emulated_aws.client("kms", region="eu-west-1")
+    _create_instance(
+        cmkguard_emulated_aws.client("rds", region="eu-west-1"), "db", StorageEncrypted=True
+    )
+    kms = cmkguard_emulated_aws.client("kms", region="eu-west-1")
     key_id = kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["KeyId"]
     policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
     via = policy["Statement"][0]["Condition"]["StringEquals"]
     assert via == {"kms:CallerAccount": PRIMARY, "kms:ViaService": "rds.eu-west-1.amazonaws.com"}
     # The other region has not used aws/rds: it has no such key.
-    assert emulated_aws.client("kms").list_keys()["Keys"] == []
+    assert cmkguard_emulated_aws.client("kms").list_keys()["Keys"] == []
 
 
 def test_describe_key_on_predefined_alias_never_makes_a_customer_key(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
-    kms = emulated_aws.client("kms")
+    kms = cmkguard_emulated_aws.client("kms")
     meta = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
     assert meta["KeyManager"] == "AWS"
     assert all(
@@ -127,8 +131,8 @@ def test_describe_key_on_predefined_alias_never_makes_a_customer_key(
     )
 
 
-def test_no_placeholder_on_rds_resources(emulated_aws: EmulatedAWS) -> None:
-    rds = emulated_aws.client("rds")
+def test_no_placeholder_on_rds_resources(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    rds = cmkguard_emulated_aws.client("rds")
     _create_instance(rds, "enc", StorageEncrypted=True)
     _create_instance(rds, "plain")
     rds.create_db_snapshot(DBInstanceIdentifier="enc", DBSnapshotIdentifier="enc-manual")
@@ -150,7 +154,9 @@ def test_no_placeholder_on_rds_resources(emulated_aws: EmulatedAWS) -> None:
         rds.describe_db_cluster_snapshots(),
     ]
     assert PLACEHOLDER not in repr(responses)
-    aws_rds = emulated_aws.client("kms").describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+    aws_rds = cmkguard_emulated_aws.client("kms").describe_key(KeyId="alias/aws/rds")[
+        "KeyMetadata"
+    ]["Arn"]
     clusters = {c["DBClusterIdentifier"]: c for c in responses[1]["DBClusters"]}
     assert clusters["aur-enc"]["KmsKeyId"] == aws_rds
     assert "KmsKeyId" not in clusters["aur-plain"]
@@ -159,9 +165,11 @@ def test_no_placeholder_on_rds_resources(emulated_aws: EmulatedAWS) -> None:
     assert all(s.get("KmsKeyId") in (aws_rds, None) for s in snapshots)
 
 
-def test_secret_on_default_key_creates_aws_secretsmanager_key(emulated_aws: EmulatedAWS) -> None:
-    sm = emulated_aws.client("secretsmanager")
-    kms = emulated_aws.client("kms")
+def test_secret_on_default_key_creates_aws_secretsmanager_key(
+    cmkguard_emulated_aws: EmulatedAWS,
+) -> None:
+    sm = cmkguard_emulated_aws.client("secretsmanager")
+    kms = cmkguard_emulated_aws.client("kms")
     assert kms.list_aliases()["Aliases"] == []
     sm.create_secret(Name="app/db", SecretString="fake")
     assert "KmsKeyId" not in sm.describe_secret(SecretId="app/db")
@@ -170,34 +178,34 @@ def test_secret_on_default_key_creates_aws_secretsmanager_key(emulated_aws: Emul
     assert [a["AliasName"] for a in kms.list_aliases()["Aliases"]] == ["alias/aws/secretsmanager"]
 
 
-def test_reset_clears_state(emulated_aws: EmulatedAWS) -> None:
-    kms = emulated_aws.client("kms")
+def test_reset_clears_state(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    kms = cmkguard_emulated_aws.client("kms")
     kms.create_key()
-    second = emulated_aws.client("kms", account=SECOND)
-    second_sts = emulated_aws.client("sts", account=SECOND)
+    second = cmkguard_emulated_aws.client("kms", account=SECOND)
+    second_sts = cmkguard_emulated_aws.client("sts", account=SECOND)
     second.create_key()
-    emulated_aws.reset()
+    cmkguard_emulated_aws.reset()
     assert kms.list_keys()["Keys"] == []
     assert second.list_keys()["Keys"] == []
     # A session handed out before the reset still acts in its account...
     assert second_sts.get_caller_identity()["Account"] == SECOND
     # ...and a new one assumes the role again.
-    identity = emulated_aws.client("sts", account=SECOND).get_caller_identity()
+    identity = cmkguard_emulated_aws.client("sts", account=SECOND).get_caller_identity()
     assert ":assumed-role/" in identity["Arn"]
 
 
-def test_request_counts_count_per_operation(emulated_aws: EmulatedAWS) -> None:
-    kms = emulated_aws.client("kms")
-    rds = emulated_aws.client("rds")
-    emulated_aws.reset_request_counts()
+def test_request_counts_count_per_operation(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    kms = cmkguard_emulated_aws.client("kms")
+    rds = cmkguard_emulated_aws.client("rds")
+    cmkguard_emulated_aws.reset_request_counts()
     kms.list_keys()
     kms.list_keys()
     rds.describe_db_instances()
-    counts = emulated_aws.request_counts()
+    counts = cmkguard_emulated_aws.request_counts()
     assert counts[("kms", "ListKeys")] == 2
     assert counts[("rds", "DescribeDBInstances")] == 1
-    emulated_aws.reset_request_counts()
-    assert emulated_aws.request_counts() == {}
+    cmkguard_emulated_aws.reset_request_counts()
+    assert cmkguard_emulated_aws.request_counts() == {}
 
 
 def test_latency_delays_each_request_and_requests_overlap() -> None:
@@ -235,7 +243,7 @@ def test_stopped_emulator_has_no_endpoint() -> None:
 
 
 def test_cross_account_key_can_be_described_when_its_policy_allows(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
     import json
 
@@ -259,10 +267,10 @@ def test_cross_account_key_can_be_described_when_its_policy_allows(
             )
         return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
-    owner = emulated_aws.client("kms", account=SECOND)
+    owner = cmkguard_emulated_aws.client("kms", account=SECOND)
     shared = owner.create_key(Policy=policy(PRIMARY))["KeyMetadata"]
     private = owner.create_key(Policy=policy(None))["KeyMetadata"]
-    kms = emulated_aws.client("kms")
+    kms = cmkguard_emulated_aws.client("kms")
     meta = kms.describe_key(KeyId=shared["Arn"])["KeyMetadata"]
     assert meta["AWSAccountId"] == SECOND
     assert meta["KeyManager"] == "CUSTOMER"
@@ -270,7 +278,7 @@ def test_cross_account_key_can_be_described_when_its_policy_allows(
         kms.describe_key(KeyId=private["Arn"])
 
 
-def test_fixture_environment_is_fake_and_local(emulated_aws: EmulatedAWS) -> None:
+def test_fixture_environment_is_fake_and_local(cmkguard_emulated_aws: EmulatedAWS) -> None:
     import os
 
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
@@ -279,13 +287,13 @@ def test_fixture_environment_is_fake_and_local(emulated_aws: EmulatedAWS) -> Non
 
 
 def test_sessions_ignore_profile_and_endpoint_settings(
-    emulated_aws: EmulatedAWS, monkeypatch: pytest.MonkeyPatch
+    cmkguard_emulated_aws: EmulatedAWS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A profile that does not exist would make a plain boto3.Session() raise.
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://192.0.2.1:9")
-    client = emulated_aws.client("sts", region="eu-west-1")
-    assert client.meta.endpoint_url == emulated_aws.endpoint_url
+    client = cmkguard_emulated_aws.client("sts", region="eu-west-1")
+    assert client.meta.endpoint_url == cmkguard_emulated_aws.endpoint_url
     assert client.get_caller_identity()["Account"] == PRIMARY
 
 
@@ -300,7 +308,7 @@ def test_missing_moto_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_resources_made_on_moto_backends_are_fixed_before_reads(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
     # As if a test made them with moto's decorator or backends, not through the emulator.
     from moto.core.parse import XFormedDict
@@ -329,22 +337,22 @@ def test_resources_made_on_moto_backends_are_fixed_before_reads(
         replica_regions=[],
         force_overwrite=False,
     )
-    kms = emulated_aws.client("kms", region="ap-south-1")
+    kms = cmkguard_emulated_aws.client("kms", region="ap-south-1")
     aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
     assert aliases == {"alias/aws/rds", "alias/aws/secretsmanager"}
-    rds = emulated_aws.client("rds", region="ap-south-1")
+    rds = cmkguard_emulated_aws.client("rds", region="ap-south-1")
     (db,) = rds.describe_db_instances()["DBInstances"]
     assert db["KmsKeyId"] == kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
 
 
 def test_aws_managed_keys_refuse_what_their_policy_does_not_allow(
-    emulated_aws: EmulatedAWS,
+    cmkguard_emulated_aws: EmulatedAWS,
 ) -> None:
     import json
 
     from botocore.exceptions import ClientError
 
-    kms = emulated_aws.client("kms")
+    kms = cmkguard_emulated_aws.client("kms")
     meta = kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]
     key_id = meta["KeyId"]
     assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
@@ -361,27 +369,29 @@ def test_aws_managed_keys_refuse_what_their_policy_does_not_allow(
         assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     # Another account cannot use it either (kms:CallerAccount).
-    other = emulated_aws.client("kms", account=SECOND)
+    other = cmkguard_emulated_aws.client("kms", account=SECOND)
     with pytest.raises(other.exceptions.NotFoundException):
         other.describe_key(KeyId=meta["Arn"])
 
 
-def test_a_secret_replica_arn_changes_only_the_region_field(emulated_aws: EmulatedAWS) -> None:
+def test_a_secret_replica_arn_changes_only_the_region_field(
+    cmkguard_emulated_aws: EmulatedAWS,
+) -> None:
     # moto 5.2.5 replaces the primary region everywhere in the ARN, the name included.
-    primary = emulated_aws.client("secretsmanager", region="us-east-1").create_secret(
+    primary = cmkguard_emulated_aws.client("secretsmanager", region="us-east-1").create_secret(
         Name="app/config-from-us-east-1",
         SecretString="never-read",
         AddReplicaRegions=[{"Region": "eu-west-1"}],
     )["ARN"]
     expected = primary.replace(":us-east-1:", ":eu-west-1:", 1)
     assert expected.count("us-east-1") == 1  # the name still names the primary region
-    replica_sm = emulated_aws.client("secretsmanager", region="eu-west-1")
+    replica_sm = cmkguard_emulated_aws.client("secretsmanager", region="eu-west-1")
     (listed,) = replica_sm.list_secrets()["SecretList"]
     assert (listed["ARN"], listed["Name"]) == (expected, "app/config-from-us-east-1")
     described = replica_sm.describe_secret(SecretId=expected)
     assert (described["ARN"], described["PrimaryRegion"]) == (expected, "us-east-1")
     # Removing the replica finds it under its ARN.
-    emulated_aws.client("secretsmanager", region="us-east-1").remove_regions_from_replication(
-        SecretId=primary, RemoveReplicaRegions=["eu-west-1"]
-    )
+    cmkguard_emulated_aws.client(
+        "secretsmanager", region="us-east-1"
+    ).remove_regions_from_replication(SecretId=primary, RemoveReplicaRegions=["eu-west-1"])
     assert replica_sm.list_secrets()["SecretList"] == []

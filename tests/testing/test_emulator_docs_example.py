@@ -13,7 +13,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 
 
 def test_docs_example_runs(
-    emulated_aws: EmulatedAWS,  # moto's state is process-wide: start the example from empty
+    # moto's state is process-wide: start the example from empty
+    cmkguard_emulated_aws: EmulatedAWS,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)

@@ -1,6 +1,6 @@
 """seed_estate: the ground truth matches what the emulated AWS reports, resource by resource.
 
-The estate is seeded once for the module (``seeded_estate_module``): these tests only read.
+The estate is seeded once for the module (``cmkguard_seeded_estate_module``): these tests only read.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def _key_arn(aws: EmulatedAWS, region: str, identifier: str) -> tuple[str, str]:
 
 
 @pytest.fixture(name="estate", scope="module")
-def _estate(seeded_estate_module: EstateFixture) -> EstateFixture:
-    return seeded_estate_module
+def _estate(cmkguard_seeded_estate_module: EstateFixture) -> EstateFixture:
+    return cmkguard_seeded_estate_module
 
 
 def test_every_reported_resource_is_in_the_truth_and_back(estate: EstateFixture) -> None:

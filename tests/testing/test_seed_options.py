@@ -18,37 +18,39 @@ def _names(truth: GroundTruth) -> list[tuple[str, str]]:
     )
 
 
-def test_bad_arguments_are_refused(emulated_aws: EmulatedAWS) -> None:
+def test_bad_arguments_are_refused(cmkguard_emulated_aws: EmulatedAWS) -> None:
     with pytest.raises(UnknownRegionError):
-        seed_estate(emulated_aws, regions=("mars-north-1",))
+        seed_estate(cmkguard_emulated_aws, regions=("mars-north-1",))
     with pytest.raises(ConfigurationError):
-        seed_estate(emulated_aws, regions=())
+        seed_estate(cmkguard_emulated_aws, regions=())
     with pytest.raises(ConfigurationError):
-        seed_estate(emulated_aws, scale=0)
+        seed_estate(cmkguard_emulated_aws, scale=0)
     with pytest.raises(ConfigurationError):
-        seed_estate(emulated_aws, accounts=("999999999999",))
+        seed_estate(cmkguard_emulated_aws, accounts=("999999999999",))
 
 
-def test_same_seed_same_estate_and_scale_multiplies(emulated_aws: EmulatedAWS) -> None:
-    first = seed_estate(emulated_aws, regions=("eu-central-1",), seed=7)
+def test_same_seed_same_estate_and_scale_multiplies(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    first = seed_estate(cmkguard_emulated_aws, regions=("eu-central-1",), seed=7)
     names_first = _names(first)
-    emulated_aws.reset()
-    second = seed_estate(emulated_aws, regions=("eu-central-1",), seed=7)
+    cmkguard_emulated_aws.reset()
+    second = seed_estate(cmkguard_emulated_aws, regions=("eu-central-1",), seed=7)
     names_second = _names(second)
     assert names_first == names_second
-    emulated_aws.reset()
-    bigger = seed_estate(emulated_aws, regions=("eu-central-1",), scale=2, seed=7)
+    cmkguard_emulated_aws.reset()
+    bigger = seed_estate(cmkguard_emulated_aws, regions=("eu-central-1",), scale=2, seed=7)
     instances = len(bigger.resources_of_type("rds:db-instance"))
     assert instances > len(first.resources_of_type("rds:db-instance"))
     assert len(bigger.keys) == len(first.keys) + 1  # one more workhorse CMK per unit
 
 
-def test_several_accounts_each_get_an_estate(emulated_aws: EmulatedAWS) -> None:
-    truth = seed_estate(emulated_aws, regions=("us-west-2",), accounts=emulated_aws.accounts)
+def test_several_accounts_each_get_an_estate(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    truth = seed_estate(
+        cmkguard_emulated_aws, regions=("us-west-2",), accounts=cmkguard_emulated_aws.accounts
+    )
     accounts = {r.account for r in truth.resources.values()}
-    assert accounts == set(emulated_aws.accounts)
-    second = emulated_aws.accounts[1]
-    instances = emulated_aws.client(
+    assert accounts == set(cmkguard_emulated_aws.accounts)
+    second = cmkguard_emulated_aws.accounts[1]
+    instances = cmkguard_emulated_aws.client(
         "rds", region="us-west-2", account=second
     ).describe_db_instances()
     arns = {db["DBInstanceArn"] for db in instances["DBInstances"]}
@@ -58,12 +60,14 @@ def test_several_accounts_each_get_an_estate(emulated_aws: EmulatedAWS) -> None:
     assert all(f":{second}:" in arn for arn in arns)
 
 
-def test_writing_through_the_api_builds_the_same_estate(emulated_aws: EmulatedAWS) -> None:
-    direct = seed_estate(emulated_aws, regions=("ca-central-1",), seed=3)
-    emulated_aws.reset()
-    emulated_aws.reset_request_counts()
-    via_api = seed_estate(emulated_aws, regions=("ca-central-1",), seed=3, through_api=True)
-    counts = emulated_aws.request_counts()
+def test_writing_through_the_api_builds_the_same_estate(cmkguard_emulated_aws: EmulatedAWS) -> None:
+    direct = seed_estate(cmkguard_emulated_aws, regions=("ca-central-1",), seed=3)
+    cmkguard_emulated_aws.reset()
+    cmkguard_emulated_aws.reset_request_counts()
+    via_api = seed_estate(
+        cmkguard_emulated_aws, regions=("ca-central-1",), seed=3, through_api=True
+    )
+    counts = cmkguard_emulated_aws.request_counts()
     assert counts[("rds", "CreateDBInstance")] == len(via_api.resources_of_type("rds:db-instance"))
     assert _names(direct) == _names(via_api)
     assert sorted(

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from typing import IO
 
-from cmkguard.audit import AuditPolicy, AuditReport, audit
+from cmkguard.auditing import AuditPolicy, AuditReport, audit
 from cmkguard.cli._common import (
     EXIT_FINDINGS,
     EXIT_OK,

@@ -21,7 +21,7 @@ from cmkguard.iac import IacReport, check_iac, key_class_name
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
-    from cmkguard.audit.report import AuditReport
+    from cmkguard.auditing.report import AuditReport
 
 __all__ = ["FORMATS", "register", "render_table"]
 
@@ -104,7 +104,7 @@ def _parameters(values: list[str]) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cmkguard.audit.config import AuditPolicy
+    from cmkguard.auditing.config import AuditPolicy
 
     check_output(args.output)
     if args.account is not None and not (len(args.account) == 12 and args.account.isdigit()):

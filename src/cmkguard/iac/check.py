@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cmkguard._version import __version__
-from cmkguard.audit.config import AuditPolicy
+from cmkguard.auditing.config import AuditPolicy
 from cmkguard.errors import IacInputError
 from cmkguard.iac._decl import Decl
 from cmkguard.iac._jsonpos import key_lines

@@ -12,9 +12,9 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cmkguard.audit.catalogue import AWS_MANAGED_RULE_BY_TYPE, catalogue
-from cmkguard.audit.config import AuditPolicy
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.catalogue import AWS_MANAGED_RULE_BY_TYPE, catalogue
+from cmkguard.auditing.config import AuditPolicy
+from cmkguard.auditing.finding import Finding
 from cmkguard.errors import CmkGuardError
 from cmkguard.iac._decl import Decl, Known, Unknown
 from cmkguard.iac.classify import Verdict

@@ -14,7 +14,7 @@ from cmkguard.inventory.values import KeyClass
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
-    from cmkguard.audit.finding import Finding
+    from cmkguard.auditing.finding import Finding
 
 __all__ = [
     "IAC_SCHEMA_VERSION",

@@ -1,9 +1,10 @@
 """The frozen values an inventory is made of.
 
 These are the contract between the layers: the scan produces them, the audit, the reports and the
-migration planner consume them. All are ``attrs`` frozen classes, picklable, and round-trip
-through plain JSON-able dicts (``to_dict`` / ``from_dict``) so that an inventory saved today can be
-audited offline tomorrow.
+migration planner consume them. All are `attrs` frozen classes, picklable, and round-trip
+through plain JSON-able dicts (`to_dict` / `from_dict`, one generic converter for all of them) so
+that an inventory saved today can be audited offline tomorrow. The JSON document is versioned
+(`INVENTORY_SCHEMA_VERSION`); a document that is not one raises `InventoryFormatError`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
+from cmkguard._convert import Converter, FormatProblem, kind_of
+from cmkguard.errors import InventoryFormatError
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
 if TYPE_CHECKING:
@@ -59,12 +62,21 @@ class KeyClass(enum.Enum):
     or share. Not a CMK: migrated like an AWS-managed key."""
 
 
-def _dt_to_json(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+class _JsonValue:
+    """`to_dict` / `from_dict` through the module's one converter (no hand-written bodies)."""
 
+    __slots__ = ()
 
-def _dt_from_json(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (datetimes as ISO 8601 text, enums by value, tuples as lists)."""
+        data: dict[str, Any] = _CONVERTER.unstructure(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Rebuild from `to_dict` output; `InventoryFormatError` (a `ValueError`) if it is not."""
+        value: Self = _CONVERTER.structure(cls, data)
+        return value
 
 
 def _str_mapping(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> dict[str, str]:
@@ -98,7 +110,7 @@ def _scan_errors(value: Iterable[ScanError]) -> tuple[ScanError, ...]:
 
 
 @attrs.frozen
-class KeyUse:
+class KeyUse(_JsonValue):
     """A secondary key a resource depends on, besides its storage key.
 
     ``purpose`` says what the key protects: ``"performance-insights"``, ``"replica"`` (a secret's
@@ -113,32 +125,9 @@ class KeyUse:
     reason: str | None = None
     detail: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "purpose": self.purpose,
-            "region": self.region,
-            "key_arn": self.key_arn,
-            "key_class": self.key_class.value,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> KeyUse:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            purpose=data["purpose"],
-            region=Region(data["region"]),
-            key_arn=KeyArn(data["key_arn"]) if data.get("key_arn") else None,
-            key_class=KeyClass(data["key_class"]),
-            reason=data.get("reason"),
-            detail=data.get("detail"),
-        )
-
 
 @attrs.frozen
-class EncryptedResource:
+class EncryptedResource(_JsonValue):
     """One data store and the key that encrypts it.
 
     ``key_reference`` is the identifier exactly as the service reported it (an id, an alias, an
@@ -161,44 +150,9 @@ class EncryptedResource:
     details: Mapping[str, Any] = attrs.field(factory=dict, converter=_any_mapping, hash=False)
     secondary_keys: tuple[KeyUse, ...] = attrs.field(default=(), converter=_key_uses)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "arn": self.arn,
-            "resource_type": self.resource_type,
-            "account": self.account,
-            "region": self.region,
-            "name": self.name,
-            "key_class": self.key_class.value,
-            "key_arn": self.key_arn,
-            "key_reference": self.key_reference,
-            "reason": self.reason,
-            "tags": dict(self.tags),
-            "details": dict(self.details),
-            "secondary_keys": [k.to_dict() for k in self.secondary_keys],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EncryptedResource:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            arn=ResourceArn(data["arn"]),
-            resource_type=ResourceTypeName(data["resource_type"]),
-            account=AccountId(data["account"]),
-            region=Region(data["region"]),
-            name=data["name"],
-            key_class=KeyClass(data["key_class"]),
-            key_arn=KeyArn(data["key_arn"]) if data.get("key_arn") else None,
-            key_reference=data.get("key_reference"),
-            reason=data.get("reason"),
-            tags=data.get("tags") or {},
-            details=data.get("details") or {},
-            secondary_keys=tuple(KeyUse.from_dict(k) for k in data.get("secondary_keys", ())),
-        )
-
 
 @attrs.frozen
-class RotationStatus:
+class RotationStatus(_JsonValue):
     """A key's rotation, as ``GetKeyRotationStatus`` and ``ListKeyRotations`` report it.
 
     ``applicable`` is false for keys that cannot rotate automatically (asymmetric, HMAC,
@@ -213,34 +167,9 @@ class RotationStatus:
     last_rotation: datetime | None = None
     reason: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "applicable": self.applicable,
-            "enabled": self.enabled,
-            "period_days": self.period_days,
-            "next_rotation": _dt_to_json(self.next_rotation),
-            "on_demand_start": _dt_to_json(self.on_demand_start),
-            "last_rotation": _dt_to_json(self.last_rotation),
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RotationStatus:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            applicable=data["applicable"],
-            enabled=data.get("enabled"),
-            period_days=data.get("period_days"),
-            next_rotation=_dt_from_json(data.get("next_rotation")),
-            on_demand_start=_dt_from_json(data.get("on_demand_start")),
-            last_rotation=_dt_from_json(data.get("last_rotation")),
-            reason=data.get("reason"),
-        )
-
 
 @attrs.frozen
-class Grant:
+class Grant(_JsonValue):
     """One KMS grant (``ListGrants``): a second path to a key, beside its policy."""
 
     grant_id: str
@@ -251,33 +180,6 @@ class Grant:
     name: str | None = None
     creation_date: datetime | None = None
     constraints: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "grant_id": self.grant_id,
-            "grantee_principal": self.grantee_principal,
-            "operations": list(self.operations),
-            "retiring_principal": self.retiring_principal,
-            "issuing_account": self.issuing_account,
-            "name": self.name,
-            "creation_date": _dt_to_json(self.creation_date),
-            "constraints": self.constraints,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Grant:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            grant_id=data["grant_id"],
-            grantee_principal=data["grantee_principal"],
-            operations=tuple(data.get("operations", ())),
-            retiring_principal=data.get("retiring_principal"),
-            issuing_account=data.get("issuing_account"),
-            name=data.get("name"),
-            creation_date=_dt_from_json(data.get("creation_date")),
-            constraints=data.get("constraints"),
-        )
 
     def to_api(self) -> dict[str, Any]:
         """The grant in ``ListGrants`` response shape (what the grant analyser reads)."""
@@ -298,7 +200,7 @@ class Grant:
 
 
 @attrs.frozen(cache_hash=False)
-class KmsKey:
+class KmsKey(_JsonValue):
     """A KMS key seen by a scan: metadata, aliases, tags, rotation, policy and grants.
 
     ``manager`` is ``"AWS"`` or ``"CUSTOMER"`` (``KeyManager``). ``policy`` is the key policy
@@ -345,56 +247,9 @@ class KmsKey:
 
         return analyze_grants([g.to_api() for g in self.grants], key_account=self.account)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "arn": self.arn,
-            "key_id": self.key_id,
-            "account": self.account,
-            "region": self.region,
-            "manager": self.manager,
-            "state": self.state,
-            "spec": self.spec,
-            "usage": self.usage,
-            "origin": self.origin,
-            "multi_region": self.multi_region,
-            "description": self.description,
-            "creation_date": _dt_to_json(self.creation_date),
-            "deletion_date": _dt_to_json(self.deletion_date),
-            "aliases": list(self.aliases),
-            "tags": dict(self.tags),
-            "rotation": self.rotation.to_dict() if self.rotation else None,
-            "policy": self.policy,
-            "grants": [g.to_dict() for g in self.grants],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> KmsKey:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(
-            arn=KeyArn(data["arn"]),
-            key_id=data["key_id"],
-            account=AccountId(data["account"]),
-            region=Region(data["region"]),
-            manager=data["manager"],
-            state=data["state"],
-            spec=data.get("spec", "SYMMETRIC_DEFAULT"),
-            usage=data.get("usage", "ENCRYPT_DECRYPT"),
-            origin=data.get("origin", "AWS_KMS"),
-            multi_region=bool(data.get("multi_region", False)),
-            description=data.get("description", ""),
-            creation_date=_dt_from_json(data.get("creation_date")),
-            deletion_date=_dt_from_json(data.get("deletion_date")),
-            aliases=tuple(data.get("aliases", ())),
-            tags=data.get("tags") or {},
-            rotation=RotationStatus.from_dict(data["rotation"]) if data.get("rotation") else None,
-            policy=data.get("policy"),
-            grants=tuple(Grant.from_dict(g) for g in data.get("grants", ())),
-        )
-
 
 @attrs.frozen
-class ScanError:
+class ScanError(_JsonValue):
     """Something a scan could not read, and why. The rest of the scan went on.
 
     ``resource_type`` is ``None`` for account- or key-level reads (``kms`` operations name the
@@ -413,15 +268,6 @@ class ScanError:
         where = "/".join(p for p in (self.account, self.region, self.resource_type) if p)
         target = f" {self.target}" if self.target else ""
         return f"{where} {self.operation}{target}: {self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return attrs.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ScanError:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(**dict(data))
 
 
 def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
@@ -452,30 +298,55 @@ class OrgScope:
         return frozenset(self.account_ous)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "org_id": self.org_id,
-            "management_account": self.management_account,
-            "accounts": [
-                {"id": a, "ou": ou, "name": self.account_names.get(a, "")}
-                for a, ou in sorted(self.account_ous.items())
-            ],
-            "unread": list(self.unread),
-            "suspended": list(self.suspended),
-        }
+        """A JSON-able dict (accounts as a list of `id`, `ou`, `name`, sorted by id)."""
+        data: dict[str, Any] = _CONVERTER.unstructure(self._document())
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrgScope:
-        """Rebuild from `to_dict` output."""
-        accounts = data.get("accounts", ())
-        return cls(
-            org_id=data["org_id"],
-            management_account=data["management_account"],
-            account_ous={a["id"]: a.get("ou", "/") for a in accounts},
-            account_names={a["id"]: a.get("name", "") for a in accounts},
-            unread=tuple(data.get("unread", ())),
-            suspended=tuple(data.get("suspended", ())),
+        """Rebuild from `to_dict` output; `InventoryFormatError` (a `ValueError`) if it is not."""
+        scope: OrgScope = _CONVERTER.structure(OrgScope, data, "$.organization")
+        return scope
+
+    def _document(self) -> _OrgScopeDocument:
+        accounts = tuple(
+            _OrgAccountDocument(a, ou, self.account_names.get(a, ""))
+            for a, ou in sorted(self.account_ous.items())
         )
+        return _OrgScopeDocument(
+            self.org_id, self.management_account, accounts, self.unread, self.suspended
+        )
+
+    @classmethod
+    def _from_document(cls, doc: _OrgScopeDocument) -> OrgScope:
+        return cls(
+            org_id=doc.org_id,
+            management_account=doc.management_account,
+            account_ous={a.id: a.ou for a in doc.accounts},
+            account_names={a.id: a.name for a in doc.accounts},
+            unread=doc.unread,
+            suspended=doc.suspended,
+        )
+
+
+@attrs.frozen
+class _OrgAccountDocument:
+    """One account of `OrgScope`'s JSON form."""
+
+    id: str
+    ou: str = "/"
+    name: str = ""
+
+
+@attrs.frozen
+class _OrgScopeDocument:
+    """`OrgScope`'s JSON form: its accounts as a list rather than two mappings."""
+
+    org_id: str
+    management_account: str
+    accounts: tuple[_OrgAccountDocument, ...] = ()
+    unread: tuple[str, ...] = ()
+    suspended: tuple[str, ...] = ()
 
 
 def _keys_mapping(value: Mapping[KeyArn, KmsKey] | Iterable[KmsKey]) -> dict[KeyArn, KmsKey]:
@@ -485,7 +356,7 @@ def _keys_mapping(value: Mapping[KeyArn, KmsKey] | Iterable[KmsKey]) -> dict[Key
 
 
 @attrs.frozen
-class Inventory:
+class Inventory(_JsonValue):
     """The result of :func:`cmkguard.scan`: resources, keys and what could not be read."""
 
     resources: tuple[EncryptedResource, ...] = attrs.field(default=(), converter=_resources)
@@ -521,70 +392,80 @@ class Inventory:
         on_cmk = sum(1 for r in known if r.key_class is KeyClass.CUSTOMER_MANAGED)
         return 100.0 * on_cmk / len(known)
 
-    def resource(self, arn: str) -> EncryptedResource:
-        """The resource with this ARN; ``KeyError`` if the inventory has none."""
+    @cached_property
+    def _by_arn(self) -> Mapping[str, EncryptedResource]:
+        by_arn: dict[str, EncryptedResource] = {}
         for r in self.resources:
-            if r.arn == arn:
-                return r
-        raise KeyError(arn)
+            by_arn.setdefault(r.arn, r)  # the first one, as the linear search found it
+        return by_arn
+
+    @cached_property
+    def _by_key(self) -> Mapping[str, tuple[EncryptedResource, ...]]:
+        index: dict[str, list[EncryptedResource]] = {}
+        for r in self.resources:
+            for arn in dict.fromkeys((r.key_arn, *(u.key_arn for u in r.secondary_keys))):
+                if arn is not None:
+                    index.setdefault(arn, []).append(r)
+        return {arn: tuple(users) for arn, users in index.items()}
+
+    def resource(self, arn: str) -> EncryptedResource:
+        """The resource with this ARN; `KeyError` if the inventory has none (indexed once)."""
+        return self._by_arn[arn]
 
     def resources_on_key(self, key_arn: str) -> tuple[EncryptedResource, ...]:
-        """Every resource whose storage or a secondary key is ``key_arn``."""
-        return tuple(
-            r
-            for r in self.resources
-            if r.key_arn == key_arn or any(k.key_arn == key_arn for k in r.secondary_keys)
-        )
+        """Every resource whose storage or a secondary key is `key_arn`, in inventory order.
+
+        Indexed by key on first use, so asking for every key costs one pass, not one per key.
+        """
+        return self._by_key.get(key_arn, ())
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (``schema_version`` first)."""
+        """A JSON-able dict (`schema_version` first; keys as lists of key documents)."""
+        dump = _CONVERTER.unstructure
         return {
             "schema_version": INVENTORY_SCHEMA_VERSION,
-            "scanned_at": _dt_to_json(self.scanned_at),
+            "scanned_at": dump(self.scanned_at),
             "accounts": list(self.accounts),
             "regions": list(self.regions),
             "resource_types": list(self.resource_types),
-            "resources": [r.to_dict() for r in self.resources],
-            "keys": [k.to_dict() for k in self.keys.values()],
-            "errors": [e.to_dict() for e in self.errors],
-            "external_keys": [k.to_dict() for k in self.external_keys.values()],
+            "resources": dump(self.resources),
+            "keys": dump(tuple(self.keys.values())),
+            "errors": dump(self.errors),
+            "external_keys": dump(tuple(self.external_keys.values())),
         } | ({"organization": self.organization.to_dict()} if self.organization else {})
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Inventory:
-        """Rebuild from :meth:`to_dict` output.
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Rebuild from `to_dict` output (any earlier cmkguard's too: schema version 1).
 
-        ``ValueError`` on an unknown schema version or a document of the wrong shape (a saved
-        file edited by hand, another tool's JSON), never a stray ``TypeError``/``KeyError``.
+        `InventoryFormatError` (a `ValueError`) on an unknown schema version or a document of
+        the wrong shape (a saved file edited by hand, another tool's JSON), naming the field.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"not a cmkguard inventory: a JSON {type(data).__name__}")
+            raise InventoryFormatError("$", f"expected an object, got {kind_of(data)}")
         version = data.get("schema_version")
         if version != INVENTORY_SCHEMA_VERSION:
-            raise ValueError(
+            raise InventoryFormatError(
+                "$.schema_version",
                 f"unsupported inventory schema_version {version!r} "
-                f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})"
+                f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})",
             )
-        try:
-            return cls._from_valid_dict(data)
-        except (KeyError, TypeError, AttributeError) as exc:
-            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise ValueError(f"not a cmkguard inventory: {detail}") from exc
 
-    @classmethod
-    def _from_valid_dict(cls, data: Mapping[str, Any]) -> Inventory:
+        def field(name: str, kind: Any, default: Any = ()) -> Any:
+            return _CONVERTER.structure(kind, data.get(name, default), f"$.{name}")
+
         return cls(
-            resources=tuple(EncryptedResource.from_dict(r) for r in data.get("resources", ())),
-            keys=[KmsKey.from_dict(k) for k in data.get("keys", ())],
-            errors=tuple(ScanError.from_dict(e) for e in data.get("errors", ())),
-            accounts=tuple(data.get("accounts", ())),
-            regions=tuple(data.get("regions", ())),
-            resource_types=tuple(data.get("resource_types", ())),
-            scanned_at=_dt_from_json(data.get("scanned_at")),
-            external_keys=[KmsKey.from_dict(k) for k in data.get("external_keys", ())],
-            organization=OrgScope.from_dict(data["organization"])
-            if data.get("organization")
-            else None,
+            resources=field("resources", tuple[EncryptedResource, ...]),
+            keys=field("keys", tuple[KmsKey, ...]),
+            errors=field("errors", tuple[ScanError, ...]),
+            accounts=field("accounts", tuple[str, ...]),
+            regions=field("regions", tuple[str, ...]),
+            resource_types=field("resource_types", tuple[str, ...]),
+            scanned_at=field("scanned_at", datetime | None, None),
+            external_keys=field("external_keys", tuple[KmsKey, ...]),
+            organization=_CONVERTER.structure(
+                OrgScope | None, data.get("organization") or None, "$.organization"
+            ),
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -593,7 +474,7 @@ class Inventory:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Inventory:
-        """Read an inventory written by :meth:`to_json`."""
+        """Read an inventory written by `to_json` (`InventoryFormatError` if it is not one)."""
         return cls.from_dict(json.loads(text))
 
     def _repr_html_(self) -> str:
@@ -602,3 +483,51 @@ class Inventory:
         from cmkguard.report.html import inventory_html
 
         return inventory_html(self)
+
+
+def _optional_key_arn(value: Any) -> KeyArn | None:
+    # Written as null; an empty string (hand-edited files) reads as "no key", as it always did.
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise FormatProblem(f"expected a key ARN string, got {kind_of(value)}")
+    return KeyArn(value)
+
+
+def _str_mapping_or_empty(value: Any) -> dict[str, str]:
+    # tags written as {}; null reads as empty, as the first loaders did.
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise FormatProblem(f"expected an object, got {kind_of(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            problem = FormatProblem(f"expected a string, got {kind_of(item)}")
+            problem.path.append(f".{key}")
+            raise problem
+    return dict(value)
+
+
+def _mapping_or_empty(value: Any) -> dict[str, Any]:
+    # details written as {}; null reads as empty, as the first loaders did.
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise FormatProblem(f"expected an object, got {kind_of(value)}")
+    return dict(value)
+
+
+def _org_scope(value: Any) -> OrgScope:
+    return OrgScope._from_document(_CONVERTER.reader(_OrgScopeDocument)(value))
+
+
+_CONVERTER = Converter(
+    InventoryFormatError,
+    reject_unknown_fields=False,  # a newer cmkguard's extra fields do not break this one
+    hooks={
+        KeyArn | None: _optional_key_arn,
+        Mapping[str, str]: _str_mapping_or_empty,
+        Mapping[str, Any]: _mapping_or_empty,
+        OrgScope: _org_scope,
+    },
+)

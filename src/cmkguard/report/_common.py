@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cmkguard.arn import parse_arn
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.finding import Finding
 
 __all__ = ["ASFF_RESOURCE_TYPES", "partition_of", "primary_arn"]
 

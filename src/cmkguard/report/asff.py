@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cmkguard.audit.context import as_utc
+from cmkguard.auditing.context import as_utc
 from cmkguard.report._common import ASFF_RESOURCE_TYPES, partition_of, primary_arn
 
 if TYPE_CHECKING:
-    from cmkguard.audit.finding import Finding
-    from cmkguard.audit.report import AuditReport
+    from cmkguard.auditing.finding import Finding
+    from cmkguard.auditing.report import AuditReport
 
 __all__ = ["ASFF_SCHEMA_VERSION", "finding_to_asff", "report_to_asff"]
 

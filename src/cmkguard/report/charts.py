@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from cmkguard.audit.kpis import Kpis
+    from cmkguard.auditing.kpis import Kpis
 
 __all__ = ["BarChart", "coverage_chart"]
 

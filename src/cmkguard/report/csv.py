@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cmkguard.audit.report import AuditReport
+    from cmkguard.auditing.report import AuditReport
 
 __all__ = ["CSV_COLUMNS", "report_to_csv"]
 

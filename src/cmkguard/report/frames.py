@@ -12,8 +12,8 @@ from cmkguard.severity import Severity
 if TYPE_CHECKING:
     import pandas as pd
 
-    from cmkguard.audit.kpis import Coverage, Kpis
-    from cmkguard.audit.report import AuditReport
+    from cmkguard.auditing.kpis import Coverage, Kpis
+    from cmkguard.auditing.report import AuditReport
 
 __all__ = ["coverage_groups", "coverage_to_dataframe", "import_pandas", "report_to_dataframe"]
 

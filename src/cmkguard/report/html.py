@@ -13,8 +13,8 @@ from cmkguard._html import table
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
-    from cmkguard.audit.diff import AuditDiff
-    from cmkguard.audit.report import AuditReport
+    from cmkguard.auditing.diff import AuditDiff
+    from cmkguard.auditing.report import AuditReport
     from cmkguard.inventory.values import Inventory
 
 __all__ = ["diff_html", "inventory_html", "report_html"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
-    from cmkguard.audit.report import AuditReport
+    from cmkguard.auditing.report import AuditReport
     from cmkguard.iac.values import IacReport
 
 __all__ = ["iac_to_sarif", "report_to_sarif", "sarif_rule"]
@@ -23,7 +23,7 @@ _LEVEL = {
 
 def report_to_sarif(report: AuditReport) -> dict[str, Any]:
     """The report as a SARIF log with one run; rules from the catalogue, results per finding."""
-    from cmkguard.audit.catalogue import catalogue
+    from cmkguard.auditing.catalogue import catalogue
 
     cat = catalogue()
     used = sorted({f.rule_id for f in report.findings})
@@ -91,7 +91,7 @@ _SECURITY_SEVERITY = {
 
 def sarif_rule(rule_id: str) -> dict[str, Any]:
     """The SARIF `reportingDescriptor` of a catalogue rule (title, rationale, remediation)."""
-    from cmkguard.audit.catalogue import catalogue
+    from cmkguard.auditing.catalogue import catalogue
 
     spec = catalogue().get(rule_id)
     if spec is None:

@@ -1,22 +1,23 @@
-"""pytest plugin (entry point ``cmkguard``): fixtures for the emulated AWS account.
+"""pytest plugin (entry point `cmkguard`): fixtures for the emulated AWS account.
 
-Installed with cmkguard, so any project's tests can use these fixtures:
+Installed with cmkguard, so any project's tests can use these fixtures. Every name starts with
+`cmkguard_` so that it cannot clash with a project's own fixtures:
 
-``emulated_aws``
-    An :class:`~cmkguard.testing.EmulatedAWS`, reset before each test (no resources, no latency,
-    request counts at zero). One server serves the whole test session (starting it takes
-    ~0.2 s, a reset a few milliseconds).
-``aws_session``
-    A ``boto3.Session`` on it: primary account ``111122223333``, ``us-east-1``.
-``seeded_estate``
-    An :class:`EstateFixture`: the emulator after :func:`~cmkguard.testing.seed_estate`
-    (``.aws``) and the ground truth (``.truth``). Seeded afresh for each test.
-``seeded_estate_module``
-    The same, seeded once per test module. Tests that use it must not change AWS state.
+- `cmkguard_emulated_aws`: an `EmulatedAWS`, reset before each
+  test (no resources, no latency, request counts at zero). One server serves the whole test
+  session (starting it takes ~0.2 s, a reset a few milliseconds).
+- `cmkguard_aws_session`: a `boto3.Session` on it: primary account `111122223333`, `us-east-1`.
+- `cmkguard_seeded_estate`: an `EstateFixture`: the emulator after
+  `cmkguard.testing.seed_estate` (`.aws`) and the ground truth (`.truth`).
+  Seeded afresh for each test.
+- `cmkguard_seeded_estate_module`: the same, seeded once per test module. Tests that use it
+  must not change AWS state.
 
 Every test using one of them runs with fake credentials in the environment
-(``AWS_ACCESS_KEY_ID=testing``...) and without ``AWS_PROFILE`` or ``AWS_ENDPOINT_URL*``, so
-nothing can reach real AWS; those credentials act in the primary account.
+(`AWS_ACCESS_KEY_ID=testing`...) and without `AWS_PROFILE` or `AWS_ENDPOINT_URL*`, so nothing
+can reach real AWS; those credentials act in the primary account.
+
+A project that does not want the fixtures can disable the plugin with `-p no:cmkguard`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ _CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_I
 
 @attrs.frozen
 class EstateFixture:
-    """A seeded emulated account: ``aws`` the emulator, ``truth`` what was seeded."""
+    """A seeded emulated account: `aws` the emulator, `truth` what was seeded."""
 
     aws: EmulatedAWS
     truth: GroundTruth
@@ -73,7 +74,7 @@ def _cmkguard_emulator_fixture() -> Iterator[EmulatedAWS]:
         yield aws
 
 
-@pytest.fixture(name="emulated_aws")
+@pytest.fixture(name="cmkguard_emulated_aws")
 def _emulated_aws(_cmkguard_emulator: EmulatedAWS, monkeypatch: pytest.MonkeyPatch) -> EmulatedAWS:
     """The session's emulator, reset for this test (no resources, no latency, request counts at
     zero), with a fake AWS environment."""
@@ -84,26 +85,26 @@ def _emulated_aws(_cmkguard_emulator: EmulatedAWS, monkeypatch: pytest.MonkeyPat
     return _cmkguard_emulator
 
 
-@pytest.fixture(name="aws_session")
-def _aws_session(emulated_aws: EmulatedAWS) -> boto3.Session:
+@pytest.fixture(name="cmkguard_aws_session")
+def _aws_session(cmkguard_emulated_aws: EmulatedAWS) -> boto3.Session:
     """A session on the emulator: primary account 111122223333, region us-east-1."""
-    return emulated_aws.session("us-east-1")
+    return cmkguard_emulated_aws.session("us-east-1")
 
 
-@pytest.fixture(name="seeded_estate")
-def _seeded_estate(emulated_aws: EmulatedAWS) -> EstateFixture:
-    """The emulator seeded with :func:`~cmkguard.testing.seed_estate` defaults, and its truth."""
+@pytest.fixture(name="cmkguard_seeded_estate")
+def _seeded_estate(cmkguard_emulated_aws: EmulatedAWS) -> EstateFixture:
+    """The emulator seeded with `cmkguard.testing.seed_estate` defaults, and its truth."""
     from cmkguard.testing._seed import seed_estate
 
-    return EstateFixture(aws=emulated_aws, truth=seed_estate(emulated_aws))
+    return EstateFixture(aws=cmkguard_emulated_aws, truth=seed_estate(cmkguard_emulated_aws))
 
 
-@pytest.fixture(name="seeded_estate_module", scope="module")
+@pytest.fixture(name="cmkguard_seeded_estate_module", scope="module")
 def _seeded_estate_module(_cmkguard_emulator: EmulatedAWS) -> Iterator[EstateFixture]:
     """Seeded once for the whole module: tests using it must only read.
 
     The environment is faked for the module's duration too. Tests in the module that use
-    ``emulated_aws`` would reset it: do not mix the two in one module.
+    `cmkguard_emulated_aws` would reset it: do not mix the two in one module.
     """
     with pytest.MonkeyPatch.context() as monkeypatch:
         _fake_aws_environment(monkeypatch)

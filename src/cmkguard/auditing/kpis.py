@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.finding import Finding
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey
 from cmkguard.severity import Severity
 
@@ -170,7 +170,7 @@ class Kpis:
 
 def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation_days: int) -> Kpis:
     """The KPIs of ``inventory`` and its ``findings`` under a rotation maximum."""
-    from cmkguard.audit.rules.keys import rotation_compliant
+    from cmkguard.auditing.rules.keys import rotation_compliant
 
     resources = inventory.resources
     members = inventory.organization.member_accounts if inventory.organization else frozenset()

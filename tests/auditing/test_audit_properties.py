@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import cmkguard
 from cmkguard import EncryptedResource, KeyClass, KeyUse, KmsKey, RotationStatus, ScanError
-from cmkguard.audit import FINDING_CATALOGUE, AuditReport
+from cmkguard.auditing import FINDING_CATALOGUE, AuditReport
 from cmkguard.report import schema
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 

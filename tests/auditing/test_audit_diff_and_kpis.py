@@ -8,7 +8,7 @@ from types import ModuleType
 import pytest
 
 import cmkguard
-from cmkguard.audit import AuditPolicy, AuditReport, Suppression
+from cmkguard.auditing import AuditPolicy, AuditReport, Suppression
 
 
 def _day(estate: ModuleType, n: int, **inv: object) -> cmkguard.AuditReport:

@@ -11,7 +11,7 @@ import pytest
 
 import cmkguard
 from cmkguard import Grant, KeyClass, KeyUse, Severity
-from cmkguard.audit import FINDING_CATALOGUE, AuditPolicy
+from cmkguard.auditing import FINDING_CATALOGUE, AuditPolicy
 from cmkguard.types import Region
 
 pytest.importorskip("cmkguard.policy.analysis")

@@ -12,7 +12,7 @@ import pytest
 
 import cmkguard
 from cmkguard import Severity
-from cmkguard.audit.catalogue import AWS_MANAGED_RULE_BY_TYPE
+from cmkguard.auditing.catalogue import AWS_MANAGED_RULE_BY_TYPE
 from cmkguard.testing.pytest_plugin import EstateFixture
 
 # Seeded key problem -> the rule that must report it on the key itself.
@@ -46,7 +46,7 @@ class Audited:
 @pytest.fixture(name="audited", scope="module")
 def _audited(request: pytest.FixtureRequest) -> Audited:
     try:
-        estate: EstateFixture = request.getfixturevalue("seeded_estate_module")
+        estate: EstateFixture = request.getfixturevalue("cmkguard_seeded_estate_module")
     except NotImplementedError:  # pragma: no cover - only while seed_estate is being built
         pytest.skip("cmkguard.testing.seed_estate is not implemented yet")
     regions = list(estate.truth.regions)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from cmkguard.audit.context import AuditContext, key_label
-from cmkguard.audit.finding import Finding
-from cmkguard.audit.rules.keys import customer_keys
+from cmkguard.auditing.context import AuditContext, key_label
+from cmkguard.auditing.finding import Finding
+from cmkguard.auditing.rules.keys import customer_keys
 from cmkguard.errors import CmkGuardError
 from cmkguard.inventory.values import KmsKey
 from cmkguard.severity import Severity

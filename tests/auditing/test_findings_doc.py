@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cmkguard.audit import FINDING_CATALOGUE
-from cmkguard.audit.docgen import main, render_findings_markdown
+from cmkguard.auditing import FINDING_CATALOGUE
+from cmkguard.auditing.docgen import main, render_findings_markdown
 
 PAGE = Path(__file__).parents[2] / "docs" / "findings.md"
 
 
 def test_findings_page_is_up_to_date() -> None:
     assert PAGE.read_text(encoding="utf-8") == render_findings_markdown(), (
-        "docs/findings.md is stale: run `python -m cmkguard.audit.docgen docs/findings.md`"
+        "docs/findings.md is stale: run `python -m cmkguard.auditing.docgen docs/findings.md`"
     )
 
 

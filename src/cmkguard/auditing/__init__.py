@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-from cmkguard.audit.catalogue import AUDIT_RULES, FINDING_CATALOGUE, RULES, RuleSpec, catalogue
-from cmkguard.audit.config import DEFAULT_REQUIRED_TAGS, AuditPolicy, Suppression
-from cmkguard.audit.diff import AuditDiff, diff
-from cmkguard.audit.engine import audit
-from cmkguard.audit.finding import Finding, fingerprint
-from cmkguard.audit.kpis import Coverage, Kpis
-from cmkguard.audit.report import REPORT_SCHEMA_VERSION, AuditReport, ScanSummary
+from cmkguard.auditing.catalogue import AUDIT_RULES, FINDING_CATALOGUE, RULES, RuleSpec, catalogue
+from cmkguard.auditing.config import DEFAULT_REQUIRED_TAGS, AuditPolicy, Suppression
+from cmkguard.auditing.diff import AuditDiff, diff
+from cmkguard.auditing.engine import audit
+from cmkguard.auditing.finding import Finding, fingerprint
+from cmkguard.auditing.kpis import Coverage, Kpis
+from cmkguard.auditing.report import REPORT_SCHEMA_VERSION, AuditReport, ScanSummary
 
 __all__ = [
     "AUDIT_RULES",

@@ -1,6 +1,6 @@
 """A hand-built inventory with one instance of every problem the audit's own rules look for.
 
-Shared by tests/audit and tests/report (loaded by path from their conftest files, because the
+Shared by tests/auditing and tests/report (loaded by path from their conftest files, because the
 test directories are not packages). ``EXPECTED`` lists every (rule id, target ARN) the audit must
 report on it, and nothing else.
 """

@@ -1,19 +1,19 @@
 """The audit's rules: each a function ``(AuditContext) -> Iterator[Finding]``.
 
 :data:`ALL_RULES` runs in order; every finding a rule yields has a rule id from the catalogue
-(:data:`cmkguard.audit.FINDING_CATALOGUE`).
+(:data:`cmkguard.auditing.FINDING_CATALOGUE`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from cmkguard.audit.context import AuditContext
-from cmkguard.audit.finding import Finding
-from cmkguard.audit.rules.inventory import check_scan_errors
-from cmkguard.audit.rules.keys import check_key_usage, check_rotation, check_tags
-from cmkguard.audit.rules.policies import check_policies
-from cmkguard.audit.rules.resources import check_key_class, check_key_state, check_secondary_keys
+from cmkguard.auditing.context import AuditContext
+from cmkguard.auditing.finding import Finding
+from cmkguard.auditing.rules.inventory import check_scan_errors
+from cmkguard.auditing.rules.keys import check_key_usage, check_rotation, check_tags
+from cmkguard.auditing.rules.policies import check_policies
+from cmkguard.auditing.rules.resources import check_key_class, check_key_state, check_secondary_keys
 
 __all__ = ["ALL_RULES", "Rule"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cmkguard.audit.context import AuditContext, key_label
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.context import AuditContext, key_label
+from cmkguard.auditing.finding import Finding
 from cmkguard.inventory.values import KmsKey
 
 __all__ = [

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from types import ModuleType
 
 import cmkguard
-from cmkguard.audit import AuditPolicy, Suppression
+from cmkguard.auditing import AuditPolicy, Suppression
 
 
 def test_active_suppression_flags_the_finding_and_leaves_it_out_of_counts(

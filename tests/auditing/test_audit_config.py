@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cmkguard import AuditPolicyError, Severity
-from cmkguard.audit import DEFAULT_REQUIRED_TAGS, AuditPolicy, Suppression
+from cmkguard.auditing import DEFAULT_REQUIRED_TAGS, AuditPolicy, Suppression
 
 TOML = """
 required_tags = ["owner", "application"]

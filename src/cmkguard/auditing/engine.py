@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import attrs
 
-from cmkguard.audit.catalogue import catalogue
-from cmkguard.audit.config import AuditPolicy, Suppression
-from cmkguard.audit.context import AuditContext, as_utc
-from cmkguard.audit.finding import Finding
-from cmkguard.audit.kpis import compute_kpis
-from cmkguard.audit.org import organization_policy
-from cmkguard.audit.report import AuditReport, ScanSummary
-from cmkguard.audit.rules import ALL_RULES
+from cmkguard.auditing.catalogue import catalogue
+from cmkguard.auditing.config import AuditPolicy, Suppression
+from cmkguard.auditing.context import AuditContext, as_utc
+from cmkguard.auditing.finding import Finding
+from cmkguard.auditing.kpis import compute_kpis
+from cmkguard.auditing.org import organization_policy
+from cmkguard.auditing.report import AuditReport, ScanSummary
+from cmkguard.auditing.rules import ALL_RULES
 from cmkguard.inventory.values import Inventory
 
 __all__ = ["audit"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cmkguard.audit.context import AuditContext
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.context import AuditContext
+from cmkguard.auditing.finding import Finding
 
 __all__ = ["check_scan_errors"]
 

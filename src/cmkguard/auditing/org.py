@@ -18,8 +18,8 @@ import attrs
 
 from cmkguard._html import table
 from cmkguard.arn import is_account_id, is_org_id, parse_arn
-from cmkguard.audit.config import AuditPolicy
-from cmkguard.audit.kpis import Coverage, coverage_of
+from cmkguard.auditing.config import AuditPolicy
+from cmkguard.auditing.kpis import Coverage, coverage_of
 from cmkguard.errors import PolicyParseError
 from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey, OrgScope
 from cmkguard.policy import analyze_key_policy

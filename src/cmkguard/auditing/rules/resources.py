@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from cmkguard.arn import parse_arn
-from cmkguard.audit.catalogue import AWS_MANAGED_RULE_BY_TYPE
-from cmkguard.audit.context import AuditContext, as_utc, key_label
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.catalogue import AWS_MANAGED_RULE_BY_TYPE
+from cmkguard.auditing.context import AuditContext, as_utc, key_label
+from cmkguard.auditing.finding import Finding
 from cmkguard.inventory.values import EncryptedResource, KeyClass
 from cmkguard.types import KeyArn
 
@@ -41,6 +41,9 @@ _CLASS_PHRASE = {
     KeyClass.UNENCRYPTED: "no key (unencrypted)",
     KeyClass.UNKNOWN: "an unknown key",
 }
+
+
+_NOT_A_CMK = frozenset({KeyClass.AWS_MANAGED, KeyClass.AWS_OWNED})
 
 
 def _account_of(arn: str | None) -> str | None:
@@ -160,7 +163,7 @@ def check_secondary_keys(ctx: AuditContext) -> Iterator[Finding]:
                 "secondary_key_arn": u.key_arn,
                 "secondary_key_class": u.key_class.value,
             }
-            if u.purpose == "performance-insights" and u.key_class is KeyClass.AWS_MANAGED:
+            if u.purpose == "performance-insights" and u.key_class in _NOT_A_CMK:
                 yield ctx.finding(
                     "rds-performance-insights-aws-managed-key",
                     f"Performance Insights of {r.name} is encrypted with the AWS-managed key "

@@ -10,8 +10,8 @@ import pytest
 
 import cmkguard
 from cmkguard import KeyClass, KeyUse, RotationStatus, Severity
-from cmkguard.audit import FINDING_CATALOGUE, AuditPolicy
-from cmkguard.audit.catalogue import AUDIT_RULES
+from cmkguard.auditing import FINDING_CATALOGUE, AuditPolicy
+from cmkguard.auditing.catalogue import AUDIT_RULES
 from cmkguard.types import Region
 
 
@@ -269,8 +269,8 @@ def test_keys_pending_deletion_skip_rotation_and_tag_rules(estate: ModuleType, s
 
 
 def test_key_users_index_matches_the_inventory(estate: ModuleType) -> None:
-    from cmkguard.audit.catalogue import catalogue
-    from cmkguard.audit.context import AuditContext
+    from cmkguard.auditing.catalogue import catalogue
+    from cmkguard.auditing.context import AuditContext
 
     inv = estate.inventory()
     ctx = AuditContext(inventory=inv, policy=AuditPolicy(), now=estate.NOW, rules=catalogue())

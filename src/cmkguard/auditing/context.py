@@ -8,9 +8,9 @@ from typing import Any
 
 import attrs
 
-from cmkguard.audit.catalogue import RuleSpec
-from cmkguard.audit.config import AuditPolicy
-from cmkguard.audit.finding import Finding
+from cmkguard.auditing.catalogue import RuleSpec
+from cmkguard.auditing.config import AuditPolicy
+from cmkguard.auditing.finding import Finding
 from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn

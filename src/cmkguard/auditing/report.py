@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cmkguard.audit.config import AuditPolicy, Suppression
-from cmkguard.audit.finding import Finding
-from cmkguard.audit.kpis import Kpis
+from cmkguard.auditing.config import AuditPolicy, Suppression
+from cmkguard.auditing.finding import Finding
+from cmkguard.auditing.kpis import Kpis
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:

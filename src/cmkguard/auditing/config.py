@@ -212,7 +212,7 @@ def _severity(value: Any, field: str) -> Severity:
 
 
 def _parse_overrides(value: Any) -> dict[str, Severity]:
-    from cmkguard.audit.catalogue import catalogue
+    from cmkguard.auditing.catalogue import catalogue
 
     if not isinstance(value, Mapping):
         raise AuditPolicyError("severity_overrides: expected a table of rule id = severity")

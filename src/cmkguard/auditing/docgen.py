@@ -1,6 +1,6 @@
 """Generate ``docs/findings.md`` from the finding catalogue (the page is never edited by hand).
 
-Regenerate with ``python -m cmkguard.audit.docgen docs/findings.md``; a test fails when the
+Regenerate with ``python -m cmkguard.auditing.docgen docs/findings.md``; a test fails when the
 committed page differs from what the catalogue produces.
 """
 
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cmkguard.audit.catalogue import FINDING_CATALOGUE, RuleSpec
+from cmkguard.auditing.catalogue import FINDING_CATALOGUE, RuleSpec
 from cmkguard.severity import Severity
 
 __all__ = ["main", "render_findings_markdown"]
@@ -33,8 +33,8 @@ def render_findings_markdown(catalogue: Mapping[str, RuleSpec] = FINDING_CATALOG
     lines = [
         "# Finding catalogue",
         "",
-        "<!-- Generated from cmkguard.audit.FINDING_CATALOGUE by "
-        "`python -m cmkguard.audit.docgen docs/findings.md`. Do not edit by hand. -->",
+        "<!-- Generated from cmkguard.auditing.FINDING_CATALOGUE by "
+        "`python -m cmkguard.auditing.docgen docs/findings.md`. Do not edit by hand. -->",
         "",
         "Every finding `cmkguard.audit()` can report, with its stable id (use it in suppressions, "
         "severity overrides and dashboards), its default severity, what it is attached to, why "

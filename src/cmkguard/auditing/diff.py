@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 
-from cmkguard.audit.context import as_utc
-from cmkguard.audit.finding import Finding
-from cmkguard.audit.report import AuditReport
+from cmkguard.auditing.context import as_utc
+from cmkguard.auditing.finding import Finding
+from cmkguard.auditing.report import AuditReport
 from cmkguard.severity import Severity
 
 __all__ = ["AuditDiff", "diff"]
