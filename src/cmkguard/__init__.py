@@ -90,6 +90,7 @@ from cmkguard.migrate import (
     WaiterSettings,
     capture_settings,
     execute,
+    plan_guardrails,
     plan_migration,
 )
 from cmkguard.org import (
@@ -248,6 +249,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "organization_accounts",
     "organization_view",
     "parse_key_policy",
+    "plan_guardrails",
     "plan_migration",
     "scan",
     "scan_organization",

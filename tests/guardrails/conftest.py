@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 
@@ -25,13 +27,25 @@ AWS_MANAGED_RDS = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/aaaaaaaa-0000-0000-0000-
 AWS_MANAGED_SECRETS = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/aaaaaaaa-0000-0000-0000-000000000002"
 
 
-@pytest.fixture(name="session")
-def _session(request: pytest.FixtureRequest) -> boto3.Session:
-    """A session on the reset emulator (fixture names differ before/after the plugin rename)."""
-    for name in ("cmkguard_aws_session", "aws_session"):
+def _plugin_fixture(request: pytest.FixtureRequest, *names: str) -> Any:
+    # The plugin's fixtures are being renamed (cmkguard_ prefix): take whichever exists.
+    for name in names:
         try:
-            session: boto3.Session = request.getfixturevalue(name)
+            return request.getfixturevalue(name)
         except pytest.FixtureLookupError:
             continue
-        return session
-    raise AssertionError("no emulated-session fixture")
+    raise AssertionError(f"none of the fixtures {names}")
+
+
+@pytest.fixture(name="session")
+def _session(request: pytest.FixtureRequest) -> boto3.Session:
+    """A session on the reset emulator."""
+    session: boto3.Session = _plugin_fixture(request, "cmkguard_aws_session", "aws_session")
+    return session
+
+
+@pytest.fixture(name="endpoint")
+def _endpoint(request: pytest.FixtureRequest, session: boto3.Session) -> str:
+    """The reset emulator's endpoint URL (for the CLI's --endpoint-url)."""
+    emulator = _plugin_fixture(request, "cmkguard_emulated_aws", "emulated_aws")
+    return str(emulator.endpoint_url)

@@ -16,6 +16,7 @@ from typing import Any
 
 from cmkguard.aws.identity import open_session
 from cmkguard.cli._common import UsageError, stderr_is_tty
+from cmkguard.cli._org_options import add_org_arguments, check_org_arguments, org_scan_from_args
 from cmkguard.inventory import DEFAULT_MAX_WORKERS, ScanEvent, ScanEventKind, scan
 from cmkguard.inventory.progress import ProgressCallback
 from cmkguard.inventory.values import Inventory
@@ -79,6 +80,7 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"concurrent AWS requests (default: {DEFAULT_MAX_WORKERS})",
     )
+    add_org_arguments(parser)
 
 
 def _note(message: str) -> None:
@@ -96,6 +98,9 @@ def scan_from_args(args: argparse.Namespace, progress: ProgressCallback | None =
     types = split_list(args.types)
     if args.max_workers < 1:
         raise UsageError("--max-workers must be at least 1")
+    check_org_arguments(args)
+    if args.organization:
+        return org_scan_from_args(args, DEMO_REGIONS)
     if args.demo:
         if args.profile or args.endpoint_url or args.role_arns:
             raise UsageError("--demo scans an emulated account: drop --profile/--endpoint-url")

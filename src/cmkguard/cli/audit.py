@@ -14,6 +14,7 @@ import textwrap
 from typing import IO
 
 from cmkguard.auditing import AuditPolicy, AuditReport, audit
+from cmkguard.auditing.org import organization_view
 from cmkguard.cli._common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -22,6 +23,7 @@ from cmkguard.cli._common import (
     load_document,
     open_output,
 )
+from cmkguard.cli._org_view import org_view_lines
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
 from cmkguard.inventory.values import Inventory
 from cmkguard.severity import Severity
@@ -65,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     out.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    out.add_argument(
+        "--org-view",
+        metavar="FILE",
+        help="also write the organisation view as JSON (coverage by account/OU, kill switch, "
+        "outside access, accounts not read); needs an organisation's inventory",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -77,11 +85,19 @@ def _load_previous(path: str) -> AuditReport:
 
 
 def _scan_options_given(args: argparse.Namespace) -> bool:
-    return bool(args.demo or args.profile or args.regions or args.types or args.endpoint_url)
+    return bool(
+        args.demo
+        or args.profile
+        or args.regions
+        or args.types
+        or args.endpoint_url
+        or args.organization
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     check_output(args.output)
+    check_output(args.org_view)
     policy = AuditPolicy.from_file(args.policy) if args.policy else AuditPolicy()
     previous = _load_previous(args.previous) if args.previous else None
     if args.from_inventory:
@@ -92,8 +108,16 @@ def _run(args: argparse.Namespace) -> int:
         with terminal_progress() as progress:
             inventory = scan_from_args(args, progress=progress)
     report = audit(inventory, policy, previous=previous)
+    view = organization_view(inventory) if inventory.organization is not None else None
+    if args.org_view and view is None:
+        raise UsageError("--org-view needs an organisation's inventory (scan --organization)")
     with open_output(args.output) as out:
         _write(report, args.format, out)
+        if view is not None and args.format == "table":
+            out.write("\n" + "\n".join(org_view_lines(view)) + "\n")
+    if args.org_view and view is not None:
+        with open_output(args.org_view) as out:
+            out.write(json.dumps(view.to_dict(), indent=2) + "\n")
     if args.fail_on and report.at_or_above(Severity.parse(args.fail_on)):
         worst = report.at_or_above(Severity.parse(args.fail_on))
         print(

@@ -1,16 +1,26 @@
-"""``cmkguard guardrails scp|key-policy|alerts|config``: generate guardrails (offline).
+"""`cmkguard guardrails scp|key-policy|alerts|config|plan`: generate guardrails (offline).
 
-Every sub-command prints one guardrail set in ``--format json|cloudformation|terraform``. The
+Every generator prints one guardrail set in `--format json|cloudformation|terraform`. The
 notes on what an SCP cannot do, and what could not be verified offline, go to stderr (the
-JSON on stdout stays exactly the documents). Bad input: one line on stderr, exit 2.
+JSON on stdout stays exactly the documents). `plan` writes a deployment plan that
+`cmkguard migrate run` runs (dry run by default, journaled). Bad input: one line on
+stderr, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from cmkguard.cli._common import EXIT_OK, open_output
+from cmkguard.cli._common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    check_output,
+    load_document,
+    open_output,
+)
 from cmkguard.guardrails import (
     FORMATS,
     MANDATORY_TAGS,
@@ -27,6 +37,7 @@ from cmkguard.guardrails import (
     render_key,
     render_scps,
 )
+from cmkguard.migrate import plan_guardrails
 
 __all__ = ["register"]
 
@@ -122,6 +133,68 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     config.add_argument("--region", action="extend", nargs="+", required=True, metavar="REGION")
     _common(config)
     config.set_defaults(handler=_run_config)
+    _register_plan(sub)
+
+
+def _register_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = sub.add_parser(
+        "plan",
+        help="a deployment plan for `cmkguard migrate run` (SCPs, rules, key policies)",
+        description="Plan the deployment of the guardrails: create and attach the SCPs, put "
+        "the alert and Config rules, put reviewed key policies (lock-out checked). Run it with "
+        "`cmkguard migrate run PLAN --journal J [--execute]`. Exit 1 when the plan is "
+        "blocked.",
+    )
+    plan.add_argument(
+        "--approved-key",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ARN",
+        help="approved key ARN or alias pattern (for the SCPs and the Config rules)",
+    )
+    plan.add_argument(
+        "--scp-target",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="root (r-...), OU (ou-...) or account id to attach the SCPs to",
+    )
+    plan.add_argument(
+        "--break-glass",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ARN",
+        help="role ARN pattern exempted from the SCPs",
+    )
+    plan.add_argument(
+        "--alert-region",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="REGION",
+        help="put the EventBridge alert rules in this region",
+    )
+    plan.add_argument("--alert-target", metavar="ARN", help="where the alert rules send events")
+    plan.add_argument(
+        "--config-region",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="REGION",
+        help="put the AWS Config rules in this region",
+    )
+    plan.add_argument(
+        "--key-policy",
+        action="append",
+        default=[],
+        metavar="KEY_ARN=FILE",
+        help="put the key policy in FILE on the key (repeatable)",
+    )
+    plan.add_argument("--output", "-o", metavar="FILE", help="write the plan JSON here")
+    plan.set_defaults(handler=_run_plan)
 
 
 def _run_scp(args: argparse.Namespace) -> int:
@@ -173,3 +246,37 @@ def _run_config(args: argparse.Namespace) -> int:
     with open_output(args.output) as out:
         out.write(render_config_rules(rules, args.format))
     return EXIT_OK
+
+
+def _key_policies(pairs: list[str]) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for pair in pairs:
+        key, sep, path = pair.partition("=")
+        if not sep or not key or not path:
+            raise UsageError(f"--key-policy {pair!r} is not KEY_ARN=FILE")
+        out[key] = load_document(path, "key policy", json.loads, kind="JSON key policy")
+    return out
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    check_output(args.output)
+    if (args.scp_target or args.config_region) and not args.approved_key:
+        raise UsageError("--scp-target and --config-region need --approved-key")
+    scps = (
+        generate_scps(args.approved_key, break_glass=args.break_glass) if args.scp_target else None
+    )
+    plan = plan_guardrails(
+        scps=scps,
+        scp_targets=args.scp_target,
+        alerts=alert_rules() if args.alert_region else (),
+        alert_regions=args.alert_region,
+        alert_target_arn=args.alert_target,
+        config_rules=config_rules(args.approved_key, regions=args.config_region)
+        if args.config_region
+        else (),
+        key_policies=_key_policies(args.key_policy),
+    )
+    with open_output(args.output) as out:
+        out.write(plan.to_json() + "\n")
+    print(plan, file=sys.stderr)
+    return EXIT_OK if plan.executable else EXIT_FINDINGS

@@ -9,7 +9,9 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
+from cmkguard.auditing.org import organization_view
 from cmkguard.cli._common import EXIT_OK, check_output, open_output
+from cmkguard.cli._org_view import org_summary_lines
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass
 
@@ -158,6 +160,8 @@ def summary_lines(inventory: Inventory) -> list[str]:
         "  CMK coverage: "
         + (f"{coverage:.1f}%" if coverage is not None else "n/a (nothing classified)"),
     ]
+    if inventory.organization is not None:
+        lines.extend(org_summary_lines(organization_view(inventory)))
     if inventory.errors:
         lines.append(f"  {len(inventory.errors)} things could not be read:")
         lines.extend(f"    {e}" for e in inventory.errors[:10])

@@ -21,6 +21,7 @@ from cmkguard.migrate.execute import (
     WaiterSettings,
     execute,
 )
+from cmkguard.migrate.guardrail_plan import plan_guardrails
 from cmkguard.migrate.journal import Journal, JsonFileJournal, MemoryJournal
 from cmkguard.migrate.model import (
     MigrationOptions,
@@ -52,5 +53,6 @@ __all__ = [
     "WaiterSettings",
     "capture_settings",
     "execute",
+    "plan_guardrails",
     "plan_migration",
 ]

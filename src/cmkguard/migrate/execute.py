@@ -50,6 +50,7 @@ from cmkguard.errors import (
     StepFailedError,
 )
 from cmkguard.migrate import _settings as st
+from cmkguard.migrate import aws_guardrails as guardrail_ops
 from cmkguard.migrate import aws_ops as ops
 from cmkguard.migrate.execution_log import ExecutionLog
 from cmkguard.migrate.journal import (
@@ -601,11 +602,11 @@ def _run_step(
 ) -> tuple[bool, str, dict[str, Any]]:
     """Run one step: ``(adopted, detail, output)``; raises _StepError / CallFailed."""
     if step.kind == "call":
-        if step.adopt and ops.probe(clients, step.region, step.adopt):
+        if step.adopt and _probe(clients, step.region, step.adopt):
             return True, "already done (adopted)", {}
         params = {
             k: (ops.generate_password() if v == GENERATED_PASSWORD else v)
-            for k, v in step.params.items()
+            for k, v in guardrail_ops.resolve_references(clients, step.params).items()
         }
         if GENERATED_PASSWORD in step.params.values():
             # botocore's DEBUG log would print the interim password with the request.
@@ -639,6 +640,13 @@ def _run_step(
         )
         return bool(out.pop("adopted", False)), "new version written", out
     raise _StepError(f"unknown step kind {step.kind!r}")
+
+
+def _probe(clients: ops.Clients, region: str, spec: Mapping[str, Any]) -> bool:
+    # Guardrail plans (Organizations) have their own probes; everything else is RDS/Secrets.
+    if str(spec.get("probe", "")).startswith("organizations-"):
+        return guardrail_ops.probe(clients, spec)
+    return ops.probe(clients, region, spec)
 
 
 def _safe_output(response: Mapping[str, Any]) -> dict[str, Any]:
