@@ -30,7 +30,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "cmkguard"
 
 LEAVES = "<leaves>"
 """The top-level leaf modules (errors, types, arn, severity, _html): rank 0."""
-LEAF_MODULES = frozenset({"errors", "types", "arn", "severity", "_html", "_version", "_convert"})
+LEAF_MODULES = frozenset(
+    {"errors", "types", "arn", "severity", "_html", "_version", "_convert", "_json"}
+)
 
 PACKAGE_ORDER: tuple[tuple[str, ...], ...] = (
     (LEAVES,),

@@ -9,6 +9,7 @@ Every exception the library raises on purpose derives from :class:`CmkGuardError
     │   ├── UnknownResourceTypeError           a resource type not in the registry
     │   ├── InventoryFormatError               a saved inventory that is not one
     │   ├── AuditPolicyError                   an invalid audit policy file
+    │   ├── DocumentError                      a saved JSON document that cannot be read back
     │   └── IacInputError                      a file that is not a plan or template
     ├── AwsAccessError                         AWS could not be used at all
     │   ├── NoCredentialsError                 no credentials were found
@@ -40,6 +41,7 @@ __all__ = [
     "AwsAccessError",
     "CmkGuardError",
     "ConfigurationError",
+    "DocumentError",
     "EndpointUnreachableError",
     "IacInputError",
     "InventoryFormatError",
@@ -146,6 +148,20 @@ class InventoryFormatError(ConfigurationError):
 
 class AuditPolicyError(ConfigurationError):
     """An audit policy (TOML/JSON) is invalid; the message names the field."""
+
+
+class DocumentError(ConfigurationError):
+    """A saved document (inventory, audit report, plan) cannot be read back: not JSON, nested
+    deeper than any cmkguard document, or not of the kind asked for (an audit report given as
+    an inventory). The message names what is wrong; `kind` is what was expected."""
+
+    def __init__(self, kind: str, problem: str) -> None:
+        self.kind = kind
+        self.problem = problem
+        super().__init__(f"not a {kind}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.kind, self.problem))
 
 
 class IacInputError(ConfigurationError):

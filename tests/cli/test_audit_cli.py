@@ -34,7 +34,8 @@ def _clean_inventory_file(tmp_path: Path, estate: ModuleType) -> Path:
 def test_table_is_grouped_by_severity_with_remediation(
     inventory_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["audit", "--from-inventory", str(inventory_file)]) == 0
+    # The reference inventory has a scan error: incomplete, exit 3 (the contract).
+    assert main(["audit", "--from-inventory", str(inventory_file)]) == 3
     out = capsys.readouterr().out
     headings = [line for line in out.splitlines() if line and not line.startswith(" ")]
     assert headings[:5] == ["CRITICAL (2)", "HIGH (1)", "MEDIUM (12)", "LOW (3)", "INFO (3)"]
@@ -64,14 +65,15 @@ def test_suppressed_findings_do_not_trip_the_gate(
         "expires = 2999-01-01\n"
     )
     args = ["audit", "--from-inventory", str(inventory_file), "--policy", str(policy)]
-    assert main([*args, "--fail-on", "low"]) == 0
+    assert main([*args, "--fail-on", "low"]) == 3  # the gate passes; the inventory is incomplete
+    assert main([*args, "--fail-on", "low", "--allow-incomplete"]) == 0
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "ocsf", "asff", "sarif"])
 def test_formats_write_parseable_output(inventory_file: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"out.{fmt}"
     args = ["audit", "--from-inventory", str(inventory_file), "--format", fmt, "-o", str(out)]
-    assert main(args) == 0
+    assert main([*args, "--allow-incomplete"]) == 0
     text = out.read_text()
     if fmt == "csv":
         assert len(list(csv.DictReader(io.StringIO(text)))) == 21
@@ -89,11 +91,11 @@ def test_previous_report_keeps_first_seen(inventory_file: Path, tmp_path: Path) 
         main(
             ["audit", "--from-inventory", str(inventory_file), "--format", "json", "-o", str(first)]
         )
-        == 0
+        == 3
     )
     second = tmp_path / "day2.json"
     args = ["audit", "--from-inventory", str(inventory_file), "--previous", str(first)]
-    assert main([*args, "--format", "json", "-o", str(second)]) == 0
+    assert main([*args, "--format", "json", "-o", str(second), "--allow-incomplete"]) == 0
     old = AuditReport.from_json(first.read_text())
     new = AuditReport.from_json(second.read_text())
     assert [f.first_seen for f in new.findings] == [f.first_seen for f in old.findings]
@@ -157,3 +159,42 @@ def test_demo_audits_a_seeded_emulated_account(tmp_path: Path) -> None:
     assert report.scan.resources > 0
     assert "demo: started an emulated AWS account" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_fail_on_high_does_not_pass_an_incomplete_inventory(
+    inventory_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[[suppressions]]\nrule_id = "*"\nresource = "*"\nreason = "accepted"\n'
+        "expires = 2999-01-01\n"
+    )
+    args = ["audit", "--from-inventory", str(inventory_file), "--policy", str(policy)]
+    assert main([*args, "--fail-on", "high"]) == 3
+    err = capsys.readouterr().err
+    assert "incomplete inventory: 1 thing(s) could not be read" in err
+    assert "DescribeDBInstances" in err
+
+
+@pytest.mark.parametrize(
+    "document",
+    ['{"schema_version": 1}', '{"schema_version": 1, "findings": [], "kpis": {}}', "[1, 2]"],
+)
+def test_from_inventory_refuses_what_is_not_an_inventory(
+    document: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "not-inventory.json"
+    path.write_text(document)
+    assert main(["audit", "--from-inventory", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"cmkguard: error: {path} is not a cmkguard inventory")
+    assert len(err.splitlines()) == 1
+
+
+def test_from_inventory_refuses_json_nested_100000_deep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["audit", "--from-inventory", str(path)]) == 2
+    assert "nested" in capsys.readouterr().err

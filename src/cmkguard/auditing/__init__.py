@@ -11,7 +11,7 @@ from cmkguard.auditing.config import DEFAULT_REQUIRED_TAGS, AuditPolicy, Suppres
 from cmkguard.auditing.diff import AuditDiff, diff
 from cmkguard.auditing.engine import audit
 from cmkguard.auditing.finding import Finding, fingerprint
-from cmkguard.auditing.kpis import Coverage, Kpis
+from cmkguard.auditing.kpis import Completeness, Coverage, Kpis
 from cmkguard.auditing.report import REPORT_SCHEMA_VERSION, AuditReport, ScanSummary
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "AuditDiff",
     "AuditPolicy",
     "AuditReport",
+    "Completeness",
     "Coverage",
     "Finding",
     "Kpis",

@@ -8,10 +8,10 @@ from typing import Any
 import attrs
 
 from cmkguard.auditing.finding import Finding
-from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey
+from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey, ScanError
 from cmkguard.severity import Severity
 
-__all__ = ["Coverage", "Kpis", "compute_kpis", "coverage_of"]
+__all__ = ["Completeness", "Coverage", "Kpis", "compute_kpis", "coverage_of"]
 
 
 @attrs.frozen
@@ -89,6 +89,99 @@ def _int_map(value: Mapping[str, int]) -> Mapping[str, int]:
     return dict(value)
 
 
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Completeness:
+    """Whether the KPIs measured everything, and if not, what they could not see.
+
+    A KPI over a partial inventory is not a KPI of the estate: 100 % coverage "of 1" with a
+    region unread says nothing about that region. `complete` is false as soon as the scan
+    reported any error. `unread` names each listing that failed (`"rds:db-instance in
+    111122223333/eu-west-1 (AccessDenied)"`), whose resources are in no count at all;
+    `unknown_resources` counts resources that were listed but whose key class is unknown
+    (in `Coverage.total`, not in `measured`). `partial_accounts`, `partial_regions` and
+    `partial_resource_types` are the groups of the coverage breakdowns a gap touches.
+    """
+
+    scan_errors: int = 0
+    unread: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    unknown_resources: int = 0
+    partial_accounts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    partial_regions: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    partial_resource_types: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+
+    @property
+    def complete(self) -> bool:
+        """Whether nothing was left unread (no scan error at all)."""
+        return self.scan_errors == 0
+
+    def summary(self) -> str:
+        """One line for people: `"complete"` or what is missing."""
+        if self.complete:
+            return "complete"
+        parts = [f"{self.scan_errors} scan error(s)"]
+        if self.unread:
+            parts.append(f"not listed: {'; '.join(self.unread)}")
+        if self.unknown_resources:
+            parts.append(f"{self.unknown_resources} resource(s) of unknown key class")
+        return "INCOMPLETE: " + ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the report's `kpis.completeness`)."""
+        return {
+            "complete": self.complete,
+            "scan_errors": self.scan_errors,
+            "unread": list(self.unread),
+            "unknown_resources": self.unknown_resources,
+            "partial_accounts": list(self.partial_accounts),
+            "partial_regions": list(self.partial_regions),
+            "partial_resource_types": list(self.partial_resource_types),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Completeness:
+        """Rebuild from `to_dict` output."""
+        return cls(
+            scan_errors=int(data.get("scan_errors", 0)),
+            unread=tuple(data.get("unread", ())),
+            unknown_resources=int(data.get("unknown_resources", 0)),
+            partial_accounts=tuple(data.get("partial_accounts", ())),
+            partial_regions=tuple(data.get("partial_regions", ())),
+            partial_resource_types=tuple(data.get("partial_resource_types", ())),
+        )
+
+    @classmethod
+    def of(cls, inventory: Inventory) -> Completeness:
+        """What `inventory` could not see (its errors and its unknown key classes)."""
+        unread = [_unread(e) for e in inventory.errors if _is_listing(e)]
+        unknown = [r for r in inventory.resources if r.key_class is KeyClass.UNKNOWN]
+        errors = inventory.errors
+        types = {e.resource_type for e in errors if e.resource_type} | {
+            r.resource_type for r in unknown
+        }
+        return cls(
+            scan_errors=len(errors),
+            unread=tuple(dict.fromkeys(unread)),
+            unknown_resources=len(unknown),
+            partial_accounts=sorted({e.account for e in errors} | {r.account for r in unknown}),
+            partial_regions=sorted({e.region for e in errors} | {r.region for r in unknown}),
+            partial_resource_types=sorted(types),
+        )
+
+
+def _is_listing(error: ScanError) -> bool:
+    """A failed listing of a resource type: every resource it would have listed is missing."""
+    return error.resource_type is not None and error.target is None
+
+
+def _unread(error: ScanError) -> str:
+    code = f" ({error.error_code})" if error.error_code else ""
+    return f"{error.resource_type} in {error.account}/{error.region}{code}"
+
+
 @attrs.frozen
 class Kpis:
     """The numbers a dashboard tracks over time.
@@ -110,6 +203,8 @@ class Kpis:
     findings_by_severity: Mapping[str, int] = attrs.field(converter=_int_map, hash=False)
     suppressed_findings: int = 0
     scan_errors: int = 0
+    completeness: Completeness = attrs.field(factory=Completeness)
+    """What the figures could not see: check `completeness.complete` before trusting them."""
 
     @property
     def cmk_coverage(self) -> float | None:
@@ -143,6 +238,7 @@ class Kpis:
             "findings_by_severity": dict(self.findings_by_severity),
             "suppressed_findings": self.suppressed_findings,
             "scan_errors": self.scan_errors,
+            "completeness": self.completeness.to_dict(),
         }
 
     @classmethod
@@ -165,6 +261,7 @@ class Kpis:
             findings_by_severity=data["findings_by_severity"],
             suppressed_findings=data.get("suppressed_findings", 0),
             scan_errors=data.get("scan_errors", 0),
+            completeness=_completeness(data),
         )
 
 
@@ -198,4 +295,14 @@ def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation
         findings_by_severity=counts,
         suppressed_findings=suppressed,
         scan_errors=len(inventory.errors),
+        completeness=Completeness.of(inventory),
     )
+
+
+def _completeness(data: Mapping[str, Any]) -> Completeness:
+    """The `completeness` of a saved report; one saved before it existed knows only a count
+    (its gaps are then unnamed, never called complete)."""
+    saved = data.get("completeness")
+    if isinstance(saved, Mapping):
+        return Completeness.from_dict(saved)
+    return Completeness(scan_errors=int(data.get("scan_errors", 0)))

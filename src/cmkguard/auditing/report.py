@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from cmkguard._json import load_document_json
 from cmkguard.auditing.config import AuditPolicy, Suppression
 from cmkguard.auditing.finding import Finding
 from cmkguard.auditing.kpis import Kpis
+from cmkguard.errors import CmkGuardError, DocumentError
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
@@ -161,8 +163,15 @@ class AuditReport:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AuditReport:
-        """Read a report written by :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+        """Read a report written by `to_json`; `DocumentError` for anything else."""
+        data = load_document_json(text, "cmkguard audit report")
+        try:
+            return cls.from_dict(data)
+        except CmkGuardError:
+            raise
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise DocumentError("cmkguard audit report", detail) from None
 
     # -- other formats (implemented in cmkguard.report; imported lazily, report/ sits above) --
     def to_csv(self) -> str:

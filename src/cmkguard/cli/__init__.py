@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 gate tripped, 2 bad input)."""
+    """Run the CLI; return the exit code (0 ok, 1 gate failed, 2 bad input, 3 incomplete)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TypeVar
 
 __all__ = [
     "EXIT_FINDINGS",
+    "EXIT_INCOMPLETE",
     "EXIT_OK",
     "EXIT_USAGE",
     "UsageError",
+    "add_allow_incomplete",
     "check_output",
+    "incomplete_exit",
     "load_document",
     "open_output",
     "read_text",
@@ -28,6 +32,40 @@ EXIT_FINDINGS = 1
 """A gate tripped: a public policy, a finding at or above ``--fail-on``."""
 EXIT_USAGE = 2
 """Bad input: unknown region or type, malformed file, no credentials, unreachable endpoint."""
+EXIT_INCOMPLETE = 3
+"""Results were produced but something could not be read (listed on stderr and in the output);
+`--allow-incomplete` turns it into 0 (or 1 when a gate failed)."""
+
+_GAPS_SHOWN = 10
+
+
+def add_allow_incomplete(parser: argparse._ActionsContainer) -> None:
+    """Add `--allow-incomplete` (accept a result with gaps: exit 0 instead of 3)."""
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 even when something could not be read (default: exit 3, gaps on stderr)",
+    )
+
+
+def incomplete_exit(args: argparse.Namespace, gaps: Sequence[object], what: str) -> int:
+    """The exit code of a result with `gaps` (`ScanError`s...): listed on stderr, then 3, or
+    0 with `--allow-incomplete`. No gaps: 0."""
+    if not gaps:
+        return EXIT_OK
+    allowed = bool(getattr(args, "allow_incomplete", False))
+    verdict = (
+        "accepted (--allow-incomplete)" if allowed else "exit 3 (--allow-incomplete accepts it)"
+    )
+    print(
+        f"cmkguard: incomplete {what}: {len(gaps)} thing(s) could not be read; {verdict}",
+        file=sys.stderr,
+    )
+    for gap in gaps[:_GAPS_SHOWN]:
+        print(f"  {gap}", file=sys.stderr)
+    if len(gaps) > _GAPS_SHOWN:
+        print(f"  ... and {len(gaps) - _GAPS_SHOWN} more (in the output)", file=sys.stderr)
+    return EXIT_OK if allowed else EXIT_INCOMPLETE
 
 
 class UsageError(Exception):
@@ -55,6 +93,8 @@ def load_document(path: str, what: str, parse: Callable[[str], _T], *, kind: str
     text = read_text(path, what)
     try:
         return parse(text)
+    except RecursionError:
+        raise UsageError(f"{path} is not a {kind}: JSON nested too deeply") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         if isinstance(exc, KeyError):
             reason = f"missing field {exc}"

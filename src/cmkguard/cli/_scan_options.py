@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cmkguard.aws.identity import open_session
-from cmkguard.cli._common import UsageError, stderr_is_tty
+from cmkguard.cli._common import UsageError, add_allow_incomplete, stderr_is_tty
 from cmkguard.cli._org_options import add_org_arguments, check_org_arguments, org_scan_from_args
 from cmkguard.inventory import DEFAULT_MAX_WORKERS, ScanEvent, ScanEventKind, scan
 from cmkguard.inventory.progress import ProgressCallback
@@ -80,6 +80,7 @@ def add_scan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"concurrent AWS requests (default: {DEFAULT_MAX_WORKERS})",
     )
+    add_allow_incomplete(group)
     add_org_arguments(parser)
 
 

@@ -17,9 +17,9 @@ from cmkguard.auditing import AuditPolicy, AuditReport, audit
 from cmkguard.auditing.org import organization_view
 from cmkguard.cli._common import (
     EXIT_FINDINGS,
-    EXIT_OK,
     UsageError,
     check_output,
+    incomplete_exit,
     load_document,
     open_output,
 )
@@ -118,14 +118,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.org_view and view is not None:
         with open_output(args.org_view) as out:
             out.write(json.dumps(view.to_dict(), indent=2) + "\n")
-    if args.fail_on and report.at_or_above(Severity.parse(args.fail_on)):
-        worst = report.at_or_above(Severity.parse(args.fail_on))
+    # Gaps are listed whatever the gate says; a failed gate (1) wins over incomplete (3): what
+    # was read already fails it, and what was not read can only add findings.
+    incomplete = incomplete_exit(args, inventory.errors, "inventory")
+    worst = report.at_or_above(Severity.parse(args.fail_on)) if args.fail_on else ()
+    if worst:
         print(
             f"cmkguard: {len(worst)} finding(s) at or above {args.fail_on}: failing (--fail-on)",
             file=sys.stderr,
         )
         return EXIT_FINDINGS
-    return EXIT_OK
+    return incomplete
 
 
 def _write(report: AuditReport, fmt: str, out: IO[str]) -> None:
@@ -202,8 +205,12 @@ def _table_lines(report: AuditReport) -> list[str]:
         f"CMK coverage {_pct(k.cmk_coverage)} of {k.coverage.measured} resources; "
         f"rotation compliance {_pct(k.rotation_compliance)} of {k.rotation_applicable} keys"
     )
+    if not k.completeness.complete:
+        lines.append(f"  {k.completeness.summary()}: these figures cover what was read")
+    partial = set(k.completeness.partial_resource_types)
     for name, cov in k.coverage_by_resource_type.items():
-        lines.append(f"  {name}: {cov.on_cmk}/{cov.measured} on CMK ({_pct(cov.percent)})")
+        mark = " (partial)" if name in partial else ""
+        lines.append(f"  {name}: {cov.on_cmk}/{cov.measured} on CMK ({_pct(cov.percent)}){mark}")
     if k.scan_errors:
         lines.append(f"{k.scan_errors} scan error(s): see the inventory-incomplete findings")
     for s in report.expired_suppressions:

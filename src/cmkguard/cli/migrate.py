@@ -20,6 +20,7 @@ from cmkguard.cli._common import (
     EXIT_OK,
     UsageError,
     check_output,
+    incomplete_exit,
     load_document,
     open_output,
     stderr_is_tty,
@@ -269,7 +270,9 @@ def _plan(args: argparse.Namespace) -> int:
         print(plan, file=sys.stderr)
     else:
         print(plan)
-    return EXIT_OK if plan.executable else EXIT_FINDINGS
+    if not plan.executable:
+        return EXIT_FINDINGS
+    return incomplete_exit(args, inventory.errors, "inventory the plan was made from")
 
 
 class _Progress:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from cmkguard.auditing.org import organization_view
-from cmkguard.cli._common import EXIT_OK, check_output, open_output
+from cmkguard.cli._common import check_output, incomplete_exit, open_output
 from cmkguard.cli._org_view import org_summary_lines
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, terminal_progress
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass
@@ -158,7 +158,8 @@ def summary_lines(inventory: Inventory) -> list[str]:
         "  " + ", ".join(f"{kc.value}: {counts[kc]}" for kc in list(KeyClass)[:3]),
         "  " + ", ".join(f"{kc.value}: {counts[kc]}" for kc in list(KeyClass)[3:]),
         "  CMK coverage: "
-        + (f"{coverage:.1f}%" if coverage is not None else "n/a (nothing classified)"),
+        + (f"{coverage:.1f}%" if coverage is not None else "n/a (nothing classified)")
+        + ("" if inventory.is_complete else " of what could be read (INCOMPLETE scan)"),
     ]
     if inventory.organization is not None:
         lines.extend(org_summary_lines(organization_view(inventory)))
@@ -194,4 +195,4 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n" + summary)
     else:
         sys.stderr.write(summary)
-    return EXIT_OK
+    return incomplete_exit(args, inventory.errors, "scan")

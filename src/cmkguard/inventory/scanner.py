@@ -391,8 +391,10 @@ def _unlinked(
         for owner, res in linked:
             if owner != account or res.key.region == region:
                 continue
-            if any(ref.region == region for ref in res.secondary):
-                continue  # its own record already names what is there (a replica's status)
+            if res.details.get("primary_region") or any(
+                ref.region == region for ref in res.secondary
+            ):
+                continue  # its own record says what is there (replication status, described)
             errors.append(
                 ScanError(
                     account,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 
 from cmkguard._convert import Converter, FormatProblem, kind_of
+from cmkguard._json import load_document_json
 from cmkguard.errors import InventoryFormatError
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
@@ -381,6 +382,12 @@ class Inventory(_JsonValue):
         return {kc: counts.get(kc, 0) for kc in KeyClass}
 
     @property
+    def is_complete(self) -> bool:
+        """Whether the scan read everything it was asked to (no `errors`): figures over an
+        incomplete inventory (`cmk_coverage`, counts) describe only what was read."""
+        return not self.errors
+
+    @property
     def cmk_coverage(self) -> float | None:
         """Percentage of resources on a customer-managed key of their own account.
 
@@ -450,6 +457,14 @@ class Inventory(_JsonValue):
                 f"unsupported inventory schema_version {version!r} "
                 f"(this cmkguard reads {INVENTORY_SCHEMA_VERSION})",
             )
+        # Every saved inventory has these (`to_dict` writes them, empty or not): without them
+        # it is another document (an audit report), never an empty inventory from defaults.
+        missing = [
+            n for n in ("resources", "keys", "errors", "accounts", "regions") if n not in data
+        ]
+        if missing:
+            hint = " (it looks like an audit report)" if "findings" in data else ""
+            raise InventoryFormatError("$", f"missing {', '.join(map(repr, missing))}{hint}")
 
         def field(name: str, kind: Any, default: Any = ()) -> Any:
             return _CONVERTER.structure(kind, data.get(name, default), f"$.{name}")
@@ -474,8 +489,9 @@ class Inventory(_JsonValue):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Inventory:
-        """Read an inventory written by `to_json` (`InventoryFormatError` if it is not one)."""
-        return cls.from_dict(json.loads(text))
+        """Read an inventory written by `to_json` (`InventoryFormatError` if it is not one;
+        `DocumentError` when it is not JSON or is nested absurdly deep)."""
+        return cls.from_dict(load_document_json(text, "cmkguard inventory"))
 
     def _repr_html_(self) -> str:
         # Jupyter rendering lives with the other formats in cmkguard.report (imported lazily:

@@ -41,14 +41,12 @@ import botocore.exceptions
 import botocore.loaders
 
 from cmkguard.errors import ConfigurationError
-from cmkguard.inventory.values import Inventory, KeyClass, ScanError
 from cmkguard.testing._middleware import RequestInfo, parse_request
 
 if TYPE_CHECKING:
     from cmkguard.testing._middleware import EmulatorMiddleware
-    from cmkguard.testing._truth import GroundTruth
 
-__all__ = ["Fault", "FaultInjector", "FaultKind", "unaccounted"]
+__all__ = ["Fault", "FaultInjector", "FaultKind"]
 
 StartResponse = Callable[..., Any]
 
@@ -408,7 +406,7 @@ class FaultInjector:
     # -- decisions -----------------------------------------------------------------------
 
     def _draw(self, active: _Active, signature: tuple[str, ...], occurrence: int) -> float:
-        text = "\x1f".join((str(self._seed), str(active.index), *signature, str(occurrence)))
+        text = "\x1f".join((str(self._seed), repr(active.fault), *signature, str(occurrence)))
         digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64
 
@@ -529,79 +527,3 @@ def _buffered_body(environ: dict[str, Any]) -> bytes:
     body = stream.read(length) if stream is not None and length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
-
-
-# -- judging a scan against the seeded truth -------------------------------------------------
-
-
-def _covers(error: ScanError, account: str, region: str, rtype: str | None, arn: str) -> bool:
-    """Whether `error` accounts for a thing (`rtype` `None`: a key) being missing."""
-    if error.target and error.target == arn:
-        return True
-    if error.account != account or error.region != region:
-        return False
-    if rtype is None:
-        return error.operation == "ListKeys"
-    return error.resource_type == rtype and error.target is None
-
-
-def unaccounted(truth: GroundTruth, inventory: Inventory) -> list[str]:
-    """What the seeded `truth` has that `inventory` silently lacks or gets wrong.
-
-    Each line names one thing: a resource, key use or key that is in the truth but not in the
-    inventory and not covered by a `ScanError` (a failed listing of its type in its account and
-    region, or an error naming it); a resource whose key class differs from the truth without
-    being `UNKNOWN` with a reason; a replica region or rotation-Lambda key use that vanished;
-    a customer-managed key whose policy or rotation is missing without an error naming it. An
-    empty list is the promise "nothing silent": every gap is reported. (Only the scanned
-    accounts and regions of `inventory` are judged.)
-    """
-    problems: list[str] = []
-    errors = inventory.errors
-    scanned = {(a, r) for a in inventory.accounts for r in inventory.regions}
-    found = {r.arn: r for r in inventory.resources}
-    for exp in truth.resources.values():
-        if (exp.account, exp.region) not in scanned or (
-            inventory.resource_types and exp.resource_type not in inventory.resource_types
-        ):
-            continue
-        got = found.get(exp.arn)
-        if got is None:
-            if not any(
-                _covers(e, exp.account, exp.region, exp.resource_type, exp.arn) for e in errors
-            ):
-                problems.append(f"missing, no error: {exp.arn}")
-            continue
-        if got.key_class is not exp.key_class and (
-            got.key_class is not KeyClass.UNKNOWN or not got.reason
-        ):
-            problems.append(
-                f"wrong key class {got.key_class.value} (truth {exp.key_class.value}): {exp.arn}"
-            )
-        uses = {(u.purpose, u.region): u for u in got.secondary_keys}
-        wanted = [(u.purpose, u.region) for u in exp.key_uses]
-        wanted += [("replica", region) for region in exp.details.get("replica_regions", ())]
-        named = any(e.target == exp.arn for e in errors)
-        for purpose, region in wanted:
-            use = uses.get((purpose, region))
-            if use is None and not named:
-                problems.append(f"key use {purpose} in {region} missing, no error: {exp.arn}")
-            elif use is not None and use.key_class is KeyClass.UNKNOWN and not use.reason:
-                problems.append(f"key use {purpose} in {region} unknown, no reason: {exp.arn}")
-    keys = {**inventory.external_keys, **inventory.keys}
-    for key in truth.keys.values():
-        if (key.account, key.region) not in scanned:
-            continue
-        got_key = keys.get(key.arn)
-        if got_key is None:
-            if not any(_covers(e, key.account, key.region, None, key.arn) for e in errors):
-                problems.append(f"key missing, no error: {key.arn}")
-            continue
-        if got_key.is_aws_managed or key.manager == "AWS":
-            continue
-        for field, operation in (("policy", "GetKeyPolicy"), ("rotation", "GetKeyRotationStatus")):
-            if getattr(got_key, field) is None and not any(
-                e.target == key.arn and e.operation == operation for e in errors
-            ):
-                problems.append(f"key {field} missing, no error: {key.arn}")
-    return problems

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from cmkguard.inventory.values import KeyClass, KeyUse
+from cmkguard.inventory.values import (
+    EncryptedResource,
+    Inventory,
+    KeyClass,
+    KeyUse,
+    KmsKey,
+    ScanError,
+)
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
 __all__ = ["ExpectedKey", "ExpectedResource", "GroundTruth"]
@@ -152,6 +159,17 @@ class ExpectedKey:
         )
 
 
+def _covers(error: ScanError, account: str, region: str, rtype: str | None, arn: str) -> bool:
+    """Whether `error` accounts for a thing (`rtype` `None`: a key) being missing."""
+    if error.target and error.target == arn:
+        return True
+    if error.account != account or error.region != region:
+        return False
+    if rtype is None:
+        return error.operation == "ListKeys"
+    return error.resource_type == rtype and error.target is None
+
+
 @attrs.frozen
 class GroundTruth:
     """Everything :func:`~cmkguard.testing.seed_estate` made, computed from what AWS reported.
@@ -186,6 +204,32 @@ class GroundTruth:
             (r for r in self.resources.values() if problem in r.problems), key=lambda r: r.arn
         )
 
+    def unaccounted(self, inventory: Inventory) -> list[str]:
+        """What this truth has that `inventory` silently lacks or gets wrong; `[]` is the
+        promise "nothing silent": every gap is reported.
+
+        Each line names one thing: a resource, key use or key that is in the truth but not in
+        the inventory and not covered by a `ScanError` (a failed listing of its type in its
+        account and region, or an error naming it); a resource whose key class differs from the
+        truth without being `UNKNOWN` with a reason; a replica or rotation-Lambda key use that
+        vanished; a customer-managed key whose policy or rotation status is missing without an
+        error naming it. Only the accounts, regions and resource types `inventory` scanned are
+        judged.
+        """
+        scanned = {(a, r) for a in inventory.accounts for r in inventory.regions}
+        found = {r.arn: r for r in inventory.resources}
+        problems: list[str] = []
+        for exp in self.resources.values():
+            if (exp.account, exp.region) in scanned and (
+                not inventory.resource_types or exp.resource_type in inventory.resource_types
+            ):
+                problems += _resource_gaps(exp, found.get(exp.arn), inventory.errors)
+        keys = {**inventory.external_keys, **inventory.keys}
+        for key in self.keys.values():
+            if (key.account, key.region) in scanned:
+                problems += _key_gaps(key, keys.get(key.arn), inventory.errors)
+        return problems
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         return {
@@ -215,3 +259,47 @@ class GroundTruth:
     def from_json(cls, text: str) -> GroundTruth:
         """Rebuild from :meth:`to_json` output."""
         return cls.from_dict(json.loads(text))
+
+
+def _resource_gaps(
+    exp: ExpectedResource, got: EncryptedResource | None, errors: Sequence[ScanError]
+) -> list[str]:
+    """What is silently wrong about one expected resource in a scan (see `unaccounted`)."""
+    if got is None:
+        covered = any(
+            _covers(e, exp.account, exp.region, exp.resource_type, exp.arn) for e in errors
+        )
+        return [] if covered else [f"missing, no error: {exp.arn}"]
+    problems = []
+    if got.key_class is not exp.key_class and (
+        got.key_class is not KeyClass.UNKNOWN or not got.reason
+    ):
+        problems.append(
+            f"wrong key class {got.key_class.value} (truth {exp.key_class.value}): {exp.arn}"
+        )
+    uses = {(u.purpose, u.region): u for u in got.secondary_keys}
+    wanted = [(u.purpose, u.region) for u in exp.key_uses]
+    wanted += [("replica", region) for region in exp.details.get("replica_regions", ())]
+    named = any(e.target == exp.arn for e in errors)
+    for purpose, region in wanted:
+        use = uses.get((purpose, region))
+        if use is None and not named:
+            problems.append(f"key use {purpose} in {region} missing, no error: {exp.arn}")
+        elif use is not None and use.key_class is KeyClass.UNKNOWN and not use.reason:
+            problems.append(f"key use {purpose} in {region} unknown, no reason: {exp.arn}")
+    return problems
+
+
+def _key_gaps(key: ExpectedKey, got: KmsKey | None, errors: Sequence[ScanError]) -> list[str]:
+    """What is silently missing about one expected key in a scan (see `unaccounted`)."""
+    if got is None:
+        covered = any(_covers(e, key.account, key.region, None, key.arn) for e in errors)
+        return [] if covered else [f"key missing, no error: {key.arn}"]
+    if got.is_aws_managed or key.manager == "AWS":
+        return []
+    return [
+        f"key {field} missing, no error: {key.arn}"
+        for field, operation in (("policy", "GetKeyPolicy"), ("rotation", "GetKeyRotationStatus"))
+        if getattr(got, field) is None
+        and not any(e.target == key.arn and e.operation == operation for e in errors)
+    ]
