@@ -8,12 +8,16 @@ deeper one is refused here, once, as a typed `DocumentError`.
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from cmkguard.errors import DocumentError
 
-__all__ = ["MAX_DEPTH", "load_document_json"]
+__all__ = ["MAX_DEPTH", "json_safe", "load_document_json"]
 
 MAX_DEPTH = 64
 """The deepest nesting of arrays and objects accepted (cmkguard's own documents stay under 10;
@@ -57,3 +61,23 @@ def _check_depth(data: Any, kind: str) -> None:
         if depth > MAX_DEPTH:
             raise DocumentError(kind, f"JSON nested deeper than {MAX_DEPTH} levels")
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def json_safe(value: Any) -> Any:
+    """An AWS response as plain JSON data: datetimes as ISO 8601 text, bytes as base64 text,
+    decimals as numbers, tuples as lists, botocore's `ResponseMetadata` dropped.
+
+    Describe records kept in an inventory or a plan go through here, so they survive
+    `json.dumps` and come back equal after a round trip.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import botocore
 
+from cmkguard._json import json_safe
 from cmkguard.arn import parse_arn
 from cmkguard.aws.errormap import CALL_ERRORS, UNREADABLE_CODES, failure
 from cmkguard.aws.paging import iter_items
@@ -76,7 +78,9 @@ def _run_resources(unit: ResourceUnit) -> UnitResult:
                 )
                 continue
             if parsed is not None:
-                out.append(parsed)
+                # Kept whole: the migration planner restores from these settings, so a plan
+                # needs no second round of describes (and no second set of permissions).
+                out.append(attrs.evolve(parsed, record=json_safe(merged)))
     except CALL_ERRORS as exc:
         failed = True
         errors.append(_error(unit, rtype.operation, exc, rtype.name))

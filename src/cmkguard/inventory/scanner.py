@@ -320,6 +320,7 @@ class _Scan:
             tags=res.tags,
             details=res.details,
             secondary_keys=tuple(uses),
+            record=res.record,
         )
 
 

@@ -136,6 +136,11 @@ class EncryptedResource(_JsonValue):
     resource is unencrypted or the key could not be resolved. ``reason`` explains an ``UNKNOWN``
     class. ``details`` holds service-specific facts (engine, snapshot type, owning service...),
     JSON-able values only. ``secondary_keys`` lists the other keys the resource depends on.
+    ``record`` is the service's own describe record the scan read (`DescribeDBInstances`,
+    `DescribeDBClusters`, the snapshot listings, `ListSecrets` + `DescribeSecret`; never a
+    secret value), JSON-safe: what `cmkguard.plan_migration` restores from, so a plan needs
+    nothing but the inventory. ``None`` for resources from inventory files written before
+    cmkguard kept it, or built by hand.
     """
 
     arn: ResourceArn
@@ -150,6 +155,7 @@ class EncryptedResource(_JsonValue):
     tags: Mapping[str, str] = attrs.field(factory=dict, converter=_str_mapping, hash=False)
     details: Mapping[str, Any] = attrs.field(factory=dict, converter=_any_mapping, hash=False)
     secondary_keys: tuple[KeyUse, ...] = attrs.field(default=(), converter=_key_uses)
+    record: Mapping[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
 
 
 @attrs.frozen

@@ -336,9 +336,12 @@ class PlannerBase:
         return key
 
     def _record(self, resource: EncryptedResource) -> Mapping[str, Any] | None:
-        """The describe record for an RDS resource: captured settings, else inventory details."""
+        """The describe record of an RDS resource: fresher settings passed in, else the one the
+        scan kept, else inventory details built by hand that hold one."""
         if resource.arn in self.settings:
             return self.settings[resource.arn]
+        if resource.record is not None:
+            return resource.record
         details = resource.details
         if "DBInstanceClass" in details or "DBClusterMembers" in details:
             return details

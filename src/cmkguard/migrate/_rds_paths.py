@@ -21,6 +21,12 @@ from cmkguard.migrate.model import StepPhase
 
 __all__ = ["RdsPaths"]
 
+_NO_RECORD = (
+    ": a restore would fall back to defaults. Scan again (a scan keeps every record; older "
+    "inventory files and hand-built ones do not), or pass "
+    "source_settings=cmkguard.capture_settings(session, arns)"
+)
+
 
 class RdsPaths(PlannerBase):
     """Plans DB instances (with read replicas) and Aurora clusters (with members)."""
@@ -33,8 +39,7 @@ class RdsPaths(PlannerBase):
             self._block(
                 "source-settings",
                 resource.arn,
-                "the instance's settings were not captured; restore would fall back to "
-                "defaults (pass source_settings from cmkguard.aws.rds_settings.capture_settings)",
+                f"the inventory holds no describe record of the instance{_NO_RECORD}",
             )
             return
         if record.get("ReadReplicaSourceDBInstanceIdentifier"):
@@ -116,11 +121,10 @@ class RdsPaths(PlannerBase):
         if record is not None:
             return record
         try:
-            details = self.inventory.resource(arn).details
+            resource = self.inventory.resource(arn)
         except KeyError:
             return None
-        # Scanned details carry the describe record only when the scan kept it whole.
-        return details if "DBInstanceClass" in details else None
+        return self._record(resource)
 
     def _plan_replicas(
         self,
@@ -153,8 +157,8 @@ class RdsPaths(PlannerBase):
                 self._warn(
                     "replica-settings",
                     rep_arn,
-                    f"replica {rep}'s settings were not captured: it is re-created with "
-                    "the primary's class and defaults",
+                    f"the inventory holds no describe record of replica {rep}: it is "
+                    "re-created with the primary's class and defaults",
                 )
                 rep_record = {"DBInstanceClass": record.get("DBInstanceClass")}
             rep_new = ident(f"{rep}{self.options.new_suffix}")
@@ -250,8 +254,7 @@ class RdsPaths(PlannerBase):
             self._block(
                 "source-settings",
                 resource.arn,
-                "the cluster's settings were not captured (pass source_settings from "
-                "cmkguard.aws.rds_settings.capture_settings)",
+                f"the inventory holds no describe record of the cluster{_NO_RECORD}",
             )
             return
         src = resource.name
@@ -273,8 +276,8 @@ class RdsPaths(PlannerBase):
                 self._block(
                     "source-settings",
                     marn,
-                    f"member {mid}'s settings were not captured (instance class, tier, "
-                    "monitoring are needed to re-create it)",
+                    f"the inventory holds no describe record of member {mid} (its class, "
+                    f"tier and monitoring are needed to re-create it){_NO_RECORD}",
                 )
                 return
             member_records.append((mid, mrec))

@@ -9,10 +9,10 @@ because re-creating them needs their own settings (class, promotion tier, monito
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from cmkguard._json import json_safe
 from cmkguard.arn import parse_arn
 from cmkguard.aws.errormap import CALL_ERRORS, NOT_FOUND_CODES, access_error, failure
 from cmkguard.aws.session import rds_client
@@ -27,17 +27,6 @@ __all__ = [
     "capture_settings",
     "json_safe",
 ]
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with datetimes as ISO strings (describe records become JSON-able)."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items() if k != "ResponseMetadata"}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def capture_instance_settings(session: boto3.Session, arn: str) -> dict[str, Any]:

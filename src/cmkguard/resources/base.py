@@ -73,6 +73,8 @@ class RawResource:
     tags: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     details: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
     secondary: tuple[KeyRef, ...] = ()
+    record: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
+    """The listing item (and detail response) it was parsed from, JSON-safe; set by the scan."""
 
 
 Parser = Callable[[Mapping[str, Any], Region], "RawResource | None"]
