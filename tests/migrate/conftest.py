@@ -170,55 +170,9 @@ def build_estate(aws: Any) -> Estate:
     )
 
 
-def fix_moto_gaps(session: Any) -> None:
-    """Answer three reads as AWS does where moto 5.2.5 is wrong (aws-facts.md).
-
-    * After a cluster rename moto leaves members' ``DBClusterIdentifier`` at the old name, and
-      after an instance rename it leaves replicas' ``ReadReplicaSourceDBInstanceIdentifier`` at
-      the old name; AWS reports the current names.
-    * Secret replicas ignore their per-region key in moto; AWS reports the key they were
-      created with.
-
-    The answers are derived from the requests the library sent, never from expectations.
-    """
-    clusters: dict[str, str] = {}
-    instances: dict[str, str] = {}
-    replica_keys: dict[tuple[str, str], str] = {}
-
-    def remember(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if model.name == "ModifyDBCluster" and params.get("NewDBClusterIdentifier"):
-            clusters[params["DBClusterIdentifier"]] = params["NewDBClusterIdentifier"]
-        if model.name == "ModifyDBInstance" and params.get("NewDBInstanceIdentifier"):
-            instances[params["DBInstanceIdentifier"]] = params["NewDBInstanceIdentifier"]
-        if model.name == "ReplicateSecretToRegions":
-            for rep in params.get("AddReplicaRegions") or ():
-                if rep.get("KmsKeyId"):
-                    replica_keys[(params["SecretId"], rep["Region"])] = rep["KmsKeyId"]
-
-    def rewrite_instances(parsed: dict[str, Any], **_: Any) -> None:
-        for item in parsed.get("DBInstances") or ():
-            if item.get("DBClusterIdentifier") in clusters:
-                item["DBClusterIdentifier"] = clusters[item["DBClusterIdentifier"]]
-            source = item.get("ReadReplicaSourceDBInstanceIdentifier")
-            if source in instances:
-                item["ReadReplicaSourceDBInstanceIdentifier"] = instances[source]
-
-    def rewrite_secret(parsed: dict[str, Any], **_: Any) -> None:
-        for rep in parsed.get("ReplicationStatus") or ():
-            key = replica_keys.get((parsed.get("ARN", ""), rep.get("Region", "")))
-            if key:
-                rep["KmsKeyId"] = key
-
-    session.events.register("before-parameter-build.*.*", remember)
-    session.events.register("after-call.rds.DescribeDBInstances", rewrite_instances)
-    session.events.register("after-call.secrets-manager.DescribeSecret", rewrite_secret)
-
-
 @pytest.fixture(name="estate")
 def _estate(cmkguard_emulated_aws: Any) -> Estate:
-    estate = build_estate(cmkguard_emulated_aws)
-    fix_moto_gaps(estate.session)
-    return estate
+    return build_estate(cmkguard_emulated_aws)
 
 
 def inventory_and_settings(estate: Estate, arns: list[str]) -> tuple[Any, Any]:

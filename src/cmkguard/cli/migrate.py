@@ -165,7 +165,8 @@ def _register_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument(
         "--no-capture",
         action="store_true",
-        help="do not read the RDS sources' settings (plan from the inventory alone)",
+        help="do not re-read the RDS sources' settings: plan from the describe records the "
+        "inventory holds (a scan keeps them)",
     )
     add_scan_arguments(p)
     _add_output_level(p)
@@ -248,12 +249,13 @@ def _plan(args: argparse.Namespace) -> int:
     _require_arns("ARN", *resources)
     inventory = _inventory(args)
     settings: dict[str, Any] = {}
-    if not args.no_capture:
+    # The scan keeps every describe record, so the plan needs nothing more; re-reading the
+    # sources here only makes the settings fresher when the inventory is a saved file. The
+    # --demo emulator is gone once its scan returns: its records are the freshest there are.
+    if not args.no_capture and not args.demo:
         from cmkguard.aws.identity import open_session
         from cmkguard.migrate import capture_settings
 
-        if args.demo:
-            raise UsageError("--demo cannot capture settings of a finished emulator: --no-capture")
         session = open_session(args.profile, endpoint_url=args.endpoint_url)
         settings = capture_settings(session, resources)
     plan = plan_migration(

@@ -44,6 +44,16 @@ def _error(
     return ScanError(unit.account, unit.region, operation, reason, resource_type, code, target)
 
 
+_CLOCK_FIELDS = frozenset({"LatestRestorableTime"})
+"""Describe fields that are a clock reading (they change every second without any change to
+the resource): left out of the kept record, so two scans of an unchanged estate are equal."""
+
+
+def _record(item: Mapping[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = json_safe({k: v for k, v in item.items() if k not in _CLOCK_FIELDS})
+    return record
+
+
 def _run_resources(unit: ResourceUnit) -> UnitResult:
     rtype = get_resource_type(unit.resource_type)
     client = unit.access.client(rtype.service, unit.region)
@@ -80,7 +90,7 @@ def _run_resources(unit: ResourceUnit) -> UnitResult:
             if parsed is not None:
                 # Kept whole: the migration planner restores from these settings, so a plan
                 # needs no second round of describes (and no second set of permissions).
-                out.append(attrs.evolve(parsed, record=json_safe(merged)))
+                out.append(attrs.evolve(parsed, record=_record(merged)))
     except CALL_ERRORS as exc:
         failed = True
         errors.append(_error(unit, rtype.operation, exc, rtype.name))

@@ -155,7 +155,8 @@ class EncryptedResource(_JsonValue):
     tags: Mapping[str, str] = attrs.field(factory=dict, converter=_str_mapping, hash=False)
     details: Mapping[str, Any] = attrs.field(factory=dict, converter=_any_mapping, hash=False)
     secondary_keys: tuple[KeyUse, ...] = attrs.field(default=(), converter=_key_uses)
-    record: Mapping[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
+    # Not part of equality: the same resource described a minute later is the same resource.
+    record: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

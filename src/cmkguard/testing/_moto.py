@@ -411,6 +411,58 @@ def _patched_restore_cluster(self: Any, from_snapshot_id: str, overrides: Any) -
     return _saved["restore_cluster"](self, from_snapshot_id, overrides)
 
 
+def _patched_modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) -> Any:
+    """``ModifyDBInstance``: a rename also renames the instance in its replicas' records.
+
+    moto leaves a replica's ``ReadReplicaSourceDBInstanceIdentifier`` (and a primary's
+    ``ReadReplicaDBInstanceIdentifiers``) at the old name; AWS reports the current names.
+    """
+    new_id = db_kwargs.get("new_db_instance_identifier")
+    database = _saved["modify_db_instance"](self, db_instance_identifier, db_kwargs)
+    if new_id and new_id != db_instance_identifier:
+        for other in list(self.databases.values()):
+            if getattr(other, "source_db_instance_identifier", None) == db_instance_identifier:
+                other.source_db_instance_identifier = new_id
+            replicas = getattr(other, "replicas", None)
+            if isinstance(replicas, list) and db_instance_identifier in replicas:
+                replicas[replicas.index(db_instance_identifier)] = new_id
+    return database
+
+
+def _patched_modify_db_cluster(self: Any, kwargs: Any) -> Any:
+    """``ModifyDBCluster``: a rename also renames the cluster in its members' records.
+
+    moto leaves each member's ``DBClusterIdentifier`` at the old name (an Aurora cutover then
+    fails its last check); AWS reports the cluster's current name.
+    """
+    old_id = kwargs["db_cluster_identifier"]
+    new_id = kwargs.get("new_db_cluster_identifier")
+    cluster = self.clusters.get(old_id)
+    result = _saved["modify_db_cluster"](self, kwargs)
+    if new_id and cluster is not None:
+        for database in list(self.databases.values()):
+            if getattr(database, "cluster", None) is cluster:
+                database.db_cluster_identifier = new_id
+    return result
+
+
+def _by_key_id(name: str) -> Callable[..., Any]:
+    """A KMS backend method that accepts a key ARN as well as a key id, as AWS does.
+
+    moto's ``DisableKey``, ``EnableKey``, ``ScheduleKeyDeletion`` and ``CancelKeyDeletion`` look
+    the raw ``KeyId`` up in their key table and answer 500 (a ``KeyError``) for a key ARN.
+    """
+
+    def patched(self: Any, key_id: str, *args: Any, **kwargs: Any) -> Any:
+        return _saved[name](self, self.get_key_id(key_id), *args, **kwargs)
+
+    patched.__name__ = name
+    return patched
+
+
+_KMS_BY_KEY_ID = ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion")
+
+
 def install_patches() -> None:
     """Make moto's KMS behave like AWS for AWS-managed keys (reference-counted, idempotent).
 
@@ -431,7 +483,11 @@ def install_patches() -> None:
       2026-02-18, as botocore's RDS model documents it), and so are its members and snapshots;
       a resource on a KMS key is ``sse-kms``, anything else ``none``;
     * ``RestoreDBClusterFromSnapshot`` with a ``KmsKeyId`` encrypts the new cluster with that
-      key (moto kept the snapshot's ``StorageEncrypted`` false).
+      key (moto kept the snapshot's ``StorageEncrypted`` false);
+    * renaming a cluster renames it in its members' ``DBClusterIdentifier``, renaming an
+      instance renames it in its replicas' and primary's records (moto kept the old names);
+    * ``DisableKey``, ``EnableKey``, ``ScheduleKeyDeletion``, ``CancelKeyDeletion`` accept a key
+      ARN (moto answered 500).
     """
     global _patch_users
     with _PATCH_LOCK:
@@ -468,6 +524,13 @@ def install_patches() -> None:
             getattr(rds_models, name).storage_encryption_type = _ENCRYPTION_TYPE
         _saved["restore_cluster"] = rds_models.RDSBackend.restore_db_cluster_from_snapshot
         rds_models.RDSBackend.restore_db_cluster_from_snapshot = _patched_restore_cluster
+        _saved["modify_db_instance"] = rds_models.RDSBackend.modify_db_instance
+        rds_models.RDSBackend.modify_db_instance = _patched_modify_db_instance
+        _saved["modify_db_cluster"] = rds_models.RDSBackend.modify_db_cluster
+        rds_models.RDSBackend.modify_db_cluster = _patched_modify_db_cluster
+        for name in _KMS_BY_KEY_ID:
+            _saved[name] = getattr(kms_models.KmsBackend, name)
+            setattr(kms_models.KmsBackend, name, _by_key_id(name))
 
 
 def uninstall_patches() -> None:
@@ -494,6 +557,11 @@ def uninstall_patches() -> None:
             if "storage_encryption_type" in vars(getattr(rds_models, name)):
                 delattr(getattr(rds_models, name), "storage_encryption_type")
         rds_models.RDSBackend.restore_db_cluster_from_snapshot = _saved.pop("restore_cluster")
+        rds_models.RDSBackend.modify_db_instance = _saved.pop("modify_db_instance")
+        rds_models.RDSBackend.modify_db_cluster = _saved.pop("modify_db_cluster")
+        kms_models = moto_module("kms.models")
+        for name in _KMS_BY_KEY_ID:
+            setattr(kms_models.KmsBackend, name, _saved.pop(name))
 
 
 # --- fix-ups run after requests that may create resources ------------------------------------
