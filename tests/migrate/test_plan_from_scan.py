@@ -38,11 +38,14 @@ def test_a_scan_keeps_the_describe_records_json_safe(estate: Estate) -> None:
         "ledger-2",
     ]
     member = inventory.resource(estate.cluster_arn.replace(":cluster:", ":db:") + "-2").record
-    assert member is not None and member["PromotionTier"] == 2
+    assert member is not None
+    assert member["PromotionTier"] == 2
     snapshot = inventory.resource(estate.snapshot_arn).record
-    assert snapshot is not None and snapshot["DBSnapshotIdentifier"] == "orders-nightly"
+    assert snapshot is not None
+    assert snapshot["DBSnapshotIdentifier"] == "orders-nightly"
     secret = inventory.resource(estate.secret_arn).record
-    assert secret is not None and secret["Name"] == "orders/db"
+    assert secret is not None
+    assert secret["Name"] == "orders/db"
     # A scan never reads a secret value: the record is ListSecrets + DescribeSecret only.
     assert "s3cr3t-value" not in json.dumps(secret)
     assert "SecretString" not in secret
@@ -102,9 +105,7 @@ def test_a_plan_from_a_scan_alone_runs_to_completion(estate: Estate, recorder: R
     assert cluster["DBClusterIdentifier"] == "ledger-cmk"
     assert cluster["KmsKeyId"] == estate.key_arn
     assert cluster["Port"] == 5444
-    members = [
-        p for p in recorder.params_of("CreateDBInstance") if p.get("DBClusterIdentifier")
-    ]
+    members = [p for p in recorder.params_of("CreateDBInstance") if p.get("DBClusterIdentifier")]
     assert [(m["DBInstanceIdentifier"], m["PromotionTier"]) for m in members] == [
         ("ledger-1-cmk", 0),
         ("ledger-2-cmk", 2),

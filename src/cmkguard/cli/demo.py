@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError
 from cmkguard.cli.migrate import _add_output_level, _configure_logging, _Progress
@@ -28,9 +28,6 @@ from cmkguard.migrate import (
     execute,
     plan_migration,
 )
-
-if TYPE_CHECKING:
-    import boto3
 
 __all__ = ["register"]
 
@@ -126,8 +123,10 @@ def _demo_migrate(args: argparse.Namespace) -> int:
         demo = seed_migration_demo(aws)
         session = aws.session(demo.region)
         print(f"moto on {aws.endpoint_url}, account {aws.primary_account}: no real AWS is used")
-        print(f"seeded an instance, an Aurora cluster with 2 members, a snapshot, a secret and "
-              f"the customer-managed key {demo.key_alias}")
+        print(
+            f"seeded an instance, an Aurora cluster with 2 members, a snapshot, a secret and "
+            f"the customer-managed key {demo.key_alias}"
+        )
 
         _stage(2, "scan: every resource is on an AWS-managed key")
         before = scan(session, regions=[demo.region])
@@ -192,9 +191,8 @@ def _demo_migrate(args: argparse.Namespace) -> int:
     return code
 
 
-def _rollback(
-    plan: MigrationPlan, session: boto3.Session, work: Path, *, run: bool, quiet: bool
-) -> int:
+# `session` is a boto3 session; the CLI layer does not import boto3 (not even for types).
+def _rollback(plan: MigrationPlan, session: Any, work: Path, *, run: bool, quiet: bool) -> int:
     rollback = plan.rollback_plan()
     if rollback is None:  # a cutover plan always has one; say so rather than crash
         print("the plan has no rollback (it has no cutover)")

@@ -19,7 +19,7 @@ __all__ = ["MigrationDemo", "seed_migration_demo"]
 DEMO_REGION = "us-east-1"
 DEMO_ALIAS = "alias/orders"
 # A throwaway password on an emulated database: never a real credential.
-_DEMO_PASSWORD = "demo-password-1"  # noqa: S105
+_DEMO_PASSWORD = "demo-password-1"
 
 
 @attrs.frozen
