@@ -250,3 +250,30 @@ def test_verbose_logs_steps_quiet_shows_no_progress_and_a_missing_journal_dir_ex
     assert captured.out.startswith("execution completed")
     assert "INFO cmkguard.migrate: executing plan" in err
     assert err.count("[1/") == 1  # one progress line per step, the step list once
+
+
+def test_plan_takes_a_secrets_name_or_partial_arn_and_names_the_full_arn(
+    small_estate: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partial = small_estate["secret"].rsplit("-", 1)[0]
+    for reference in ("shop", partial):
+        out = tmp_path / "plan.json"
+        argv = ["migrate", "plan", reference, "--key", "alias/cli", "--regions", "us-east-1"]
+        endpoint = ["--endpoint-url", small_estate["endpoint"]]
+        assert main([*argv, *endpoint, "-o", str(out)]) == 0, capsys.readouterr().err
+        data = json.loads(out.read_text())
+        assert data["resources"] == [small_estate["secret"]]
+    argv = ["migrate", "plan", "shopp", "--key", "alias/cli", "--regions", "us-east-1"]
+    assert main([*argv, "--endpoint-url", small_estate["endpoint"]]) == 2
+    err = capsys.readouterr().err
+    assert "'shopp' is not an ARN, and no scanned secret has that name" in err
+
+
+def test_plan_from_the_scan_alone_with_no_capture_is_executable(
+    small_estate: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert _plan(small_estate, plan_file, "--no-capture") == 0, capsys.readouterr().err
+    data = json.loads(plan_file.read_text())
+    restore = next(s for s in data["steps"] if s["operation"] == "RestoreDBInstanceFromDBSnapshot")
+    assert restore["params"]["BackupRetentionPeriod"] == 4  # from the scan's record

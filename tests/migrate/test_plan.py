@@ -736,3 +736,35 @@ def test_a_replica_secret_is_refused_and_pointed_at_its_primary() -> None:
     plan = _plan(replica, settings={})
     assert [i.check for i in plan.blocking] == ["secret-replica"]
     assert "eu-west-1" in plan.blocking[0].message
+
+
+def test_a_secret_is_found_by_its_name_or_partial_arn_as_secrets_manager_does() -> None:
+    partial = SECRET_ARN.rsplit("-", 1)[0]  # the ARN without its random suffix
+    for reference in (SECRET_ARN, partial, "orders/db"):
+        plan = _plan(_secret(), arns=[reference])
+        assert plan.executable, (reference, plan.blocking)
+        assert plan.resources == (SECRET_ARN,)  # the plan names the full ARN
+        assert _only(plan, "UpdateSecret")["SecretId"] == SECRET_ARN
+    both = _plan(_secret(), arns=[SECRET_ARN, "orders/db", partial])
+    assert both.resources == (SECRET_ARN,)
+    assert len([s for s in both.steps if s.operation == "UpdateSecret"]) == 1
+
+
+def test_a_name_matching_secrets_in_two_regions_is_refused_with_the_candidates() -> None:
+    eu_arn = SECRET_ARN.replace(REGION, "eu-west-1")
+    eu = _secret(arn=eu_arn, region="eu-west-1")
+    plan = _plan(_secret(), eu, arns=["orders/db"])
+    (item,) = plan.blocking
+    assert item.check == "resource-ambiguous"
+    assert SECRET_ARN in item.message
+    assert eu_arn in item.message
+    assert plan.steps == ()
+
+
+def test_a_partial_arn_does_not_match_another_secret_by_prefix() -> None:
+    # "orders/db-AbCdEf" minus its suffix is "orders/db": "orders/d" must not match it.
+    plan = _plan(_secret(), arns=[SECRET_ARN.rsplit("-", 1)[0][:-1]])
+    assert [i.check for i in plan.blocking] == ["resource-in-inventory"]
+    unknown = _plan(_secret(), arns=["no-such-secret"])
+    assert [i.check for i in unknown.blocking] == ["resource-arn"]
+    assert "no scanned secret has that name" in unknown.blocking[0].message

@@ -38,6 +38,7 @@ from cmkguard.migrate import (
     execute,
     plan_migration,
 )
+from cmkguard.migrate._resolve import resolve_reference
 
 __all__ = ["register"]
 
@@ -127,7 +128,12 @@ def _register_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description="Build a plan (no change is made). Exit 0: executable; 1: blocking "
         "pre-flight items; 2: bad input.",
     )
-    p.add_argument("resources", nargs="+", metavar="ARN", help="resources to move")
+    p.add_argument(
+        "resources",
+        nargs="+",
+        metavar="ARN",
+        help="resources to move (a secret also by its name or its ARN without the random suffix)",
+    )
     p.add_argument("--key", required=True, help="target key: id, ARN, alias or alias ARN")
     p.add_argument("--from-inventory", metavar="FILE", help="use a saved scan (JSON)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the plan JSON here")
@@ -220,6 +226,15 @@ def _require_arns(option: str, *values: str) -> None:
             raise UsageError(f"{option}: {value!r} is not an ARN") from None
 
 
+def _resource_arn(inventory: Inventory, reference: str) -> str:
+    """An ARN as given (the plan reports one not in the inventory); a secret's name or partial
+    ARN resolved as Secrets Manager does; anything else is bad input (exit 2)."""
+    arn, check, why = resolve_reference(inventory, reference)
+    if check is None or (reference.startswith("arn:") and check == "resource-in-inventory"):
+        return arn
+    raise UsageError(why)
+
+
 def _options(args: argparse.Namespace) -> MigrationOptions:
     consumers: dict[str, list[str]] = {}
     for secret, principal in _pairs(args.consumer, "--consumer", arns=True):
@@ -245,9 +260,9 @@ def _plan(args: argparse.Namespace) -> int:
     _configure_logging(args)
     check_output(args.output)
     options = _options(args)
-    resources = split_list(args.resources) or []
-    _require_arns("ARN", *resources)
+    references = split_list(args.resources) or []
     inventory = _inventory(args)
+    resources = [_resource_arn(inventory, ref) for ref in references]
     settings: dict[str, Any] = {}
     # The scan keeps every describe record, so the plan needs nothing more; re-reading the
     # sources here only makes the settings fresher when the inventory is a saved file. The

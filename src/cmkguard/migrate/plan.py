@@ -1,8 +1,8 @@
 """plan_migration: inventory + resources + target key -> a reviewable MigrationPlan (pure).
 
 No AWS calls and no I/O happen here (tests/test_layering.py keeps it so): everything the plan needs
-comes from the inventory and, for RDS, from ``source_settings`` (describe records captured by
-:func:`cmkguard.aws.rds_settings.capture_settings`). The plan carries the *exact* requests; the
+comes from the inventory (each resource's describe record, kept by the scan) or, fresher, from
+`source_settings` (`cmkguard.capture_settings`). The plan carries the *exact* requests; the
 executor re-reads the source's settings right before it restores and refuses to continue if they
 changed since planning, so a plan can never silently restore with stale settings.
 
@@ -20,6 +20,7 @@ from typing import Any
 from cmkguard.arn import parse_arn
 from cmkguard.inventory.values import Inventory, KeyClass
 from cmkguard.migrate._rds_paths import RdsPaths
+from cmkguard.migrate._resolve import resolve_reference
 from cmkguard.migrate._secret_paths import SecretPaths
 from cmkguard.migrate._snapshot_paths import SNAPSHOT_COPY_LIMIT, SnapshotPaths
 from cmkguard.migrate.model import PHASES, MigrationOptions, MigrationPlan, MigrationStep
@@ -40,22 +41,33 @@ def plan_migration(
     Args:
         inventory: A scan result holding the resources and the target key (with its policy).
         resources: One resource ARN or several (DB instances, Aurora clusters, DB and cluster
-            snapshots, secrets).
+            snapshots, secrets). A secret may also be named by its partial ARN (without the
+            random suffix) or its name, as Secrets Manager accepts them: the plan names the
+            full ARN; a reference matching several secrets blocks the plan with the candidates.
         target_key: The customer-managed key, as an id, key ARN, alias name or alias ARN.
-        options: See :class:`MigrationOptions`.
-        source_settings: Resource ARN -> its ``DescribeDBInstances``/``DescribeDBClusters``
-            record, for settings the inventory does not hold (capture them with
-            :func:`cmkguard.aws.rds_settings.capture_settings`; the CLI does).
+        options: See `MigrationOptions`.
+        source_settings: Resource ARN -> its `DescribeDBInstances` / `DescribeDBClusters`
+            record, fresher than the one the scan kept (`EncryptedResource.record`); optional:
+            `cmkguard.capture_settings(session, arns)` reads them (`cmkguard migrate plan`
+            does, unless `--no-capture`). Needed only for inventories without records.
 
     Returns:
-        A :class:`MigrationPlan`. Problems are pre-flight items in the plan (``blocking`` ones
-        stop :func:`cmkguard.execute`), never exceptions, so the whole picture can be reviewed.
+        A `MigrationPlan`. Problems are pre-flight items in the plan (`blocking` ones stop
+        `cmkguard.execute`), never exceptions, so the whole picture can be reviewed.
     """
     opts = options if options is not None else MigrationOptions()
-    arns = [resources] if isinstance(resources, str) else list(dict.fromkeys(resources))
+    references = [resources] if isinstance(resources, str) else list(resources)
     planner = _Planner(inventory, target_key, opts, dict(source_settings or {}))
-    for arn in arns:
-        planner.add(arn)
+    arns: list[str] = []
+    for reference in dict.fromkeys(references):
+        arn, check, why = resolve_reference(inventory, reference)
+        if arn in arns:
+            continue  # a name and the ARN it resolves to: planned once
+        arns.append(arn)
+        if check is None:
+            planner.add(arn)
+        else:
+            planner.refuse(check, arn, why)
     return planner.build(tuple(arns))
 
 
@@ -64,17 +76,13 @@ class _Planner(RdsPaths, SnapshotPaths, SecretPaths):
 
     # -- entry ---------------------------------------------------------------------------------
 
+    def refuse(self, check: str, reference: str, why: str) -> None:
+        """A reference that names no inventory resource (or several secrets)."""
+        self._block(check, reference, why)
+
     def add(self, arn: str) -> None:
-        try:
-            parsed = parse_arn(arn)
-        except ValueError:
-            self._block("resource-arn", arn, f"not an ARN: {arn!r}")
-            return
-        try:
-            resource = self.inventory.resource(arn)
-        except KeyError:
-            self._block("resource-in-inventory", arn, "resource is not in the inventory")
-            return
+        parsed = parse_arn(arn)
+        resource = self.inventory.resource(arn)
         service = "secretsmanager" if parsed.service == "secretsmanager" else "rds"
         key = self._target_for(resource, service)
         if key is None:
