@@ -446,6 +446,21 @@ def _patched_modify_db_cluster(self: Any, kwargs: Any) -> Any:
     return result
 
 
+def _patched_create_replicas(self: Any, replica_regions: Any, force_overwrite: bool) -> Any:
+    """``FakeSecret.create_replicas``: a replica keeps the ``KmsKeyId`` it was created with.
+
+    moto puts every replica on ``aws/secretsmanager`` whatever ``AddReplicaRegions`` asked for;
+    AWS encrypts the replica with the requested key and reports it in ``ReplicationStatus``.
+    """
+    replicas = _saved["create_replicas"](self, replica_regions, force_overwrite)
+    requested = {c["Region"]: c.get("KmsKeyId") for c in replica_regions or ()}
+    for replica in replicas:
+        key = requested.get(replica.region)
+        if key:
+            replica.config["KmsKeyId"] = key
+    return replicas
+
+
 def _by_key_id(name: str) -> Callable[..., Any]:
     """A KMS backend method that accepts a key ARN as well as a key id, as AWS does.
 
@@ -487,7 +502,8 @@ def install_patches() -> None:
     * renaming a cluster renames it in its members' ``DBClusterIdentifier``, renaming an
       instance renames it in its replicas' and primary's records (moto kept the old names);
     * ``DisableKey``, ``EnableKey``, ``ScheduleKeyDeletion``, ``CancelKeyDeletion`` accept a key
-      ARN (moto answered 500).
+      ARN (moto answered 500);
+    * a secret replica created with a ``KmsKeyId`` is on that key (moto ignored it).
     """
     global _patch_users
     with _PATCH_LOCK:
@@ -528,6 +544,8 @@ def install_patches() -> None:
         rds_models.RDSBackend.modify_db_instance = _patched_modify_db_instance
         _saved["modify_db_cluster"] = rds_models.RDSBackend.modify_db_cluster
         rds_models.RDSBackend.modify_db_cluster = _patched_modify_db_cluster
+        _saved["create_replicas"] = sm_models.FakeSecret.create_replicas
+        sm_models.FakeSecret.create_replicas = _patched_create_replicas
         for name in _KMS_BY_KEY_ID:
             _saved[name] = getattr(kms_models.KmsBackend, name)
             setattr(kms_models.KmsBackend, name, _by_key_id(name))
@@ -562,6 +580,8 @@ def uninstall_patches() -> None:
         kms_models = moto_module("kms.models")
         for name in _KMS_BY_KEY_ID:
             setattr(kms_models.KmsBackend, name, _saved.pop(name))
+        sm = moto_module("secretsmanager.models")
+        sm.FakeSecret.create_replicas = _saved.pop("create_replicas")
 
 
 # --- fix-ups run after requests that may create resources ------------------------------------
