@@ -63,14 +63,42 @@ Slot = tuple[frozenset[str], int, int]
 """`(characters, min, max)`: a run of `min` to `max` characters from the set."""
 
 
+_LOOSE_SPAN: Final = 8
+"""A slot whose maximum exceeds its minimum by more than this is *loose* in the relaxed format."""
+
+
 class Format:
-    """A value format: a sequence of slots (a literal character is a slot of one)."""
+    """A value format: a sequence of slots (a literal character is a slot of one).
 
-    __slots__ = ("charsets", "slots")
+    `relaxed()` is the same format with every loose slot's maximum dropped: its run counter
+    then stops at the slot's minimum, so the counter no longer makes each length of a name or
+    path a state of its own (a role name of 1 to 64 characters was 64 states per pattern
+    position, and the product search exponential in practice).
+    """
 
-    def __init__(self, slots: Sequence[Slot]) -> None:
+    __slots__ = ("_moves", "_relaxed", "charsets", "saturating", "slots")
+
+    def __init__(self, slots: Sequence[Slot], *, relax: bool = False) -> None:
+        self._moves: dict[tuple[frozenset[tuple[int, int]], str], frozenset[tuple[int, int]]] = {}
+        self._relaxed: Format | None = None
         self.slots = tuple(slots)
         self.charsets = tuple({s[0] for s in self.slots if len(s[0]) > 1})
+        self.saturating = tuple(relax and hi - lo > _LOOSE_SPAN for _, lo, hi in self.slots)
+
+    def relaxed(self) -> Format:
+        """This format without the maximum of its loose slots (a superset of its strings)."""
+        if self._relaxed is None:
+            self._relaxed = Format(self.slots, relax=True)
+        return self._relaxed
+
+    def matches(self, text: str) -> bool:
+        """Whether `text` is a string of this format."""
+        states = self.start()
+        for ch in text:
+            states = self.step(states, ch)
+            if not states:
+                return False
+        return self.accepts(states)
 
     def start(self) -> frozenset[tuple[int, int]]:
         return self._close({(0, 0)})
@@ -86,12 +114,24 @@ class Format:
         return frozenset(out)
 
     def step(self, states: frozenset[tuple[int, int]], ch: str) -> frozenset[tuple[int, int]]:
+        """The format states after reading `ch` (remembered: searches repeat them)."""
+        got = self._moves.get((states, ch))
+        if got is None:
+            got = self._step(states, ch)
+            if len(self._moves) < 1 << 16:
+                self._moves[(states, ch)] = got
+        return got
+
+    def _step(self, states: frozenset[tuple[int, int]], ch: str) -> frozenset[tuple[int, int]]:
         nxt = set()
         for i, n in states:
             if i < len(self.slots):
-                chars, _, hi = self.slots[i]
-                if ch in chars and n < hi:
-                    nxt.add((i, n + 1))
+                chars, lo, hi = self.slots[i]
+                if ch in chars:
+                    if self.saturating[i]:
+                        nxt.add((i, min(n + 1, lo)))
+                    elif n < hi:
+                        nxt.add((i, n + 1))
         return self._close(nxt) if nxt else frozenset()
 
     def accepts(self, states: frozenset[tuple[int, int]]) -> bool:
@@ -137,7 +177,29 @@ def solve(
     budget: int = STATE_BUDGET,
 ) -> str | None:
     """The shortest string of format `fmt` matching one pattern of every clause and none of
-    `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out."""
+    `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out.
+
+    The relaxed format (loose slots without their maximum) is searched first: its strings are a
+    superset, so `None` there is exact, and a witness it finds that also fits `fmt` is one.
+    Only a witness breaking a slot's maximum sends the search to the exact format. Bound: the
+    relaxed product has at most `(slots x (min + 1)) x prod(pattern positions)` reachable
+    states per distinct mask tuple, and in practice the masks of a policy's patterns are few;
+    `budget` caps it either way.
+    """
+    loose = fmt.relaxed()
+    if any(loose.saturating):
+        got = _search(loose, clauses, forbidden, budget)
+        if got is None or got is UNDECIDED or fmt.matches(got):
+            return got
+    return _search(fmt, clauses, forbidden, budget)
+
+
+def _search(
+    fmt: Format,
+    clauses: Sequence[Sequence[Pattern]],
+    forbidden: Sequence[Pattern],
+    budget: int,
+) -> str | None:
     clause_list = [tuple(c) for c in clauses]
     if any(not c for c in clause_list):
         return None
