@@ -21,16 +21,19 @@ from __future__ import annotations
 import string
 from collections import deque
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Final
 
 from cmkguard.policy._glob import Pattern
 
 __all__ = [
     "ANY",
+    "CURRENT_METER",
     "DIGITS",
     "STATE_BUDGET",
     "UNDECIDED",
     "Format",
+    "Meter",
     "Slot",
     "literal_format",
     "solve",
@@ -50,6 +53,33 @@ PATH: Final = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 STATE_BUDGET: Final = 20_000
 """Product states explored before giving up (`UNDECIDED`)."""
+
+
+class Meter:
+    """The work left to one analysis, in product states explored and search nodes tried.
+
+    Shared by every witness search of an analysis, so the whole analysis is bounded, not
+    each question alone: once it runs out, every further search answers `UNDECIDED` at once
+    and the analysis takes the safe side (access) and says it is not exact.
+    """
+
+    __slots__ = ("left", "spent_out")
+
+    def __init__(self, budget: int) -> None:
+        self.left = budget
+        self.spent_out = False
+
+    def charge(self, units: int) -> bool:
+        """Spend `units`; `False` when the budget is (now) exhausted."""
+        self.left -= units
+        if self.left < 0:
+            self.spent_out = True
+        return not self.spent_out
+
+
+CURRENT_METER: ContextVar[Meter | None] = ContextVar("cmkguard_policy_meter", default=None)
+"""The meter of the analysis running in this thread (set by the evaluator around its solves,
+so the value solvers in between need not pass it along)."""
 
 
 class _Undecided(str):
@@ -175,6 +205,7 @@ def solve(
     forbidden: Sequence[Pattern] = (),
     *,
     budget: int = STATE_BUDGET,
+    meter: Meter | None = None,
 ) -> str | None:
     """The shortest string of format `fmt` matching one pattern of every clause and none of
     `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out.
@@ -186,12 +217,14 @@ def solve(
     states per distinct mask tuple, and in practice the masks of a policy's patterns are few;
     `budget` caps it either way.
     """
+    if meter is None:
+        meter = CURRENT_METER.get()
     loose = fmt.relaxed()
     if any(loose.saturating):
-        got = _search(loose, clauses, forbidden, budget)
+        got = _search(loose, clauses, forbidden, budget, meter)
         if got is None or got is UNDECIDED or fmt.matches(got):
             return got
-    return _search(fmt, clauses, forbidden, budget)
+    return _search(fmt, clauses, forbidden, budget, meter)
 
 
 def _search(
@@ -199,10 +232,29 @@ def _search(
     clauses: Sequence[Sequence[Pattern]],
     forbidden: Sequence[Pattern],
     budget: int,
+    meter: Meter | None = None,
 ) -> str | None:
+    if meter is not None and meter.spent_out:
+        return UNDECIDED
+    got, units = _bfs(fmt, clauses, forbidden, budget, meter)
+    if meter is not None:
+        meter.charge(units)
+    return got
+
+
+def _bfs(
+    fmt: Format,
+    clauses: Sequence[Sequence[Pattern]],
+    forbidden: Sequence[Pattern],
+    budget: int,
+    meter: Meter | None,
+) -> tuple[str | None, int]:
+    """`_search`'s answer and its cost in work units: product states explored times the
+    transitions each costs (one per character of the alphabet and pattern, plus the format's).
+    """
     clause_list = [tuple(c) for c in clauses]
     if any(not c for c in clause_list):
-        return None
+        return None, 0
     atoms: list[Pattern] = []
     index: dict[int, int] = {}
     for p in [p for c in clause_list for p in c] + list(forbidden):
@@ -213,6 +265,9 @@ def _search(
     forbidden_idx = tuple(index[id(p)] for p in forbidden)
     alphabet = _alphabet(fmt, atoms)
     start = (fmt.start(), tuple(p.start() for p in atoms))
+    per_state = len(alphabet) * (1 + len(atoms))
+    if meter is not None:
+        budget = min(budget, max(meter.left, 0) // per_state)
 
     def dead(state: tuple[frozenset[tuple[int, int]], tuple[int, ...]]) -> bool:
         fstates, masks = state
@@ -231,7 +286,7 @@ def _search(
         return all(any(atoms[a].accepts(masks[a]) for a in c) for c in clause_idx)
 
     if dead(start):
-        return None
+        return None, 1
     parent: dict[
         tuple[frozenset[tuple[int, int]], tuple[int, ...]],
         tuple[tuple[frozenset[tuple[int, int]], tuple[int, ...]], str] | None,
@@ -245,7 +300,7 @@ def _search(
             while at is not None:
                 chars.append(at[1])
                 at = parent[at[0]]
-            return "".join(reversed(chars))
+            return "".join(reversed(chars)), len(parent) * per_state
         fstates, masks = state
         for ch in alphabet:
             nf = fmt.step(fstates, ch)
@@ -256,6 +311,6 @@ def _search(
                 continue
             parent[nxt] = (state, ch)
             if len(parent) > budget:
-                return UNDECIDED
+                return UNDECIDED, len(parent) * per_state
             queue.append(nxt)
-    return None
+    return None, len(parent) * per_state
