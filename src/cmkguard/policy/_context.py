@@ -12,7 +12,6 @@ intervals their constants cut), or proves there is none.
 from __future__ import annotations
 
 import functools
-
 import ipaddress
 import itertools
 from collections.abc import Iterable, Sequence

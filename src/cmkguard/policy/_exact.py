@@ -204,6 +204,17 @@ class GrantResult:
 _WILDCARD_PRINCIPAL = Principal("AWS", "*", PrincipalKind.WILDCARD)
 
 
+def _is_org_id(text: str) -> bool:
+    """Whether `text` can be an organization id: `o-` then lower-case letters and digits
+    (an upper-case letter, a wildcard or a variable never can)."""
+    rest = text[2:]
+    return (
+        text.startswith("o-")
+        and 0 < len(rest) <= 32
+        and all(c.isascii() and (c.islower() or c.isdigit()) for c in rest)
+    )
+
+
 def digit_runs(text: str) -> Iterator[str]:
     """Every maximal run of exactly 12 digits in `text` (a linear scan, no regex)."""
     start = None
@@ -303,7 +314,7 @@ class Universe:
             account_patterns.append(v)
         if key in _ORG_KEYS:
             org = v.split("/", 1)[0]
-            if org and not ("*" in org or "?" in org or "$" in org):
+            if _is_org_id(org):  # other text can never be an org id: it matches nobody
                 self.orgs.add(org)
         elif key == "aws:principalservicename" and not wild:
             self.services.add(v)
@@ -360,6 +371,7 @@ class Evaluator:
                 else Applies.NEVER
             )
             compiled.append(Compiled(i, st, tests, preds, applies, _model_actions(st)))
+        compiled = _pin_sessions(compiled)
         self.statements = tuple(compiled)
         # Denies count only when their Resource certainly covers the key (the safe side).
         self.denies = tuple(c for c in compiled if c.is_deny and c.applies is Applies.ALWAYS)
@@ -668,6 +680,37 @@ class Evaluator:
 
     def deny_list(self, sig: Sequence[int]) -> list[Compiled]:
         return [self.statements[i] for i in sig]
+
+
+def _pin_sessions(compiled: list[Compiled]) -> list[Compiled]:
+    """Session principals whose role the policy also names by ARN, tied to that ARN.
+
+    A session ARN omits its role's path, so on its own it stands for the role of that name
+    under any path; but a role name is unique in its account, and KMS accepts a principal
+    ARN only for a role that exists. So when the policy names `role/<path>/<name>` of the same
+    account, that is the session's role: a Deny naming the role covers its sessions.
+    """
+    named: dict[tuple[str | None, str | None, str], str] = {}
+    for c in compiled:
+        for t in c.tests:
+            if t.kind == "iam" and t.caller_kind == "role":
+                name = t.principal.value.rsplit("/", 1)[-1]
+                named.setdefault((t.partition, t.account, name), t.principal.value)
+    if not named:
+        return compiled
+    out = []
+    for c in compiled:
+        tests = []
+        for t in c.tests:
+            if t.kind == "session":
+                role = t.principal.value.split(":", 5)[5].split("/", 2)[1]
+                arn = named.get((t.partition, t.account, role))
+                if arn is not None:
+                    pin = _eq("aws:principalarn", arn, f"Principal {t.principal.value}")
+                    t = attrs.evolve(t, preds=(pin, *t.preds[1:]))
+            tests.append(t)
+        out.append(attrs.evolve(c, tests=tuple(tests)))
+    return out
 
 
 class _Inapplicable(Exception):
