@@ -146,11 +146,12 @@ from cmkguard.policy import (
     compare_key_policies,
     parse_key_policy,
 )
+from cmkguard.report.trend import LineChart, trend_chart, trend_dataframe, trend_html, trend_table
 from cmkguard.resources import ResourceType, get_resource_type
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
     "AccessChange",
     "AccessWitness",
     "AccountCoverage",
@@ -205,6 +206,7 @@ __all__ = [
     "KeyUse",
     "KmsKey",
     "Kpis",
+    "LineChart",
     "MigrationError",
     "MigrationOptions",
     "MigrationPlan",
@@ -283,4 +285,8 @@ __all__ = [
     "scan",
     "scan_organization",
     "trend",
+    "trend_chart",
+    "trend_dataframe",
+    "trend_html",
+    "trend_table",
 ]

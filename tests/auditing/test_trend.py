@@ -94,18 +94,18 @@ def test_trend_renders_as_json_html_and_dataframe(history_dir: Path) -> None:
     data = json.loads(json.dumps(t.to_dict()))
     assert data["audits"] == 3
     assert data["automatic_rotations_per_quarter"] == {"2026-Q3": 1, "2026-Q4": 1}
-    html = t.to_html()
+    html = cmkguard.trend_html(t)
     assert "<svg" in html
     assert "<title" in html
     assert "<desc" in html
     assert "<script" not in html
     assert "secretsmanager:secret: 2026-11-02 33.3%, 2026-11-09 66.7%" in html
     pd = pytest.importorskip("pandas")
-    frame = t.to_dataframe("coverage")
+    frame = cmkguard.trend_dataframe(t, "coverage")
     assert isinstance(frame, pd.DataFrame)
     secrets = frame[frame["group"] == "secretsmanager:secret"]
     assert list(secrets["on_cmk"]) == [1, 2, 2]
-    mttr = t.to_dataframe("mttr").set_index("rule_id")
+    mttr = cmkguard.trend_dataframe(t, "mttr").set_index("rule_id")
     assert mttr.loc[RULE, "mean_days"] == 10.5
     assert mttr.loc[RULE, "still_open"] == 1
 

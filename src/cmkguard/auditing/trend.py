@@ -23,18 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from cmkguard.auditing.history import AuditHistory, HistoryProblem, observed_at
 from cmkguard.auditing.kpis import Coverage
 from cmkguard.auditing.report import AuditReport
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from cmkguard.report.trend import LineChart
 
 __all__ = ["ControlPassRate", "RemediationTime", "Trend", "TrendPoint", "trend"]
 
@@ -139,7 +134,11 @@ def _problems(value: Iterable[HistoryProblem]) -> tuple[HistoryProblem, ...]:
 
 @attrs.frozen
 class Trend:
-    """KPIs over time of one estate (see the module docs for how each figure is defined)."""
+    """KPIs over time of one estate (see the module docs for how each figure is defined).
+
+    Rendered by `cmkguard.trend_html` (a page with an SVG chart), `cmkguard.trend_chart`,
+    `cmkguard.trend_dataframe` and `cmkguard.trend_table`; shown as HTML in a notebook.
+    """
 
     points: tuple[TrendPoint, ...] = attrs.field(converter=_points)
     remediation: tuple[RemediationTime, ...] = attrs.field(converter=_mttrs)
@@ -170,28 +169,6 @@ class Trend:
             "controls": [c.to_dict() for c in self.controls],
             "problems": [p.to_dict() for p in self.problems],
         }
-
-    def to_dataframe(self, what: str = "coverage") -> pd.DataFrame:
-        """One table of the trend as a pandas DataFrame (needs the `pandas` extra).
-
-        `what` is `coverage` (one row per audit and group), `mttr`, `weekly`, `rotations` or
-        `controls`.
-        """
-        from cmkguard.report.trend import trend_to_dataframe
-
-        return trend_to_dataframe(self, what)
-
-    def coverage_chart(self) -> LineChart:
-        """CMK coverage over time as an SVG line chart (no plotting library needed)."""
-        from cmkguard.report.trend import trend_chart
-
-        return trend_chart(self)
-
-    def to_html(self) -> str:
-        """A self-contained HTML page: the chart and every table (no JavaScript)."""
-        from cmkguard.report.trend import trend_html
-
-        return trend_html(self)
 
     def _repr_html_(self) -> str:
         from cmkguard.report.trend import trend_html

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from cmkguard.auditing.trend import Trend
 
-__all__ = ["LineChart", "trend_chart", "trend_html", "trend_table", "trend_to_dataframe"]
+__all__ = ["LineChart", "trend_chart", "trend_dataframe", "trend_html", "trend_table"]
 
 _W, _H = 640, 260
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 150, 36, 40
@@ -113,7 +113,7 @@ class LineChart:
 
 
 def trend_chart(trend: Trend) -> LineChart:
-    """CMK coverage over time: overall and per resource type."""
+    """CMK coverage over time of a `Trend`, overall and per resource type, as an SVG chart."""
     types = sorted({t for p in trend.points for t in p.coverage_by_resource_type})
     series: list[tuple[str, list[tuple[datetime, float | None]]]] = [
         ("all resources", [(p.observed_at, p.coverage.percent) for p in trend.points])
@@ -192,8 +192,9 @@ def _problems_html(trend: Trend) -> str:
 
 
 def trend_html(trend: Trend, *, fragment: bool = False) -> str:
-    """The trend as HTML: the coverage chart (inline SVG) and every table; `fragment` leaves
-    out the page around it (for a notebook cell)."""
+    """A `Trend` as one self-contained HTML page (no JavaScript): the coverage chart as inline
+    SVG with a title and a text description, and every table; `fragment` leaves out the page
+    around it (for a notebook cell)."""
     partial = sum(not p.complete for p in trend.points)
     warning = (
         f"<p><strong>{partial} audit(s) ran over a partial scan</strong>: their figures "
@@ -242,8 +243,13 @@ def trend_table(trend: Trend) -> str:
 _FRAMES = ("coverage", "mttr", "weekly", "rotations", "controls")
 
 
-def trend_to_dataframe(trend: Trend, what: str = "coverage") -> pd.DataFrame:
-    """One table of the trend as a DataFrame (see `Trend.to_dataframe`)."""
+def trend_dataframe(trend: Trend, what: str = "coverage") -> pd.DataFrame:
+    """One table of a `Trend` as a pandas DataFrame (needs the `pandas` extra).
+
+    `what` is `coverage` (one row per audit and group: `all`, each resource type, each
+    account), `mttr`, `weekly` (new findings per ISO week), `rotations` (automatic rotations per
+    quarter) or `controls` (pass rate per rule).
+    """
     if what not in _FRAMES:
         raise ConfigurationError(f"unknown trend table {what!r} (one of: {', '.join(_FRAMES)})")
     pandas = import_pandas()
