@@ -25,8 +25,8 @@ def _summary(inventory: Inventory) -> dict[str, tuple[str, str | None]]:
 
 
 @pytest.fixture(name="estate", scope="module")
-def _estate(seeded_estate_module: Any) -> Any:
-    return seeded_estate_module
+def _estate(cmkguard_seeded_estate_module: Any) -> Any:
+    return cmkguard_seeded_estate_module
 
 
 @pytest.fixture(name="clean", scope="module")
