@@ -258,7 +258,7 @@ class JournalLockedError(MigrationError):
 
 
 class PlanFormatError(MigrationError, ConfigurationError):
-    """A plan document is malformed: ``location`` is the JSON path, ``reason`` what is wrong."""
+    """A plan document is malformed: `location` is the JSON path, `reason` what is wrong."""
 
     def __init__(self, location: str, reason: str) -> None:
         self.location = location

@@ -174,3 +174,79 @@ def test_an_arn_that_does_not_exist_is_a_blocking_item_not_a_traceback(
     )
     assert code == 1
     assert "not in the inventory" in capsys.readouterr().out
+
+
+def test_dry_run_of_a_blocked_plan_says_blocked_and_exits_1(
+    small_estate: dict[str, str],
+    cmkguard_emulated_aws: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cmkguard_emulated_aws.session("us-east-1").client("kms").disable_key(
+        KeyId=small_estate["key"].rsplit("/", 1)[1]
+    )
+    plan_file = tmp_path / "plan.json"
+    assert _plan(small_estate, plan_file) == 1
+    capsys.readouterr()
+    run = ["migrate", "run", str(plan_file), "--journal", str(tmp_path / "j.json")]
+    assert main([*run, "--endpoint-url", small_estate["endpoint"]]) == 1
+    captured = capsys.readouterr()
+    assert "BLOCKED: 1 blocking pre-flight item(s): key-enabled" in captured.out
+    assert not (tmp_path / "j.json").exists()  # a dry run writes no journal
+    assert captured.err.startswith("BLOCKED:")
+
+
+def test_only_signed_plans_run_when_a_signature_is_required(
+    small_estate: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert _plan(small_estate, plan_file) == 0
+    run = ["migrate", "run", str(plan_file), "--journal", str(tmp_path / "j.json")]
+    endpoint = ["--endpoint-url", small_estate["endpoint"], "--require-signature"]
+    assert main([*run, *endpoint]) == 2  # no key in the environment
+    assert "CMKGUARD_PLAN_SIGNING_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("CMKGUARD_PLAN_SIGNING_KEY", "reviewer-secret")
+    assert main([*run, *endpoint]) == 2
+    assert "not signed" in capsys.readouterr().err
+    assert main(["migrate", "sign", str(plan_file)]) == 0
+    assert "reviewer-secret" not in plan_file.read_text()
+    capsys.readouterr()
+    assert main([*run, *endpoint]) == 0
+    assert "dry run: nothing was changed" in capsys.readouterr().out
+    monkeypatch.setenv("CMKGUARD_PLAN_SIGNING_KEY", "someone-else")
+    assert main([*run, *endpoint]) == 2
+    assert "signature does not match" in capsys.readouterr().err
+
+
+def test_verbose_logs_steps_quiet_shows_no_progress_and_a_missing_journal_dir_exits_2(
+    small_estate: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert _plan(small_estate, plan_file) == 0
+    capsys.readouterr()
+    fast = ["--waiter-delay", "0", "--waiter-max-attempts", "3", "--execute"]
+    endpoint = ["--endpoint-url", small_estate["endpoint"]]
+    missing = ["migrate", "run", str(plan_file), "--journal", str(tmp_path / "nope" / "j.json")]
+    assert main([*missing, *endpoint, *fast]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    quiet = ["migrate", "run", str(plan_file), "--journal", str(tmp_path / "q.json"), "-q"]
+    assert main([*quiet, *endpoint]) == 0  # a dry run (the real run comes next)
+    captured = capsys.readouterr()
+    assert "[1/" not in captured.err
+    assert captured.out.startswith("execution dry-run")
+    verbose = ["migrate", "run", str(plan_file), "--journal", str(tmp_path / "v.json"), "-v"]
+    try:
+        assert main([*verbose, *endpoint, *fast]) == 0
+    finally:
+        import logging
+
+        logging.getLogger("cmkguard").handlers.clear()
+        logging.getLogger("cmkguard").setLevel(logging.NOTSET)
+    captured = capsys.readouterr()
+    err = captured.err
+    assert captured.out.startswith("execution completed")
+    assert "INFO cmkguard.migrate: executing plan" in err
+    assert err.count("[1/") == 1  # one progress line per step, the step list once

@@ -185,7 +185,9 @@ def test_a_lock_out_key_policy_blocks_the_plan(session: boto3.Session) -> None:
     }
     plan = plan_guardrails(key_policies={key: nobody})
     assert [i.check for i in plan.blocking] == ["key-policy-lockout"]
-    assert execute(plan, session, journal=MemoryJournal()).state == "dry-run"
+    assert (
+        execute(plan, session, journal=MemoryJournal()).state == "blocked"
+    )  # a dry run of a blocked plan says so
     with pytest.raises(PreflightError, match="kms:PutKeyPolicy"):
         execute(plan, session, journal=MemoryJournal(), dry_run=False)
     public = {

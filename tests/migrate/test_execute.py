@@ -315,7 +315,12 @@ def test_a_journal_of_another_plan_is_refused(estate: Estate, tmp_path: Path) ->
         execute(other, estate.session, journal=path, dry_run=False)
     with pytest.raises(cmkguard.JournalMismatchError):
         execute(other, estate.session, journal=JsonFileJournal(path))  # even a dry run
-    assert [p.name for p in tmp_path.iterdir()] == ["journal.json"]  # no temp files left
+    # no temp files left: the journal, its lock file and its execution log
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "journal.json",
+        "journal.json.lock",
+        "journal.log.jsonl",
+    ]
 
 
 def test_kms_access_denied_on_the_copy_stops_cleanly_and_resumes(

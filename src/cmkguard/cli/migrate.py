@@ -9,6 +9,8 @@ would send, or with ``--execute`` runs it, journaled and resumable (the same com
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from typing import Any
 
@@ -21,14 +23,17 @@ from cmkguard.cli._common import (
     incomplete_exit,
     load_document,
     open_output,
+    stderr_is_tty,
 )
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
-from cmkguard.errors import NoCredentialsError
+from cmkguard.errors import NoCredentialsError, PlanIntegrityError
 from cmkguard.inventory.values import Inventory
 from cmkguard.migrate import (
     MigrationOptions,
     MigrationPlan,
     ProgressEvent,
+    RunState,
+    StepStatus,
     WaiterSettings,
     execute,
     plan_migration,
@@ -49,6 +54,70 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub.required = True
     _register_plan(sub)
     _register_run(sub)
+    _register_sign(sub)
+
+
+def _add_output_level(p: argparse.ArgumentParser) -> None:
+    level = p.add_mutually_exclusive_group()
+    level.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=0,
+        help="log what cmkguard does to stderr (-vv: with each request)",
+    )
+    level.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress; only the outcome and errors"
+    )
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """cmkguard's loggers to stderr at INFO (-v) or DEBUG (-vv); silent otherwise."""
+    verbosity = getattr(args, "verbose", 0)
+    if not verbosity:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("cmkguard")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+SIGNING_KEY_ENV = "CMKGUARD_PLAN_SIGNING_KEY"
+"""The environment variable `migrate sign` and `migrate run --require-signature` read."""
+
+
+def _signing_key(variable: str) -> str:
+    key = os.environ.get(variable, "")
+    if not key:
+        raise UsageError(f"set the signing key in the environment variable {variable}")
+    return key
+
+
+def _register_sign(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sign",
+        help="sign a reviewed plan (HMAC with a key from the environment)",
+        description="Sign PLAN.json with the key in $CMKGUARD_PLAN_SIGNING_KEY (or "
+        "--key-env NAME), so that `migrate run --require-signature` runs it. Sign only what "
+        "you reviewed: the signature covers the plan's fingerprint, i.e. all of it.",
+    )
+    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("--output", "-o", metavar="FILE", help="default: sign PLAN.json in place")
+    p.add_argument("--key-env", default=SIGNING_KEY_ENV, metavar="NAME")
+    p.set_defaults(handler=_sign)
+
+
+def _sign(args: argparse.Namespace) -> int:
+    key = _signing_key(args.key_env)
+    plan = load_document(args.plan, "plan", MigrationPlan.from_json, kind="valid cmkguard plan")
+    signed = plan.sign(key)
+    target = args.output or args.plan
+    with open_output(target) as out:
+        out.write(signed.to_json())
+        out.write("\n")
+    print(f"signed plan {signed.fingerprint[:12]} written to {target}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _register_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,6 +168,7 @@ def _register_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="do not read the RDS sources' settings (plan from the inventory alone)",
     )
     add_scan_arguments(p)
+    _add_output_level(p)
     p.set_defaults(handler=_plan)
 
 
@@ -117,6 +187,13 @@ def _register_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--endpoint-url", help="send every AWS request to this endpoint")
     p.add_argument("--waiter-delay", type=float, default=30.0, metavar="S", help="default: 30")
     p.add_argument("--waiter-max-attempts", type=int, default=240, metavar="N", help="default: 240")
+    p.add_argument(
+        "--require-signature",
+        action="store_true",
+        help=f"run only a plan signed with the key in ${SIGNING_KEY_ENV} (see migrate sign)",
+    )
+    p.add_argument("--key-env", default=SIGNING_KEY_ENV, metavar="NAME", help=argparse.SUPPRESS)
+    _add_output_level(p)
     p.set_defaults(handler=_run)
 
 
@@ -164,6 +241,7 @@ def _inventory(args: argparse.Namespace) -> Inventory:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    _configure_logging(args)
     check_output(args.output)
     options = _options(args)
     resources = split_list(args.resources) or []
@@ -197,21 +275,49 @@ def _plan(args: argparse.Namespace) -> int:
     return incomplete_exit(args, inventory.errors, "inventory the plan was made from")
 
 
-def _progress(event: ProgressEvent) -> None:
-    if event.status == "start":
-        return
-    print(
-        f"[{event.index}/{event.total}] {event.status:>9} {event.step.id}"
-        + (f": {event.detail}" if event.detail else ""),
-        file=sys.stderr,
-        flush=True,
-    )
+class _Progress:
+    """One progress display per run: a line per finished step, a live line while waiting.
+
+    On a terminal the waiting line is rewritten in place (what is waited on, for how long);
+    elsewhere (CI logs) it is printed every tenth poll, so a long wait still shows life.
+    """
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = stderr_is_tty()
+        self._live = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.quiet or event.status in (StepStatus.START, StepStatus.WOULD_RUN):
+            return
+        if event.status is StepStatus.WAITING:
+            line = f"[{event.index}/{event.total}] {event.detail}"
+            if self.tty:
+                print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+                self._live = True
+            elif event.attempt % 10 == 0:
+                print(line, file=sys.stderr, flush=True)
+            return
+        if self._live:
+            print("\r\033[K", end="", file=sys.stderr)
+            self._live = False
+        print(
+            f"[{event.index}/{event.total}] {event.status:>9} {event.step.id}"
+            + (f": {event.detail}" if event.detail else ""),
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _run(args: argparse.Namespace) -> int:
     from cmkguard.aws.identity import open_session
 
+    _configure_logging(args)
     plan = load_document(args.plan, "plan", MigrationPlan.from_json, kind="valid cmkguard plan")
+    signing_key = _signing_key(args.key_env) if args.require_signature else None
+    if signing_key is not None and args.rollback and not plan.signature_valid(signing_key):
+        # The rollback is derived from the signed plan: its signature vouches for it.
+        raise PlanIntegrityError("the plan's signature is missing or does not match")
     if args.rollback:
         rollback = plan.rollback_plan()
         if rollback is None:
@@ -232,10 +338,16 @@ def _run(args: argparse.Namespace) -> int:
         session,
         journal=args.journal,
         dry_run=not args.execute,
-        progress=_progress,
+        progress=_Progress(quiet=args.quiet),
         waiter_config=WaiterSettings(args.waiter_delay, args.waiter_max_attempts),
+        signing_key=None if args.rollback else signing_key,
     )
-    print(report)
     if report.dry_run:
+        print(report)  # the step list, once: a dry run shows no progress lines
         print("\ndry run: nothing was changed (add --execute to run it)")
-    return EXIT_FINDINGS if report.state == "failed" else EXIT_OK
+    else:
+        print(report.summary())  # the steps were shown as they ran
+    if report.state is RunState.BLOCKED:
+        print(f"BLOCKED: {len(report.blocking)} blocking pre-flight item(s)", file=sys.stderr)
+        return EXIT_FINDINGS
+    return EXIT_FINDINGS if report.state is RunState.FAILED else EXIT_OK

@@ -166,7 +166,8 @@ def build_key_policy(
     """A least-privilege key policy for a CMK of `service` (`rds` or `secretsmanager`).
 
     Args:
-        account / region: Where the key lives.
+        account: The account the key lives in.
+        region: The region the key lives in.
         service: `rds` or `secretsmanager`; users may use the key only through it
             (`kms:ViaService <service>.<region>.amazonaws.com`) and from `account`
             (`kms:CallerAccount`).

@@ -16,39 +16,13 @@ from typing import Any
 from cmkguard.errors import ConfigurationError
 from cmkguard.policy import Condition, Effect, Statement, parse_key_policy
 
+# The analyser's own matchers, so SCP simulation and key-policy analysis agree on `*`/`?`
+# and on ArnLike field by field (both linear time).
+from cmkguard.policy._glob import arn_match, wildcard_match
+
 __all__ = ["scp_denies"]
 
 Context = Mapping[str, str | Sequence[str] | bool]
-
-
-def _glob(pattern: str, text: str) -> bool:
-    """`*` any run (including `:` and `/`), `?` one character; linear time, no backtracking."""
-    p = t = 0
-    star, mark = -1, 0
-    while t < len(text):
-        if p < len(pattern) and pattern[p] in ("?", text[t]) and pattern[p] != "*":
-            p += 1
-            t += 1
-        elif p < len(pattern) and pattern[p] == "*":
-            star, mark = p, t
-            p += 1
-        elif star >= 0:
-            p = star + 1
-            mark += 1
-            t = mark
-        else:
-            return False
-    while p < len(pattern) and pattern[p] == "*":
-        p += 1
-    return p == len(pattern)
-
-
-def _arn_like(pattern: str, arn: str) -> bool:
-    # ArnLike compares the six ARN fields one by one; the resource field takes the rest.
-    pp, aa = pattern.split(":", 5), arn.split(":", 5)
-    if len(pp) != 6 or len(aa) != 6:
-        return False
-    return all(_glob(p, a) for p, a in zip(pp, aa, strict=True))
 
 
 def _one(base: str, pattern: str, value: str) -> bool:
@@ -57,9 +31,9 @@ def _one(base: str, pattern: str, value: str) -> bool:
     if base == "StringEqualsIgnoreCase":
         return value.lower() == pattern.lower()
     if base == "StringLike":
-        return _glob(pattern, value)
+        return wildcard_match(pattern, value)
     if base == "ArnLike":
-        return _arn_like(pattern, value)
+        return arn_match(pattern, value)
     if base == "Bool":
         return value.lower() == pattern.lower()
     raise ConfigurationError(f"the simulator does not evaluate {base} (only string/ARN/Bool)")
@@ -95,7 +69,7 @@ def _holds(cond: Condition, context: Mapping[str, Any]) -> bool:
 
 
 def _denies(st: Statement, action: str, context: Mapping[str, Any]) -> bool:
-    hit = any(_glob(p.lower(), action.lower()) for p in st.actions)
+    hit = any(wildcard_match(p.lower(), action.lower()) for p in st.actions)
     if hit == st.not_action:
         return False
     return all(_holds(c, context) for c in st.conditions)

@@ -15,7 +15,9 @@ from cmkguard.migrate.aws_settings import capture_settings
 from cmkguard.migrate.execute import (
     ExecutionReport,
     ProgressEvent,
+    RunState,
     StepResult,
+    StepStatus,
     WaiterSettings,
     execute,
 )
@@ -43,9 +45,11 @@ __all__ = [
     "PreflightItem",
     "PreflightLevel",
     "ProgressEvent",
+    "RunState",
     "StepKind",
     "StepPhase",
     "StepResult",
+    "StepStatus",
     "WaiterSettings",
     "capture_settings",
     "execute",

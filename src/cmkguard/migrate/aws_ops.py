@@ -12,7 +12,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "CallFailed",
     "Clients",
     "call",
+    "caller_identity",
     "describe",
     "generate_password",
     "probe",
@@ -124,27 +125,32 @@ def wait(
     *,
     delay: float,
     max_attempts: int,
+    on_poll: Callable[[int, float], None] | None = None,
 ) -> None:
-    """Run botocore's waiter with an explicit configuration; :class:`CallFailed` if it fails.
+    """Poll with botocore's waiter, one attempt at a time; :class:`CallFailed` if it fails.
 
-    A resource that does not exist *yet* (the new name right after a rename) is polled again
-    rather than failing at once, within the same attempt budget.
+    One attempt per `waiter.wait(MaxAttempts=1)` so `on_poll(attempt, seconds_waited)` can
+    report each poll (the CLI's live status line); the requests are those of the waiter with
+    `Delay=delay, MaxAttempts=max_attempts`. A resource that does not exist *yet* (the new
+    name right after a rename) is polled again rather than failing at once.
     """
     client = clients.get(service, region)
     waiter = client.get_waiter(xform_name(waiter_name))
-    remaining = max_attempts
-    while True:
+    started = time.monotonic()
+    for attempt in range(1, max_attempts + 1):
+        if on_poll is not None:
+            on_poll(attempt, time.monotonic() - started)
         try:
-            waiter.wait(**params, WaiterConfig={"Delay": delay, "MaxAttempts": remaining})
+            waiter.wait(**params, WaiterConfig={"Delay": 0, "MaxAttempts": 1})
             return
         except bx.WaiterError as exc:
             last = exc.last_response or {}
             code = (last.get("Error") or {}).get("Code")
-            if code in NOT_FOUND_CODES and remaining > 1:
-                remaining -= 1
+            not_ready = "Max attempts exceeded" in str(exc)
+            if (not_ready or code in NOT_FOUND_CODES) and attempt < max_attempts:
                 time.sleep(delay)
                 continue
-            if "Max attempts exceeded" in str(exc):
+            if not_ready:
                 raise CallFailed(
                     waiter_name,
                     "WaiterTimeout",
@@ -156,6 +162,14 @@ def wait(
         except (bx.ClientError, bx.BotoCoreError) as exc:
             code, reason = failure(exc)
             raise CallFailed(waiter_name, code, reason) from None
+
+
+def caller_identity(clients: Clients, region: str) -> str:
+    """The ARN the run acts as (`sts:GetCallerIdentity`), or why it is unknown."""
+    try:
+        return str(clients.get("sts", region).get_caller_identity()["Arn"])
+    except (bx.ClientError, bx.BotoCoreError, KeyError) as exc:
+        return f"unknown ({type(exc).__name__}: {exc})"
 
 
 def _status_text(response: Mapping[str, Any]) -> str:

@@ -2,29 +2,40 @@
 
 Guarantees:
 
-* **Dry run by default**: ``dry_run=True`` sends nothing (not even describes) and reports the
-  exact requests a real run would send, in order.
+* **Dry run by default**: `dry_run=True` sends nothing (not even describes) and reports the
+  exact requests a real run would send, in order. A dry run of a blocked plan says so
+  (`state == "blocked"`, the blocking items in `ExecutionReport.blocking`).
+* **What was reviewed is what runs**: the plan's fingerprint covers everything that decides what
+  runs; with `signing_key`, only plans signed with that key run (`MigrationPlan.sign`).
 * **Journal first**: a step is recorded as complete only after AWS accepted it (and, for waits
   and verifications, after the state was confirmed). The step in progress is recorded before it
   starts, so a crash between a call and its journal entry is recognised on resume: the step's
   effect is *probed* (the snapshot, instance or rename already exists) and adopted instead of
   being repeated or failing.
-* **One plan per journal**: a journal written for another plan (another fingerprint) is refused
-  with :class:`~cmkguard.errors.JournalMismatchError`.
-* **Failures are data**: a failing step ends the run with ``state == "failed"`` naming the step
+* **One runner per journal**: a real run holds the journal's lock for its whole length
+  (`JournalLockedError` for a second runner, thread or process) and never overwrites a journal
+  that changed under it; a journal written for another plan is refused with
+  `JournalMismatchError`.
+* **An audit trail**: every real run appends to the journal's execution log (see
+  `cmkguard.migrate.execution_log`), and logs to the `cmkguard.migrate` logger (silent unless
+  the application configures logging).
+* **Failures are data**: a failing step ends the run with `state == "failed"` naming the step
   and the AWS error; the journal keeps every completed step, so the same call resumes.
-  :meth:`ExecutionReport.raise_for_failure` turns it into :class:`~cmkguard.StepFailedError`.
-* Sources are only read before the ``cutover`` phase (the plan is built that way, and the
+  `ExecutionReport.raise_for_failure` turns it into `StepFailedError`.
+* Sources are only read before the `cutover` phase (the plan is built that way, and the
   executor refuses a plan whose pre-cutover steps would modify or delete a source).
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import json
+import logging
 import os
 import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,16 +43,30 @@ import attrs
 
 from cmkguard.errors import (
     ConfigurationError,
+    JournalLockedError,
     JournalMismatchError,
-    MigrationError,
+    PlanIntegrityError,
     PreflightError,
     StepFailedError,
 )
 from cmkguard.migrate import _settings as st
 from cmkguard.migrate import aws_guardrails as guardrail_ops
 from cmkguard.migrate import aws_ops as ops
-from cmkguard.migrate.journal import JOURNAL_SCHEMA_VERSION, Journal, JsonFileJournal
-from cmkguard.migrate.model import GENERATED_PASSWORD, MigrationPlan, MigrationStep
+from cmkguard.migrate.execution_log import ExecutionLog
+from cmkguard.migrate.journal import (
+    JOURNAL_SCHEMA_VERSION,
+    Journal,
+    JsonFileJournal,
+    check_document,
+)
+from cmkguard.migrate.model import (
+    GENERATED_PASSWORD,
+    MigrationPlan,
+    MigrationStep,
+    PreflightItem,
+    StepKind,
+    StepPhase,
+)
 
 if TYPE_CHECKING:
     import boto3  # noqa: TID251 - type only
@@ -49,20 +74,55 @@ if TYPE_CHECKING:
 __all__ = [
     "ExecutionReport",
     "ProgressEvent",
+    "RunState",
     "StepResult",
+    "StepStatus",
     "WaiterSettings",
     "execute",
 ]
 
+_log = logging.getLogger("cmkguard.migrate")
+_log.addHandler(logging.NullHandler())  # silent unless the application configures logging
+
 # Operations that change or delete a resource: before cutover none may name a source.
 _MUTATING_PREFIXES = ("Modify", "Delete", "Update", "Put", "Remove", "Stop", "Reboot")
+
+
+class StepStatus(enum.StrEnum):
+    """What happened to a step (`StepResult.status`, `ProgressEvent.status`)."""
+
+    START = "start"
+    """About to run (progress events only)."""
+    WAITING = "waiting"
+    """A waiter polled and the resource is not ready yet (progress events only)."""
+    DONE = "done"
+    """Run now."""
+    ADOPTED = "adopted"
+    """Its effect already existed: resumed after a crash."""
+    SKIPPED = "skipped"
+    """Completed in an earlier run, per the journal."""
+    WOULD_RUN = "would-run"
+    """Dry run."""
+    FAILED = "failed"
+    PENDING = "pending"
+    """Not reached."""
+
+
+class RunState(enum.StrEnum):
+    """How a run ended (`ExecutionReport.state`)."""
+
+    DRY_RUN = "dry-run"
+    BLOCKED = "blocked"
+    """A dry run of a plan with blocking pre-flight items (a real run raises `PreflightError`)."""
+    COMPLETED = "completed"
+    FAILED = "failed"
 
 
 @attrs.frozen
 class WaiterSettings:
     """How waiters poll. Production defaults: every 30 s, up to 2 hours for a restore.
 
-    Tests pass tiny values (``WaiterSettings(delay=0, max_attempts=3)``).
+    Tests pass tiny values (`WaiterSettings(delay=0, max_attempts=3)`).
     """
 
     delay: float = 30.0
@@ -71,73 +131,98 @@ class WaiterSettings:
 
 @attrs.frozen
 class StepResult:
-    """What happened to one step.
-
-    ``status``: ``done`` (run now), ``adopted`` (its effect already existed: resumed after a
-    crash), ``skipped`` (completed in an earlier run, per the journal), ``would-run`` (dry run),
-    ``failed``, ``pending`` (not reached).
-    """
+    """What happened to one step: its `StepStatus`, a detail, and (dry run) the request."""
 
     step_id: str
-    status: str
+    status: StepStatus = attrs.field(converter=StepStatus)
     detail: str = ""
     request: str = ""
 
 
 @attrs.frozen
 class ProgressEvent:
-    """Passed to the ``progress`` hook before (``status="start"``) and after each step."""
+    """Passed to the `progress` hook before (`start`) and after each step, and per wait poll.
+
+    For `waiting` events `attempt` is the poll number and `waited_s` the seconds waited so far.
+    """
 
     step: MigrationStep
     index: int
     total: int
-    status: str
+    status: StepStatus = attrs.field(converter=StepStatus)
     detail: str = ""
+    attempt: int = 0
+    waited_s: float = 0.0
 
 
 @attrs.frozen
 class ExecutionReport:
-    """The outcome of :func:`execute`.
+    """The outcome of `execute`.
 
-    ``state`` is ``dry-run``, ``completed`` or ``failed``. ``failed_step`` and ``error`` say
-    where and why; the journal allows resuming with the same call. ``rollback_plan`` reverses
-    the cutover (``None`` when the plan has none).
+    `state` is a `RunState`: `dry-run`, `blocked` (a dry run of a plan that cannot run),
+    `completed` or `failed`. `failed_step` and `error` say where and why; the journal allows
+    resuming with the same call. `rollback_plan` reverses the cutover (`None` when the plan
+    has none). `log_run_id` is the run's id in the execution log (real runs).
     """
 
     plan_fingerprint: str
     dry_run: bool
-    state: str
+    state: RunState = attrs.field(converter=RunState)
     results: tuple[StepResult, ...]
     failed_step: str | None = None
     error: str | None = None
     error_code: str | None = None
     rollback_plan: MigrationPlan | None = None
+    blocking: tuple[PreflightItem, ...] = ()
+    log_run_id: str | None = None
 
     @property
     def completed(self) -> bool:
         """Whether every step is complete (a real run that finished)."""
-        return self.state == "completed"
+        return self.state is RunState.COMPLETED
 
     def requests(self) -> list[str]:
-        """The requests a dry run would send (``service.Operation({...})``), in order."""
-        return [r.request for r in self.results if r.status == "would-run"]
+        """The requests a dry run would send (`service.Operation({...})`), in order."""
+        return [r.request for r in self.results if r.status is StepStatus.WOULD_RUN]
 
     def raise_for_failure(self) -> None:
-        """Raise :class:`~cmkguard.StepFailedError` if the run failed."""
-        if self.state == "failed":
+        """Raise `StepFailedError` if the run failed."""
+        if self.state is RunState.FAILED:
             raise StepFailedError(self.failed_step or "?", self.error or "unknown error")
+
+    def summary(self) -> str:
+        """One line per outcome, without the step list (the CLI shows progress instead)."""
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+        lines = [f"execution {self.state} (plan {self.plan_fingerprint[:12]}): {tally}"]
+        lines.extend(self._tail())
+        return "\n".join(lines)
+
+    def _tail(self) -> list[str]:
+        lines = []
+        if self.state is RunState.BLOCKED:
+            lines.append(f"BLOCKED: {_blocking_text(self.blocking)}")
+        if self.failed_step:
+            lines.append(f"FAILED at {self.failed_step}: {self.error}")
+            lines.append("fix the cause and run again with the same journal to resume")
+        return lines
 
     def __str__(self) -> str:
         lines = [f"execution {self.state} (plan {self.plan_fingerprint[:12]})"]
         for r in self.results:
             tail = f": {r.detail}" if r.detail else ""
             lines.append(f"  [{r.status:>9}] {r.step_id}{tail}")
-            if r.request and r.status == "would-run":
+            if r.request and r.status is StepStatus.WOULD_RUN:
                 lines.append(f"              {r.request}")
-        if self.failed_step:
-            lines.append(f"FAILED at {self.failed_step}: {self.error}")
-            lines.append("fix the cause and run again with the same journal to resume")
+        lines.extend(self._tail())
         return "\n".join(lines)
+
+
+def _blocking_text(items: tuple[PreflightItem, ...]) -> str:
+    shown = "; ".join(f"{i.check}: {i.message} ({i.subject})" for i in items)
+    return f"{len(items)} blocking pre-flight item(s): {shown}"
 
 
 class _StepError(Exception):
@@ -159,94 +244,265 @@ def execute(
     dry_run: bool = True,
     progress: Callable[[ProgressEvent], None] | None = None,
     waiter_config: WaiterSettings | None = None,
+    signing_key: str | bytes | None = None,
 ) -> ExecutionReport:
-    """Run ``plan`` against AWS through ``session``, recording progress in ``journal``.
+    """Run `plan` against AWS through `session`, recording progress in `journal`.
 
     Args:
-        plan: From :func:`cmkguard.plan_migration` (or :meth:`MigrationPlan.from_json`).
-        session: A ``boto3.Session`` with the permissions the steps need.
-        journal: A :class:`Journal` or a path for a :class:`JsonFileJournal`. Running again with
-            the same journal resumes after the last completed step.
+        plan: From `cmkguard.plan_migration` (or `MigrationPlan.from_json`).
+        session: A `boto3.Session` with the permissions the steps need.
+        journal: A `Journal` or a path for a `JsonFileJournal` (its directory must exist).
+            Running again with the same journal resumes after the last completed step.
         dry_run: Send nothing; report the requests a real run would send. The default.
-        progress: Called with a :class:`ProgressEvent` before and after every step.
-        waiter_config: Waiter polling (:class:`WaiterSettings`; production defaults).
+        progress: Called with a `ProgressEvent` before and after every step and per wait poll.
+        waiter_config: Waiter polling (`WaiterSettings`; production defaults).
+        signing_key: When given, only a plan signed with this key (`MigrationPlan.sign`) runs,
+            dry runs included: a bot can require that a reviewer approved the plan.
 
     Raises:
+        ConfigurationError: Not a plan, no journal, or a journal that cannot be kept.
+        PlanIntegrityError: A required signature is missing or wrong, or a real run of a
+            schema-1 plan (its fingerprint did not cover the whole plan: make it again).
         PreflightError: A real run of a plan with blocking pre-flight items.
         JournalMismatchError: The journal belongs to a different plan.
+        JournalLockedError: Another runner is executing the same journal.
+        JournalFormatError: The journal is not a cmkguard journal.
     """
-    store: Journal = (
-        journal if isinstance(journal, Journal) else JsonFileJournal(os.fspath(journal))
-    )
+    store = _journal(journal)
+    if not isinstance(plan, MigrationPlan):
+        raise ConfigurationError(f"execute needs a MigrationPlan, not {type(plan).__name__}")
     waiters = waiter_config or WaiterSettings()
+    _check_signature(plan, signing_key)
     _check_plan_is_safe(plan)
-    if not dry_run and plan.blocking:
-        items = "; ".join(f"{i.check}: {i.message}" for i in plan.blocking)
-        raise PreflightError(f"the plan has blocking pre-flight items: {items}")
+    if dry_run:
+        return _dry_run(plan, store, progress)
+    if plan.legacy_fingerprint:
+        raise PlanIntegrityError(
+            "this plan was written by an older cmkguard whose fingerprint covered the steps "
+            "only: make it again (the same resources give the same steps) before running it"
+        )
+    if plan.blocking:
+        raise PreflightError(f"the plan has {_blocking_text(plan.blocking)}")
+    with _locked(store):
+        return _Run(plan, store, session, progress, waiters).run()
+
+
+def _journal(journal: Any) -> Journal:
+    if isinstance(journal, str | os.PathLike):
+        return JsonFileJournal(os.fspath(journal))
+    if isinstance(journal, Journal):
+        return journal
+    raise ConfigurationError(
+        "execute needs a journal: a path (JSON file) or a Journal object "
+        f"(got {type(journal).__name__}); it is what makes a run resumable"
+    )
+
+
+def _check_signature(plan: MigrationPlan, key: str | bytes | None) -> None:
+    if key is None:
+        return
+    if not plan.signature:
+        raise PlanIntegrityError("the plan is not signed, and a signature is required")
+    if not plan.signature_valid(key):
+        raise PlanIntegrityError(
+            "the plan's signature does not match its contents with the given key: it was "
+            "edited after it was signed, or signed with another key"
+        )
+
+
+@contextlib.contextmanager
+def _locked(store: Journal) -> Iterator[None]:
+    lock = getattr(store, "lock", None)
+    if lock is None:
+        yield
+        return
+    with lock():
+        yield
+
+
+def _dry_run(
+    plan: MigrationPlan, store: Journal, progress: Callable[[ProgressEvent], None] | None
+) -> ExecutionReport:
     document = _load(store, plan)
-    done: dict[str, Any] = document["steps"]
-    notify = progress or (lambda _event: None)
+    done: Mapping[str, Any] = document["steps"]
     results: list[StepResult] = []
     total = len(plan.steps)
-    clients = None if dry_run else ops.Clients(session)
     for index, step in enumerate(plan.steps, start=1):
         if step.id in done:
-            results.append(StepResult(step.id, "skipped", "completed in an earlier run"))
+            results.append(StepResult(step.id, StepStatus.SKIPPED, "completed in an earlier run"))
             continue
-        if dry_run or clients is None:
-            results.append(
-                StepResult(step.id, "would-run", step.description, request=_dry_request(step))
+        results.append(
+            StepResult(step.id, StepStatus.WOULD_RUN, step.description, request=_dry_request(step))
+        )
+        if progress is not None:
+            progress(ProgressEvent(step, index, total, StepStatus.WOULD_RUN))
+    return ExecutionReport(
+        plan.fingerprint,
+        True,
+        RunState.BLOCKED if plan.blocking else RunState.DRY_RUN,
+        tuple(results),
+        rollback_plan=plan.rollback_plan(),
+        blocking=plan.blocking,
+    )
+
+
+class _Run:
+    """One real run: holds the journal document, the clients and the execution log."""
+
+    def __init__(
+        self,
+        plan: MigrationPlan,
+        store: Journal,
+        session: boto3.Session,
+        progress: Callable[[ProgressEvent], None] | None,
+        waiters: WaiterSettings,
+    ) -> None:
+        self.plan = plan
+        self.store = store
+        self.notify = progress or (lambda _event: None)
+        self.waiters = waiters
+        self.clients = ops.Clients(session)
+        self.document = _load(store, plan)
+        self.done: dict[str, Any] = self.document["steps"]
+        self._written: Mapping[str, Any] | None = store.read()
+        sink = getattr(store, "append_log", None)
+        self.log = ExecutionLog(sink, plan.fingerprint) if sink is not None else None
+
+    def write(self) -> None:
+        """Write the document, unless another runner changed the journal meanwhile."""
+        current = self.store.read()
+        if current is not None and self._written is not None and current != self._written:
+            raise JournalLockedError(
+                "the journal changed under this run (another runner wrote it): stopping "
+                "without overwriting its progress"
             )
-            notify(ProgressEvent(step, index, total, "would-run"))
-            continue
-        notify(ProgressEvent(step, index, total, "start"))
-        document["in_progress"] = {
+        if current is not None and self._written is None:
+            raise JournalLockedError("another runner started this journal during the run")
+        self.store.write(self.document)
+        self._written = json.loads(json.dumps(self.document))
+
+    def run(self) -> ExecutionReport:
+        region = self.plan.steps[0].region if self.plan.steps else "us-east-1"
+        if self.log is not None:
+            caller = ops.caller_identity(self.clients, region)
+            self.log.run_start(caller=caller, steps=len(self.plan.steps), done=len(self.done))
+        _log.info("executing plan %s (%d steps)", self.plan.fingerprint[:12], len(self.plan.steps))
+        results: list[StepResult] = []
+        for index, step in enumerate(self.plan.steps, start=1):
+            if step.id in self.done:
+                results.append(
+                    StepResult(step.id, StepStatus.SKIPPED, "completed in an earlier run")
+                )
+                continue
+            failed = self._step(step, index, results)
+            if failed is not None:
+                return failed
+        if self.log is not None:
+            self.log.run_end(RunState.COMPLETED)
+        _log.info("plan %s completed", self.plan.fingerprint[:12])
+        return ExecutionReport(
+            self.plan.fingerprint,
+            False,
+            RunState.COMPLETED,
+            tuple(results),
+            rollback_plan=self.plan.rollback_plan(),
+            log_run_id=self.log.run_id if self.log else None,
+        )
+
+    def _step(
+        self, step: MigrationStep, index: int, results: list[StepResult]
+    ) -> ExecutionReport | None:
+        total = len(self.plan.steps)
+        self.notify(ProgressEvent(step, index, total, StepStatus.START))
+        self.document["in_progress"] = {
             "step": step.id,
             "started_at": _now(),
             "pid": os.getpid(),
             "host": socket.gethostname(),
         }
-        store.write(document)
+        self.write()
+        if self.log is not None:
+            self.log.step_start(step.id, _logged_request(step))
+        _log.info("step %s: %s", step.id, step.description)
+        _log.debug("step %s request: %s", step.id, _dry_request(step))
+
+        def on_poll(attempt: int, waited: float) -> None:
+            if attempt > 1:
+                detail = f"waiting for {_waited_on(step)} (poll {attempt}, {waited:.0f}s)"
+                self.notify(
+                    ProgressEvent(step, index, total, StepStatus.WAITING, detail, attempt, waited)
+                )
+
         try:
-            adopted, detail, output = _run_step(step, clients, waiters, plan)
+            adopted, detail, output = _run_step(step, self.clients, self.waiters, on_poll)
         except (_StepError, ops.CallFailed) as exc:
-            reason = exc.reason
-            code = exc.code
-            if step.kind == "wait" and code != "WaiterTimeout":
-                # The resource reached a terminal state (a failed copy...): forget the call that
-                # made it, so a resume probes again (and refuses a failed leftover by name).
-                for dep in step.depends_on:
-                    if plan.step(dep).kind == "call" and dep in done:
-                        del done[dep]
-                        reason += f"; {dep} will be re-checked when resumed"
-            document["failure"] = {"step": step.id, "reason": reason, "code": code, "at": _now()}
-            store.write(document)
-            results.append(StepResult(step.id, "failed", reason))
-            results.extend(
-                StepResult(s.id, "pending") for s in plan.steps[index:] if s.id not in done
-            )
-            notify(ProgressEvent(step, index, total, "failed", reason))
-            return ExecutionReport(
-                plan.fingerprint,
-                dry_run,
-                "failed",
-                tuple(results),
-                failed_step=step.id,
-                error=reason,
-                error_code=code,
-                rollback_plan=plan.rollback_plan(),
-            )
-        status = "adopted" if adopted else "done"
-        done[step.id] = {"status": status, "finished_at": _now(), "output": output}
-        document["in_progress"] = None
-        document["failure"] = None
-        store.write(document)
+            return self._failed(step, index, results, exc.reason, exc.code)
+        status = StepStatus.ADOPTED if adopted else StepStatus.DONE
+        self.done[step.id] = {"status": status, "finished_at": _now(), "output": output}
+        self.document["in_progress"] = None
+        self.document["failure"] = None
+        self.write()
+        if self.log is not None:
+            self.log.step_end(step.id, status, response=output)
+        _log.info("step %s %s", step.id, status)
         results.append(StepResult(step.id, status, detail))
-        notify(ProgressEvent(step, index, total, status, detail))
-    state = "dry-run" if dry_run else "completed"
-    return ExecutionReport(
-        plan.fingerprint, dry_run, state, tuple(results), rollback_plan=plan.rollback_plan()
-    )
+        self.notify(ProgressEvent(step, index, total, status, detail))
+        return None
+
+    def _failed(
+        self,
+        step: MigrationStep,
+        index: int,
+        results: list[StepResult],
+        reason: str,
+        code: str | None,
+    ) -> ExecutionReport:
+        if step.kind is StepKind.WAIT and code != "WaiterTimeout":
+            # The resource reached a terminal state (a failed copy...): forget the call that
+            # made it, so a resume probes again (and refuses a failed leftover by name).
+            for dep in step.depends_on:
+                if self.plan.step(dep).kind is StepKind.CALL and dep in self.done:
+                    del self.done[dep]
+                    reason += f"; {dep} will be re-checked when resumed"
+        self.document["failure"] = {"step": step.id, "reason": reason, "code": code, "at": _now()}
+        self.write()
+        if self.log is not None:
+            self.log.step_end(step.id, StepStatus.FAILED, error_code=code, reason=reason)
+            self.log.run_end(RunState.FAILED)
+        _log.warning("step %s failed: %s (%s)", step.id, reason, code)
+        results.append(StepResult(step.id, StepStatus.FAILED, reason))
+        results.extend(
+            StepResult(s.id, StepStatus.PENDING)
+            for s in self.plan.steps[index:]
+            if s.id not in self.done
+        )
+        self.notify(ProgressEvent(step, index, len(self.plan.steps), StepStatus.FAILED, reason))
+        return ExecutionReport(
+            self.plan.fingerprint,
+            False,
+            RunState.FAILED,
+            tuple(results),
+            failed_step=step.id,
+            error=reason,
+            error_code=code,
+            rollback_plan=self.plan.rollback_plan(),
+            log_run_id=self.log.run_id if self.log else None,
+        )
+
+
+def _waited_on(step: MigrationStep) -> str:
+    names = [str(v) for v in step.params.values() if isinstance(v, str)]
+    return f"{step.operation} {', '.join(names)}".strip()
+
+
+def _logged_request(step: MigrationStep) -> dict[str, Any]:
+    return {
+        "kind": str(step.kind),
+        "service": step.service,
+        "region": step.region,
+        "operation": step.operation,
+        "params": json.loads(json.dumps(dict(step.params), default=str)),
+    }
 
 
 def _load(store: Journal, plan: MigrationPlan) -> dict[str, Any]:
@@ -260,27 +516,27 @@ def _load(store: Journal, plan: MigrationPlan) -> dict[str, Any]:
             "in_progress": None,
             "failure": None,
         }
-    found = existing.get("plan_fingerprint")
-    if not isinstance(found, str):
-        # Another JSON document given as --journal (the plan itself, a report): say so rather
-        # than "belongs to plan None".
-        where = getattr(store, "path", None) or repr(store)
-        raise ConfigurationError(f"{where} is not a cmkguard journal: no plan_fingerprint")
-    if found != plan.fingerprint:
+    where = str(getattr(store, "path", None) or repr(store))
+    document = check_document(existing, where)
+    found = document["plan_fingerprint"]
+    legacy = document.get("schema_version", 1) == 1 and found == plan._steps_fingerprint
+    if found != plan.fingerprint and not legacy:
         raise JournalMismatchError(
             f"the journal belongs to plan {str(found)[:12]}..., not {plan.fingerprint[:12]}...: "
             "use a new journal for a new plan"
         )
     _refuse_concurrent_run(existing.get("in_progress"))
-    document = dict(existing)
-    document["steps"] = dict(existing.get("steps") or {})
+    # A schema-1 journal of the same steps resumes under the plan's full fingerprint.
+    document["plan_fingerprint"] = plan.fingerprint
+    document["schema_version"] = JOURNAL_SCHEMA_VERSION
     return document
 
 
 def _refuse_concurrent_run(in_progress: Any) -> None:
     """Refuse to run while another live process on this host is executing the same journal.
 
-    A crashed run leaves ``in_progress`` behind with a pid that no longer runs: that resumes.
+    For journals without a `lock()`; a crashed run leaves `in_progress` behind with a pid that
+    no longer runs: that resumes.
     """
     if not isinstance(in_progress, Mapping):
         return
@@ -293,7 +549,9 @@ def _refuse_concurrent_run(in_progress: Any) -> None:
         return
     except PermissionError:
         pass  # alive, owned by someone else
-    raise MigrationError(
+    except (OverflowError, OSError):
+        return
+    raise JournalLockedError(
         f"process {pid} is executing this journal (step {in_progress.get('step')}); wait for "
         "it, or stop it, before running again"
     )
@@ -306,7 +564,7 @@ def _check_plan_is_safe(plan: MigrationPlan) -> None:
         sources.add(arn)
         sources.add(arn.rsplit(":", 1)[-1])
     for step in plan.steps:
-        if step.phase in ("cutover", "cleanup") or step.kind != "call":
+        if step.phase in (StepPhase.CUTOVER, StepPhase.CLEANUP) or step.kind is not StepKind.CALL:
             continue
         if step.operation.startswith(_MUTATING_PREFIXES):
             named = {str(v) for v in step.params.values() if isinstance(v, str)}
@@ -337,7 +595,10 @@ def _json(params: Mapping[str, Any]) -> str:
 
 
 def _run_step(
-    step: MigrationStep, clients: ops.Clients, waiters: WaiterSettings, plan: MigrationPlan
+    step: MigrationStep,
+    clients: ops.Clients,
+    waiters: WaiterSettings,
+    on_poll: Callable[[int, float], None],
 ) -> tuple[bool, str, dict[str, Any]]:
     """Run one step: ``(adopted, detail, output)``; raises _StepError / CallFailed."""
     if step.kind == "call":
@@ -364,6 +625,7 @@ def _run_step(
             step.params,
             delay=waiters.delay,
             max_attempts=waiters.max_attempts,
+            on_poll=on_poll,
         )
         return False, "", {}
     if step.kind == "verify":

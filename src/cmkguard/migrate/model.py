@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
+import hmac
 import html
 import json
 from collections.abc import Iterable, Mapping
@@ -18,13 +19,14 @@ from typing import Any, TypeVar
 import attrs
 
 from cmkguard._html import table
-from cmkguard.errors import PlanFormatError, PlanIntegrityError
+from cmkguard.errors import ConfigurationError, PlanFormatError, PlanIntegrityError
 from cmkguard.migrate._convert import structure, unstructure
 
 __all__ = [
     "GENERATED_PASSWORD",
     "PHASES",
     "PLAN_SCHEMA_VERSION",
+    "SIGNATURE_ALGORITHM",
     "MigrationOptions",
     "MigrationPlan",
     "MigrationStep",
@@ -34,8 +36,15 @@ __all__ = [
     "StepPhase",
 ]
 
-PLAN_SCHEMA_VERSION = 1
-"""Version of the JSON document written by `MigrationPlan.to_json`."""
+PLAN_SCHEMA_VERSION = 2
+"""Version of the JSON document written by `MigrationPlan.to_json`.
+
+Version 2 fingerprints the whole plan; version 1 files (whose fingerprint covered the steps
+only) still load, for review and dry runs, but a real run needs the plan made again.
+"""
+
+SIGNATURE_ALGORITHM = "hmac-sha256"
+"""How `MigrationPlan.sign` signs: HMAC-SHA256 of the fingerprint with the reviewer's key."""
 
 
 class StepKind(enum.StrEnum):
@@ -271,7 +280,19 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True))
 
 
-_HEADER_FIELDS = ("schema_version", "fingerprint")
+_HEADER_FIELDS = ("schema_version", "fingerprint", "signature")
+
+
+def _sha256(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _hmac(key: str | bytes, fingerprint: str) -> str:
+    secret = key.encode("utf-8") if isinstance(key, str) else key
+    if not secret:
+        raise ConfigurationError("the signing key is empty")
+    return hmac.new(secret, fingerprint.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def _steps(value: Iterable[MigrationStep]) -> tuple[MigrationStep, ...]:
@@ -299,6 +320,8 @@ class MigrationPlan:
     target_key_arns: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map, hash=False)
     rollback_steps: tuple[MigrationStep, ...] = attrs.field(default=(), converter=_steps)
     is_rollback: bool = False
+    signature: str | None = attrs.field(default=None, eq=False, kw_only=True)
+    legacy_fingerprint: bool = attrs.field(default=False, eq=False, repr=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         ids = [s.id for s in self.steps]
@@ -313,11 +336,51 @@ class MigrationPlan:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        """sha256 of the canonical JSON of the steps: a journal belongs to exactly one plan."""
-        canonical = json.dumps(
-            [s.to_dict() for s in self.steps], sort_keys=True, separators=(",", ":")
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        """sha256 of the canonical JSON of everything that decides what runs and whether it may.
+
+        Steps, rollback steps, pre-flight items, resources, options, target keys and the
+        rollback flag are all covered, so any edit of a reviewed plan changes it; a journal
+        belongs to exactly one fingerprint, and a signature signs it.
+        """
+        return _sha256(self._body())
+
+    @functools.cached_property
+    def _steps_fingerprint(self) -> str:
+        # What schema-1 plans and journals called the fingerprint (the steps only).
+        return _sha256([s.to_dict() for s in self.steps])
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "target_key": self.target_key,
+            "target_key_arns": dict(self.target_key_arns),
+            "resources": list(self.resources),
+            "is_rollback": self.is_rollback,
+            "options": self.options.to_dict(),
+            "preflight": [i.to_dict() for i in self.preflight],
+            "steps": [s.to_dict() for s in self.steps],
+            "rollback_steps": [s.to_dict() for s in self.rollback_steps],
+        }
+
+    # -- signing -------------------------------------------------------------------------------
+
+    def sign(self, key: str | bytes) -> MigrationPlan:
+        """This plan with an HMAC-SHA256 signature of its fingerprint made with `key`.
+
+        A reviewer signs the plan they approved; `cmkguard.execute(..., signing_key=key)`
+        (CLI: `migrate run --require-signature`) then runs only plans signed with that key.
+        """
+        if self.legacy_fingerprint:
+            raise PlanIntegrityError("a schema-1 plan cannot be signed: make the plan again")
+        digest = _hmac(key, self.fingerprint)
+        return attrs.evolve(self, signature=f"{SIGNATURE_ALGORITHM}:{digest}")
+
+    def signature_valid(self, key: str | bytes) -> bool:
+        """Whether the plan carries a signature made with `key` over its current fingerprint."""
+        if not self.signature or self.legacy_fingerprint:
+            return False
+        algorithm, _, digest = self.signature.partition(":")
+        expected = _hmac(key, self.fingerprint)
+        return algorithm == SIGNATURE_ALGORITHM and hmac.compare_digest(digest, expected)
 
     @property
     def blocking(self) -> tuple[PreflightItem, ...]:
@@ -361,19 +424,14 @@ class MigrationPlan:
     # -- serialisation -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (``schema_version`` and ``fingerprint`` first)."""
-        return {
+        """A JSON-able dict (`schema_version`, `fingerprint` and any `signature` first)."""
+        header: dict[str, Any] = {
             "schema_version": PLAN_SCHEMA_VERSION,
             "fingerprint": self.fingerprint,
-            "target_key": self.target_key,
-            "target_key_arns": dict(self.target_key_arns),
-            "resources": list(self.resources),
-            "is_rollback": self.is_rollback,
-            "options": self.options.to_dict(),
-            "preflight": [i.to_dict() for i in self.preflight],
-            "steps": [s.to_dict() for s in self.steps],
-            "rollback_steps": [s.to_dict() for s in self.rollback_steps],
         }
+        if self.signature:
+            header["signature"] = self.signature
+        return {**header, **self._body()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MigrationPlan:
@@ -386,20 +444,31 @@ class MigrationPlan:
         if not isinstance(data, Mapping):
             raise PlanFormatError("plan", "expected a JSON object")
         version = data.get("schema_version")
-        if version != PLAN_SCHEMA_VERSION:
+        if version not in (1, PLAN_SCHEMA_VERSION) or isinstance(version, bool):
             raise PlanFormatError(
                 "schema_version",
-                f"unsupported plan schema_version {version!r} (this cmkguard reads "
+                f"unsupported plan schema_version {version!r} (this cmkguard reads 1 and "
                 f"{PLAN_SCHEMA_VERSION})",
             )
+        stored = data.get("fingerprint")
+        if not isinstance(stored, str):
+            raise PlanIntegrityError(
+                "the plan has no fingerprint: it cannot be shown to be the plan that was reviewed "
+                "(make it again with plan_migration / cmkguard migrate plan)"
+            )
+        signature = data.get("signature")
+        if signature is not None and not isinstance(signature, str):
+            raise PlanFormatError("signature", "expected a string")
         body = {k: v for k, v in data.items() if k not in _HEADER_FIELDS}
         plan = structure(cls, body, "plan")
-        stored = data.get("fingerprint")
-        if stored is not None and stored != plan.fingerprint:
+        legacy = version == 1
+        expected = plan._steps_fingerprint if legacy else plan.fingerprint
+        if stored != expected:
             raise PlanIntegrityError(
-                "plan fingerprint does not match its steps: the plan was modified"
+                "plan fingerprint does not match its contents: the plan was modified after it was "
+                "made (make it again, review it, and run the new file)"
             )
-        return plan
+        return attrs.evolve(plan, signature=signature, legacy_fingerprint=legacy)
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Serialise to JSON text (see `from_json`)."""

@@ -58,22 +58,7 @@ def report_to_sarif(report: AuditReport) -> dict[str, Any]:
                 {"kind": "external", "justification": f.suppression_reason or ""}
             ]
         results.append(result)
-    return {
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "cmkguard",
-                        "version": report.tool_version or "0",
-                        "rules": rules,
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
+    return _sarif_log(report.tool_version, rules, results)
 
 
 # -- infrastructure code (cmkguard iac check) --------------------------------------------------
@@ -171,17 +156,20 @@ def iac_to_sarif(report: IacReport) -> dict[str, Any]:
                     {"kind": "external", "justification": f.suppression_reason or ""}
                 ]
             results.append(result)
+    return _sarif_log(report.tool_version, [sarif_rule(rid) for rid in used], results)
+
+
+def _sarif_log(
+    tool_version: str | None, rules: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The SARIF 2.1.0 envelope every cmkguard log shares: one run of the cmkguard driver."""
     return {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [
             {
                 "tool": {
-                    "driver": {
-                        "name": "cmkguard",
-                        "version": report.tool_version or "0",
-                        "rules": [sarif_rule(rid) for rid in used],
-                    }
+                    "driver": {"name": "cmkguard", "version": tool_version or "0", "rules": rules}
                 },
                 "results": results,
             }
