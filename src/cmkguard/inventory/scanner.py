@@ -543,13 +543,13 @@ def scan(
         EndpointUnreachableError: the endpoint does not answer.
     """
     # Bad input raises before any AWS call (and before any access is built).
-    _check_session(session)
     explicit = validate_regions(regions) if regions is not None else None
     if explicit is not None and not explicit:
         raise ConfigurationError("regions is empty: name at least one region")
     types = resolve_resource_types(resource_types)
     role_arns = _check_role_arns(role_arns)
     _check_max_workers(max_workers)
+    _check_session(session)
     callback = as_callback(progress)
     owned = not isinstance(session, AwsAccess)
     access = AwsAccess.from_session(session) if not isinstance(session, AwsAccess) else session
