@@ -29,7 +29,8 @@ ACCOUNT = "111122223333"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/audit"
 POLICY = (
     '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-    f'"Principal": {{"AWS": "arn:aws:iam::{ACCOUNT}:root"}}, "Action": "kms:*", "Resource": "*"}}]}}'
+    f'"Principal": {{"AWS": "arn:aws:iam::{ACCOUNT}:root"}}, '
+    '"Action": "kms:*", "Resource": "*"}]}'
 )
 
 # (scan keyword arguments, error class, what the message must name)
@@ -94,7 +95,7 @@ def test_scan_refuses_bad_arguments_before_any_request(
 
 
 def test_scan_refuses_what_is_not_a_session() -> None:
-    with pytest.raises(ConfigurationError, match="session must be a boto3.Session"):
+    with pytest.raises(ConfigurationError, match=r"session must be a boto3\.Session"):
         scan("us-east-1")  # type: ignore[arg-type]
 
 
