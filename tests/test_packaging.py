@@ -36,7 +36,8 @@ def test_classifiers() -> None:
 def test_license() -> None:
     assert PROJECT["project"]["license"] == "Apache-2.0"
     text = (ROOT / "LICENSE").read_text(encoding="utf-8")
-    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text  # the full text, not a pointer to it
     assert (ROOT / "src/cmkguard/py.typed").exists()
 
