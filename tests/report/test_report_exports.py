@@ -125,7 +125,7 @@ def test_asff_findings_validate_with_required_fields(report: AuditReport) -> Non
     )
     custom = export.to_asff(
         report,
-        product_arn="arn:aws:securityhub:eu-west-1:999999999999:product/999999999999/default"
+        product_arn="arn:aws:securityhub:eu-west-1:999999999999:product/999999999999/default",
     )
     assert {f["ProductArn"] for f in custom} == {
         "arn:aws:securityhub:eu-west-1:999999999999:product/999999999999/default"
@@ -166,7 +166,8 @@ def test_dataframe(report: AuditReport) -> None:
     text = [c for c, kind in FINDING_COLUMNS.items() if kind == "string"]
     assert {str(frame[c].dtype) for c in text} == {"string"}  # suppression_reason included
     key_only = frame[frame.resource_arn.isna()]
-    assert not key_only.empty and key_only.target.notna().all()  # key findings name their key
+    assert not key_only.empty
+    assert key_only.target.notna().all()
     assert frame["severity"].max() == "critical"
     assert next(iter(frame.sort_values("severity")["severity"])) == "info"
 

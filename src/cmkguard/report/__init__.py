@@ -7,7 +7,7 @@ OCSF/ASFF/SARIF documents ship in `cmkguard/report/schemas/` (`schema` loads one
 
 ```python
 import cmkguard
-from cmkguard import report as export
+import cmkguard.report as export
 
 audit_report = cmkguard.audit(cmkguard.Inventory())
 sarif = export.to_sarif(audit_report, artifact_uri="cmkguard-report.json")
@@ -27,16 +27,23 @@ from cmkguard.report.frames import (
     report_to_dataframe,
 )
 from cmkguard.report.ocsf import report_to_ocsf as to_ocsf
-from cmkguard.report.sarif import SarifLocation, SarifResult, iac_to_sarif, sarif_log
+from cmkguard.report.sarif import (
+    SarifLocation,
+    SarifResult,
+    github_problems,
+    iac_to_sarif,
+    sarif_log,
+)
 from cmkguard.report.sarif import report_to_sarif as to_sarif
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
+    "BarChart",
     "CSV_COLUMNS",
     "SCHEMAS",
-    "BarChart",
     "SarifLocation",
     "SarifResult",
     "coverage_chart",
+    "github_problems",
     "iac_to_sarif",
     "inventory_to_dataframe",
     "keys_to_dataframe",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from cmkguard._version import __version__
-from cmkguard.auditing.catalogue import FINDING_CATALOGUE, RuleSpec
+from cmkguard.auditing.catalogue import FINDING_CATALOGUE
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
@@ -171,18 +171,13 @@ def _rule_name(rule_id: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^a-zA-Z0-9]+", rule_id) if part)
 
 
-def sarif_rule(
-    rule_id: str,
-    severity: Severity | None = None,
-    *,
-    rules: Mapping[str, RuleSpec] = FINDING_CATALOGUE,
-) -> dict[str, Any]:
+def sarif_rule(rule_id: str, severity: Severity | None = None) -> dict[str, Any]:
     """The SARIF `reportingDescriptor` of a rule: title, rationale, remediation as help.
 
     `severity` is used when the rule is not in `rules` (then the descriptor is still complete
-    and valid, with a generic help text); by default the catalogue's severity is.
+    and valid, with a generic help text); by default the catalogue's (`FINDING_CATALOGUE`) is.
     """
-    spec = rules.get(rule_id)
+    spec = FINDING_CATALOGUE.get(rule_id)
     level = spec.severity if spec else (severity or Severity.MEDIUM)
     title = spec.title if spec else rule_id
     rationale = spec.rationale if spec else title
@@ -215,7 +210,6 @@ def sarif_log(
     category: str | None = None,
     artifacts: Mapping[str, str] | None = None,
     properties: Mapping[str, Any] | None = None,
-    rules: Mapping[str, RuleSpec] = FINDING_CATALOGUE,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run of cmkguard over `results`.
 
@@ -226,8 +220,6 @@ def sarif_log(
             different analyses (the audit, the IaC check, one per account...) apart.
         artifacts: artifact uri -> description, listed in the run's `artifacts`.
         properties: the run's `properties` (the audit puts its KPI completeness there).
-        rules: where rule metadata comes from (a rule id missing from it still gets a valid
-            descriptor).
 
     Returns:
         The log as a JSON-able dict; it validates against the SARIF 2.1.0 schema and follows
@@ -246,7 +238,7 @@ def sarif_log(
                 "version": tool_version or __version__,
                 "semanticVersion": __version__,
                 "informationUri": "https://github.com/cmkguard/cmkguard",
-                "rules": [sarif_rule(rid, severities[rid], rules=rules) for rid in used],
+                "rules": [sarif_rule(rid, severities[rid]) for rid in used],
             }
         },
         "results": [r.to_sarif(index[r.rule_id]) for r in listed],
@@ -503,7 +495,7 @@ def github_problems(log: Mapping[str, Any]) -> list[str]:
     Example:
         >>> import cmkguard
         >>> from cmkguard.report import to_sarif
-        >>> from cmkguard.report.sarif import github_problems
+        >>> from cmkguard.report import github_problems
         >>> github_problems(to_sarif(cmkguard.audit(cmkguard.Inventory())))
         []
     """
