@@ -47,6 +47,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 REGIONS = ("eu-west-1", "us-east-1")
@@ -363,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scan_spec:
         print(json.dumps(_scan(json.loads(args.scan_spec))))
         return 0
-    print(f"{os.cpu_count()} cores, /proc/loadavg {open('/proc/loadavg').read().strip()}")
+    print(f"{os.cpu_count()} cores, /proc/loadavg {Path('/proc/loadavg').read_text().strip()}")
     rows = [row for n in args.members.split(",") for row in _run_scale(int(n), args)]
     print("\nsummary (members, accounts, executor, wall s, scanner MiB, truth, over %, limiter):")
     for r in rows:
