@@ -182,6 +182,10 @@ EXPECTED: dict[str, dict[int, Case]] = {
     "report trend": {
         2: lambda aws, tmp: ["report", "trend", str(tmp / "no-such-dir")],
     },
+    "demo migrate": {
+        # Exit 0 is tests/cli/test_demo_cli.py's (in a process of its own).
+        2: lambda aws, tmp: ["demo", "migrate", "--dir", _write(tmp, "x.json", {})],
+    },
 }
 """Command -> {exit code: argv}. Codes a command cannot return (no gate, nothing to read
 from AWS) have no entry; 0 for `migrate` and `report trend` is tested in their own suites
