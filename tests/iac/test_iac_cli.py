@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
-from tests.iac.conftest import CFN_JSON, CFN_YAML, PLAN, SARIF_SCHEMA
 
 from cmkguard.cli import main
+from tests.iac.conftest import CFN_JSON, CFN_YAML, PLAN, SARIF_SCHEMA
 
 if TYPE_CHECKING:
     import boto3
