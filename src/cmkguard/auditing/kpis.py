@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -87,6 +88,12 @@ def _cov_map(value: Mapping[str, Coverage]) -> Mapping[str, Coverage]:
 
 def _int_map(value: Mapping[str, int]) -> Mapping[str, int]:
     return dict(value)
+
+
+def _rotation_events(
+    value: Iterable[tuple[str, datetime]],
+) -> tuple[tuple[str, datetime], ...]:
+    return tuple(sorted((str(key), at) for key, at in value))
 
 
 def _strs(value: Iterable[str]) -> tuple[str, ...]:
@@ -205,6 +212,11 @@ class Kpis:
     scan_errors: int = 0
     completeness: Completeness = attrs.field(factory=Completeness)
     """What the figures could not see: check `completeness.complete` before trusting them."""
+    automatic_rotations: tuple[tuple[str, datetime], ...] = attrs.field(
+        default=(), converter=_rotation_events
+    )
+    """(key ARN, date) of every completed automatic rotation the scanned customer-managed keys
+    report (KMS `ListKeyRotations`): what `cmkguard.trend` counts per quarter."""
 
     @property
     def cmk_coverage(self) -> float | None:
@@ -217,6 +229,11 @@ class Kpis:
         if self.rotation_applicable == 0:
             return None
         return round(100.0 * self.rotation_compliant / self.rotation_applicable, 2)
+
+    def with_finding_counts(self, findings: Iterable[Finding]) -> Kpis:
+        """The same KPIs with the finding counts of `findings` (for a filtered report)."""
+        counts, suppressed = _finding_counts(findings)
+        return attrs.evolve(self, findings_by_severity=counts, suppressed_findings=suppressed)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the report's ``kpis``)."""
@@ -239,6 +256,10 @@ class Kpis:
             "suppressed_findings": self.suppressed_findings,
             "scan_errors": self.scan_errors,
             "completeness": self.completeness.to_dict(),
+            "automatic_rotations": [
+                {"key_arn": key, "rotation_date": at.isoformat()}
+                for key, at in self.automatic_rotations
+            ],
         }
 
     @classmethod
@@ -262,7 +283,23 @@ class Kpis:
             suppressed_findings=data.get("suppressed_findings", 0),
             scan_errors=data.get("scan_errors", 0),
             completeness=_completeness(data),
+            automatic_rotations=[
+                (e["key_arn"], datetime.fromisoformat(e["rotation_date"]))
+                for e in data.get("automatic_rotations", ())
+            ],
         )
+
+
+def _finding_counts(findings: Iterable[Finding]) -> tuple[dict[str, int], int]:
+    """Unsuppressed findings per severity (most severe first), and the suppressed count."""
+    counts = {s.value: 0 for s in sorted(Severity, reverse=True)}
+    suppressed = 0
+    for f in findings:
+        if f.suppressed:
+            suppressed += 1
+        else:
+            counts[f.severity.value] += 1
+    return counts, suppressed
 
 
 def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation_days: int) -> Kpis:
@@ -275,13 +312,7 @@ def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation
         k for k in inventory.keys.values() if not k.is_aws_managed and k.state != "PendingDeletion"
     ]
     verdicts = [rotation_compliant(k, max_rotation_days) for k in cmks]
-    counts = {s.value: 0 for s in sorted(Severity, reverse=True)}
-    suppressed = 0
-    for f in findings:
-        if f.suppressed:
-            suppressed += 1
-        else:
-            counts[f.severity.value] += 1
+    counts, suppressed = _finding_counts(findings)
     return Kpis(
         resources=len(resources),
         resources_by_key_class={k.value: v for k, v in inventory.counts_by_class().items()},
@@ -296,6 +327,9 @@ def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation
         suppressed_findings=suppressed,
         scan_errors=len(inventory.errors),
         completeness=Completeness.of(inventory),
+        automatic_rotations=[
+            (k.arn, at) for k in cmks if k.rotation for at in k.rotation.automatic_rotations
+        ],
     )
 
 

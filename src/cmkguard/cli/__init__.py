@@ -13,18 +13,27 @@ import sys
 from collections.abc import Sequence
 
 from cmkguard._version import __version__
-from cmkguard.cli._common import EXIT_USAGE, UsageError
+from cmkguard.cli._common import EXIT_USAGE, OneLineParser, UsageError
 from cmkguard.errors import CmkGuardError
 
 __all__ = ["build_parser", "main"]
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMAND_MODULES: tuple[str, ...] = ("scan", "audit", "policy", "migrate", "guardrails", "iac")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "scan",
+    "audit",
+    "policy",
+    "migrate",
+    "guardrails",
+    "iac",
+    "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    # Sub-parsers inherit the class: every usage error anywhere is one line.
+    parser = OneLineParser(
         prog="cmkguard",
         description="AWS encryption-key governance: inventory, key analysis, audit, migration.",
     )

@@ -25,6 +25,8 @@ from cmkguard.errors import InventoryFormatError
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from cmkguard.policy import GrantAnalysis, PolicyAnalysis
 
 __all__ = [
@@ -152,6 +154,10 @@ class EncryptedResource(_JsonValue):
     secondary_keys: tuple[KeyUse, ...] = attrs.field(default=(), converter=_key_uses)
 
 
+def _datetimes(value: Iterable[datetime]) -> tuple[datetime, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class RotationStatus(_JsonValue):
     """A key's rotation, as ``GetKeyRotationStatus`` and ``ListKeyRotations`` report it.
@@ -167,6 +173,9 @@ class RotationStatus(_JsonValue):
     on_demand_start: datetime | None = None
     last_rotation: datetime | None = None
     reason: str | None = None
+    automatic_rotations: tuple[datetime, ...] = attrs.field(default=(), converter=_datetimes)
+    """Dates of the key's completed automatic rotations (`ListKeyRotations` entries with
+    `RotationType` `AUTOMATIC`), oldest first; on-demand rotations are left out."""
 
 
 @attrs.frozen
@@ -492,6 +501,20 @@ class Inventory(_JsonValue):
         """Read an inventory written by `to_json` (`InventoryFormatError` if it is not one;
         `DocumentError` when it is not JSON or is nested absurdly deep)."""
         return cls.from_dict(load_document_json(text, "cmkguard inventory"))
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per resource: ARN, name, type, account, region, key class, key ARN, key
+        alias, key account and state, tags (needs the `pandas` extra)."""
+        from cmkguard.report.frames import inventory_to_dataframe
+
+        return inventory_to_dataframe(self)
+
+    def keys_dataframe(self) -> pd.DataFrame:
+        """One row per key of the scanned accounts: alias, manager, state, rotation (`unknown`
+        when it could not be read), how many resources use it, tags (needs `pandas`)."""
+        from cmkguard.report.frames import keys_to_dataframe
+
+        return keys_to_dataframe(self)
 
     def _repr_html_(self) -> str:
         # Jupyter rendering lives with the other formats in cmkguard.report (imported lazily:

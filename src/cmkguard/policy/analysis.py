@@ -15,7 +15,14 @@ import attrs
 
 from cmkguard._html import table
 from cmkguard.policy._access import evaluate_grant, grant_principals
-from cmkguard.policy._engine import Builder, build, check_account
+from cmkguard.policy._engine import (
+    Builder,
+    build,
+    check_account,
+    check_key_arn,
+    check_org_id,
+    check_trusted,
+)
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS
 from cmkguard.policy._memo import MEMOS
@@ -70,6 +77,14 @@ class PolicyAnalysis:
             )
             object.__setattr__(self, "_builder", b)  # a cache: the analysis stays immutable
         return b
+
+    @property
+    def exact(self) -> bool:
+        """Whether every answer is exact: `False` when the analysis reached its work bound
+        (docs/policy.md, "The bound") and the questions left took the safe side, reporting
+        access (public, external) that a full search might have ruled out. Never the other
+        way: an inexact analysis can over-report, never under-report."""
+        return self._built().evaluator.exact
 
     @property
     def findings(self) -> tuple[PolicyFinding, ...]:
@@ -145,6 +160,7 @@ class PolicyAnalysis:
             "key_account": self.key_account,
             "org_id": self.org_id,
             "is_public": self.is_public,
+            "exact": self.exact,
             "external_access": sorted(self.external_access),
             "principals_allowed": {a: sorted(self.principals_allowed(a)) for a in _SUMMARY_ACTIONS},
             "findings": [f.to_dict() for f in self.findings],
@@ -194,7 +210,9 @@ def analyze_key_policy(
     with a witness request (`PolicyAnalysis.witnesses`).
     """
     key_account = check_account(key_account)
-    trusted = frozenset(trusted_accounts) if trusted_accounts else _NOBODY
+    org_id = check_org_id(org_id)
+    key_arn = check_key_arn(key_arn)
+    trusted = check_trusted(trusted_accounts) if trusted_accounts else _NOBODY
     if isinstance(policy, str):
         # Estates repeat policy texts (every AWS-managed key of a service, module-generated
         # policies): an analysis is immutable, so identical inputs share one.
