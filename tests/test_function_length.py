@@ -33,6 +33,7 @@ LONG = {
     "migrate/guardrail_plan.py:_key_policy_checks": "to split: issue 14 (guardrails)",
     "policy/_access.py:_wildcard": "to split: issue 9 (policy); the hot path, measure first",
     "policy/_explain.py:_statement_findings": "to split: issue 9 (policy)",
+    "policy/_solver.py:_bfs": "to split: issue 9 (policy): the reference search loop",
     "report/ocsf.py:finding_to_ocsf": _DECLARATIVE + " (one OCSF event)",
     "testing/_moto.py:aws_managed_key_policy": _DECLARATIVE + " (AWS's key policy)",
     "testing/_org.py:seed_organization": "to split: issue 11 (org seeding)",
