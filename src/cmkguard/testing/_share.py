@@ -13,8 +13,8 @@ with `aws/rds`. AWS instead:
   `kms:CreateGrant`: RDS acts for the caller).
 
 `refusal` runs in the middleware before moto sees the request and answers what AWS would; an
-allowed cross-account copy marks the source for this request's thread, and the patched
-`get_snapshot` reads it from the owner's backend.
+allowed cross-account copy marks the source for this request's thread, and moto's patched
+`get_snapshot` reads it from the owner's backend (`shared_source`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from cmkguard.testing import _moto
 
-__all__ = ["SHARE_OPERATIONS", "error_response", "patched_get_snapshot", "refusal"]
+__all__ = ["SHARE_OPERATIONS", "error_response", "refusal", "shared_source"]
 
 SHARE_OPERATIONS = frozenset(
     {
@@ -143,17 +143,13 @@ def refusal(
     return ("InvalidParameterValue", message) if message else ("", "")
 
 
-def patched_get_snapshot(
-    original: Any, self: Any, identifier: str, resource_type: Any, not_found: Any
-) -> Any:
-    """moto's `RDSBackend.get_snapshot`, reading an allowed shared source from its owner."""
-    if getattr(_SHARED, "arn", None) == identifier:
-        parts = identifier.split(":")
-        cluster = parts[5] == "cluster-snapshot"
-        snapshot = _snapshot(parts[4], parts[3], parts[6], cluster)
-        if snapshot is not None:
-            return snapshot
-    return original(self, identifier, resource_type, not_found)
+def shared_source(identifier: str) -> Any | None:
+    """The other account's snapshot an allowed copy of this thread's request reads, if any
+    (moto's `RDSBackend.get_snapshot` looks ARNs up in the caller's account only)."""
+    if getattr(_SHARED, "arn", None) != identifier:
+        return None
+    parts = identifier.split(":")
+    return _snapshot(parts[4], parts[3], parts[6], parts[5] == "cluster-snapshot")
 
 
 def error_response(start_response: Any, code: str, message: str) -> list[bytes]:
