@@ -95,9 +95,7 @@ def _expiry(expires: datetime | date | str | None) -> str | None:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def share_statements(
-    account: str, region: str, expires: str | None = None
-) -> list[dict[str, Any]]:
+def share_statements(account: str, region: str, expires: str | None = None) -> list[dict[str, Any]]:
     """The key-policy statements a share adds: read and RDS grants, time-bounded if asked."""
     statements = cross_account_read_statements(
         [account], service="rds", region=region, sid_prefix=share_sid_prefix(account)
@@ -428,7 +426,9 @@ def plan_snapshot_share(
     policy_ok = _plan_key_policies(plan, keys, until)
     for resource, target, cluster in shared:
         plan.add(_attribute_step(resource, target, cluster, account, add=True, n="10"))
-        plan.add(_attribute_step(resource, target, cluster, account, add=False, n="90"), rollback=True)
+        plan.add(
+            _attribute_step(resource, target, cluster, account, add=False, n="90"), rollback=True
+        )
     if policy_ok and shared and until is None:
         plan.note(
             "share-expiry",
@@ -465,7 +465,9 @@ def _plan_key_policies(plan: _Share, keys: Mapping[str, KmsKey], until: str | No
             plan.block("share-key-policy", cmk.arn, f"the key policy is not JSON: {exc}")
             ok = False
             continue
-        merged = _with_statements(current, share_statements(plan.account, cmk.region, until), prefix)
+        merged = _with_statements(
+            current, share_statements(plan.account, cmk.region, until), prefix
+        )
         if not _check_policy_change(plan, cmk, cmk.policy, merged):
             ok = False
             continue
@@ -551,7 +553,9 @@ def plan_shared_snapshot_copy(
     try:
         key_arn = parse_arn(key)
     except ValueError:
-        raise ConfigurationError(f"key {key!r} must be a key ARN of the receiving account") from None
+        raise ConfigurationError(
+            f"key {key!r} must be a key ARN of the receiving account"
+        ) from None
     if key_arn.service != "kms" or not key_arn.resource.startswith("key/"):
         raise ConfigurationError(f"key {key!r} must be a key ARN of the receiving account")
     steps: list[MigrationStep] = []
@@ -581,8 +585,10 @@ def plan_shared_snapshot_copy(
             },
             resource_arn=arn,
             description=f"copy the shared {name} from account {parsed.account} onto {key}",
-            adopt={"probe": "db-cluster-snapshot" if snap != "DBSnapshot" else "db-snapshot",
-                   "id": target},
+            adopt={
+                "probe": "db-cluster-snapshot" if snap != "DBSnapshot" else "db-snapshot",
+                "id": target,
+            },
         )
         wait = MigrationStep(
             id=f"receive/{target}/02-wait",
