@@ -33,11 +33,10 @@ from cmkguard.migrate.share import (
 
 __all__ = ["register_share"]
 
-_Register = argparse._SubParsersAction[argparse.ArgumentParser]
-
 
 def register_share(
-    sub: _Register, add_output_level: Callable[[argparse.ArgumentParser], None]
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_output_level: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     """Register the three sharing actions under `cmkguard migrate`."""
     p = sub.add_parser(
