@@ -259,7 +259,8 @@ def test_revocation_from_a_later_scan_keeps_other_statements(estate: Estate) -> 
     kms.put_key_policy(KeyId=estate.key_arn, PolicyName="default", Policy=json.dumps(policy))
     # The share plan's own rollback sees the policy changed and stops before touching it.
     stale = _run(plan.rollback_plan(), estate.source)  # type: ignore[arg-type]
-    assert stale.state is RunState.FAILED and stale.error_code == "SourceChanged"
+    assert stale.state is RunState.FAILED
+    assert stale.error_code == "SourceChanged"
     revoke = cmkguard.plan_share_revocation(
         _scan(estate), estate.cmk_snapshot, to_account=TARGET, key="alias/share"
     )
@@ -280,7 +281,8 @@ def test_a_policy_changed_after_planning_stops_the_share(estate: Estate) -> None
         KeyId=estate.key_arn, PolicyName="default", Policy=json.dumps(policy)
     )
     report = _run(plan, estate.source)
-    assert report.state is RunState.FAILED and report.error_code == "SourceChanged"
+    assert report.state is RunState.FAILED
+    assert report.error_code == "SourceChanged"
     assert _restore_values(estate.source, "billing-q4") == []
 
 
@@ -290,7 +292,8 @@ def test_dry_run_sends_nothing(estate: Estate) -> None:
     )
     recorder = Recorder(estate.source)
     report = cmkguard.execute(plan, estate.source, journal=MemoryJournal())
-    assert report.dry_run and recorder.calls == []
+    assert report.dry_run
+    assert recorder.calls == []
     assert cmkguard.MigrationPlan.from_json(plan.to_json()) == plan
 
 
@@ -444,7 +447,9 @@ def test_cli_share_writes_a_plan_and_rejects_bad_input(
     ):
         assert main([*base, *extra]) == 2
         err = capsys.readouterr().err
-        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert message in err
+        assert "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
     unknown = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:nope"
     args = ["migrate", "share", unknown, "--from-inventory", str(saved)]
     assert main([*args, "--to-account", TARGET, "--key", "alias/share"]) == 2
