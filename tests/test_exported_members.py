@@ -50,7 +50,6 @@ INCLUDED_PRIVATE_MEMBERS = frozenset({"__version__"})
 PENDING_SHADOWS = {
     ("cmkguard.auditing", "catalogue"): "issue 13 (reports): one catalogue name",
     ("cmkguard.auditing", "diff"): "issue 13 (reports): diff.py -> changes.py",
-    ("cmkguard.migrate", "execute"): "issue 12 (migrate): the execute module vs the function",
 }
 """Names that still hide a submodule, fixed by an issue in flight (strict: delete when fixed)."""
 

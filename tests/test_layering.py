@@ -70,7 +70,7 @@ TIERS = {
     "cmkguard.inventory.scanner": ORCHESTRATION,
     "cmkguard.org.scanner": ORCHESTRATION,
     "cmkguard.migrate._convert": VALUES,  # the plan values' JSON converter (imports only errors)
-    "cmkguard.migrate.execute": ORCHESTRATION,
+    "cmkguard.migrate.executor": ORCHESTRATION,
 }
 """Tiers that the module name does not tell (every other module is `core`)."""
 

@@ -24,7 +24,7 @@ def test_planner_module_imports_no_aws_and_no_io(name: str) -> None:
     roots = {m.split(".")[0] for m in imported}
     assert not roots & {"boto3", "botocore", "os", "pathlib", "socket", "urllib", "subprocess"}
     assert not any(
-        m.startswith(("cmkguard.aws", "cmkguard.testing", "cmkguard.migrate.execute"))
+        m.startswith(("cmkguard.aws", "cmkguard.testing", "cmkguard.migrate.executor"))
         for m in imported
     )
     calls = {

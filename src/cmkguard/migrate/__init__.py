@@ -5,14 +5,14 @@ recording progress in a `Journal` so it resumes after a crash. `capture_settings
 RDS settings than a saved scan holds, for `plan_migration(..., source_settings=...)`.
 
 Modules: `model` (the values), `plan` and the `_*_paths` recipes (pure planning), `preflight`
-(pure checks), `journal`, `execute` (orchestration), and the AWS edges `aws_ops` (calls,
+(pure checks), `journal`, `executor` (orchestration), and the AWS edges `aws_ops` (calls,
 waiters, probes) and `aws_settings` (describe records).
 """
 
 from __future__ import annotations
 
 from cmkguard.migrate.aws_settings import capture_settings
-from cmkguard.migrate.execute import (
+from cmkguard.migrate.executor import (
     ExecutionReport,
     ProgressEvent,
     RunState,

@@ -1,7 +1,7 @@
 """The AWS side of executing a migration plan: calls, waiters, adoption probes, secret moves.
 
-:mod:`cmkguard.migrate.execute` decides *what* to do; this module is the only place that talks
-to botocore for it, and it turns every botocore failure into :class:`CallFailed` (code + message)
+`cmkguard.migrate.executor` decides *what* to do; this module is the only place that talks
+to botocore for it, and it turns every botocore failure into `CallFailed` (code + message)
 so the executor never handles a raw botocore exception.
 """
 

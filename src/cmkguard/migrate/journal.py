@@ -13,7 +13,7 @@ Two optional methods make a journal safer, and both built-in journals have them:
   `<journal>.lock`, which the OS releases when the process exits or crashes; threads of one
   process are refused too (each run opens its own lock file description).
 * `append_log(record)`: the append-only execution log of every real run (JSON lines, see
-  `cmkguard.migrate.execute`). `JsonFileJournal` writes `<journal stem>.log.jsonl` next to it.
+  `cmkguard.migrate.executor`). `JsonFileJournal` writes `<journal stem>.log.jsonl` next to it.
 """
 
 from __future__ import annotations
