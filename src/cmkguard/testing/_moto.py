@@ -41,6 +41,7 @@ __all__ = [
     "replica_arn",
     "resolve_key_arn",
     "secretsmanager_backend",
+    "set_shared_source_lookup",
     "uninstall_patches",
 ]
 
@@ -412,10 +413,23 @@ def _patched_restore_cluster(self: Any, from_snapshot_id: str, overrides: Any) -
     return _saved["restore_cluster"](self, from_snapshot_id, overrides)
 
 
-def _patched_get_snapshot(self: Any, identifier: str, *args: Any, **kwargs: Any) -> Any:
-    from cmkguard.testing import _share  # imports this module
+# Set by cmkguard.testing._share (which imports this module): the other account's snapshot an
+# allowed cross-account copy reads, or None.
+def _no_shared_source(_identifier: str) -> Any:
+    return None
 
-    found = _share.shared_source(identifier)
+
+_shared_source: Callable[[str], Any] = _no_shared_source
+
+
+def set_shared_source_lookup(lookup: Callable[[str], Any]) -> None:
+    """Let `get_snapshot` read an allowed shared snapshot from its owner (see `_share`)."""
+    global _shared_source
+    _shared_source = lookup
+
+
+def _patched_get_snapshot(self: Any, identifier: str, *args: Any, **kwargs: Any) -> Any:
+    found = _shared_source(identifier)
     return found if found is not None else _saved["get_snapshot"](self, identifier, *args, **kwargs)
 
 

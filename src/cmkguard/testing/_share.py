@@ -152,6 +152,9 @@ def shared_source(identifier: str) -> Any | None:
     return _snapshot(parts[4], parts[3], parts[6], parts[5] == "cluster-snapshot")
 
 
+_moto.set_shared_source_lookup(shared_source)
+
+
 def error_response(start_response: Any, code: str, message: str) -> list[bytes]:
     """RDS's (query protocol) error document, as botocore parses it."""
     text = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
