@@ -69,7 +69,6 @@ VALUE_MODULE_NAMES = frozenset({"values", "model", "finding"})
 TIERS = {
     "cmkguard.inventory.scanner": ORCHESTRATION,
     "cmkguard.org.scanner": ORCHESTRATION,
-    "cmkguard.migrate._convert": VALUES,  # the plan values' JSON converter (imports only errors)
     "cmkguard.migrate.executor": ORCHESTRATION,
 }
 """Tiers that the module name does not tell (every other module is `core`)."""

@@ -21,6 +21,14 @@ from cmkguard.auditing import (
     audit,
     diff,
 )
+from cmkguard.auditing.history import (
+    AuditHistory,
+    AuditStore,
+    DirectoryStore,
+    HistoryError,
+    HistoryProblem,
+    audit_history,
+)
 from cmkguard.auditing.org import (
     AccountCoverage,
     Dependent,
@@ -30,6 +38,13 @@ from cmkguard.auditing.org import (
     OutsideAccess,
     UnreadAccount,
     organization_view,
+)
+from cmkguard.auditing.trend import (
+    ControlPassRate,
+    RemediationTime,
+    Trend,
+    TrendPoint,
+    trend,
 )
 from cmkguard.aws.access import AwsAccess
 from cmkguard.aws.ratelimit import DEFAULT_RATE_LIMITS, Rate, RateLimits
@@ -134,6 +149,7 @@ from cmkguard.policy import (
     compare_key_policies,
     parse_key_policy,
 )
+from cmkguard.report.trend import LineChart, trend_chart, trend_dataframe, trend_html, trend_table
 from cmkguard.resources import ResourceType, get_resource_type
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, OrgId, Region, ResourceArn, ResourceTypeName
@@ -146,9 +162,11 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "AccountResult",
     "AccountTarget",
     "AuditDiff",
+    "AuditHistory",
     "AuditPolicy",
     "AuditPolicyError",
     "AuditReport",
+    "AuditStore",
     "AwsAccess",
     "AwsAccessError",
     "ChangeWitness",
@@ -156,10 +174,12 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "Completeness",
     "Condition",
     "ConfigurationError",
+    "ControlPassRate",
     "DEFAULT_RATE_LIMITS",
     "Denial",
     "DenyEscape",
     "Dependent",
+    "DirectoryStore",
     "DocumentError",
     "Effect",
     "EncryptedResource",
@@ -171,6 +191,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "Grant",
     "GrantAnalysis",
     "GrantView",
+    "HistoryError",
+    "HistoryProblem",
     "IacInputError",
     "IacReport",
     "Inventory",
@@ -187,6 +209,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "KeyUse",
     "KmsKey",
     "Kpis",
+    "LineChart",
     "MigrationError",
     "MigrationOptions",
     "MigrationPlan",
@@ -219,6 +242,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "Rate",
     "RateLimits",
     "Region",
+    "RemediationTime",
     "ResourceArn",
     "ResourceType",
     "ResourceTypeName",
@@ -237,6 +261,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "StepResult",
     "StepStatus",
     "Suppression",
+    "Trend",
+    "TrendPoint",
     "UnknownRegionError",
     "UnknownResourceTypeError",
     "UnreadAccount",
@@ -245,6 +271,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "analyze_grants",
     "analyze_key_policy",
     "audit",
+    "audit_history",
     "capture_settings",
     "check_iac",
     "compare_key_policies",
@@ -263,4 +290,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "plan_snapshot_share",
     "scan",
     "scan_organization",
+    "trend",
+    "trend_chart",
+    "trend_dataframe",
+    "trend_html",
+    "trend_table",
 ]

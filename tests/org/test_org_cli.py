@@ -5,6 +5,8 @@ filters and role options reach discovery, bad input is one line and exit 2."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -31,11 +33,17 @@ def _endpoint(org: EmulatedOrganization, monkeypatch: pytest.MonkeyPatch) -> lis
 
 
 def test_scan_json_names_covered_and_unread_accounts(
-    org: EmulatedOrganization, endpoint: list[str], tmp_path: Path
+    org: EmulatedOrganization,
+    endpoint: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "org.json"
     code = main(["scan", *endpoint, "--format", "json", "-o", str(out)])
-    assert code != 2
+    assert code == 3  # an account could not be read: incomplete (the suspended one is not a gap)
+    err = capsys.readouterr().err
+    assert "incomplete scan: 1 thing(s) could not be read" in err
+    assert f"{org.truth.unassumable[0]}/" in err
     inventory = cmkguard.Inventory.from_json(out.read_text())
     truth = org.truth
     assert set(inventory.accounts) == set(truth.readable)
@@ -98,7 +106,7 @@ def test_exclude_account_and_wrong_external_id(
     args += ["--exclude-account", truth.unassumable[0], "--role-name", AUDIT_ROLE]
     args += ["--role-chain", org.hub_role_arn, "--external-id", "wrong", "--retry-failed", "1"]
     code = main([*args, "--format", "json", "-o", str(out)])
-    assert code != 2
+    assert code == 3
     inventory = cmkguard.Inventory.from_json(out.read_text())
     assert inventory.organization is not None
     assert inventory.organization.unread == (member,)
@@ -113,7 +121,7 @@ def test_audit_shows_the_organisation_view(
 ) -> None:
     view_file = tmp_path / "view.json"
     code = main(["audit", *endpoint, "--org-view", str(view_file)])
-    assert code != 2
+    assert code == 3  # no --fail-on gate; the account without a role is a gap
     out = capsys.readouterr().out
     truth = org.truth
     assert f"ORGANISATION {truth.org_id}" in out
@@ -131,6 +139,50 @@ def test_audit_shows_the_organisation_view(
         assert {d["resource_arn"] for d in dependents[key]["dependents"]} == readable
 
 
+@pytest.mark.parametrize("command", ["scan", "audit"])
+def test_unread_accounts_exit_3_unless_allowed(
+    org: EmulatedOrganization,
+    endpoint: list[str],
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Only the account whose role cannot be assumed: its gap is on stderr, exit 3, and 0 with
+    `--allow-incomplete`; a suspended account alone is reported, not a gap."""
+    (unassumable,) = org.truth.unassumable
+    (suspended,) = org.truth.suspended
+    only = [command, *endpoint, "--account", unassumable, "--format", "json", "-o", "-"]
+    assert main(only) == 3
+    err = capsys.readouterr().err
+    assert f"{unassumable}/" in err
+    assert "exit 3 (--allow-incomplete accepts it)" in err
+    assert main([*only, "--allow-incomplete"]) == 0
+    assert "accepted (--allow-incomplete)" in capsys.readouterr().err
+    with_suspended = [command, *endpoint, "--account", f"{org.truth.key_account},{suspended}"]
+    assert main([*with_suspended, "--types", "secretsmanager:secret", "-o", "-"]) == 0
+
+
+def test_an_unreachable_dask_scheduler_is_one_line_and_exit_2(
+    org: EmulatedOrganization, endpoint: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A closed local port: refused at once, before any AWS request (no 10 s client timeout)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    org.record_requests()
+    started = time.monotonic()
+    try:
+        code = main(["scan", *endpoint, "--dask", f"tcp://127.0.0.1:{port}"])
+    finally:
+        org.record_requests(False)
+    elapsed = time.monotonic() - started
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--dask tcp://127.0.0.1:{port}: cannot reach the scheduler" in err
+    assert "\n" not in err
+    assert org.request_log() == ()
+    assert elapsed < 5  # bounded: the probe, not distributed's connect-retry loop
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -141,6 +193,7 @@ def test_audit_shows_the_organisation_view(
         (["--organization", "--rate-limit", "rds=-1"], "positive numbers"),
         (["--organization", "--accounts-in-flight", "0"], "at least 1"),
         (["--organization", "--retry-failed", "-1"], "0 or more"),
+        (["--organization", "--dask", "tcp://127.0.0.1"], "expected a scheduler address"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(

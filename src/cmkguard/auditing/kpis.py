@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -87,6 +88,12 @@ def _cov_map(value: Mapping[str, Coverage]) -> Mapping[str, Coverage]:
 
 def _int_map(value: Mapping[str, int]) -> Mapping[str, int]:
     return dict(value)
+
+
+def _rotation_events(
+    value: Iterable[tuple[str, datetime]],
+) -> tuple[tuple[str, datetime], ...]:
+    return tuple(sorted((str(key), at) for key, at in value))
 
 
 def _strs(value: Iterable[str]) -> tuple[str, ...]:
@@ -205,6 +212,11 @@ class Kpis:
     scan_errors: int = 0
     completeness: Completeness = attrs.field(factory=Completeness)
     """What the figures could not see: check `completeness.complete` before trusting them."""
+    automatic_rotations: tuple[tuple[str, datetime], ...] = attrs.field(
+        default=(), converter=_rotation_events
+    )
+    """(key ARN, date) of every completed automatic rotation the scanned customer-managed keys
+    report (KMS `ListKeyRotations`): what `cmkguard.trend` counts per quarter."""
 
     @property
     def cmk_coverage(self) -> float | None:
@@ -239,6 +251,10 @@ class Kpis:
             "suppressed_findings": self.suppressed_findings,
             "scan_errors": self.scan_errors,
             "completeness": self.completeness.to_dict(),
+            "automatic_rotations": [
+                {"key_arn": key, "rotation_date": at.isoformat()}
+                for key, at in self.automatic_rotations
+            ],
         }
 
     @classmethod
@@ -262,6 +278,10 @@ class Kpis:
             suppressed_findings=data.get("suppressed_findings", 0),
             scan_errors=data.get("scan_errors", 0),
             completeness=_completeness(data),
+            automatic_rotations=[
+                (e["key_arn"], datetime.fromisoformat(e["rotation_date"]))
+                for e in data.get("automatic_rotations", ())
+            ],
         )
 
 
@@ -296,6 +316,9 @@ def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation
         suppressed_findings=suppressed,
         scan_errors=len(inventory.errors),
         completeness=Completeness.of(inventory),
+        automatic_rotations=[
+            (k.arn, at) for k in cmks if k.rotation for at in k.rotation.automatic_rotations
+        ],
     )
 
 

@@ -19,7 +19,15 @@ from cmkguard.errors import CmkGuardError
 __all__ = ["build_parser", "main"]
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMAND_MODULES: tuple[str, ...] = ("scan", "audit", "policy", "migrate", "guardrails", "iac")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "scan",
+    "audit",
+    "policy",
+    "migrate",
+    "guardrails",
+    "iac",
+    "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

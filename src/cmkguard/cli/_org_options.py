@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -37,6 +38,10 @@ __all__ = ["add_org_arguments", "check_org_arguments", "org_scan_from_args", "pa
 
 LOCAL_DASK = "local"
 """``--dask local``: start a `LocalCluster` of worker processes on this machine."""
+_DASK_CONNECT_SECONDS = 10
+"""How long `distributed.Client` may take to reach a scheduler that accepts connections."""
+_DASK_PROBE_SECONDS = 3.0
+"""How long the TCP probe of ``--dask ADDRESS`` waits (a closed port answers at once)."""
 
 
 def add_org_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +166,37 @@ def _note(message: str) -> None:
     print(f"cmkguard: {message}", file=sys.stderr)
 
 
+def _probe_dask_scheduler(address: str) -> None:
+    """Fail in seconds, before any AWS call, when nothing listens at ``--dask ADDRESS``.
+
+    `distributed.Client` retries a refused connection until its timeout; a plain TCP connect
+    tells a closed port or an unknown host at once. Only ``tcp://`` and ``tls://`` addresses
+    (and bare ``host:port``) are probed; other transports are left to `distributed`.
+    """
+    if address == LOCAL_DASK:
+        return
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError as exc:
+        raise MissingExtraError("distributed", "dask") from exc
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            return
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"--dask {address!r}: expected a scheduler address like tcp://HOST:8786, or local"
+        ) from None
+    try:
+        with socket.create_connection((host, int(port)), timeout=_DASK_PROBE_SECONDS):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"--dask {address}: cannot reach the scheduler ({exc.strerror or exc})"
+        ) from None
+
+
 @contextmanager
 def _dask_executor(address: str) -> Iterator[Any]:
     try:
@@ -177,7 +213,7 @@ def _dask_executor(address: str) -> Iterator[Any]:
             yield client.get_executor()
         return
     try:
-        client = distributed.Client(address, timeout="10s")
+        client = distributed.Client(address, timeout=f"{_DASK_CONNECT_SECONDS}s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
     with client:
@@ -273,6 +309,8 @@ def org_scan_from_args(args: argparse.Namespace, demo_regions: Sequence[str]) ->
     if args.retry_failed < 0:
         raise UsageError("--retry-failed must be 0 or more")
     limits = parse_rate_limits(args.rate_limit)
+    if args.dask:
+        _probe_dask_scheduler(args.dask)
     if args.demo:
         if args.profile or args.endpoint_url:
             raise UsageError("--demo scans an emulated organisation: drop --profile/--endpoint-url")

@@ -35,6 +35,7 @@ __all__ = [
     "AWS_MANAGED_ROTATION",
     "KEY_READS",
     "assemble_key",
+    "automatic_rotation_dates",
     "describe_key",
     "key_from_metadata",
     "list_aliases",
@@ -164,13 +165,25 @@ def newest_rotation(entries: Iterable[Mapping[str, Any]]) -> datetime | None:
     return max(dates, default=None)
 
 
-def _last_rotation(client: Any, metadata: Mapping[str, Any]) -> datetime | None:
+def automatic_rotation_dates(entries: Iterable[Mapping[str, Any]]) -> tuple[datetime, ...]:
+    """The dates of the `AUTOMATIC` entries of `ListKeyRotations`, oldest first."""
+    return tuple(
+        sorted(
+            e["RotationDate"]
+            for e in entries
+            if e.get("RotationType") == "AUTOMATIC" and isinstance(e.get("RotationDate"), datetime)
+        )
+    )
+
+
+def _rotation_history(client: Any, metadata: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The key's `ListKeyRotations` entries (`None`: no history to read)."""
     if rotation_applies(metadata) is not None:
         return None  # no history to read: KMS refuses the call for such keys
     if metadata.get("KeyState", "") in _NO_ROTATION_STATES:
         return None
     try:
-        return newest_rotation(
+        return list(
             iter_items(client, "ListKeyRotations", "Rotations", {"KeyId": metadata["KeyId"]})
         )
     except bx.ClientError as exc:
@@ -208,7 +221,7 @@ both rotation reads make no request for a key that rotation does not apply to.""
 def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:
     """One of :data:`KEY_READS` for the key ``metadata`` describes (raises on failure).
 
-    Returns the tags dict, the :class:`RotationStatus`, the last rotation date (or ``None``),
+    Returns the tags dict, the `RotationStatus`, the rotation history entries (or `None`),
     the policy text, or the grants tuple.
     """
     key_id = metadata["KeyId"]
@@ -220,7 +233,7 @@ def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:
     if operation == "GetKeyRotationStatus":
         return _rotation(client, metadata)
     if operation == "ListKeyRotations":
-        return _last_rotation(client, metadata)
+        return _rotation_history(client, metadata)
     if operation == "GetKeyPolicy":
         return client.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
     if operation == "ListGrants":
@@ -237,9 +250,13 @@ def assemble_key(
     if metadata.get("KeyManager") == "AWS":
         return key_from_metadata(metadata, aliases, rotation=AWS_MANAGED_ROTATION)
     rotation: RotationStatus | None = values.get("GetKeyRotationStatus")
-    last = values.get("ListKeyRotations")
-    if rotation is not None and last is not None:
-        rotation = attrs.evolve(rotation, last_rotation=last)
+    history = values.get("ListKeyRotations")
+    if rotation is not None and history:
+        rotation = attrs.evolve(
+            rotation,
+            last_rotation=newest_rotation(history),
+            automatic_rotations=automatic_rotation_dates(history),
+        )
     return key_from_metadata(
         metadata,
         aliases,

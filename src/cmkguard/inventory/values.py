@@ -152,6 +152,10 @@ class EncryptedResource(_JsonValue):
     secondary_keys: tuple[KeyUse, ...] = attrs.field(default=(), converter=_key_uses)
 
 
+def _datetimes(value: Iterable[datetime]) -> tuple[datetime, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class RotationStatus(_JsonValue):
     """A key's rotation, as ``GetKeyRotationStatus`` and ``ListKeyRotations`` report it.
@@ -167,6 +171,9 @@ class RotationStatus(_JsonValue):
     on_demand_start: datetime | None = None
     last_rotation: datetime | None = None
     reason: str | None = None
+    automatic_rotations: tuple[datetime, ...] = attrs.field(default=(), converter=_datetimes)
+    """Dates of the key's completed automatic rotations (`ListKeyRotations` entries with
+    `RotationType` `AUTOMATIC`), oldest first; on-demand rotations are left out."""
 
 
 @attrs.frozen

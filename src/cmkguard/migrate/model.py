@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import attrs
 
+from cmkguard._convert import Converter
 from cmkguard._html import table
 from cmkguard.errors import ConfigurationError, PlanFormatError, PlanIntegrityError
-from cmkguard.migrate._convert import structure, unstructure
 
 __all__ = [
     "GENERATED_PASSWORD",
@@ -88,6 +88,10 @@ class PreflightLevel(enum.StrEnum):
 
 
 _E = TypeVar("_E", bound=enum.Enum)
+
+_CONVERTER = Converter(PlanFormatError)
+"""The plan values' JSON converter (the library's one generic converter): an unknown field is a
+`PlanFormatError` naming its JSON path, as is every wrongly typed or missing one."""
 
 GENERATED_PASSWORD = "<generated at execution time; never logged or stored>"
 """Placeholder the executor replaces with a fresh random password (ManageMasterUserPassword off).
@@ -174,13 +178,14 @@ class MigrationOptions:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        data: dict[str, Any] = unstructure(self)
+        data: dict[str, Any] = _CONVERTER.unstructure(self)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MigrationOptions:
         """Rebuild from `to_dict` output (unknown fields are a `PlanFormatError`)."""
-        return structure(cls, data, "options")
+        options: MigrationOptions = _CONVERTER.structure(cls, data, "options")
+        return options
 
 
 @attrs.frozen
@@ -204,13 +209,14 @@ class PreflightItem:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        data: dict[str, Any] = unstructure(self)
+        data: dict[str, Any] = _CONVERTER.unstructure(self)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PreflightItem:
         """Rebuild from `to_dict` output."""
-        return structure(cls, data, "preflight item")
+        item: PreflightItem = _CONVERTER.structure(cls, data, "preflight item")
+        return item
 
 
 @attrs.frozen
@@ -255,7 +261,7 @@ class MigrationStep:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the canonical form the fingerprint hashes)."""
-        data: dict[str, Any] = unstructure(self)
+        data: dict[str, Any] = _CONVERTER.unstructure(self)
         data["params"] = _jsonable(self.params)
         data["adopt"] = _jsonable(self.adopt)
         return data
@@ -263,7 +269,8 @@ class MigrationStep:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "step") -> MigrationStep:
         """Rebuild from `to_dict` output."""
-        return structure(cls, data, where)
+        step: MigrationStep = _CONVERTER.structure(cls, data, where)
+        return step
 
     def request_text(self) -> str:
         """``service.Operation(params)`` as it would be sent (JSON-encoded parameters)."""
@@ -460,7 +467,7 @@ class MigrationPlan:
         if signature is not None and not isinstance(signature, str):
             raise PlanFormatError("signature", "expected a string")
         body = {k: v for k, v in data.items() if k not in _HEADER_FIELDS}
-        plan = structure(cls, body, "plan")
+        plan: MigrationPlan = _CONVERTER.structure(cls, body, "plan")
         legacy = version == 1
         expected = plan._steps_fingerprint if legacy else plan.fingerprint
         if stored != expected:

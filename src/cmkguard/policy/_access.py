@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import attrs
+
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy._context import Caller
 from cmkguard.policy._exact import (
@@ -19,6 +21,7 @@ from cmkguard.policy._exact import (
     GrantResult,
     Literal,
     PrincipalTest,
+    digit_runs,
     entity_of_account,
     principal_test,
     worst,
@@ -250,13 +253,33 @@ def _wildcard(
         ask(fresh, _goals(ev, ip=True, network=False), "*", "network-restricted")
     for org in sorted(u.orgs):
         ask(ev.fresh_callers(org=org), _goals_without_orgs(ev), org, "cross-account")
+    mentioned = mentioned_accounts(allow, denies)
+    # Accounts that neither this Allow nor its Denies mention, and that no principal ARN or
+    # pattern of the policy names, are alike for this grant (renaming one into another maps
+    # every request of one to a request of the other, with the same outcome): the first
+    # one's answer, renamed, is every other one's. This keeps a policy naming many accounts
+    # linear in its statements instead of quadratic.
+    alike: dict[str, tuple[str, AccessWitness | None]] = {}
     for partition, account in u.literal_accounts():
         if (partition, account) == (s.key_partition, s.key_account):
             ask(ev.callers_of(partition, account), (), s.key_account, "same-account")
             continue
-        callers = ev.callers_of(partition, account)
         arns = sorted(u.arns.get((partition, account), ()))
         patterns = sorted(u.arn_patterns.get((partition, account), ()))
+        entity = entity_of_account(partition, account, s)
+        if account not in mentioned and not arns and not patterns:
+            seen = alike.get(partition)
+            if seen is not None:
+                if seen[1] is not None:
+                    witnesses.append(_renamed(seen[1], seen[0], account, entity))
+                    verdicts.append("cross-account")
+                    entities.add(entity)
+                continue
+        callers = ev.callers_of(partition, account)
+        if account not in mentioned and not arns and not patterns:
+            got = ask(callers, (), entity, "cross-account")
+            alike[partition] = (account, witnesses[-1] if got else None)
+            continue
         generic: list[Literal] = []
         if arns:
             label = "another principal"
@@ -286,9 +309,18 @@ def _wildcard(
             )
     services = ev.service_callers()
     external_sources = sorted(a for p, a in u.literal_accounts() if a != s.key_account)
+    first_source: tuple[str, AccessWitness | None] | None = None
     for account in dict.fromkeys(external_sources):
+        if account not in mentioned and first_source is not None:
+            if first_source[1] is not None:  # alike, as above
+                witnesses.append(_renamed(first_source[1], first_source[0], account, account))
+                verdicts.append("cross-account")
+                entities.add(account)
+            continue
         src = (Pred("aws:sourceaccount", "StringEquals", (account,), label="source account"), True)
-        ask(services, [src], account, "cross-account")
+        got = ask(services, [src], account, "cross-account")
+        if account not in mentioned:
+            first_source = (account, witnesses[-1] if got else None)
     for arn in sorted(u.source_arns):
         parts = arn.split(":", 5)
         if len(parts) == 6 and parts[4] == s.key_account:
@@ -306,6 +338,40 @@ def _wildcard(
         frozenset(entities),
         tuple(witnesses),
         () if verdict else tuple(sorted(blockers)),
+    )
+
+
+def mentioned_accounts(allow: Compiled, denies: Sequence[Compiled]) -> frozenset[str]:
+    """Every account id the statements name: in a principal, or as 12 digits in a condition
+    value (an ARN, an account key, a policy variable's text)."""
+    out: set[str] = set()
+    for c in (allow, *denies):
+        for t in c.tests:
+            if t.account is not None:
+                out.add(t.account)
+            out.update(digit_runs(t.principal.value))
+        for p in c.preds:
+            for v in p.values:
+                out.update(digit_runs(v))
+    return frozenset(out)
+
+
+def _renamed(w: AccessWitness, old: str, new: str, entity: str) -> AccessWitness:
+    """`w` with account `old` renamed `new` (accounts the statements never mention)."""
+
+    def swap(v: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        if isinstance(v, str):
+            return v.replace(old, new)
+        if isinstance(v, tuple):
+            return tuple(x.replace(old, new) for x in v)
+        return v
+
+    return attrs.evolve(
+        w,
+        entity=entity,
+        caller=w.caller.replace(old, new),
+        account=new if w.account == old else w.account,
+        context={k: swap(v) for k, v in w.context.items()},
     )
 
 

@@ -11,6 +11,7 @@ intervals their constants cut), or proves there is none.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 from collections.abc import Iterable, Sequence
@@ -158,7 +159,9 @@ _FREE = VarSpec("maybe")
 _BOOL = ("true", "false")
 
 
+@functools.lru_cache(maxsize=4096)
 def _fmt(*parts: str | Slot) -> Format:
+    """The format of `parts` (remembered: a format keeps the transitions its searches made)."""
     slots: list[Slot] = []
     for part in parts:
         if isinstance(part, str):

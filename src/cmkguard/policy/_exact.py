@@ -32,6 +32,7 @@ from cmkguard.policy._context import (
 from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION, expand_action, glob_match
 from cmkguard.policy._predicates import Pred, condition_pred
 from cmkguard.policy._resources import Applies, resource_applies
+from cmkguard.policy._solver import CURRENT_METER, Meter
 from cmkguard.policy.document import Effect, KeyPolicy, Principal, PrincipalKind, Statement
 from cmkguard.policy.witness import AccessWitness, DenyEscape
 
@@ -40,6 +41,7 @@ __all__ = [
     "Evaluator",
     "GrantResult",
     "PrincipalTest",
+    "digit_runs",
     "entity_of_account",
     "principal_test",
     "worst",
@@ -48,6 +50,12 @@ __all__ = [
 _FRESH_SERVICE = "witness.example.amazonaws.com"
 _SEARCH_BUDGET = 4000
 """Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
+ANALYSIS_BUDGET = 150_000
+"""Work units one analysis may spend before every further question takes the safe side
+(access) and the analysis says it is not exact: one unit per transition of a witness search
+(a product state times its alphabet and automata), `_NODE_COST` per Deny option tried. About
+100 ms of CPU on a 2020s core (benchmarks/policy.py measures it)."""
+_NODE_COST = 20
 _OPTION_CAP = 256
 _VERDICT_RANK = {
     "public": 6,
@@ -196,7 +204,18 @@ class GrantResult:
 _WILDCARD_PRINCIPAL = Principal("AWS", "*", PrincipalKind.WILDCARD)
 
 
-def _digit_runs(text: str) -> Iterator[str]:
+def _is_org_id(text: str) -> bool:
+    """Whether `text` can be an organization id: `o-` then lower-case letters and digits
+    (an upper-case letter, a wildcard or a variable never can)."""
+    rest = text[2:]
+    return (
+        text.startswith("o-")
+        and 0 < len(rest) <= 32
+        and all(c.isascii() and (c.islower() or c.isdigit()) for c in rest)
+    )
+
+
+def digit_runs(text: str) -> Iterator[str]:
     """Every maximal run of exactly 12 digits in `text` (a linear scan, no regex)."""
     start = None
     for i, c in enumerate(text + " "):
@@ -276,7 +295,7 @@ class Universe:
                     break
                 self.variables.add(v[i + 2 : end].lower())
                 i = v.find("${", end)
-        self.accounts.update(_digit_runs(v))
+        self.accounts.update(digit_runs(v))
         wild = "*" in v or "?" in v
         if v.startswith("arn:"):
             parts = v.split(":", 5)
@@ -295,7 +314,7 @@ class Universe:
             account_patterns.append(v)
         if key in _ORG_KEYS:
             org = v.split("/", 1)[0]
-            if org and not ("*" in org or "?" in org or "$" in org):
+            if _is_org_id(org):  # other text can never be an org id: it matches nobody
                 self.orgs.add(org)
         elif key == "aws:principalservicename" and not wild:
             self.services.add(v)
@@ -352,6 +371,7 @@ class Evaluator:
                 else Applies.NEVER
             )
             compiled.append(Compiled(i, st, tests, preds, applies, _model_actions(st)))
+        compiled = _pin_sessions(compiled)
         self.statements = tuple(compiled)
         # Denies count only when their Resource certainly covers the key (the safe side).
         self.denies = tuple(c for c in compiled if c.is_deny and c.applies is Applies.ALWAYS)
@@ -366,8 +386,15 @@ class Evaluator:
         self._envs: dict[Caller, dict[str, str]] = {}
         self._solved: dict[tuple[Caller, str, frozenset[Literal]], Solved] = {}
         self._budget = 0
+        self.meter = Meter(ANALYSIS_BUDGET)
+        self._groups: dict[int, list[tuple[tuple[int, ...], frozenset[str]]]] = {}
         self.no_exemptions = False  # while set, NotPrincipal exemptions do not escape a Deny
         self.unknown_actions = _unknown_actions(compiled)
+
+    @property
+    def exact(self) -> bool:
+        """Whether every answer so far was decided exactly (the work bound was not reached)."""
+        return not self.meter.spent_out
 
     # -- callers ------------------------------------------------------------------------
 
@@ -419,7 +446,13 @@ class Evaluator:
         got = self._solved.get(memo)
         if got is None:
             spec = spec_for(caller, key, self.setting)
-            got = solve_var(spec, sorted(lits, key=_lit_order), self.env(caller))
+            token = CURRENT_METER.set(self.meter)
+            try:
+                got = solve_var(spec, sorted(lits, key=_lit_order), self.env(caller))
+            finally:
+                CURRENT_METER.reset(token)
+            if got.undecided:
+                self.meter.spent_out = True  # a search ran out: the answers are not exact
             self._solved[memo] = got
         return got
 
@@ -519,7 +552,8 @@ class Evaluator:
             deny, options = plans[k]
             for reason, lits in options:
                 self._budget -= 1
-                if self._budget < 0:
+                if self._budget < 0 or not self.meter.charge(_NODE_COST):
+                    self.meter.spent_out = True
                     # Out of budget: take the safe side (access) with what is known so far.
                     return _Found(store, solved, escapes)
                 nxt = self._add(caller, store, solved, lits)
@@ -629,6 +663,12 @@ class Evaluator:
     def action_groups(self, allow: Compiled) -> list[tuple[tuple[int, ...], frozenset[str]]]:
         """The Allow's actions (model actions and unknown stand-ins) grouped by the Denies
         that cover them."""
+        got = self._groups.get(allow.index)
+        if got is None:
+            got = self._groups[allow.index] = self._action_groups(allow)
+        return got
+
+    def _action_groups(self, allow: Compiled) -> list[tuple[tuple[int, ...], frozenset[str]]]:
         groups: dict[tuple[int, ...], set[str]] = {}
         candidates = [*sorted(allow.actions), *self.unknown_actions]
         for action in candidates:
@@ -640,6 +680,37 @@ class Evaluator:
 
     def deny_list(self, sig: Sequence[int]) -> list[Compiled]:
         return [self.statements[i] for i in sig]
+
+
+def _pin_sessions(compiled: list[Compiled]) -> list[Compiled]:
+    """Session principals whose role the policy also names by ARN, tied to that ARN.
+
+    A session ARN omits its role's path, so on its own it stands for the role of that name
+    under any path; but a role name is unique in its account, and KMS accepts a principal
+    ARN only for a role that exists. So when the policy names `role/<path>/<name>` of the same
+    account, that is the session's role: a Deny naming the role covers its sessions.
+    """
+    named: dict[tuple[str | None, str | None, str], str] = {}
+    for c in compiled:
+        for t in c.tests:
+            if t.kind == "iam" and t.caller_kind == "role":
+                name = t.principal.value.rsplit("/", 1)[-1]
+                named.setdefault((t.partition, t.account, name), t.principal.value)
+    if not named:
+        return compiled
+    out = []
+    for c in compiled:
+        tests = []
+        for t in c.tests:
+            if t.kind == "session":
+                role = t.principal.value.split(":", 5)[5].split("/", 2)[1]
+                arn = named.get((t.partition, t.account, role))
+                if arn is not None:
+                    pin = _eq("aws:principalarn", arn, f"Principal {t.principal.value}")
+                    t = attrs.evolve(t, preds=(pin, *t.preds[1:]))
+            tests.append(t)
+        out.append(attrs.evolve(c, tests=tuple(tests)))
+    return out
 
 
 class _Inapplicable(Exception):

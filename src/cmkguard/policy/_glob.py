@@ -57,9 +57,21 @@ class Pattern:
     and a pattern with fewer than six fields matches the rest of the ARN with its last one).
     """
 
-    __slots__ = ("arn", "ignore_case", "no_colon", "text", "tokens", "universal_from")
+    __slots__ = (
+        "_moves",
+        "arn",
+        "ignore_case",
+        "no_colon",
+        "text",
+        "tokens",
+        "universal_from",
+    )
+
+    _MOVES_CAP = 1 << 16
+    """Remembered transitions per pattern (the witness search repeats the same ones)."""
 
     def __init__(self, tokens: tuple[str, ...], ignore_case: bool, arn: bool, text: str) -> None:
+        self._moves: dict[tuple[int, str], int] = {}
         self.tokens = tokens
         self.ignore_case = ignore_case
         self.arn = arn
@@ -104,6 +116,15 @@ class Pattern:
 
     def step(self, mask: int, ch: str) -> int:
         """The positions after reading `ch` from the positions in `mask` (closed)."""
+        moves = self._moves
+        got = moves.get((mask, ch))
+        if got is None:
+            got = self._step(mask, ch)
+            if len(moves) < self._MOVES_CAP:
+                moves[(mask, ch)] = got
+        return got
+
+    def _step(self, mask: int, ch: str) -> int:
         tokens = self.tokens
         no_colon = self.no_colon
         c = ch.lower() if self.ignore_case else ch

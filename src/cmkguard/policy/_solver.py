@@ -21,16 +21,19 @@ from __future__ import annotations
 import string
 from collections import deque
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Final
 
 from cmkguard.policy._glob import Pattern
 
 __all__ = [
     "ANY",
+    "CURRENT_METER",
     "DIGITS",
     "STATE_BUDGET",
     "UNDECIDED",
     "Format",
+    "Meter",
     "Slot",
     "literal_format",
     "solve",
@@ -52,6 +55,33 @@ STATE_BUDGET: Final = 20_000
 """Product states explored before giving up (`UNDECIDED`)."""
 
 
+class Meter:
+    """The work left to one analysis, in product states explored and search nodes tried.
+
+    Shared by every witness search of an analysis, so the whole analysis is bounded, not
+    each question alone: once it runs out, every further search answers `UNDECIDED` at once
+    and the analysis takes the safe side (access) and says it is not exact.
+    """
+
+    __slots__ = ("left", "spent_out")
+
+    def __init__(self, budget: int) -> None:
+        self.left = budget
+        self.spent_out = False
+
+    def charge(self, units: int) -> bool:
+        """Spend `units`; `False` when the budget is (now) exhausted."""
+        self.left -= units
+        if self.left < 0:
+            self.spent_out = True
+        return not self.spent_out
+
+
+CURRENT_METER: ContextVar[Meter | None] = ContextVar("cmkguard_policy_meter", default=None)
+"""The meter of the analysis running in this thread (set by the evaluator around its solves,
+so the value solvers in between need not pass it along)."""
+
+
 class _Undecided(str):
     __slots__ = ()
 
@@ -63,14 +93,42 @@ Slot = tuple[frozenset[str], int, int]
 """`(characters, min, max)`: a run of `min` to `max` characters from the set."""
 
 
+_LOOSE_SPAN: Final = 8
+"""A slot whose maximum exceeds its minimum by more than this is *loose* in the relaxed format."""
+
+
 class Format:
-    """A value format: a sequence of slots (a literal character is a slot of one)."""
+    """A value format: a sequence of slots (a literal character is a slot of one).
 
-    __slots__ = ("charsets", "slots")
+    `relaxed()` is the same format with every loose slot's maximum dropped: its run counter
+    then stops at the slot's minimum, so the counter no longer makes each length of a name or
+    path a state of its own (a role name of 1 to 64 characters was 64 states per pattern
+    position, and the product search exponential in practice).
+    """
 
-    def __init__(self, slots: Sequence[Slot]) -> None:
+    __slots__ = ("_moves", "_relaxed", "charsets", "saturating", "slots")
+
+    def __init__(self, slots: Sequence[Slot], *, relax: bool = False) -> None:
+        self._moves: dict[tuple[frozenset[tuple[int, int]], str], frozenset[tuple[int, int]]] = {}
+        self._relaxed: Format | None = None
         self.slots = tuple(slots)
         self.charsets = tuple({s[0] for s in self.slots if len(s[0]) > 1})
+        self.saturating = tuple(relax and hi - lo > _LOOSE_SPAN for _, lo, hi in self.slots)
+
+    def relaxed(self) -> Format:
+        """This format without the maximum of its loose slots (a superset of its strings)."""
+        if self._relaxed is None:
+            self._relaxed = Format(self.slots, relax=True)
+        return self._relaxed
+
+    def matches(self, text: str) -> bool:
+        """Whether `text` is a string of this format."""
+        states = self.start()
+        for ch in text:
+            states = self.step(states, ch)
+            if not states:
+                return False
+        return self.accepts(states)
 
     def start(self) -> frozenset[tuple[int, int]]:
         return self._close({(0, 0)})
@@ -86,12 +144,24 @@ class Format:
         return frozenset(out)
 
     def step(self, states: frozenset[tuple[int, int]], ch: str) -> frozenset[tuple[int, int]]:
+        """The format states after reading `ch` (remembered: searches repeat them)."""
+        got = self._moves.get((states, ch))
+        if got is None:
+            got = self._step(states, ch)
+            if len(self._moves) < 1 << 16:
+                self._moves[(states, ch)] = got
+        return got
+
+    def _step(self, states: frozenset[tuple[int, int]], ch: str) -> frozenset[tuple[int, int]]:
         nxt = set()
         for i, n in states:
             if i < len(self.slots):
-                chars, _, hi = self.slots[i]
-                if ch in chars and n < hi:
-                    nxt.add((i, n + 1))
+                chars, lo, hi = self.slots[i]
+                if ch in chars:
+                    if self.saturating[i]:
+                        nxt.add((i, min(n + 1, lo)))
+                    elif n < hi:
+                        nxt.add((i, n + 1))
         return self._close(nxt) if nxt else frozenset()
 
     def accepts(self, states: frozenset[tuple[int, int]]) -> bool:
@@ -135,12 +205,56 @@ def solve(
     forbidden: Sequence[Pattern] = (),
     *,
     budget: int = STATE_BUDGET,
+    meter: Meter | None = None,
 ) -> str | None:
     """The shortest string of format `fmt` matching one pattern of every clause and none of
-    `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out."""
+    `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out.
+
+    The relaxed format (loose slots without their maximum) is searched first: its strings are a
+    superset, so `None` there is exact, and a witness it finds that also fits `fmt` is one.
+    Only a witness breaking a slot's maximum sends the search to the exact format. Bound: the
+    relaxed product has at most `(slots x (min + 1)) x prod(pattern positions)` reachable
+    states per distinct mask tuple, and in practice the masks of a policy's patterns are few;
+    `budget` caps it either way.
+    """
+    if meter is None:
+        meter = CURRENT_METER.get()
+    loose = fmt.relaxed()
+    if any(loose.saturating):
+        got = _search(loose, clauses, forbidden, budget, meter)
+        if got is None or got is UNDECIDED or fmt.matches(got):
+            return got
+    return _search(fmt, clauses, forbidden, budget, meter)
+
+
+def _search(
+    fmt: Format,
+    clauses: Sequence[Sequence[Pattern]],
+    forbidden: Sequence[Pattern],
+    budget: int,
+    meter: Meter | None = None,
+) -> str | None:
+    if meter is not None and meter.spent_out:
+        return UNDECIDED
+    got, units = _bfs(fmt, clauses, forbidden, budget, meter)
+    if meter is not None:
+        meter.charge(units)
+    return got
+
+
+def _bfs(
+    fmt: Format,
+    clauses: Sequence[Sequence[Pattern]],
+    forbidden: Sequence[Pattern],
+    budget: int,
+    meter: Meter | None,
+) -> tuple[str | None, int]:
+    """`_search`'s answer and its cost in work units: product states explored times the
+    transitions each costs (one per character of the alphabet and pattern, plus the format's).
+    """
     clause_list = [tuple(c) for c in clauses]
     if any(not c for c in clause_list):
-        return None
+        return None, 0
     atoms: list[Pattern] = []
     index: dict[int, int] = {}
     for p in [p for c in clause_list for p in c] + list(forbidden):
@@ -151,6 +265,9 @@ def solve(
     forbidden_idx = tuple(index[id(p)] for p in forbidden)
     alphabet = _alphabet(fmt, atoms)
     start = (fmt.start(), tuple(p.start() for p in atoms))
+    per_state = len(alphabet) * (1 + len(atoms))
+    if meter is not None:
+        budget = min(budget, max(meter.left, 0) // per_state)
 
     def dead(state: tuple[frozenset[tuple[int, int]], tuple[int, ...]]) -> bool:
         fstates, masks = state
@@ -169,7 +286,7 @@ def solve(
         return all(any(atoms[a].accepts(masks[a]) for a in c) for c in clause_idx)
 
     if dead(start):
-        return None
+        return None, 1
     parent: dict[
         tuple[frozenset[tuple[int, int]], tuple[int, ...]],
         tuple[tuple[frozenset[tuple[int, int]], tuple[int, ...]], str] | None,
@@ -183,7 +300,7 @@ def solve(
             while at is not None:
                 chars.append(at[1])
                 at = parent[at[0]]
-            return "".join(reversed(chars))
+            return "".join(reversed(chars)), len(parent) * per_state
         fstates, masks = state
         for ch in alphabet:
             nf = fmt.step(fstates, ch)
@@ -194,6 +311,6 @@ def solve(
                 continue
             parent[nxt] = (state, ch)
             if len(parent) > budget:
-                return UNDECIDED
+                return UNDECIDED, len(parent) * per_state
             queue.append(nxt)
-    return None
+    return None, len(parent) * per_state

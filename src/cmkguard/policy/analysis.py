@@ -72,6 +72,14 @@ class PolicyAnalysis:
         return b
 
     @property
+    def exact(self) -> bool:
+        """Whether every answer is exact: `False` when the analysis reached its work bound
+        (docs/policy.md, "The bound") and the questions left took the safe side, reporting
+        access (public, external) that a full search might have ruled out. Never the other
+        way: an inexact analysis can over-report, never under-report."""
+        return self._built().evaluator.exact
+
+    @property
     def findings(self) -> tuple[PolicyFinding, ...]:
         """The findings, most severe first (computed on first access)."""
         return self._explained()[0]
@@ -145,6 +153,7 @@ class PolicyAnalysis:
             "key_account": self.key_account,
             "org_id": self.org_id,
             "is_public": self.is_public,
+            "exact": self.exact,
             "external_access": sorted(self.external_access),
             "principals_allowed": {a: sorted(self.principals_allowed(a)) for a in _SUMMARY_ACTIONS},
             "findings": [f.to_dict() for f in self.findings],

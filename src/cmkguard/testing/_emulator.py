@@ -19,6 +19,7 @@ from cmkguard.testing._faults import FaultInjector
 from cmkguard.testing._middleware import EmulatorMiddleware
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Self
 
 __all__ = ["DEFAULT_ACCOUNTS", "EmulatedAWS"]
@@ -294,6 +295,29 @@ class EmulatedAWS:
     def client(self, service: str, region: str = "us-east-1", account: str | None = None) -> Any:
         """A client for ``service`` in ``region`` and ``account`` (cmkguard's retry config)."""
         return make_client(self.session(region, account), service, region)
+
+    # -- time travel ---------------------------------------------------------------------------
+
+    def record_automatic_rotation(
+        self,
+        key_id: str,
+        at: datetime,
+        *,
+        region: str = "us-east-1",
+        account: str | None = None,
+    ) -> None:
+        """Record that KMS rotated `key_id` automatically at `at` (it then lists in
+        `ListKeyRotations` with `RotationType` `AUTOMATIC`).
+
+        moto never rotates a key on its own (no time passes in the emulator) and
+        `RotateKeyOnDemand` records `ON_DEMAND` rotations only, so this writes the entry KMS
+        would have written into moto's backend, server-side, for every client to see.
+        """
+        backend = _moto.kms_backend(account or self.primary_account, region)
+        key = backend.keys[backend.get_key_id(key_id)]
+        key.rotations.append(
+            {"KeyId": key.id, "RotationDate": at.timestamp(), "RotationType": "AUTOMATIC"}
+        )
 
     # -- request counts ----------------------------------------------------------------------
 

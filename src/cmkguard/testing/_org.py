@@ -812,12 +812,13 @@ def seed_organization(
         _org_moto.create_role(account, AUDIT_ROLE, _trust([hub_arn], external_id))
         _org_moto.create_role(account, _EMULATOR_ROLE, _trust([f"arn:aws:iam::{management}:root"]))
     seeder = _Seeder(org_id, KEY_ACCOUNT, region_list)
-    seeder.key_account_estate()
-    seeder.management_estate(management)
     unassumable, suspended = member_ids[1], member_ids[-1]
-    for index, account in enumerate(member_ids, start=1):
-        if account != suspended:
-            seeder.member_estate(account, index)
+    with _org_moto.without_default_amis():
+        seeder.key_account_estate()
+        seeder.management_estate(management)
+        for index, account in enumerate(member_ids, start=1):
+            if account != suspended:
+                seeder.member_estate(account, index)
     for role in (MEMBER_ROLE, AUDIT_ROLE):
         _org_moto.delete_role(unassumable, role)
     accounts[AccountId(unassumable)] = attrs.evolve(
