@@ -40,7 +40,7 @@ from botocore.utils import parse_timestamp
 
 from cmkguard.arn import is_account_id
 from cmkguard.aws.errormap import check_response
-from cmkguard.aws.session import EndpointSession, make_client
+from cmkguard.aws.session import EndpointSession, check_endpoint_url, make_client
 from cmkguard.errors import ConfigurationError
 
 __all__ = ["AccessSpec", "AwsAccess", "RoleHop", "SessionSpec"]
@@ -87,6 +87,12 @@ def _core_session() -> botocore.session.Session:
     return core
 
 
+def _endpoint_url(instance: object, attribute: object, value: str | None) -> None:
+    del instance, attribute
+    if value is not None:
+        check_endpoint_url(value)
+
+
 @attrs.frozen
 class AccessSpec:
     """The picklable description of an `AwsAccess`: where its credentials come from.
@@ -101,7 +107,9 @@ class AccessSpec:
 
     profile: str | None = None
     region: str | None = None
-    endpoint_url: str | None = None
+    # Checked here, so every way in (a session, an AccessSpec, a copy) fails as bad input
+    # instead of as botocore's ValueError deep inside the first client.
+    endpoint_url: str | None = attrs.field(default=None, validator=_endpoint_url)
     access_key_id: str | None = attrs.field(default=None, repr=False)
     secret_access_key: str | None = attrs.field(default=None, repr=False)
     session_token: str | None = attrs.field(default=None, repr=False)

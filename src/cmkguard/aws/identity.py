@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions as bx
@@ -19,8 +18,8 @@ from cmkguard.aws.errormap import (
     check_response,
     failure,
 )
-from cmkguard.aws.session import EndpointSession, sts_client
-from cmkguard.errors import AwsAccessError, ConfigurationError, NoCredentialsError
+from cmkguard.aws.session import EndpointSession, check_endpoint_url, sts_client
+from cmkguard.errors import AwsAccessError, NoCredentialsError
 
 __all__ = ["caller_account", "check_role", "open_session"]
 
@@ -53,28 +52,13 @@ def open_session(
     """
     kwargs: dict[str, Any] = {"profile_name": profile, "region_name": region}
     if endpoint_url:
-        _check_endpoint_url(endpoint_url)
+        check_endpoint_url(endpoint_url)
     try:
         if endpoint_url:
             return EndpointSession(endpoint_url=endpoint_url, **kwargs)
         return boto3.Session(**kwargs)
     except bx.ProfileNotFound as exc:
         raise NoCredentialsError(f"{exc} (check --profile / AWS_PROFILE)") from None
-
-
-def _check_endpoint_url(url: str) -> None:
-    """A malformed endpoint is bad input, found before botocore fails deep inside a client."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises ValueError when out of range or not a number
-    except ValueError as exc:
-        raise ConfigurationError(f"invalid endpoint URL {url!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"invalid endpoint URL {url!r}: expected http(s)://host[:port], e.g. "
-            "http://127.0.0.1:5000"
-        )
-    del port
 
 
 def caller_account(session: boto3.Session, region: str) -> str:

@@ -13,7 +13,7 @@ from functools import cache
 
 import botocore.session
 
-from cmkguard.errors import UnknownRegionError
+from cmkguard.errors import ConfigurationError, UnknownRegionError
 from cmkguard.types import Region
 
 __all__ = ["known_regions", "partition_of", "validate_regions"]
@@ -51,9 +51,17 @@ def validate_regions(regions: Iterable[str]) -> tuple[Region, ...]:
     The error suggests the closest known names when there are some (a typo), else lists the
     regions of the commercial partition.
     """
+    # A str is iterable too: "us-east-1" would be read as the regions "u", "s", "-"...
+    if isinstance(regions, str):
+        raise ConfigurationError(
+            f"regions must be a list of region names, not the string {regions!r} "
+            f"(write [{regions!r}])"
+        )
     known = known_regions()
     out: list[Region] = []
     for raw in regions:
+        if not isinstance(raw, str):
+            raise ConfigurationError(f"region {raw!r} is not a region name (a str)")
         region = raw.strip()
         if region not in known:
             close = tuple(difflib.get_close_matches(region, sorted(known), n=3, cutoff=0.75))

@@ -14,11 +14,13 @@ import importlib.metadata
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
 from cmkguard.aws.errormap import DeadlineExceededError
+from cmkguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -30,6 +32,7 @@ __all__ = [
     "CALL_DEADLINE_S",
     "DEFAULT_CONFIG",
     "EndpointSession",
+    "check_endpoint_url",
     "kms_client",
     "make_client",
     "rds_client",
@@ -85,6 +88,23 @@ def install_deadline(client: Any, seconds: float = CALL_DEADLINE_S) -> None:
 
     events.register("before-call", start, unique_id="cmkguard-deadline-start")
     events.register_first("before-send", check, unique_id="cmkguard-deadline-check")
+
+
+def check_endpoint_url(url: object) -> None:
+    """A malformed endpoint is bad input, found before botocore fails deep inside a client."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"invalid endpoint URL {url!r}: not a string")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid endpoint URL {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"invalid endpoint URL {url!r}: expected http(s)://host[:port], e.g. "
+            "http://127.0.0.1:5000"
+        )
+    del port
 
 
 class EndpointSession(boto3.Session):

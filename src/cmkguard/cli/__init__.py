@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from cmkguard._version import __version__
-from cmkguard.cli._common import EXIT_USAGE, UsageError
+from cmkguard.cli._common import EXIT_USAGE, OneLineParser, UsageError
 from cmkguard.errors import CmkGuardError
 
 __all__ = ["build_parser", "main"]
@@ -32,7 +32,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    # Sub-parsers inherit the class: every usage error anywhere is one line.
+    parser = OneLineParser(
         prog="cmkguard",
         description="AWS encryption-key governance: inventory, key analysis, audit, migration.",
     )

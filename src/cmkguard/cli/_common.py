@@ -8,13 +8,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, NoReturn, TypeVar
 
 __all__ = [
     "EXIT_FINDINGS",
     "EXIT_INCOMPLETE",
     "EXIT_OK",
     "EXIT_USAGE",
+    "OneLineParser",
     "UsageError",
     "add_allow_incomplete",
     "check_output",
@@ -66,6 +67,15 @@ def incomplete_exit(args: argparse.Namespace, gaps: Sequence[object], what: str)
     if len(gaps) > _GAPS_SHOWN:
         print(f"  ... and {len(gaps) - _GAPS_SHOWN} more (in the output)", file=sys.stderr)
     return EXIT_OK if allowed else EXIT_INCOMPLETE
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose usage errors are one line on stderr (exit 2), like every
+    other bad input: the usage block is for `--help`, not for scripts' logs."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `prog: error: message (see prog --help)` and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class UsageError(Exception):

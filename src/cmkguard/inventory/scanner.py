@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cmkguard.arn import parse_arn
+from cmkguard.arn import is_account_id, parse_arn
 from cmkguard.aws.access import AwsAccess
 from cmkguard.aws.identity import caller_account, check_role
 from cmkguard.aws.regions import validate_regions
@@ -365,6 +365,53 @@ def _accounts(
     return accounts, errors
 
 
+def _check_session(session: object) -> None:
+    """A `boto3.Session` (duck-typed: an `EndpointSession` or a user's subclass) or `AwsAccess`."""
+    if isinstance(session, AwsAccess):
+        return
+    if not all(callable(getattr(session, name, None)) for name in ("client", "get_credentials")):
+        raise ConfigurationError(
+            f"session must be a boto3.Session or a cmkguard.AwsAccess, not {type(session).__name__}"
+        )
+
+
+def _check_role_arns(role_arns: Sequence[str] | None) -> Sequence[str] | None:
+    """Each an IAM role ARN (`arn:aws:iam::123456789012:role/name`): a typo fails before any
+    AWS call instead of becoming an AssumeRole error per role."""
+    if role_arns is None:
+        return None
+    if isinstance(role_arns, str):
+        raise ConfigurationError(
+            f"role_arns must be a list of role ARNs, not the string {role_arns!r} "
+            f"(write [{role_arns!r}])"
+        )
+    checked = list(role_arns)
+    for role in checked:
+        try:
+            arn = parse_arn(role) if isinstance(role, str) else None
+        except ValueError:
+            arn = None
+        if (
+            arn is None
+            or arn.service != "iam"
+            or not is_account_id(arn.account)
+            or not arn.resource.startswith("role/")
+            or arn.resource == "role/"
+        ):
+            raise ConfigurationError(
+                f"role_arns: {role!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
+            )
+    return checked
+
+
+def _check_max_workers(max_workers: object) -> None:
+    # bool is an int subclass: max_workers=True would be one thread, surely not what was meant.
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ConfigurationError(
+            f"max_workers must be a whole number of at least 1, not {max_workers!r}"
+        )
+
+
 def _link_across_regions(state: _Scan, types: Sequence[ResourceType]) -> None:
     """Cross-region links (a secret's replicas) see every region at once."""
     for rtype in types:
@@ -499,7 +546,10 @@ def scan(
     explicit = validate_regions(regions) if regions is not None else None
     if explicit is not None and not explicit:
         raise ConfigurationError("regions is empty: name at least one region")
-    types = resolve_resource_types(list(resource_types) if resource_types is not None else None)
+    types = resolve_resource_types(resource_types)
+    role_arns = _check_role_arns(role_arns)
+    _check_max_workers(max_workers)
+    _check_session(session)
     callback = as_callback(progress)
     owned = not isinstance(session, AwsAccess)
     access = AwsAccess.from_session(session) if not isinstance(session, AwsAccess) else session

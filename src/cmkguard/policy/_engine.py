@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard.arn import is_account_id
+from cmkguard.arn import is_account_id, is_org_id
 from cmkguard.errors import ConfigurationError
 from cmkguard.policy._access import allow_results
 from cmkguard.policy._context import Setting
@@ -23,7 +23,17 @@ from cmkguard.policy.document import Condition, Effect, KeyPolicy, Principal, Pr
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 from cmkguard.policy.witness import AccessWitness, Denial
 
-__all__ = ["Builder", "Piece", "build", "check_account", "cond_text", "is_root_of"]
+__all__ = [
+    "Builder",
+    "Piece",
+    "build",
+    "check_account",
+    "check_key_arn",
+    "check_org_id",
+    "check_trusted",
+    "cond_text",
+    "is_root_of",
+]
 
 _PINNING_KEYS = frozenset(
     {
@@ -51,6 +61,63 @@ def check_account(key_account: object) -> str:
     if not is_account_id(text):
         raise ConfigurationError(f"key_account {key_account!r} is not a 12-digit account id")
     return text
+
+
+def check_org_id(org_id: object) -> str | None:
+    """`org_id` (`o-` and 10-32 lower-case letters or digits) or None; else `ConfigurationError`."""
+    if org_id is None:
+        return None
+    if not isinstance(org_id, str) or not is_org_id(org_id):
+        raise ConfigurationError(f"org_id {org_id!r} is not an organization id (o-...)")
+    return org_id
+
+
+def _is_trusted_entity(entity: object) -> bool:
+    # Account ids, organization ids (and org paths o-.../r-.../ou-...), or principal ARNs.
+    if not isinstance(entity, str):
+        return False
+    return (
+        is_account_id(entity)
+        or is_org_id(entity.split("/", 1)[0])
+        or (entity.startswith("arn:") and entity.count(":") >= 5)
+    )
+
+
+def check_trusted(trusted_accounts: Iterable[object]) -> frozenset[str]:
+    """The trusted entities as a set; `ConfigurationError` for a bare string (it would be read
+    as its characters) or an entry that is no account id, organization id or ARN."""
+    if isinstance(trusted_accounts, str):
+        raise ConfigurationError(
+            f"trusted_accounts must be a list, not the string {trusted_accounts!r} "
+            f"(write [{trusted_accounts!r}])"
+        )
+    entities = tuple(trusted_accounts)
+    for entity in entities:
+        if not _is_trusted_entity(entity):
+            raise ConfigurationError(
+                f"trusted_accounts: {entity!r} is not a 12-digit account id, an organization "
+                "id (o-...) or an ARN"
+            )
+    return frozenset(str(e) for e in entities)
+
+
+def check_key_arn(key_arn: object) -> str | None:
+    """`key_arn` (`arn:<partition>:kms:<region>:<account>:key/<id>`) or None."""
+    if key_arn is None:
+        return None
+    parts = key_arn.split(":", 5) if isinstance(key_arn, str) else []
+    if (
+        not isinstance(key_arn, str)
+        or len(parts) != 6
+        or parts[0] != "arn"
+        or parts[2] != "kms"
+        or not is_account_id(parts[4])
+        or not parts[5].startswith("key/")
+    ):
+        raise ConfigurationError(
+            f"key_arn {key_arn!r} is not a KMS key ARN (arn:aws:kms:REGION:123456789012:key/KEY-ID)"
+        )
+    return key_arn
 
 
 @attrs.frozen

@@ -15,7 +15,14 @@ import attrs
 
 from cmkguard._html import table
 from cmkguard.policy._access import evaluate_grant, grant_principals
-from cmkguard.policy._engine import Builder, build, check_account
+from cmkguard.policy._engine import (
+    Builder,
+    build,
+    check_account,
+    check_key_arn,
+    check_org_id,
+    check_trusted,
+)
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS
 from cmkguard.policy._memo import MEMOS
@@ -203,7 +210,9 @@ def analyze_key_policy(
     with a witness request (`PolicyAnalysis.witnesses`).
     """
     key_account = check_account(key_account)
-    trusted = frozenset(trusted_accounts) if trusted_accounts else _NOBODY
+    org_id = check_org_id(org_id)
+    key_arn = check_key_arn(key_arn)
+    trusted = check_trusted(trusted_accounts) if trusted_accounts else _NOBODY
     if isinstance(policy, str):
         # Estates repeat policy texts (every AWS-managed key of a service, module-generated
         # policies): an analysis is immutable, so identical inputs share one.

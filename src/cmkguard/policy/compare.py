@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from cmkguard.policy._actions import KMS_ACTIONS
+from cmkguard.policy._engine import check_trusted
 from cmkguard.policy.analysis import PolicyAnalysis, analyze_key_policy
 from cmkguard.policy.document import Condition, Effect, KeyPolicy, Statement
 from cmkguard.policy.findings import PolicyFinding
@@ -254,7 +255,8 @@ def compare_key_policies(
     is reported as `loosened` (a syntactic test: it may flag a change that only rewrites a
     condition, never misses one that drops a condition).
     """
-    trusted = tuple(trusted_accounts)
+    # Checked once here: a generator would be consumed by the first analysis.
+    trusted = tuple(sorted(check_trusted(trusted_accounts)))
     a = analyze_key_policy(
         old, key_account=key_account, org_id=org_id, trusted_accounts=trusted, key_arn=key_arn
     )

@@ -16,7 +16,7 @@ import attrs
 
 from cmkguard._html import table
 from cmkguard.errors import PolicyParseError
-from cmkguard.policy._engine import check_account
+from cmkguard.policy._engine import check_account, check_org_id, check_trusted
 from cmkguard.policy.document import SERVICE_RE, PrincipalKind, parse_aws_principal
 from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
 from cmkguard.severity import Severity
@@ -240,9 +240,9 @@ def analyze_grants(
     `org_id` is accepted for symmetry with `analyze_key_policy` (grants cannot name an
     organization); `trusted_accounts` downgrades findings about those accounts.
     """
-    del org_id  # grants name principals, never organizations
+    check_org_id(org_id)  # validated, then unused: grants name principals, never organizations
     key_account = check_account(key_account)
-    trusted = frozenset(trusted_accounts)
+    trusted = check_trusted(trusted_accounts)
     views = tuple(_view(g, f"Grants[{i}]") for i, g in enumerate(grants))
     findings: list[PolicyFinding] = []
     external: set[str] = set()

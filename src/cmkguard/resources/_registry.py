@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from cmkguard.errors import UnknownResourceTypeError
+from cmkguard.errors import ConfigurationError, UnknownResourceTypeError
 from cmkguard.resources.base import ResourceType
 from cmkguard.types import ResourceTypeName
 
@@ -61,8 +61,15 @@ def resolve_resource_types(names: Iterable[str] | None) -> tuple[ResourceType, .
     types = _load()
     if names is None:
         return tuple(types.values())
+    if isinstance(names, str):
+        # A str is iterable: "rds" would be read as the types "r", "d", "s".
+        raise ConfigurationError(
+            f"resource types must be a list of names, not the string {names!r} (write [{names!r}])"
+        )
     out: list[ResourceType] = []
     for name in names:
+        if not isinstance(name, str):
+            raise ConfigurationError(f"resource type {name!r} is not a type name (a str)")
         name = name.strip()
         if name and ":" not in name:
             matched = [t for t in types.values() if t.service == name]
