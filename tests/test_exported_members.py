@@ -34,6 +34,7 @@ PUBLIC = (
     "cmkguard.iac",
     "cmkguard.inventory",
     "cmkguard.org",
+    "cmkguard.report",
     "cmkguard.resources",
     "cmkguard.testing",
 )

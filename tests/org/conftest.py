@@ -1,5 +1,5 @@
-"""The emulated organisation of tests/org: one per module, seeded once (tests only read it,
-or undo what they change)."""
+"""The emulated organisation of tests/org: one for the whole package, seeded once (tests only
+read it, or undo what they change: a denied region, a throttled account, the request log)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cmkguard.testing import EmulatedAWS, EmulatedOrganization, seed_organizatio
 REGIONS = ("eu-west-1", "us-east-1")
 
 
-@pytest.fixture(name="org", scope="module")
+@pytest.fixture(name="org", scope="package")
 def _org() -> Iterator[EmulatedOrganization]:
     """A management account, the key account and 4 members (one suspended, one without
     roles), two regions each."""

@@ -159,12 +159,14 @@ def test_throttled_account_is_reported_then_retried(org: EmulatedOrganization) -
         account, (f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",)
     )
     org.throttle(account, 1000)  # more than every retry of the identity probe
-    (first,) = cmkguard.scan_organization(org.session(), [target], regions=REGIONS[:1])
+    try:
+        (first,) = cmkguard.scan_organization(org.session(), [target], regions=REGIONS[:1])
+    finally:
+        org.throttle(account, 0)  # the burst is over (and the shared organisation unharmed)
     assert not first.reached
     (error,) = first.errors
     assert error.account == account
     assert "Rate exceeded" in error.reason or "throttl" in error.reason.lower()
-    org.throttle(account, 0)  # the burst is over
     (second,) = cmkguard.scan_organization(
         org.session(), cmkguard.failed_targets([first]), regions=REGIONS[:1], attempt=2
     )

@@ -15,9 +15,11 @@ import pytest
 
 import cmkguard
 from cmkguard import MissingExtraError
+from cmkguard import report as export
 from cmkguard.auditing import AuditReport
 from cmkguard.report import SCHEMAS, schema
 from cmkguard.report.csv import CSV_COLUMNS
+from cmkguard.report.frames import FINDING_COLUMNS
 
 
 def _validator(name: str) -> jsonschema.Draft202012Validator:
@@ -65,7 +67,7 @@ def test_from_json_refuses_another_schema_version(report: AuditReport) -> None:
 
 
 def test_ocsf_events_validate_with_required_fields(report: AuditReport) -> None:
-    events = report.to_ocsf()
+    events = export.to_ocsf(report)
     assert len(events) == len(report.findings)
     v = _validator("ocsf-detection-finding")
     for event in events:
@@ -93,7 +95,7 @@ def test_ocsf_events_validate_with_required_fields(report: AuditReport) -> None:
 
 
 def test_asff_findings_validate_with_required_fields(report: AuditReport) -> None:
-    findings = report.to_asff()
+    findings = export.to_asff(report)
     v = _validator("asff")
     for f in findings:
         v.validate(f)
@@ -121,8 +123,9 @@ def test_asff_findings_validate_with_required_fields(report: AuditReport) -> Non
         snap["ProductArn"]
         == "arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default"
     )
-    custom = report.to_asff(
-        product_arn="arn:aws:securityhub:eu-west-1:999999999999:product/999999999999/default"
+    custom = export.to_asff(
+        report,
+        product_arn="arn:aws:securityhub:eu-west-1:999999999999:product/999999999999/default",
     )
     assert {f["ProductArn"] for f in custom} == {
         "arn:aws:securityhub:eu-west-1:999999999999:product/999999999999/default"
@@ -131,13 +134,13 @@ def test_asff_findings_validate_with_required_fields(report: AuditReport) -> Non
 
 def test_asff_title_and_description_respect_limits(report: AuditReport) -> None:
     long = attrs.evolve(report.findings[0], message="x" * 5000, title="t" * 400)
-    (f,) = attrs.evolve(report, findings=(long,)).to_asff()
+    (f,) = export.to_asff(attrs.evolve(report, findings=(long,)))
     _validator("asff").validate(f)
     assert len(f["Description"]) == 1024
 
 
 def test_csv(report: AuditReport) -> None:
-    rows = list(csv.DictReader(io.StringIO(report.to_csv())))
+    rows = list(csv.DictReader(io.StringIO(export.to_csv(report))))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [r["fingerprint"] for r in rows] == [f.fingerprint for f in report.findings]
     assert json.loads(rows[0]["evidence"]) == dict(report.findings[0].evidence)
@@ -145,7 +148,7 @@ def test_csv(report: AuditReport) -> None:
 
 
 def test_sarif(report: AuditReport) -> None:
-    log = report.to_sarif()
+    log = export.to_sarif(report)
     assert log["version"] == "2.1.0"
     run = log["runs"][0]
     assert len(run["results"]) == len(report.findings)
@@ -159,7 +162,12 @@ def test_sarif(report: AuditReport) -> None:
 def test_dataframe(report: AuditReport) -> None:
     frame = report.to_dataframe()
     assert len(frame) == len(report.findings)
-    assert list(frame.columns) == [c for c in CSV_COLUMNS if c != "evidence"]
+    assert list(frame.columns) == list(FINDING_COLUMNS)
+    text = [c for c, kind in FINDING_COLUMNS.items() if kind == "string"]
+    assert {str(frame[c].dtype) for c in text} == {"string"}  # suppression_reason included
+    key_only = frame[frame.resource_arn.isna()]
+    assert not key_only.empty
+    assert key_only.target.notna().all()
     assert frame["severity"].max() == "critical"
     assert next(iter(frame.sort_values("severity")["severity"])) == "info"
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import attrs
 
-from cmkguard.auditing.catalogue import catalogue
+from cmkguard._version import __version__
+from cmkguard.auditing.catalogue import FINDING_CATALOGUE
 from cmkguard.auditing.config import AuditPolicy, Suppression
 from cmkguard.auditing.context import AuditContext, as_utc
 from cmkguard.auditing.finding import Finding
@@ -18,6 +19,15 @@ from cmkguard.auditing.rules import ALL_RULES
 from cmkguard.inventory.values import Inventory
 
 __all__ = ["audit"]
+
+
+def _names(inventory: Inventory) -> dict[str, str]:
+    """ARN -> the name people know: DB identifier / secret name, or the key's first alias."""
+    names: dict[str, str] = {r.arn: r.name for r in inventory.resources if r.name}
+    for arn, key in inventory.keys.items():
+        if key.aliases:
+            names[arn] = key.aliases[0].removeprefix("alias/")
+    return names
 
 
 def _suppress(
@@ -79,19 +89,23 @@ def audit(
         >>> report.findings
         ()
     """
-    from cmkguard import __version__
-
     policy = organization_policy(policy if policy is not None else AuditPolicy(), inventory)
     clock = as_utc(now) if now is not None else datetime.now(UTC)
-    ctx = AuditContext(inventory=inventory, policy=policy, now=clock, rules=catalogue())
+    ctx = AuditContext(inventory=inventory, policy=policy, now=clock, rules=FINDING_CATALOGUE)
     seen: dict[str, Finding] = {}
     for rule in ALL_RULES:
         for f in rule(ctx):
             seen.setdefault(f.fingerprint, f)  # a rule may reach one problem twice: keep one
     findings, used = _suppress(seen.values(), policy.suppressions, clock)
     first_seen = {f.fingerprint: f.first_seen for f in previous.findings} if previous else {}
+    names = _names(inventory)
     findings = [
-        attrs.evolve(f, first_seen=first_seen.get(f.fingerprint) or clock) for f in findings
+        attrs.evolve(
+            f,
+            first_seen=first_seen.get(f.fingerprint) or clock,
+            name=f.name or names.get(f.resource_arn or f.key_arn or ""),
+        )
+        for f in findings
     ]
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.target, f.fingerprint))
     today = clock.date()

@@ -42,7 +42,8 @@ class Finding:
     involving) a KMS key; a blast-radius finding has both. ``discriminator`` tells apart several
     findings of one rule on one resource (e.g. two policy statements); it feeds ``fingerprint``.
     ``evidence`` is JSON-able. ``first_seen`` is when the finding was first reported (carried
-    over from a previous report by :func:`cmkguard.audit` and :func:`cmkguard.diff`).
+    over from a previous report by `cmkguard.audit` and `cmkguard.diff`). `name` is the short
+    name people know the target by (DB identifier, secret name, key alias), set by the audit.
     """
 
     rule_id: str
@@ -62,10 +63,16 @@ class Finding:
     suppression_reason: str | None = None
     suppression_expired: bool = False
     first_seen: datetime | None = None
+    name: str | None = None
 
     @fingerprint.default
     def _fingerprint_default(self) -> str:
         return fingerprint(self.rule_id, self.resource_arn, self.key_arn, self.discriminator)
+
+    @property
+    def label(self) -> str:
+        """`name` when known, else `target`: what a one-line view shows."""
+        return self.name or self.target
 
     @property
     def target(self) -> str:
@@ -92,6 +99,7 @@ class Finding:
             "suppression_reason": self.suppression_reason,
             "suppression_expired": self.suppression_expired,
             "first_seen": self.first_seen.isoformat() if self.first_seen else None,
+            "name": self.name,
         }
 
     @classmethod
@@ -116,4 +124,5 @@ class Finding:
             suppression_reason=data.get("suppression_reason"),
             suppression_expired=bool(data.get("suppression_expired", False)),
             first_seen=datetime.fromisoformat(first_seen) if first_seen else None,
+            name=data.get("name"),
         )

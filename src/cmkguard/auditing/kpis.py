@@ -230,6 +230,11 @@ class Kpis:
             return None
         return round(100.0 * self.rotation_compliant / self.rotation_applicable, 2)
 
+    def with_finding_counts(self, findings: Iterable[Finding]) -> Kpis:
+        """The same KPIs with the finding counts of `findings` (for a filtered report)."""
+        counts, suppressed = _finding_counts(findings)
+        return attrs.evolve(self, findings_by_severity=counts, suppressed_findings=suppressed)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the report's ``kpis``)."""
         return {
@@ -285,6 +290,18 @@ class Kpis:
         )
 
 
+def _finding_counts(findings: Iterable[Finding]) -> tuple[dict[str, int], int]:
+    """Unsuppressed findings per severity (most severe first), and the suppressed count."""
+    counts = {s.value: 0 for s in sorted(Severity, reverse=True)}
+    suppressed = 0
+    for f in findings:
+        if f.suppressed:
+            suppressed += 1
+        else:
+            counts[f.severity.value] += 1
+    return counts, suppressed
+
+
 def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation_days: int) -> Kpis:
     """The KPIs of ``inventory`` and its ``findings`` under a rotation maximum."""
     from cmkguard.auditing.rules.keys import rotation_compliant
@@ -295,13 +312,7 @@ def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation
         k for k in inventory.keys.values() if not k.is_aws_managed and k.state != "PendingDeletion"
     ]
     verdicts = [rotation_compliant(k, max_rotation_days) for k in cmks]
-    counts = {s.value: 0 for s in sorted(Severity, reverse=True)}
-    suppressed = 0
-    for f in findings:
-        if f.suppressed:
-            suppressed += 1
-        else:
-            counts[f.severity.value] += 1
+    counts, suppressed = _finding_counts(findings)
     return Kpis(
         resources=len(resources),
         resources_by_key_class={k.value: v for k, v in inventory.counts_by_class().items()},

@@ -1,10 +1,11 @@
-"""The result of an audit: findings, KPIs, and every export format.
+"""The result of an audit: findings, KPIs, and its JSON form.
 
-:class:`AuditReport` is a frozen value. Its JSON form (:meth:`AuditReport.to_json`) is versioned
-(:data:`REPORT_SCHEMA_VERSION`), described by the JSON Schema shipped at
-``cmkguard/report/schemas/report.schema.json``, and read back by :meth:`AuditReport.from_json`
-so that :func:`cmkguard.diff` can compare saved reports. The other exports (CSV, OCSF, ASFF,
-SARIF, pandas, HTML) are in :mod:`cmkguard.report`; the methods here are shortcuts to them.
+`AuditReport` is a frozen value. Its JSON form (`AuditReport.to_json`) is versioned
+(`REPORT_SCHEMA_VERSION`), described by the JSON Schema shipped at
+`cmkguard/report/schemas/report.schema.json`, and read back by `AuditReport.from_json` so that
+`cmkguard.diff` can compare saved reports. The other exports (CSV, OCSF, ASFF, SARIF, HTML) are
+functions of `cmkguard.report`; `to_dataframe()` and Jupyter's HTML call them lazily (the one
+presentation seam: values do not import their renderers otherwise).
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from cmkguard.report.charts import BarChart
 
 __all__ = ["REPORT_SCHEMA_VERSION", "AuditReport", "ScanSummary"]
 
@@ -89,9 +88,10 @@ class ScanSummary:
 class AuditReport:
     """Findings and KPIs of one audit, with exports for notebooks, bots, SIEMs and CI.
 
-    ``findings`` are sorted most severe first and include suppressed ones (flagged);
-    ``expired_suppressions`` lists suppressions whose expiry date has passed (they no longer
-    suppress anything); ``unused_suppressions`` those that matched no finding.
+    `findings` are sorted most severe first and include suppressed ones (flagged);
+    `expired_suppressions` lists suppressions whose expiry date has passed (they no longer
+    suppress anything); `unused_suppressions` those that matched no finding. `filters` is
+    empty for a whole audit and lists what `where` kept otherwise.
     """
 
     findings: tuple[Finding, ...] = attrs.field(converter=_findings)
@@ -102,6 +102,7 @@ class AuditReport:
     expired_suppressions: tuple[Suppression, ...] = attrs.field(default=(), converter=_suppressions)
     unused_suppressions: tuple[Suppression, ...] = attrs.field(default=(), converter=_suppressions)
     tool_version: str = ""
+    filters: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:
@@ -117,6 +118,56 @@ class AuditReport:
         """Every finding (suppressed included) of one rule."""
         return tuple(f for f in self.findings if f.rule_id == rule_id)
 
+    def where(
+        self,
+        *,
+        severity: Severity | str | None = None,
+        rule: str | Iterable[str] | None = None,
+        account: str | Iterable[str] | None = None,
+        region: str | Iterable[str] | None = None,
+        resource_type: str | Iterable[str] | None = None,
+        target: str | None = None,
+        suppressed: bool | None = None,
+    ) -> AuditReport:
+        """The same report with only the findings that match every filter given.
+
+        `severity` is a level (`"high"`: exactly high) or a comparison (`">=high"`, `">low"`,
+        `"<=medium"`, `"<medium"`, `"==info"`). `rule` is a rule id or a glob
+        (`"rds-*"`), or several; `account`, `region` and `resource_type` match exactly, one
+        value or several; `target` is a glob over the resource or key ARN and the name;
+        `suppressed` keeps only suppressed (`True`) or unsuppressed (`False`) findings.
+        Filters chain (`report.where(account=a).where(severity=">=high")`); the KPIs stay
+        those of the whole estate, except the finding counts, which count what is left.
+        `filters` records what was applied, for display.
+
+        Raises:
+            ConfigurationError: an unknown severity or a malformed comparison.
+
+        Example:
+            >>> import cmkguard
+            >>> report = cmkguard.audit(cmkguard.Inventory())
+            >>> report.where(severity=">=high").findings
+            ()
+        """
+        from cmkguard.auditing.filters import FindingFilter
+
+        chosen = FindingFilter.build(
+            severity=severity,
+            rule=rule,
+            account=account,
+            region=region,
+            resource_type=resource_type,
+            target=target,
+            suppressed=suppressed,
+        )
+        kept = tuple(f for f in self.findings if chosen.matches(f))
+        return attrs.evolve(
+            self,
+            findings=kept,
+            kpis=self.kpis.with_finding_counts(kept),
+            filters=(*self.filters, *chosen.describe()),
+        )
+
     # -- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-able dict (schema: ``report.schema.json``)."""
@@ -130,6 +181,7 @@ class AuditReport:
             "findings": [f.to_dict() for f in self.findings],
             "expired_suppressions": [s.to_dict() for s in self.expired_suppressions],
             "unused_suppressions": [s.to_dict() for s in self.unused_suppressions],
+            **({"filters": list(self.filters)} if self.filters else {}),
         }
 
     @classmethod
@@ -155,6 +207,7 @@ class AuditReport:
                 {"suppressions": data.get("unused_suppressions", [])}
             ).suppressions,
             tool_version=(data.get("generator") or {}).get("version", ""),
+            filters=data.get("filters", ()),
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -173,39 +226,19 @@ class AuditReport:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise DocumentError("cmkguard audit report", detail) from None
 
-    # -- other formats (implemented in cmkguard.report; imported lazily, report/ sits above) --
-    def to_csv(self) -> str:
-        """One CSV row per finding (header included)."""
-        from cmkguard.report.csv import report_to_csv
-
-        return report_to_csv(self)
-
-    def to_ocsf(self) -> list[dict[str, Any]]:
-        """The findings as OCSF Detection Finding events (class_uid 2004)."""
-        from cmkguard.report.ocsf import report_to_ocsf
-
-        return report_to_ocsf(self)
-
-    def to_asff(self, *, product_arn: str | None = None) -> list[dict[str, Any]]:
-        """The findings in AWS Security Finding Format (``BatchImportFindings`` input)."""
-        from cmkguard.report.asff import report_to_asff
-
-        return report_to_asff(self, product_arn=product_arn)
-
-    def to_sarif(self) -> dict[str, Any]:
-        """The findings as a SARIF 2.1.0 log (for code-scanning dashboards)."""
-        from cmkguard.report.sarif import report_to_sarif
-
-        return report_to_sarif(self)
-
+    # -- presentation seam: pandas and Jupyter (cmkguard.report, imported lazily) --------
     def to_dataframe(self) -> pd.DataFrame:
         """The findings as a pandas DataFrame (needs the ``pandas`` extra)."""
         from cmkguard.report.frames import report_to_dataframe
 
         return report_to_dataframe(self)
 
-    def coverage_chart(self, by: str = "resource_type") -> BarChart:
-        """A bar chart (SVG, no plotting library needed) of CMK coverage by type/account/region."""
+    def coverage_chart(self, by: str = "resource_type") -> Any:
+        """A `cmkguard.report.BarChart` (SVG, no plotting library needed) of CMK coverage by
+        `resource_type`, `account` or `region`; Jupyter shows it as an image.
+
+        (Typed `Any`: the chart class lives with the renderers, above this value's layer.)
+        """
         from cmkguard.report.charts import coverage_chart
 
         return coverage_chart(self.kpis, by=by)

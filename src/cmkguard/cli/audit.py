@@ -11,8 +11,10 @@ import json
 import shutil
 import sys
 import textwrap
+from pathlib import Path
 from typing import IO
 
+from cmkguard import report as export
 from cmkguard.auditing import AuditPolicy, AuditReport, audit
 from cmkguard.auditing.org import organization_view
 from cmkguard.cli._common import (
@@ -68,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     out.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     out.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     out.add_argument(
+        "--report-json",
+        metavar="FILE",
+        help="also save the full JSON report here; SARIF results then point at its lines "
+        "(commit or upload it with the SARIF: it is the artifact code scanning shows)",
+    )
+    out.add_argument(
         "--org-view",
         metavar="FILE",
         help="also write the organisation view as JSON (coverage by account/OU, kill switch, "
@@ -98,6 +106,7 @@ def _scan_options_given(args: argparse.Namespace) -> bool:
 def _run(args: argparse.Namespace) -> int:
     check_output(args.output)
     check_output(args.org_view)
+    check_output(args.report_json)
     policy = AuditPolicy.from_file(args.policy) if args.policy else AuditPolicy()
     previous = _load_previous(args.previous) if args.previous else None
     if args.from_inventory:
@@ -111,8 +120,12 @@ def _run(args: argparse.Namespace) -> int:
     view = organization_view(inventory) if inventory.organization is not None else None
     if args.org_view and view is None:
         raise UsageError("--org-view needs an organisation's inventory (scan --organization)")
+    report_json = report.to_json()
+    if args.report_json:
+        with open_output(args.report_json) as out:
+            out.write(report_json + "\n")
     with open_output(args.output) as out:
-        _write(report, args.format, out)
+        _write(report, args.format, out, _sarif_artifact(args), report_json)
         if view is not None and args.format == "table":
             out.write("\n" + "\n".join(org_view_lines(view)) + "\n")
     if args.org_view and view is not None:
@@ -131,20 +144,54 @@ def _run(args: argparse.Namespace) -> int:
     return incomplete
 
 
-def _write(report: AuditReport, fmt: str, out: IO[str]) -> None:
+def _sarif_artifact(args: argparse.Namespace) -> tuple[str, bool]:
+    """The file every SARIF result points at (the saved report, else the inventory read), and
+    whether it is the report (results then point at their finding's line)."""
+    if args.format != "sarif":
+        return "", False
+    if args.report_json:
+        try:
+            return export.sarif.artifact_path(args.report_json), True
+        except ValueError as exc:
+            raise UsageError(f"--report-json: {exc}; run from the repository root") from None
+    if args.from_inventory:
+        try:
+            return export.sarif.artifact_path(args.from_inventory), False
+        except ValueError:
+            name = Path(args.from_inventory).name
+            print(
+                f"cmkguard: note: {args.from_inventory} is outside the working directory; "
+                f"SARIF results point at {name!r} (pass --report-json to choose the artifact)",
+                file=sys.stderr,
+            )
+            return name, False
+    return "cmkguard-report.json", True
+
+
+def _write(
+    report: AuditReport,
+    fmt: str,
+    out: IO[str],
+    artifact: tuple[str, bool] = ("cmkguard-report.json", True),
+    report_json: str = "",
+) -> None:
     if fmt == "table":
         width = shutil.get_terminal_size().columns if out is sys.stdout and out.isatty() else None
         out.write(render_table(report, width=width))
     elif fmt == "json":
         out.write(report.to_json() + "\n")
     elif fmt == "csv":
-        out.write(report.to_csv())
+        out.write(export.to_csv(report))
     elif fmt == "ocsf":
-        out.write(json.dumps(report.to_ocsf(), indent=2) + "\n")
+        out.write(json.dumps(export.to_ocsf(report), indent=2) + "\n")
     elif fmt == "asff":
-        out.write(json.dumps(report.to_asff(), indent=2) + "\n")
+        out.write(json.dumps(export.to_asff(report), indent=2) + "\n")
     else:
-        out.write(json.dumps(report.to_sarif(), indent=2) + "\n")
+        # Lines point into the saved report; an inventory as artifact puts them all on line 1.
+        uri, is_report = artifact
+        text = (report_json or report.to_json()) if is_report else ""
+        log = export.to_sarif(report, artifact_uri=uri, report_json=text)
+        out.write(json.dumps(log, indent=2) + "\n")
 
 
 def _pct(value: float | None) -> str:

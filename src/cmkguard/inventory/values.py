@@ -25,6 +25,8 @@ from cmkguard.errors import InventoryFormatError
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from cmkguard.policy import GrantAnalysis, PolicyAnalysis
 
 __all__ = [
@@ -499,6 +501,20 @@ class Inventory(_JsonValue):
         """Read an inventory written by `to_json` (`InventoryFormatError` if it is not one;
         `DocumentError` when it is not JSON or is nested absurdly deep)."""
         return cls.from_dict(load_document_json(text, "cmkguard inventory"))
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per resource: ARN, name, type, account, region, key class, key ARN, key
+        alias, key account and state, tags (needs the `pandas` extra)."""
+        from cmkguard.report.frames import inventory_to_dataframe
+
+        return inventory_to_dataframe(self)
+
+    def keys_dataframe(self) -> pd.DataFrame:
+        """One row per key of the scanned accounts: alias, manager, state, rotation (`unknown`
+        when it could not be read), how many resources use it, tags (needs `pandas`)."""
+        from cmkguard.report.frames import keys_to_dataframe
+
+        return keys_to_dataframe(self)
 
     def _repr_html_(self) -> str:
         # Jupyter rendering lives with the other formats in cmkguard.report (imported lazily:

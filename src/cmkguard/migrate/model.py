@@ -14,13 +14,16 @@ import hmac
 import html
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from cmkguard._convert import Converter
 from cmkguard._html import table
 from cmkguard.errors import ConfigurationError, PlanFormatError, PlanIntegrityError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "GENERATED_PASSWORD",
@@ -531,6 +534,13 @@ class MigrationPlan:
             lines.append("")
             lines.append(f"NOT EXECUTABLE: {len(self.blocking)} blocking pre-flight item(s)")
         return "\n".join(lines)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per step, in order: id, phase, kind, service, region, operation, resource,
+        description, destructive, depends_on (needs the `pandas` extra)."""
+        from cmkguard.report.frames import plan_to_dataframe
+
+        return plan_to_dataframe(self)
 
     def _repr_html_(self) -> str:
         esc = html.escape

@@ -28,8 +28,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "suppression_reason",
     "first_seen",
     "evidence",
+    "target",
+    "name",
 )
-"""The CSV header, in order."""
+"""The CSV header, in order (columns are only ever appended)."""
 
 
 def report_to_csv(report: AuditReport) -> str:
@@ -41,5 +43,6 @@ def report_to_csv(report: AuditReport) -> str:
         row = f.to_dict()
         row["evidence"] = json.dumps(row["evidence"], sort_keys=True, separators=(",", ":"))
         row["suppressed"] = "true" if f.suppressed else "false"
+        row["target"] = f.target
         writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
     return buf.getvalue()
