@@ -22,9 +22,10 @@ import cmkguard
 from cmkguard.policy import KMS_ACTIONS
 
 _ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:PutKeyPolicy", "kms:CreateGrant", "kms:DescribeKey")
-# 200 examples keep this module around 15 s on the 2-core CI box; POLICY_EXAMPLES=3000 for a
-# deeper local run (it passed at 3000 when written).
-_PROFILE = settings(max_examples=int(os.environ.get("POLICY_EXAMPLES", "200")), deadline=None)
+# 80 examples keep this module within the area's test-time budget on the shared 2-core box
+# (200 took 150-180 s there under load ~20); POLICY_EXAMPLES=3000 for a deeper local run (it
+# passed at 3000 when written).
+_PROFILE = settings(max_examples=int(os.environ.get("POLICY_EXAMPLES", "80")), deadline=None)
 
 
 def _answers(policy: Any) -> dict[str, Any]:

@@ -204,3 +204,17 @@ def test_where_narrows_a_report_and_says_so(report: AuditReport) -> None:
     with pytest.raises(cmkguard.ConfigurationError, match="comparison"):
         report.where(severity="=>high")
     assert attrs.evolve(report, findings=()).where(severity="high").findings == ()
+
+
+def test_html_shows_a_partial_banner_names_and_filters(report: AuditReport) -> None:
+    html = report._repr_html_()
+    assert "role='alert'" in html
+    assert "partial" in html
+    assert report.kpis.completeness.summary().split(":")[0] in html
+    named = next(f for f in report.findings if f.name)
+    assert f"<td>{named.name}</td>" in html or named.name in html
+    assert "Filtered: severity&gt;=high" in report.where(severity=">=high")._repr_html_()
+    clean = attrs.evolve(
+        report, kpis=attrs.evolve(report.kpis, completeness=cmkguard.Completeness())
+    )
+    assert "role='alert'" not in clean._repr_html_()

@@ -33,6 +33,27 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
 
+def _completeness_banner(report: AuditReport) -> list[str]:
+    """A visible warning when the KPIs cover only part of the estate (none when complete)."""
+    c = report.kpis.completeness
+    if c.complete:
+        return []
+    regions = report.scan.regions
+    read = [r for r in regions if r not in c.partial_regions]
+    detail = f"partial: {len(read)} of {len(regions)} regions fully read" if regions else "partial"
+    return [
+        "<p role='alert' style='text-align:left;border-left:4px solid #b71c1c;"
+        "padding:4px 8px;background:#fdecea'>"
+        f"<b>{escape(detail)}</b>: {escape(c.summary())}. These figures cover what was read.</p>"
+    ]
+
+
+def _filters_line(report: AuditReport) -> list[str]:
+    if not report.filters:
+        return []
+    return [f"<p>Filtered: {escape(', '.join(report.filters))}</p>"]
+
+
 def report_html(report: AuditReport) -> str:
     """A report: KPI summary, coverage by resource type, findings grouped by severity."""
     k = report.kpis
@@ -45,6 +66,8 @@ def report_html(report: AuditReport) -> str:
         f"{k.rotation_applicable} keys; findings {counts}"
         f"{f'; {k.suppressed_findings} suppressed' if k.suppressed_findings else ''}"
         f"{f'; <b>{k.scan_errors} scan errors</b>' if k.scan_errors else ''}.</p>",
+        *_completeness_banner(report),
+        *_filters_line(report),
         table(
             ["resource type", "resources", "on CMK", "coverage"],
             [
@@ -62,10 +85,11 @@ def report_html(report: AuditReport) -> str:
         )
         parts.append(
             table(
-                ["rule", "target", "message", "remediation", "suppressed"],
+                ["rule", "name", "target", "message", "remediation", "suppressed"],
                 [
                     (
                         f.rule_id,
+                        f.name or "",
                         f.target,
                         f.message,
                         f.remediation,
