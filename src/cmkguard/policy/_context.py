@@ -196,9 +196,9 @@ def _identity_spec(caller: Caller, key: str) -> VarSpec:
         if caller.kind == "root":
             return VarSpec("always", fixed=account)
         if caller.kind == "user":
-            return VarSpec("always", fmt=_fmt("AIDA", (UPPER_ALNUM, 16, 16)))
+            return VarSpec("always", fmt=_fmt("AIDA", (UPPER_ALNUM, 16, 124)))
         if caller.kind == "role":
-            return VarSpec("always", fmt=_fmt("AROA", (UPPER_ALNUM, 16, 16), ":", (NAME, 2, 64)))
+            return VarSpec("always", fmt=_fmt("AROA", (UPPER_ALNUM, 16, 124), ":", (NAME, 2, 64)))
         return VarSpec("always", fmt=_fmt(account, ":", (NAME, 2, 32)))
     if key == "aws:username":
         return VarSpec("always", fmt=_fmt((NAME, 1, 64))) if caller.kind == "user" else _NEVER

@@ -308,7 +308,8 @@ def report_to_sarif(
         >>> import cmkguard
         >>> from cmkguard.report import to_sarif
         >>> log = to_sarif(cmkguard.audit(cmkguard.Inventory()), artifact_uri="audit.json")
-        >>> log["runs"][0]["automationDetails"]
+        >>> (run,) = log["runs"]
+        >>> run["automationDetails"]
         {'id': 'cmkguard/audit/'}
     """
     uri = artifact_path(artifact_uri)
