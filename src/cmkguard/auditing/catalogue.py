@@ -225,6 +225,27 @@ _AUDIT_RULE_LIST: tuple[RuleSpec, ...] = (
         scope="key",
     ),
     RuleSpec(
+        "tenant-key-shared",
+        Severity.MEDIUM,
+        "One key shared by several tenants (not crypto-shreddable per tenant)",
+        "Crypto-shredding destroys a tenant's data by deleting its key; a key shared by several "
+        "tenants cannot be deleted for one without destroying the others' data.",
+        "Create one customer-managed key per tenant and re-key each tenant's resources to its "
+        "own key (`cmkguard migrate plan`), then tag the key with the tenant.",
+        scope="key",
+    ),
+    RuleSpec(
+        "tenant-key-not-shreddable",
+        Severity.MEDIUM,
+        "Tenant data on AWS managed or AWS owned keys (never crypto-shreddable)",
+        "An AWS managed or AWS owned key can never be deleted by the customer, so a tenant "
+        "whose data sits on one can never be crypto-shredded.",
+        "Re-key the listed resources to a customer-managed key of the tenant's own "
+        "(`cmkguard migrate plan`); an Aurora cluster on an AWS owned key needs a restore "
+        "from snapshot with KmsKeyId.",
+        scope="inventory",
+    ),
+    RuleSpec(
         "key-unused",
         Severity.LOW,
         "Customer-managed key encrypting none of the scanned resources",

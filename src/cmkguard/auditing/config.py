@@ -88,6 +88,8 @@ class AuditPolicy:
         application_tag: the tag that names a resource's application (shared-key rule).
         blast_radius_min_severity: key-policy findings at or above this severity are copied
             onto every resource the key protects (``INFO`` copies every one).
+        tenant_tag: the tag that names a resource's tenant; when set, the crypto-shredding
+            rules report tenants on keys they cannot delete and keys shared by tenants.
     """
 
     required_tags: tuple[str, ...] = attrs.field(default=DEFAULT_REQUIRED_TAGS, converter=_tags)
@@ -100,6 +102,7 @@ class AuditPolicy:
     suppressions: tuple[Suppression, ...] = attrs.field(default=(), converter=_suppressions)
     application_tag: str = "application"
     blast_radius_min_severity: Severity = Severity.LOW
+    tenant_tag: str | None = None
 
     def severity_for(self, rule_id: str, default: Severity) -> Severity:
         """The severity a finding of ``rule_id`` gets under this policy."""
@@ -116,6 +119,7 @@ class AuditPolicy:
             "suppressions": [s.to_dict() for s in self.suppressions],
             "application_tag": self.application_tag,
             "blast_radius_min_severity": self.blast_radius_min_severity.value,
+            "tenant_tag": self.tenant_tag,
         }
 
     @classmethod
@@ -165,6 +169,11 @@ class AuditPolicy:
             if not isinstance(tag, str) or not tag:
                 raise AuditPolicyError(f"application_tag: expected a tag name, got {tag!r}")
             kwargs["application_tag"] = tag
+        if data.get("tenant_tag") is not None:
+            tenant = data["tenant_tag"]
+            if not isinstance(tenant, str) or not tenant:
+                raise AuditPolicyError(f"tenant_tag: expected a tag name, got {tenant!r}")
+            kwargs["tenant_tag"] = tenant
         if "blast_radius_min_severity" in data:
             kwargs["blast_radius_min_severity"] = _severity(
                 data["blast_radius_min_severity"], "blast_radius_min_severity"

@@ -69,6 +69,7 @@ def audit(
     *,
     previous: AuditReport | None = None,
     now: datetime | None = None,
+    tenant_tag: str | None = None,
 ) -> AuditReport:
     """Audit an inventory against a policy: findings (with fingerprints) and KPIs.
 
@@ -79,6 +80,8 @@ def audit(
             ``first_seen`` date (for ages and mean-time-to-remediate).
         now: the audit's clock (defaults to the current UTC time); deletion countdowns and
             suppression expiry are computed against it.
+        tenant_tag: the tag naming each resource's tenant (overrides the policy's
+            `tenant_tag`): turns on the crypto-shredding readiness rules.
 
     Returns:
         An :class:`AuditReport`, findings sorted most severe first.
@@ -89,7 +92,10 @@ def audit(
         >>> report.findings
         ()
     """
-    policy = organization_policy(policy if policy is not None else AuditPolicy(), inventory)
+    policy = policy if policy is not None else AuditPolicy()
+    if tenant_tag is not None:
+        policy = attrs.evolve(policy, tenant_tag=tenant_tag)
+    policy = organization_policy(policy, inventory)
     clock = as_utc(now) if now is not None else datetime.now(UTC)
     ctx = AuditContext(inventory=inventory, policy=policy, now=clock, rules=FINDING_CATALOGUE)
     seen: dict[str, Finding] = {}

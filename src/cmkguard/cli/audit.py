@@ -55,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     src.add_argument("--policy", metavar="FILE", help="audit policy (TOML or JSON)")
     src.add_argument(
+        "--tenant-tag",
+        metavar="TAG",
+        help="tag naming each resource's tenant: check crypto-shredding readiness per tenant",
+    )
+    src.add_argument(
         "--previous",
         metavar="REPORT",
         help="an earlier `--format json` report: findings keep their first-seen dates",
@@ -116,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         with terminal_progress() as progress:
             inventory = scan_from_args(args, progress=progress)
-    report = audit(inventory, policy, previous=previous)
+    report = audit(inventory, policy, previous=previous, tenant_tag=args.tenant_tag)
     view = organization_view(inventory) if inventory.organization is not None else None
     if args.org_view and view is None:
         raise UsageError("--org-view needs an organisation's inventory (scan --organization)")

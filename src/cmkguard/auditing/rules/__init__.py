@@ -14,6 +14,7 @@ from cmkguard.auditing.rules.inventory import check_scan_errors
 from cmkguard.auditing.rules.keys import check_key_usage, check_rotation, check_tags
 from cmkguard.auditing.rules.policies import check_policies
 from cmkguard.auditing.rules.resources import check_key_class, check_key_state, check_secondary_keys
+from cmkguard.auditing.rules.tenants import check_tenant_keys
 
 __all__ = ["ALL_RULES", "Rule"]
 
@@ -29,5 +30,6 @@ ALL_RULES: tuple[Rule, ...] = (
     check_rotation,
     check_tags,
     check_key_usage,
+    check_tenant_keys,
 )
 """Every rule, in the order the audit runs them."""
