@@ -8,10 +8,7 @@ metadata. Tests reach AWS only through the emulated account on 127.0.0.1
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -40,26 +37,9 @@ settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "cmkguard"))
 
 
-def load_estate() -> ModuleType:
-    """tests/auditing/estate.py, the hand-built reference estate, imported by path.
-
-    The test directories are not packages, so the audit, report and CLI tests share the module
-    through this one loader (and one entry in ``sys.modules``).
-    """
-    name = "cmkguard_audit_test_estate"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).with_name("auditing") / "estate.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(name="estate")
 def _estate() -> ModuleType:
     """The reference estate module (tests/auditing/estate.py)."""
-    return load_estate()
+    from tests.auditing import estate
+
+    return estate

@@ -109,6 +109,9 @@ from cmkguard.migrate import (
     execute,
     plan_guardrails,
     plan_migration,
+    plan_share_revocation,
+    plan_shared_snapshot_copy,
+    plan_snapshot_share,
 )
 from cmkguard.org import (
     AccountResult,
@@ -282,6 +285,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "parse_key_policy",
     "plan_guardrails",
     "plan_migration",
+    "plan_share_revocation",
+    "plan_shared_snapshot_copy",
+    "plan_snapshot_share",
     "scan",
     "scan_organization",
     "trend",

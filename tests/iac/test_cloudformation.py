@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.iac.conftest import CFN_JSON, CFN_YAML
 
 from cmkguard.iac import IacReport, check_iac, check_text
 from cmkguard.inventory.values import KeyClass
+from tests.iac.conftest import CFN_JSON, CFN_YAML
 
 ACCOUNT = "111122223333"
 

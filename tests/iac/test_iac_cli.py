@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
-from tests.iac.conftest import CFN_JSON, CFN_YAML, PLAN, SARIF_SCHEMA
 
 from cmkguard.cli import main
+from tests.iac.conftest import CFN_JSON, CFN_YAML, PLAN, SARIF_SCHEMA
 
 if TYPE_CHECKING:
     import boto3
@@ -170,6 +170,7 @@ def test_describe_keys_resolves_literals_on_the_emulated_account(
     cmkguard_aws_session: boto3.Session, tmp_path: Path
 ) -> None:
     """A literal ARN that is really aws/rds is AWS-managed; a disabled key is reported."""
+    from cmkguard.aws import AwsAccess
     from cmkguard.iac import check_text
     from cmkguard.iac.aws_keys import describe_with
     from cmkguard.inventory.values import KeyClass
@@ -195,9 +196,8 @@ Resources:
 """
     without = check_text(template, "t.yaml", account=account)
     assert without.resource("OnDefault").key_class is KeyClass.CUSTOMER_MANAGED  # by form only
-    report = check_text(
-        template, "t.yaml", account=account, describe=describe_with(cmkguard_aws_session)
-    )
+    with AwsAccess.from_session(cmkguard_aws_session) as access:
+        report = check_text(template, "t.yaml", account=account, describe=describe_with(access))
     assert report.resource("OnDefault").key_class is KeyClass.AWS_MANAGED
     on_disabled = report.resource("OnDisabled")
     assert on_disabled.key_class is KeyClass.CUSTOMER_MANAGED
@@ -205,3 +205,21 @@ Resources:
     on_missing = report.resource("OnMissing")
     assert on_missing.key_class is KeyClass.UNKNOWN
     assert "NotFoundException" in (on_missing.reason or "")
+
+
+def test_describe_with_a_boto3_session_still_works_but_is_deprecated(
+    cmkguard_aws_session: boto3.Session,
+) -> None:
+    from cmkguard.iac.aws_keys import describe_with
+
+    aws_rds = cmkguard_aws_session.client("kms", region_name="us-east-1").describe_key(
+        KeyId="alias/aws/rds"
+    )["KeyMetadata"]["Arn"]
+    with pytest.deprecated_call():
+        describe = describe_with(cmkguard_aws_session, "us-east-1")
+    facts = describe(aws_rds, None)
+    assert facts is not None
+    assert facts.manager == "AWS"
+    assert facts.arn == aws_rds
+    assert describe("alias/no-such-key", None) is not None
+    assert "NotFoundException" in (describe("alias/no-such-key", None).error or "")

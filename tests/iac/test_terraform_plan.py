@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.iac.conftest import PLAN
 
 from cmkguard.iac import IacReport, check_iac, check_text
 from cmkguard.inventory.values import KeyClass
+from tests.iac.conftest import PLAN
 
 # (address, key class, declared key it resolves to, finding ids)
 EXPECTED = [

@@ -6,7 +6,8 @@ import os
 from typing import Any
 
 import pytest
-from policy_corpus import OWN_CORPUS, PUBLIC_CORPUS, check_case, load_cases
+
+from tests.policy.policy_corpus import OWN_CORPUS, PUBLIC_CORPUS, check_case, load_cases
 
 
 @pytest.mark.parametrize("case", load_cases(PUBLIC_CORPUS))

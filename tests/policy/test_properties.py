@@ -9,7 +9,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import (
+
+import cmkguard
+from cmkguard.policy import KMS_ACTIONS
+from tests.policy.strategies import (
     KEY_ACCOUNT,
     json_values,
     mutated_policies,
@@ -17,9 +20,6 @@ from strategies import (
     policy_texts,
     statements,
 )
-
-import cmkguard
-from cmkguard.policy import KMS_ACTIONS
 
 _ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:PutKeyPolicy", "kms:CreateGrant", "kms:DescribeKey")
 # 80 examples keep this module within the area's test-time budget on the shared 2-core box

@@ -115,13 +115,14 @@ def _run(args: argparse.Namespace) -> int:
     describe = None
     account = args.account
     if args.describe_keys:
+        from cmkguard.aws.access import AwsAccess
         from cmkguard.aws.identity import caller_account, open_session
         from cmkguard.iac.aws_keys import describe_with
 
         session = open_session(args.profile, args.region, endpoint_url=args.endpoint_url)
         region = args.region or session.region_name or "us-east-1"
         account = account or caller_account(session, region)
-        describe = describe_with(session, region)
+        describe = describe_with(AwsAccess.from_session(session), region)
     report = check_iac(
         args.paths,
         account=account,

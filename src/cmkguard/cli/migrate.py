@@ -26,6 +26,7 @@ from cmkguard.cli._common import (
     stderr_is_tty,
 )
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
+from cmkguard.cli._share import register_share
 from cmkguard.errors import NoCredentialsError, PlanIntegrityError
 from cmkguard.inventory.values import Inventory
 from cmkguard.migrate import (
@@ -56,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_plan(sub)
     _register_run(sub)
     _register_sign(sub)
+    register_share(sub, _add_output_level)
 
 
 def _add_output_level(p: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """Infrastructure-code checks before deploy: Terraform plans and CloudFormation templates.
 
-Pure (no AWS calls) unless you pass `describe=describe_with(session)` from
+Pure (no AWS calls) unless you pass `describe=describe_with(access)` from
 `cmkguard.iac.aws_keys`. Every declared RDS instance, Aurora cluster and member, snapshot and
 snapshot copy, Secrets Manager secret (and replica), KMS key and alias is classified as a scan
 would classify it once deployed (`KeyClass`), and reported with the audit's finding ids.

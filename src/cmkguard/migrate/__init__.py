@@ -33,6 +33,11 @@ from cmkguard.migrate.model import (
     StepPhase,
 )
 from cmkguard.migrate.plan import plan_migration
+from cmkguard.migrate.share import (
+    plan_share_revocation,
+    plan_shared_snapshot_copy,
+    plan_snapshot_share,
+)
 
 __all__ = [
     "ExecutionReport",
@@ -55,4 +60,7 @@ __all__ = [
     "execute",
     "plan_guardrails",
     "plan_migration",
+    "plan_share_revocation",
+    "plan_shared_snapshot_copy",
+    "plan_snapshot_share",
 ]

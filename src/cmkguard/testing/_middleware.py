@@ -24,7 +24,7 @@ from typing import Any
 import botocore.exceptions
 import botocore.loaders
 
-from cmkguard.testing import _moto
+from cmkguard.testing import _moto, _share
 
 __all__ = ["EmulatorMiddleware", "RequestHook", "RequestInfo", "parse_request"]
 
@@ -314,6 +314,12 @@ class EmulatorMiddleware:
             time.sleep(self.latency_s)
         if answer is not None:
             return answer
+        if info.service == "rds" and info.operation in _share.SHARE_OPERATIONS:
+            code, message = _share.refusal(
+                environ, info.operation, account, info.region, self.accounts
+            )
+            if code:
+                return _share.error_response(start_response, code, message)
         reads = info.operation.startswith(_READ_PREFIXES)
         if info.service == "secretsmanager":
             # One at a time (see _moto.SECRETS_LOCK), after the latency sleep, which overlaps.

@@ -14,6 +14,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from cmkguard.testing._moto_loader import moto_module
@@ -40,6 +41,7 @@ __all__ = [
     "replica_arn",
     "resolve_key_arn",
     "secretsmanager_backend",
+    "set_shared_source_lookup",
     "uninstall_patches",
 ]
 
@@ -478,6 +480,26 @@ def _by_key_id(name: str) -> Callable[..., Any]:
 _KMS_BY_KEY_ID = ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion")
 
 
+# Set by cmkguard.testing._share (which imports this module): the other account's snapshot an
+# allowed cross-account copy reads, or None.
+def _no_shared_source(_identifier: str) -> Any:
+    return None
+
+
+_shared_source: Callable[[str], Any] = _no_shared_source
+
+
+def set_shared_source_lookup(lookup: Callable[[str], Any]) -> None:
+    """Let `get_snapshot` read an allowed shared snapshot from its owner (see `_share`)."""
+    global _shared_source
+    _shared_source = lookup
+
+
+def _patched_get_snapshot(self: Any, identifier: str, *args: Any, **kwargs: Any) -> Any:
+    found = _shared_source(identifier)
+    return found if found is not None else _saved["get_snapshot"](self, identifier, *args, **kwargs)
+
+
 def install_patches() -> None:
     """Make moto's KMS behave like AWS for AWS-managed keys (reference-counted, idempotent).
 
@@ -503,7 +525,9 @@ def install_patches() -> None:
       instance renames it in its replicas' and primary's records (moto kept the old names);
     * ``DisableKey``, ``EnableKey``, ``ScheduleKeyDeletion``, ``CancelKeyDeletion`` accept a key
       ARN (moto answered 500);
-    * a secret replica created with a ``KmsKeyId`` is on that key (moto ignored it).
+    * a secret replica created with a ``KmsKeyId`` is on that key (moto ignored it);
+    * a copy of another account's snapshot, once allowed by `cmkguard.testing._share` (the
+      `restore` attribute and the key policy), reads the source from its owner's account.
     """
     global _patch_users
     with _PATCH_LOCK:
@@ -549,6 +573,8 @@ def install_patches() -> None:
         for name in _KMS_BY_KEY_ID:
             _saved[name] = getattr(kms_models.KmsBackend, name)
             setattr(kms_models.KmsBackend, name, _by_key_id(name))
+        _saved["get_snapshot"] = rds_models.RDSBackend.get_snapshot
+        rds_models.RDSBackend.get_snapshot = _patched_get_snapshot
 
 
 def uninstall_patches() -> None:
@@ -582,6 +608,7 @@ def uninstall_patches() -> None:
             setattr(kms_models.KmsBackend, name, _saved.pop(name))
         sm = moto_module("secretsmanager.models")
         sm.FakeSecret.create_replicas = _saved.pop("create_replicas")
+        rds_models.RDSBackend.get_snapshot = _saved.pop("get_snapshot")
 
 
 # --- fix-ups run after requests that may create resources ------------------------------------
@@ -646,7 +673,7 @@ def key_manager(account: str, region: str, key_id: str) -> tuple[str, str] | Non
 def _caller_account_condition_matches(condition: Any, caller: str) -> bool:
     """A ``kms:CallerAccount`` condition (the one that keeps AWS-managed keys to their account)
     or an ``aws:PrincipalOrgID`` one (a key shared with the caller's organisation)."""
-    for operator in condition.values() if isinstance(condition, dict) else ():
+    for op, operator in condition.items() if isinstance(condition, dict) else ():
         if not isinstance(operator, dict):
             continue
         for name, value in operator.items():
@@ -655,6 +682,30 @@ def _caller_account_condition_matches(condition: Any, caller: str) -> bool:
                 return False
             if name.lower() == "aws:principalorgid" and org_id_of(caller) not in values:
                 return False
+            if name.lower() == "aws:currenttime" and not _current_time_matches(op, values):
+                return False
+    return True
+
+
+def _current_time_matches(operator: str, values: list[str]) -> bool:
+    """`DateLessThan` / `DateGreaterThan` (and the -Equals forms) on `aws:CurrentTime`: a
+    time-bounded grant such as a snapshot share expires in the emulator as in AWS."""
+    now = datetime.now(UTC)
+    for value in values:
+        try:
+            bound = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if bound.tzinfo is None:
+            bound = bound.replace(tzinfo=UTC)
+        ok = {
+            "DateLessThan": now < bound,
+            "DateLessThanEquals": now <= bound,
+            "DateGreaterThan": now > bound,
+            "DateGreaterThanEquals": now >= bound,
+        }.get(operator, True)
+        if not ok:
+            return False
     return True
 
 

@@ -1,0 +1,1 @@
+"""Tests (a package, so helper modules are imported by name)."""
