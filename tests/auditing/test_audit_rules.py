@@ -41,6 +41,9 @@ def test_every_audit_rule_is_exercised_by_the_reference_estate(estate: ModuleTyp
         # Infrastructure code only (a deployed key does not expose its deletion window):
         # tests/iac.
         "key-deletion-window-short",
+        # Only with a tenant tag key (crypto-shredding readiness): tests/auditing/test_shred.py.
+        "tenant-key-shared",
+        "tenant-key-not-shreddable",
     }
     assert set(AUDIT_RULES) - exercised == dedicated
 
