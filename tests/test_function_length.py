@@ -18,6 +18,7 @@ _DECLARATIVE = "one declarative literal (a document or table written out), nothi
 _ARGPARSE = "argparse declarations, one option after another (no logic)"
 
 LONG = {
+    "cli/demo.py:_demo_migrate": "to split: the demo's seven stages read in order (issue 12)",
     "auditing/rules/policies.py:check_policies": "to split: issue 13 (reports/audit)",
     "cli/_org_options.py:add_org_arguments": _ARGPARSE,
     "cli/guardrails.py:register": _ARGPARSE,

@@ -43,6 +43,10 @@ class FormatProblem(Exception):
         self.path: list[str] = []
 
 
+OMIT_IF_DEFAULT = "cmkguard.omit_if_default"
+"""attrs field metadata key: leave the field out of the JSON form while it holds its default."""
+
+
 class Converter:
     """Structure/unstructure attrs values; one per package, made once at import.
 
@@ -214,9 +218,22 @@ class Converter:
         writer = self._writers.get(cls)
         if writer is None:
             plan = tuple((name, self._writer_of(hint)) for name, hint, _ in _resolved_fields(cls))
+            # A field added after a format shipped is written only when it differs from its
+            # default, so documents without it stay byte-identical to what older code wrote.
+            optional = {
+                f.name: f.default
+                for f in attrs.fields(cls)
+                if f.metadata.get(OMIT_IF_DEFAULT) and f.default is not attrs.NOTHING
+            }
 
             def writer(value: Any) -> dict[str, Any]:
-                return {name: write(getattr(value, name)) for name, write in plan}
+                out = {}
+                for name, write in plan:
+                    item = getattr(value, name)
+                    if name in optional and item == optional[name]:
+                        continue
+                    out[name] = write(item)
+                return out
 
             self._writers[cls] = writer
         return writer

@@ -55,6 +55,8 @@ def _on(aws: Any) -> list[str]:
     return ["--endpoint-url", aws.endpoint_url, "--regions", "us-east-1"]
 
 
+_SNAPSHOT = "arn:aws:rds:eu-west-1:111122223333:snapshot:orders-001-final"
+
 EXPECTED: dict[str, dict[int, Case]] = {
     "scan": {
         0: lambda aws, tmp: ["scan", *_on(aws), "--format", "json"],
@@ -174,6 +176,24 @@ EXPECTED: dict[str, dict[int, Case]] = {
     "migrate run": {
         2: lambda aws, tmp: [
             *("migrate", "run", str(tmp / "missing.json"), "--journal", str(tmp / "j.json")),
+        ],
+    },
+    "migrate share": {
+        2: lambda aws, tmp: [
+            *("migrate", "share", _SNAPSHOT, "--to-account", "12", "--key", "alias/k"),
+            *("--output", str(tmp / "plan.json")),
+        ],
+    },
+    "migrate revoke-share": {
+        2: lambda aws, tmp: [
+            *("migrate", "revoke-share", _SNAPSHOT, "--to-account", "12", "--key", "alias/k"),
+            *("--output", str(tmp / "plan.json")),
+        ],
+    },
+    "migrate receive-share": {
+        2: lambda aws, tmp: [
+            *("migrate", "receive-share", "not-an-arn", "--key", "alias/k"),
+            *("--output", str(tmp / "plan.json")),
         ],
     },
     "migrate sign": {

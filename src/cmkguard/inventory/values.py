@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from cmkguard._convert import Converter, FormatProblem, kind_of
+from cmkguard._convert import OMIT_IF_DEFAULT, Converter, FormatProblem, kind_of
 from cmkguard._json import load_document_json
 from cmkguard.errors import InventoryFormatError
 from cmkguard.types import AccountId, KeyArn, Region, ResourceArn, ResourceTypeName
@@ -158,7 +158,9 @@ class EncryptedResource(_JsonValue):
     details: Mapping[str, Any] = attrs.field(factory=dict, converter=_any_mapping, hash=False)
     secondary_keys: tuple[KeyUse, ...] = attrs.field(default=(), converter=_key_uses)
     # Not part of equality: the same resource described a minute later is the same resource.
-    record: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+    record: Mapping[str, Any] | None = attrs.field(
+        default=None, eq=False, repr=False, metadata={OMIT_IF_DEFAULT: True}
+    )
 
 
 def _datetimes(value: Iterable[datetime]) -> tuple[datetime, ...]:
@@ -180,7 +182,9 @@ class RotationStatus(_JsonValue):
     on_demand_start: datetime | None = None
     last_rotation: datetime | None = None
     reason: str | None = None
-    automatic_rotations: tuple[datetime, ...] = attrs.field(default=(), converter=_datetimes)
+    automatic_rotations: tuple[datetime, ...] = attrs.field(
+        default=(), converter=_datetimes, metadata={OMIT_IF_DEFAULT: True}
+    )
     """Dates of the key's completed automatic rotations (`ListKeyRotations` entries with
     `RotationType` `AUTOMATIC`), oldest first; on-demand rotations are left out."""
 
