@@ -32,7 +32,6 @@ LONG = {
     "migrate/_secret_paths.py:_plan_secret": "to split: issue 12 (migration)",
     "migrate/_snapshot_paths.py:_build_snapshot_batches": "to split: issue 12 (migration)",
     "migrate/guardrail_plan.py:_key_policy_checks": "to split: issue 14 (guardrails)",
-    "migrate/share.py:plan_shared_snapshot_copy": "to split: the shared-snapshot copy plan (share)",
     "policy/_access.py:_wildcard": "to split: issue 9 (policy); the hot path, measure first",
     "policy/_explain.py:_statement_findings": "to split: issue 9 (policy)",
     "policy/_solver.py:_bfs": "to split: issue 9 (policy): the reference search loop",

@@ -212,56 +212,75 @@ def _copy_steps(
     target = ident(f"{source.removeprefix('rds:')}-share-{plan.account}", 255)
     prefix = f"share/{target}"
     snap = "DBClusterSnapshot" if cluster else "DBSnapshot"
-    id_field = f"{snap}Identifier"
-    copy = plan.add(
-        MigrationStep(
-            id=f"{prefix}/01-copy",
-            kind=StepKind.CALL,
-            phase=StepPhase.COPY,
-            service="rds",
-            region=resource.region,
-            operation=f"Copy{snap}",
-            params={
-                f"Source{snap}Identifier": source,
-                f"Target{snap}Identifier": target,
-                "KmsKeyId": key.arn,
-                "CopyTags": True,
-            },
-            resource_arn=resource.arn,
-            description=f"copy {source} onto {key.arn} ({why}); the source is only read",
-            verify=f"{target} exists",
-            adopt={"probe": "db-cluster-snapshot" if cluster else "db-snapshot", "id": target},
-        )
-    )
-    wait = plan.add(
-        MigrationStep(
-            id=f"{prefix}/02-wait",
-            kind=StepKind.WAIT,
-            phase=StepPhase.COPY,
-            service="rds",
-            region=resource.region,
-            operation=f"{snap}Available",
-            params={id_field: target},
-            resource_arn=resource.arn,
-            description=f"wait until {target} is available",
-            depends_on=(copy.id,),
-        )
-    )
-    plan.add(
-        MigrationStep(
-            id=f"{prefix}/03-verify",
-            kind=StepKind.VERIFY,
-            phase=StepPhase.COPY,
-            service="rds",
-            region=resource.region,
-            operation=f"Describe{snap}s",
-            params={id_field: target, "expect": {"KmsKeyId": key.arn}},
-            resource_arn=resource.arn,
-            description=f"{target} is encrypted with the shared key",
-            depends_on=(wait.id,),
-        )
-    )
+    for step in _copy_wait_verify(
+        prefix,
+        resource.region,
+        resource.arn,
+        cluster,
+        params={
+            f"Source{snap}Identifier": source,
+            f"Target{snap}Identifier": target,
+            "KmsKeyId": key.arn,
+            "CopyTags": True,
+        },
+        key_arn=key.arn,
+        copy_description=f"copy {source} onto {key.arn} ({why}); the source is only read",
+        verify_description=f"{target} is encrypted with the shared key",
+        copy_verify=f"{target} exists",
+    ):
+        plan.add(step)
     return target
+
+
+def _copy_wait_verify(
+    prefix: str,
+    region: str,
+    resource_arn: str,
+    cluster: bool,
+    *,
+    params: dict[str, Any],
+    key_arn: str,
+    copy_description: str,
+    verify_description: str,
+    copy_verify: str = "",
+) -> list[MigrationStep]:
+    """Copy a snapshot, wait for the copy, verify its key: the sharing and receiving sides
+    differ only in what they copy and how they describe it."""
+    snap = "DBClusterSnapshot" if cluster else "DBSnapshot"
+    target = params[f"Target{snap}Identifier"]
+    common: dict[str, Any] = {"service": "rds", "region": region, "resource_arn": resource_arn}
+    copy = MigrationStep(
+        id=f"{prefix}/01-copy",
+        kind=StepKind.CALL,
+        phase=StepPhase.COPY,
+        operation=f"Copy{snap}",
+        params=params,
+        description=copy_description,
+        adopt={"probe": "db-cluster-snapshot" if cluster else "db-snapshot", "id": target},
+        verify=copy_verify,
+        **common,
+    )
+    wait = MigrationStep(
+        id=f"{prefix}/02-wait",
+        kind=StepKind.WAIT,
+        phase=StepPhase.COPY,
+        operation=f"{snap}Available",
+        params={f"{snap}Identifier": target},
+        description=f"wait until {target} is available",
+        depends_on=(copy.id,),
+        **common,
+    )
+    verify = MigrationStep(
+        id=f"{prefix}/03-verify",
+        kind=StepKind.VERIFY,
+        phase=StepPhase.COPY,
+        operation=f"Describe{snap}s",
+        params={f"{snap}Identifier": target, "expect": {"KmsKeyId": key_arn}},
+        description=verify_description,
+        depends_on=(wait.id,),
+        **common,
+    )
+    return [copy, wait, verify]
 
 
 def _attribute_step(
@@ -571,50 +590,20 @@ def plan_shared_snapshot_copy(
             )
         snap = "DBClusterSnapshot" if _SNAPSHOT_KINDS[kind] else "DBSnapshot"
         target = ident(f"{name}{suffix}", 255)
-        copy = MigrationStep(
-            id=f"receive/{target}/01-copy",
-            kind=StepKind.CALL,
-            phase=StepPhase.COPY,
-            service="rds",
-            region=parsed.region,
-            operation=f"Copy{snap}",
+        steps += _copy_wait_verify(
+            f"receive/{target}",
+            parsed.region,
+            arn,
+            snap != "DBSnapshot",
             params={
                 f"Source{snap}Identifier": arn,
                 f"Target{snap}Identifier": target,
                 "KmsKeyId": key,
             },
-            resource_arn=arn,
-            description=f"copy the shared {name} from account {parsed.account} onto {key}",
-            adopt={
-                "probe": "db-cluster-snapshot" if snap != "DBSnapshot" else "db-snapshot",
-                "id": target,
-            },
+            key_arn=key,
+            copy_description=f"copy the shared {name} from account {parsed.account} onto {key}",
+            verify_description=f"{target} is encrypted with this account's key",
         )
-        wait = MigrationStep(
-            id=f"receive/{target}/02-wait",
-            kind=StepKind.WAIT,
-            phase=StepPhase.COPY,
-            service="rds",
-            region=parsed.region,
-            operation=f"{snap}Available",
-            params={f"{snap}Identifier": target},
-            resource_arn=arn,
-            description=f"wait until {target} is available",
-            depends_on=(copy.id,),
-        )
-        verify = MigrationStep(
-            id=f"receive/{target}/03-verify",
-            kind=StepKind.VERIFY,
-            phase=StepPhase.COPY,
-            service="rds",
-            region=parsed.region,
-            operation=f"Describe{snap}s",
-            params={f"{snap}Identifier": target, "expect": {"KmsKeyId": key}},
-            resource_arn=arn,
-            description=f"{target} is encrypted with this account's key",
-            depends_on=(wait.id,),
-        )
-        steps += [copy, wait, verify]
     if not steps:
         raise ConfigurationError("no shared snapshot to copy")
     return MigrationPlan(
