@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn, TypeVar
+from typing import IO, NoReturn, Protocol, TypeVar
 
 __all__ = [
     "EXIT_FINDINGS",
@@ -155,3 +155,23 @@ def open_output(path: str | None) -> Iterator[IO[str]]:
 def stderr_is_tty() -> bool:
     """Whether progress displays belong on stderr (a terminal, not a pipe or CI log)."""
     return sys.stderr.isatty()
+
+
+class _Plan(Protocol):
+    def to_json(self) -> str: ...
+
+
+def write_plan(plan: _Plan, output: str | None, *, next_step: str = "") -> None:
+    """Print a plan for review and write its JSON to `--output` (`-`: the JSON on stdout and
+    the review on stderr, so the JSON can be piped)."""
+    if output and output != "-":
+        with open_output(output) as out:
+            out.write(plan.to_json())
+            out.write("\n")
+        print(plan)
+        print(f"\nplan written to {output}{next_step}")
+    elif output == "-":
+        print(plan.to_json())
+        print(plan, file=sys.stderr)
+    else:
+        print(plan)

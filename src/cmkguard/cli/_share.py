@@ -9,7 +9,6 @@ not 12 digits, a date that is not ISO 8601 or not in the future, a snapshot not 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
 from cmkguard.arn import parse_arn
@@ -20,7 +19,7 @@ from cmkguard.cli._common import (
     check_output,
     incomplete_exit,
     load_document,
-    open_output,
+    write_plan,
 )
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
 from cmkguard.inventory.values import Inventory
@@ -110,17 +109,7 @@ def _inventory(args: argparse.Namespace, arns: list[str]) -> Inventory:
 
 
 def _write(args: argparse.Namespace, plan: MigrationPlan) -> None:
-    if args.output and args.output != "-":
-        with open_output(args.output) as out:
-            out.write(plan.to_json())
-            out.write("\n")
-        print(plan)
-        print(f"\nplan written to {args.output} (run it with: cmkguard migrate run)")
-    elif args.output == "-":
-        print(plan.to_json())
-        print(plan, file=sys.stderr)
-    else:
-        print(plan)
+    write_plan(plan, args.output, next_step=" (run it with: cmkguard migrate run)")
 
 
 def _share(args: argparse.Namespace) -> int:

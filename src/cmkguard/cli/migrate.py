@@ -24,6 +24,7 @@ from cmkguard.cli._common import (
     load_document,
     open_output,
     stderr_is_tty,
+    write_plan,
 )
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
 from cmkguard.cli._share import register_share
@@ -278,17 +279,7 @@ def _plan(args: argparse.Namespace) -> int:
     plan = plan_migration(
         inventory, resources, target_key=args.key, options=options, source_settings=settings
     )
-    if args.output and args.output != "-":
-        with open_output(args.output) as out:
-            out.write(plan.to_json())
-            out.write("\n")
-        print(plan)
-        print(f"\nplan written to {args.output}")
-    elif args.output == "-":
-        print(plan.to_json())
-        print(plan, file=sys.stderr)
-    else:
-        print(plan)
+    write_plan(plan, args.output)
     if not plan.executable:
         return EXIT_FINDINGS
     return incomplete_exit(args, inventory.errors, "inventory the plan was made from")
