@@ -1,11 +1,11 @@
 """cmkguard: AWS encryption-key governance as composable, typed functions.
 
-Inventory which data stores sit on which KMS key (:func:`scan`), analyse key policies and grants
-with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), audit an estate
-(:func:`audit`), and move resources from AWS-managed keys to customer-managed keys safely
-(:func:`plan_migration`, :func:`execute`).
+Inventory which data stores sit on which KMS key (`scan`), analyse key policies and grants
+with full IAM semantics (`analyze_key_policy`, `analyze_grants`), audit an estate
+(`audit`), and move resources from AWS-managed keys to customer-managed keys safely
+(`plan_migration`, `execute`).
 
-The public API is exactly ``cmkguard.__all__``; everything else is private.
+The public API is exactly `cmkguard.__all__`; everything else is private.
 """
 
 from cmkguard._version import __version__

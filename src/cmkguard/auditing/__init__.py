@@ -1,7 +1,7 @@
 """Audit an inventory: findings with stable ids, KPIs, suppressions, and diffs between audits.
 
-``audit(inventory, policy)`` runs every rule of the catalogue (:data:`FINDING_CATALOGUE`) over an
-:class:`~cmkguard.Inventory` and returns an :class:`AuditReport`; :func:`diff` compares two reports.
+`audit(inventory, policy)` runs every rule of the catalogue (`FINDING_CATALOGUE`) over an
+`Inventory` and returns an `AuditReport`; `diff` compares two reports.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The finding catalogue: every rule the audit can report, with a stable slug id.
 
 A rule id never changes meaning once released: dashboards, suppressions and fingerprints are
-keyed on it. The catalogue holds the audit's own rules (:data:`AUDIT_RULES`) and, merged in, every
-key-policy and grant finding of :mod:`cmkguard.policy` (those are reported against the key and,
+keyed on it. The catalogue holds the audit's own rules (`AUDIT_RULES`) and, merged in, every
+key-policy and grant finding of `cmkguard.policy` (those are reported against the key and,
 as blast radius, against every resource the key protects).
 """
 
@@ -22,9 +22,9 @@ __all__ = ["AUDIT_RULES", "FINDING_CATALOGUE", "RULES", "RuleSpec", "catalogue"]
 class RuleSpec:
     """One entry of the finding catalogue.
 
-    ``scope`` says what the finding is attached to: ``"resource"``, ``"key"``, ``"key+resources"``
-    (a key finding copied onto every resource the key protects) or ``"inventory"``.
-    ``source`` is ``"audit"`` for the audit's own rules, ``"policy"`` for the analyser's.
+    `scope` says what the finding is attached to: `"resource"`, `"key"`, `"key+resources"`
+    (a key finding copied onto every resource the key protects) or `"inventory"`.
+    `source` is `"audit"` for the audit's own rules, `"policy"` for the analyser's.
     """
 
     id: str
@@ -363,7 +363,7 @@ def catalogue() -> Mapping[str, RuleSpec]:
 
 
 FINDING_CATALOGUE: Mapping[str, RuleSpec] = catalogue()
-"""The complete catalogue, sorted by id (``RULES`` is the same mapping)."""
+"""The complete catalogue, sorted by id (`RULES` is the same mapping)."""
 
 RULES = FINDING_CATALOGUE
-"""Alias of :data:`FINDING_CATALOGUE`."""
+"""Alias of `FINDING_CATALOGUE`."""

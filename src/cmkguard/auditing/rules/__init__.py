@@ -1,7 +1,7 @@
-"""The audit's rules: each a function ``(AuditContext) -> Iterator[Finding]``.
+"""The audit's rules: each a function `(AuditContext) -> Iterator[Finding]`.
 
-:data:`ALL_RULES` runs in order; every finding a rule yields has a rule id from the catalogue
-(:data:`cmkguard.auditing.FINDING_CATALOGUE`).
+`ALL_RULES` runs in order; every finding a rule yields has a rule id from the catalogue
+(`cmkguard.auditing.FINDING_CATALOGUE`).
 """
 
 from __future__ import annotations
