@@ -68,7 +68,8 @@ def test_after_a_migration_the_old_snapshots_are_listed_with_their_retention(
     assert manual.evidence["database_key"] == demo.key_arn
     assert manual.evidence["copy"] == demo.snapshot_arn + plan.options.new_suffix
     assert "never expires" in manual.message
-    assert "alias/aws/rds" in manual.message and "alias/orders" in manual.message
+    assert "alias/aws/rds" in manual.message
+    assert "alias/orders" in manual.message
 
     automated = [f for f in findings.values() if f.evidence["snapshot_type"] == "automated"]
     assert {f.resource_type for f in automated} == {"rds:db-snapshot", "rds:db-cluster-snapshot"}

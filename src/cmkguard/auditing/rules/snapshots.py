@@ -16,6 +16,7 @@ from typing import Any
 from cmkguard.auditing.context import AuditContext, as_utc, key_label
 from cmkguard.auditing.finding import Finding
 from cmkguard.inventory.values import EncryptedResource, KeyClass
+from cmkguard.types import KeyArn
 
 __all__ = ["LEFTOVER_SNAPSHOT_RULE", "check_leftover_snapshots", "snapshot_retention"]
 
@@ -166,7 +167,7 @@ def check_leftover_snapshots(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _key(ctx: AuditContext, arn: str | None) -> str:
-    return key_label(ctx.inventory.keys.get(arn) if arn else None, arn)
+    return key_label(ctx.inventory.keys.get(KeyArn(arn)) if arn else None, arn)
 
 
 def _finding(
