@@ -298,6 +298,21 @@ _AUDIT_RULE_LIST: tuple[RuleSpec, ...] = (
         "infrastructure code, set storage encryption on with a customer-managed key.",
     ),
     RuleSpec(
+        "rds-snapshot-left-on-aws-managed-key",
+        Severity.LOW,
+        "Snapshot still on the AWS-managed key after its database or a copy moved to a CMK",
+        "A migration restores the database on a customer-managed key and copies its snapshots; "
+        "the old snapshots stay on aws/rds, decryptable by anyone IAM lets use the AWS-managed "
+        "key, unshareable, and restorable onto the old key. Coverage looks done while backups "
+        "remain on the old key: a manual snapshot never expires on its own, an automated one "
+        "only when its database's backup retention period has passed.",
+        "Verify the copy on the customer-managed key, then delete the original "
+        "(`DeleteDBSnapshot` / `DeleteDBClusterSnapshot`); a snapshot not copied yet is copied "
+        "and then deleted by `cmkguard migrate plan SNAPSHOT_ARN --key KEY "
+        "--delete-source-snapshots`. Automated snapshots are deleted by RDS on the date the "
+        "finding gives (keep a manual copy on the CMK if you need them longer).",
+    ),
+    RuleSpec(
         "key-deletion-window-short",
         Severity.LOW,
         "Key deletion waiting period shorter than the policy minimum",
