@@ -1,8 +1,8 @@
-"""Escaped HTML tables: the one building block of every ``_repr_html_`` (pure, stdlib only).
+"""Escaped HTML tables: the one building block of every `_repr_html_` (pure, stdlib only).
 
 It sits at the bottom of the layers so that the policy analyser, the migration plan and the
 reports render alike. Everything in a cell comes from AWS (names, tags, ARNs, policy text) or from
-the user, so every cell is escaped: a resource named ``<script>`` renders as text.
+the user, so every cell is escaped: a resource named `<script>` renders as text.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ MAX_ROWS = 200
 
 
 def cell(value: Any) -> str:
-    """One cell's escaped text: ``None`` is empty, floats have one decimal."""
+    """One cell's escaped text: `None` is empty, floats have one decimal."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -33,9 +33,9 @@ def table(
     max_rows: int = MAX_ROWS,
     code: Collection[int] = (),
 ) -> str:
-    """An escaped HTML table; rows beyond ``max_rows`` are counted, not shown.
+    """An escaped HTML table; rows beyond `max_rows` are counted, not shown.
 
-    Cells of the column indexes in ``code`` are set in ``<code>`` (requests, identifiers).
+    Cells of the column indexes in `code` are set in `<code>` (requests, identifiers).
     """
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body: list[str] = []

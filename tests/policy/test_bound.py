@@ -81,3 +81,42 @@ def test_an_inexact_analysis_never_under_reports(monkeypatch: pytest.MonkeyPatch
     assert bounded.external_access >= full.external_access
     for act in _ACTIONS:
         assert bounded_allowed[act] >= full_allowed[act], act
+
+
+_SAME_EVERYWHERE = """
+import hashlib, json, sys
+import cmkguard
+from cmkguard.policy import _exact
+from tests.policy.test_bound import KEY_ACCOUNT, _wildcard_heavy
+_exact.ANALYSIS_BUDGET = int(sys.argv[1])
+a = cmkguard.analyze_key_policy(_wildcard_heavy(8), key_account=KEY_ACCOUNT)
+out = a.to_dict()
+out["witnesses"] = [repr(w) for w in a.witnesses]
+print(a.exact, hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("budget", [3_000, 40_000])
+def test_where_the_bound_is_reached_does_not_depend_on_hash_order(budget: int) -> None:
+    # String hashing differs between processes (PYTHONHASHSEED): an analysis cut short must
+    # still give the same answers, witnesses and `exact` in every process.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    answers = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _SAME_EVERYWHERE, str(budget)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=root,
+            env=env,
+        )
+        answers.add(done.stdout.strip())
+    assert len(answers) == 1, answers
+    assert next(iter(answers)).startswith("False ")

@@ -15,11 +15,11 @@ ASFF_RESOURCE_TYPES: dict[str, str] = {
     "secretsmanager:secret": "AwsSecretsManagerSecret",
     "kms:key": "AwsKmsKey",
 }
-"""cmkguard resource types -> Security Hub resource types (unknown ones become ``Other``)."""
+"""cmkguard resource types -> Security Hub resource types (unknown ones become `Other`)."""
 
 
 def partition_of(arn: str | None) -> str:
-    """The partition of an ARN (``aws`` when absent or unparsable)."""
+    """The partition of an ARN (`aws` when absent or unparsable)."""
     if arn:
         try:
             return parse_arn(arn).partition

@@ -23,13 +23,13 @@ def _items(value: tuple[tuple[str, float | None], ...]) -> tuple[tuple[str, floa
 
 @attrs.frozen
 class BarChart:
-    """A horizontal bar chart of percentages; renders as SVG in Jupyter (``_repr_svg_``)."""
+    """A horizontal bar chart of percentages; renders as SVG in Jupyter (`_repr_svg_`)."""
 
     title: str
     items: tuple[tuple[str, float | None], ...] = attrs.field(converter=_items)
 
     def to_svg(self) -> str:
-        """The chart as an SVG document (labels escaped; ``n/a`` for unmeasured groups)."""
+        """The chart as an SVG document (labels escaped; `n/a` for unmeasured groups)."""
         height = 34 + _ROW * len(self.items)
         width = _LABEL_W + _BAR_W + 70
         parts = [
@@ -57,7 +57,7 @@ class BarChart:
 
 
 def coverage_chart(kpis: Kpis, by: str = "resource_type") -> BarChart:
-    """CMK coverage per ``resource_type``, ``account`` or ``region`` as a :class:`BarChart`."""
+    """CMK coverage per `resource_type`, `account` or `region` as a `BarChart`."""
     from cmkguard.report.frames import coverage_groups
 
     groups = coverage_groups(kpis, by)

@@ -1,7 +1,7 @@
-"""HTML rendering for Jupyter (``_repr_html_``): reports and inventories as readable tables.
+"""HTML rendering for Jupyter (`_repr_html_`): reports and inventories as readable tables.
 
 Everything that comes from AWS (names, tags, ARNs, policy text) or from the user (suppression
-reasons) is escaped: a resource named ``<script>`` must render as text, not run.
+reasons) is escaped: a resource named `<script>` must render as text, not run.
 """
 
 from __future__ import annotations
