@@ -207,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     server.join(timeout=30)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n{os.cpu_count()} cores, load average {load}")
-    print("silently missing: " + ("NOT 0 (or a fault never fired)" if failed else "0 in every case"))
+    print(
+        "silently missing: " + ("NOT 0 (or a fault never fired)" if failed else "0 in every case")
+    )
     return 1 if failed else 0
 
 
