@@ -19,7 +19,7 @@ __all__ = ["AuditContext", "as_utc", "key_label"]
 
 
 def as_utc(value: datetime) -> datetime:
-    """``value`` as an aware UTC datetime (naive values are taken to be UTC already)."""
+    """`value` as an aware UTC datetime (naive values are taken to be UTC already)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -32,7 +32,7 @@ def key_label(key: KmsKey | None, key_arn: str | None) -> str:
 
 @attrs.frozen
 class AuditContext:
-    """What every rule reads; :meth:`finding` fills in the catalogue text and the policy."""
+    """What every rule reads; `finding` fills in the catalogue text and the policy."""
 
     inventory: Inventory
     policy: AuditPolicy
@@ -43,9 +43,9 @@ class AuditContext:
     )
 
     def users_of(self, key_arn: str) -> tuple[EncryptedResource, ...]:
-        """Resources whose storage or a secondary key is ``key_arn`` (indexed once per audit).
+        """Resources whose storage or a secondary key is `key_arn` (indexed once per audit).
 
-        Same answer as :meth:`Inventory.resources_on_key`, without its scan of every resource
+        Same answer as `Inventory.resources_on_key`, without its scan of every resource
         per key (which made an audit quadratic in estate size).
         """
         if not self._users and self.inventory.resources:
@@ -75,7 +75,7 @@ class AuditContext:
         title: str | None = None,
         remediation: str | None = None,
     ) -> Finding:
-        """A finding of ``rule_id``; severity is the catalogue's unless given, then overridden."""
+        """A finding of `rule_id`; severity is the catalogue's unless given, then overridden."""
         spec = self.rules.get(rule_id)
         base = severity or (spec.severity if spec else Severity.MEDIUM)
         karn = key.arn if key is not None else key_arn

@@ -1,10 +1,10 @@
-"""``cmkguard demo migrate``: a whole migration on an emulated AWS account, from one command.
+"""`cmkguard demo migrate`: a whole migration on an emulated AWS account, from one command.
 
 One emulated account lives for the whole demo (no real AWS, no credentials): seed a small estate
 on AWS-managed keys, scan it, plan the move to a customer-managed key, review the plan, dry-run
 it, execute it, scan again (the resources are on the CMK) and show the rollback plan. Every
 document it makes (inventories, plan, journal, execution log, rollback plan) is written to
-``--dir``, so the files can be opened and the same ``cmkguard migrate`` commands tried on them.
+`--dir`, so the files can be opened and the same `cmkguard migrate` commands tried on them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _DEMO_WAITERS = WaiterSettings(delay=0, max_attempts=5)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard demo migrate``."""
+    """Register `cmkguard demo migrate`."""
     parser = subparsers.add_parser(
         "demo",
         help="see cmkguard work on an emulated AWS account (needs the 'demo' extra)",
@@ -102,7 +102,7 @@ def _has(inventory: Inventory, arn: str) -> bool:
 def _moved(after: Inventory, arns: Iterable[str], key_arn: str, suffix: str) -> bool:
     """Whether the new scan shows every demo resource on the key: the cutover gave the re-keyed
     instance and cluster the originals' names (so their ARNs), a secret is re-keyed in place,
-    and a snapshot is copied (``<name><suffix>``; the original is kept until you delete it)."""
+    and a snapshot is copied (`<name><suffix>`; the original is kept until you delete it)."""
     on_key = {r.arn for r in after.resources if r.key_arn == key_arn}
     for arn in arns:
         if ":snapshot:" in arn or ":cluster-snapshot:" in arn:

@@ -1,9 +1,9 @@
-"""``cmkguard migrate``: plan a move to a customer-managed key, review it, run it (dry by default).
+"""`cmkguard migrate`: plan a move to a customer-managed key, review it, run it (dry by default).
 
-``cmkguard migrate plan ARN... --key KEY [-o plan.json]`` scans (or reads ``--from-inventory``),
+`cmkguard migrate plan ARN... --key KEY [-o plan.json]` scans (or reads `--from-inventory`),
 captures the RDS sources' settings and writes a reviewable plan; exit 1 when pre-flight items
-block it. ``cmkguard migrate run plan.json --journal FILE [--execute]`` prints the requests a run
-would send, or with ``--execute`` runs it, journaled and resumable (the same command resumes).
+block it. `cmkguard migrate run plan.json --journal FILE [--execute]` prints the requests a run
+would send, or with `--execute` runs it, journaled and resumable (the same command resumes).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard migrate plan`` and ``cmkguard migrate run``."""
+    """Register `cmkguard migrate plan` and `cmkguard migrate run`."""
     parser = subparsers.add_parser(
         "migrate",
         help="move resources onto a customer-managed key: plan, review, run, resume",

@@ -1,9 +1,9 @@
-"""``cmkguard policy analyze``: analyse a key policy (and optionally its grants) from a file.
+"""`cmkguard policy analyze`: analyse a key policy (and optionally its grants) from a file.
 
 Exit codes: 0 not public, 1 public, 2 malformed input (a one-line message naming the location).
-The policy file may be the policy document itself or ``aws kms get-key-policy`` output
-(``{"Policy": "...", "PolicyName": "default"}``); the grants file a list of ``ListGrants``
-entries or ``aws kms list-grants`` output (``{"Grants": [...]}``).
+The policy file may be the policy document itself or `aws kms get-key-policy` output
+(`{"Policy": "...", "PolicyName": "default"}`); the grants file a list of `ListGrants`
+entries or `aws kms list-grants` output (`{"Grants": [...]}`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from cmkguard.policy.compare import compare_key_policies
 __all__ = ["FORMATS", "explain_dict", "register", "render_explanation", "render_table"]
 
 FORMATS = ("table", "json")
-"""Values of ``--format``."""
+"""Values of `--format`."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard policy``."""
+    """Register `cmkguard policy`."""
     parser = subparsers.add_parser(
         "policy",
         help="analyse a key policy: public? cross-account? who can decrypt? (offline)",
@@ -150,12 +150,12 @@ def _run_diff(args: argparse.Namespace) -> int:
 
 
 def _read(path: str, what: str) -> str:
-    """``-`` is standard input; anything else a UTF-8 file (a one-line error if unreadable)."""
+    """`-` is standard input; anything else a UTF-8 file (a one-line error if unreadable)."""
     return sys.stdin.read() if path == "-" else read_text(path, what)
 
 
 def _policy_input(text: str) -> str | dict[str, Any]:
-    """The policy document, unwrapping ``get-key-policy`` output when that is what was given."""
+    """The policy document, unwrapping `get-key-policy` output when that is what was given."""
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):

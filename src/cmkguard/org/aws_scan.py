@@ -36,7 +36,7 @@ class AccountScan:
     The account, not (account, region, type), is the unit so that its role is assumed once,
     its credentials live exactly as long as its scan, its rate limits are counted in one
     place, and keys used across its regions resolve together. Inside, the account's
-    (region, resource type) units run on ``threads`` threads.
+    (region, resource type) units run on `threads` threads.
     """
 
     target: AccountTarget
@@ -52,7 +52,7 @@ class AccountScan:
 
 
 def account_access(base: AwsAccess, target: AccountTarget) -> AwsAccess:
-    """The access to ``target``'s account derived from ``base`` (the chain, hub role first;
+    """The access to `target`'s account derived from `base` (the chain, hub role first;
     the external id goes with the last role). Roles are assumed on first use."""
     access = base
     last = len(target.role_arns) - 1
@@ -79,7 +79,7 @@ def _unreached(unit: AccountScan, operation: str, reason: str, code: str | None)
 def run_account_scan(unit: AccountScan) -> AccountResult:
     """Scan one account (in this thread or process) and return its result; never raises for
     AWS failures: an account that cannot be entered is an `AccountResult` with
-    ``reached=False`` and a `ScanError` naming the account and why."""
+    `reached=False` and a `ScanError` naming the account and why."""
     with AwsAccess.from_spec(unit.base) as base:
         access = account_access(base, unit.target)
         try:

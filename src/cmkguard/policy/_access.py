@@ -10,6 +10,7 @@ and principals get in (cross-account)? The key's own account? AWS services?
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import attrs
 
@@ -253,28 +254,17 @@ def _wildcard(
         ask(fresh, _goals(ev, ip=True, network=False), "*", "network-restricted")
     for org in sorted(u.orgs):
         ask(ev.fresh_callers(org=org), _goals_without_orgs(ev), org, "cross-account")
-    mentioned = mentioned_accounts(allow, denies)
+    mentioned = _mentioned(ev, allow, denies)
     # Accounts that neither this Allow nor its Denies mention, and that no principal ARN or
     # pattern of the policy names, are alike for this grant (renaming one into another maps
     # every request of one to a request of the other, with the same outcome): the first
     # one's answer, renamed, is every other one's. This keeps a policy naming many accounts
     # linear in its statements instead of quadratic.
     alike: dict[str, tuple[str, AccessWitness | None]] = {}
-    for partition, account in u.literal_accounts():
+    for partition, account, arns, patterns, entity in _rows_to_ask(ev, mentioned):
         if (partition, account) == (s.key_partition, s.key_account):
             ask(ev.callers_of(partition, account), (), s.key_account, "same-account")
             continue
-        arns = sorted(u.arns.get((partition, account), ()))
-        patterns = sorted(u.arn_patterns.get((partition, account), ()))
-        entity = entity_of_account(partition, account, s)
-        if account not in mentioned and not arns and not patterns:
-            seen = alike.get(partition)
-            if seen is not None:
-                if seen[1] is not None:
-                    witnesses.append(_renamed(seen[1], seen[0], account, entity))
-                    verdicts.append("cross-account")
-                    entities.add(entity)
-                continue
         callers = ev.callers_of(partition, account)
         if account not in mentioned and not arns and not patterns:
             got = ask(callers, (), entity, "cross-account")
@@ -307,10 +297,17 @@ def _wildcard(
                 arn,
                 "cross-account",
             )
+    for partition, (first, seen) in alike.items():
+        if seen is None:
+            continue
+        for row in (_account_table(ev)[i] for i in _plain_rows(ev).get(partition, ())):
+            if row[1] != first and row[1] not in mentioned:
+                witnesses.append(_renamed(seen, first, row[1], row[4]))
+                verdicts.append("cross-account")
+                entities.add(row[4])
     services = ev.service_callers()
-    external_sources = sorted(a for p, a in u.literal_accounts() if a != s.key_account)
     first_source: tuple[str, AccessWitness | None] | None = None
-    for account in dict.fromkeys(external_sources):
+    for account in _external_sources(ev):
         if account not in mentioned and first_source is not None:
             if first_source[1] is not None:  # alike, as above
                 witnesses.append(_renamed(first_source[1], first_source[0], account, account))
@@ -339,6 +336,96 @@ def _wildcard(
         tuple(witnesses),
         () if verdict else tuple(sorted(blockers)),
     )
+
+
+_Row = tuple[str, str, tuple[str, ...], tuple[str, ...], str]
+
+
+def _account_table(ev: Evaluator) -> list[_Row]:
+    """`(partition, account, principal ARNs, ARN patterns, entity)` of every account the
+    policy names, worked out once per analysis (every wildcard grant walks it)."""
+    got = ev.scratch.get("accounts")
+    if got is None:
+        u, s = ev.universe, ev.setting
+        got = ev.scratch["accounts"] = [
+            (
+                partition,
+                account,
+                tuple(sorted(u.arns.get((partition, account), ()))),
+                tuple(sorted(u.arn_patterns.get((partition, account), ()))),
+                entity_of_account(partition, account, s),
+            )
+            for partition, account in ev.accounts
+        ]
+    return cast("list[_Row]", got)
+
+
+def _plain_rows(ev: Evaluator) -> dict[str, list[int]]:
+    """Per partition, the rows (indexes into `_account_table`) of the accounts other than the
+    key's that no principal ARN or pattern names: alike for a grant that does not mention them."""
+    got = ev.scratch.get("plain")
+    if got is None:
+        s = ev.setting
+        plain: dict[str, list[int]] = {}
+        for i, row in enumerate(_account_table(ev)):
+            if not row[2] and not row[3] and row[:2] != (s.key_partition, s.key_account):
+                plain.setdefault(row[0], []).append(i)
+        got = ev.scratch["plain"] = plain
+    return cast("dict[str, list[int]]", got)
+
+
+def _rows_to_ask(ev: Evaluator, mentioned: frozenset[str]) -> list[_Row]:
+    """The accounts one wildcard grant asks about, in table order: the key's, those named by a
+    principal ARN or pattern, those the grant's statements mention, and the first of the
+    others per partition (the rest are alike: its answer renamed, see `_wildcard`)."""
+    table = _account_table(ev)
+    plain = _plain_rows(ev)
+    special = ev.scratch.get("special")
+    if special is None:
+        ordinary = {i for rows in plain.values() for i in rows}
+        special = ev.scratch["special"] = [i for i in range(len(table)) if i not in ordinary]
+    picked = set(cast("list[int]", special))
+    by_account = _rows_by_account(ev)
+    for account in mentioned:
+        picked.update(by_account.get(account, ()))
+    for rows in plain.values():
+        for i in rows:
+            if table[i][1] not in mentioned:
+                picked.add(i)
+                break
+    return [table[i] for i in sorted(picked)]
+
+
+def _rows_by_account(ev: Evaluator) -> dict[str, list[int]]:
+    """Each account's rows in `_account_table` (one per partition the policy names)."""
+    got = ev.scratch.get("by_account")
+    if got is None:
+        index: dict[str, list[int]] = {}
+        for i, row in enumerate(_account_table(ev)):
+            index.setdefault(row[1], []).append(i)
+        got = ev.scratch["by_account"] = index
+    return cast("dict[str, list[int]]", got)
+
+
+def _external_sources(ev: Evaluator) -> list[str]:
+    """The accounts other than the key's that the policy names, each once, sorted."""
+    got = ev.scratch.get("sources")
+    if got is None:
+        key = ev.setting.key_account
+        got = ev.scratch["sources"] = sorted({a for _, a in ev.accounts if a != key})
+    return cast("list[str]", got)
+
+
+def _mentioned(ev: Evaluator, allow: Compiled, denies: Sequence[Compiled]) -> frozenset[str]:
+    """`mentioned_accounts`, from each statement's accounts worked out once per analysis."""
+    out: set[str] = set()
+    for c in (allow, *denies):
+        memo = ("mentioned", c.index)
+        got = ev.scratch.get(memo)
+        if got is None:
+            got = ev.scratch[memo] = mentioned_accounts(c, ())
+        out.update(cast("frozenset[str]", got))
+    return frozenset(out)
 
 
 def mentioned_accounts(allow: Compiled, denies: Sequence[Compiled]) -> frozenset[str]:

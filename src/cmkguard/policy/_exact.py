@@ -50,7 +50,7 @@ __all__ = [
 _FRESH_SERVICE = "witness.example.amazonaws.com"
 _SEARCH_BUDGET = 4000
 """Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
-ANALYSIS_BUDGET = 150_000
+ANALYSIS_BUDGET = 70_000
 """Work units one analysis may spend before every further question takes the safe side
 (access) and the analysis says it is not exact: one unit per transition of a witness search
 (a product state times its alphabet and automata), `_NODE_COST` per Deny option tried. About
@@ -69,7 +69,7 @@ _IDENTITY_DETAIL_KEYS = frozenset(
     {"aws:principalarn", "aws:userid", "aws:principaltype", "aws:username"}
 )
 _ORG_KEYS = frozenset({"aws:principalorgid", "aws:principalorgpaths"})
-_ACCOUNT_KEYS = frozenset({"kms:calleraccount", "aws:principalaccount"})
+_ACCOUNT_KEYS = ("kms:calleraccount", "aws:principalaccount")
 
 Literal = tuple[Pred, bool]
 
@@ -390,6 +390,19 @@ class Evaluator:
         self._groups: dict[int, list[tuple[tuple[int, ...], frozenset[str]]]] = {}
         self.no_exemptions = False  # while set, NotPrincipal exemptions do not escape a Deny
         self.unknown_actions = _unknown_actions(compiled)
+        # Each statement's Action patterns matched once against the unknown stand-ins (glob
+        # matching per Allow, action and Deny was a third of a large policy's time).
+        self.covered: dict[int, frozenset[str]] = {
+            c.index: c.actions | {a for a in self.unknown_actions if c.covers(a)} for c in compiled
+        }
+        self.canonical_keys = _canonical_keys(compiled)
+        self.scratch: dict[object, object] = {}  # per-analysis memos of the grant questions
+        self._sigs: dict[str, tuple[int, ...]] = {}  # per action: the Denies that cover it
+        self._callers: dict[tuple[str, str, str | None], list[Caller]] = {}
+        self.accounts = self.universe.literal_accounts()
+        self._options: dict[
+            tuple[int, Caller, bool], list[tuple[str, list[Literal]]] | _Inapplicable
+        ] = {}
 
     @property
     def exact(self) -> bool:
@@ -408,15 +421,26 @@ class Evaluator:
         return [(False, None), (True, None)] if self.org_aware else [(False, None)]
 
     def callers_of(self, partition: str, account: str, *, fresh: bool = False) -> list[Caller]:
-        """Every caller class of one account."""
-        return [
-            Caller(kind, partition, account, fresh, in_org, org)
-            for kind in self._kinds()
-            for in_org, org in self._org_options(partition, account)
-        ]
+        """Every caller class of one account (remembered: every grant asks about them)."""
+        memo = (partition, account, "fresh" if fresh else None)
+        got = self._callers.get(memo)
+        if got is None:
+            got = self._callers[memo] = [
+                Caller(kind, partition, account, fresh, in_org, org)
+                for kind in self._kinds()
+                for in_org, org in self._org_options(partition, account)
+            ]
+        return got
 
     def fresh_callers(self, *, org: str | None = None) -> list[Caller]:
         """Callers of accounts the policy never names (`org`: in that organization)."""
+        memo = ("", "", "org:" + org if org is not None else "fresh")
+        got = self._callers.get(memo)
+        if got is None:
+            got = self._callers[memo] = self._fresh_callers(org)
+        return got
+
+    def _fresh_callers(self, org: str | None) -> list[Caller]:
         out = []
         for partition in sorted(self.universe.partitions):
             for account in self.universe.fresh:
@@ -465,12 +489,12 @@ class Evaluator:
     ) -> tuple[dict[str, tuple[Literal, ...]], dict[str, Solved]] | None:
         new_store = dict(store)
         new_solved = dict(solved)
-        touched = set()
+        touched: dict[str, None] = {}  # insertion-ordered: the same solves in every process
         for lit in literals:
             key = lit[0].key
             if lit not in new_store.get(key, ()):
                 new_store[key] = (*new_store.get(key, ()), lit)
-                touched.add(key)
+                touched[key] = None
         for key in touched:
             got = self.solve_key(caller, key, new_store[key])
             if not got.ok:
@@ -481,6 +505,20 @@ class Evaluator:
     # -- the search ---------------------------------------------------------------------
 
     def _deny_options(self, deny: Compiled, caller: Caller) -> list[tuple[str, list[Literal]]]:
+        """`_escape_options`, remembered per Deny, caller and exemption mode."""
+        memo = (deny.index, caller, self.no_exemptions)
+        got = self._options.get(memo)
+        if got is None:
+            try:
+                got = self._escape_options(deny, caller)
+            except _Inapplicable as why:
+                got = why
+            self._options[memo] = got
+        if isinstance(got, _Inapplicable):
+            raise got
+        return got
+
+    def _escape_options(self, deny: Compiled, caller: Caller) -> list[tuple[str, list[Literal]]]:
         """How a request of `caller` can escape `deny`: `(reason, literals)` options.
 
         No option: the Deny applies to every such request. Raises `_Inapplicable` when it
@@ -528,6 +566,10 @@ class Evaluator:
         start = self._add(caller, {}, {}, required)
         if start is None:
             return None, ()
+        if self.meter.spent_out:
+            # Past the bound every Deny counts as escaped (access: the safe side), so none of
+            # the bookkeeping of a search is needed; fixed values were still checked exactly.
+            return _Found(start[0], start[1], ()), ()
         plans: list[tuple[Compiled | None, list[tuple[str, list[Literal]]]]] = [
             (None, list(c)) for c in choices
         ]
@@ -606,16 +648,40 @@ class Evaluator:
     ) -> tuple[tuple[Caller, _Found] | None, set[int]]:
         """The first caller with an admitted request, or the Denies that stopped them all."""
         blockers: set[int] = set()
+        refused: set[tuple[str | None, str | None]] = set()
         for caller in callers:
+            where = (caller.partition, caller.account)
+            if where in refused:
+                continue
             plan = self.allow_plan(allow, test, caller)
             if plan is None:
                 continue
             required, choices = plan
-            found, blocked = self.search(caller, [*required, *goal], choices, denies)
+            wanted = [*required, *goal]
+            if self._account_refuses(caller, wanted):
+                refused.add(where)
+                continue
+            found, blocked = self.search(caller, wanted, choices, denies)
             if found is not None:
                 return (caller, found), blockers
             blockers.update(blocked)
         return None, blockers
+
+    def _account_refuses(self, caller: Caller, literals: Sequence[Literal]) -> bool:
+        """Whether `literals` on the account keys already fail for `caller`'s account.
+
+        Those keys hold the account id for every IAM caller of it, whatever its kind or
+        organization, so one check answers for all of an account's callers (a policy that
+        pins `kms:CallerAccount` is then not searched once per kind and org option).
+        """
+        if not caller.is_iam:
+            return False
+        for key in _ACCOUNT_KEYS:
+            lits = [lit for lit in literals if lit[0].key == key]
+            fixed = lits and not any(lit[0].variables and _has_variable(lit[0]) for lit in lits)
+            if fixed and not self.solve_key(caller, key, lits).ok:
+                return True
+        return False
 
     def witness(
         self,
@@ -628,7 +694,7 @@ class Evaluator:
     ) -> AccessWitness:
         """The `AccessWitness` of a found request."""
         context: dict[str, str | tuple[str, ...] | None] = {}
-        canonical = _canonical_keys(self.statements)
+        canonical = self.canonical_keys
         for key in sorted(self.universe.keys):
             got = found.solved.get(key) or self.solve_key(caller, key, ())
             context[canonical.get(key, key)] = got.value if got.ok else None
@@ -671,10 +737,16 @@ class Evaluator:
     def _action_groups(self, allow: Compiled) -> list[tuple[tuple[int, ...], frozenset[str]]]:
         groups: dict[tuple[int, ...], set[str]] = {}
         candidates = [*sorted(allow.actions), *self.unknown_actions]
+        covered = self.covered
+        sigs = self._sigs
         for action in candidates:
-            if not allow.covers(action):
+            if action not in covered[allow.index]:
                 continue
-            sig = tuple(d.index for d in self.denies if d.covers(action))
+            sig = sigs.get(action)
+            if sig is None:
+                sig = sigs[action] = tuple(
+                    d.index for d in self.denies if action in covered[d.index]
+                )
             groups.setdefault(sig, set()).add(action)
         return [(sig, frozenset(acts)) for sig, acts in sorted(groups.items())]
 
@@ -711,6 +783,10 @@ def _pin_sessions(compiled: list[Compiled]) -> list[Compiled]:
             tests.append(t)
         out.append(attrs.evolve(c, tests=tuple(tests)))
     return out
+
+
+def _has_variable(p: Pred) -> bool:
+    return any("${" in v for v in p.values)
 
 
 class _Inapplicable(Exception):

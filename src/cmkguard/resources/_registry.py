@@ -45,7 +45,7 @@ def registry() -> Mapping[ResourceTypeName, ResourceType]:
 
 
 def get_resource_type(name: str) -> ResourceType:
-    """The spec registered as ``name``; :class:`UnknownResourceTypeError` lists the known ones."""
+    """The spec registered as `name`; `UnknownResourceTypeError` lists the known ones."""
     types = _load()
     try:
         return types[ResourceTypeName(name.strip())]
@@ -54,9 +54,9 @@ def get_resource_type(name: str) -> ResourceType:
 
 
 def resolve_resource_types(names: Iterable[str] | None) -> tuple[ResourceType, ...]:
-    """The specs for ``names`` (all registered types for ``None``), de-duplicated in order.
+    """The specs for `names` (all registered types for `None`), de-duplicated in order.
 
-    A service prefix alone (``"rds"``) selects every type of that service.
+    A service prefix alone (`"rds"`) selects every type of that service.
     """
     types = _load()
     if names is None:
