@@ -314,6 +314,8 @@ class Universe:
             account_patterns.append(v)
         if key in _ORG_KEYS:
             org = v.split("/", 1)[0]
+            if p.base.endswith("IgnoreCase"):
+                org = org.lower()  # O-ABC names the organization o-abc under IgnoreCase
             if _is_org_id(org):  # other text can never be an org id: it matches nobody
                 self.orgs.add(org)
         elif key == "aws:principalservicename" and not wild:
