@@ -17,6 +17,7 @@ from cmkguard.auditing import (
     Completeness,
     Finding,
     Kpis,
+    RuleSpec,
     Suppression,
     audit,
     diff,
@@ -128,7 +129,6 @@ from cmkguard.org import (
     scan_organization,
 )
 from cmkguard.policy import (
-    POLICY_FINDINGS,
     AccessChange,
     AccessWitness,
     ChangeWitness,
@@ -229,7 +229,6 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "OrganizationView",
     "OuCoverage",
     "OutsideAccess",
-    "POLICY_FINDINGS",
     "PlanFormatError",
     "PlanIntegrityError",
     "PolicyAnalysis",
@@ -250,6 +249,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceType",
     "ResourceTypeName",
     "RotationStatus",
+    "RuleSpec",
     "RunState",
     "ScanError",
     "ScanEvent",
@@ -302,3 +302,12 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "trend_html",
     "trend_table",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`POLICY_FINDINGS`, deprecated for one release: use `FINDING_CATALOGUE`."""
+    if name == "POLICY_FINDINGS":
+        from cmkguard.policy.findings import _deprecated_policy_findings
+
+        return _deprecated_policy_findings(stacklevel=3)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,7 @@ import pytest
 import cmkguard
 from cmkguard import KeyClass, KeyUse, RotationStatus, Severity
 from cmkguard.auditing import FINDING_CATALOGUE, AuditPolicy
-from cmkguard.auditing.catalogue import AUDIT_RULES
+from cmkguard.auditing.catalogue import _AUDIT_RULES as AUDIT_RULES
 from cmkguard.types import Region
 
 
@@ -274,11 +274,10 @@ def test_keys_pending_deletion_skip_rotation_and_tag_rules(estate: ModuleType, s
 
 
 def test_key_users_index_matches_the_inventory(estate: ModuleType) -> None:
-    from cmkguard.auditing.catalogue import catalogue
     from cmkguard.auditing.context import AuditContext
 
     inv = estate.inventory()
-    ctx = AuditContext(inventory=inv, policy=AuditPolicy(), now=estate.NOW, rules=catalogue())
+    ctx = AuditContext(inventory=inv, policy=AuditPolicy(), now=estate.NOW, rules=FINDING_CATALOGUE)
     for arn in [*inv.keys, estate.karn("theirs", estate.OTHER), "arn:aws:kms:nowhere"]:
         assert set(ctx.users_of(arn)) == set(inv.resources_on_key(arn))
     assert set(ctx.users_of(estate.K_AWS_RDS.arn)) >= {estate.R_AWS_DB, estate.R_PI}

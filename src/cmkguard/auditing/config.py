@@ -221,11 +221,11 @@ def _severity(value: Any, field: str) -> Severity:
 
 
 def _parse_overrides(value: Any) -> dict[str, Severity]:
-    from cmkguard.auditing.catalogue import catalogue
+    from cmkguard.auditing.catalogue import FINDING_CATALOGUE
 
     if not isinstance(value, Mapping):
         raise AuditPolicyError("severity_overrides: expected a table of rule id = severity")
-    known = catalogue()
+    known = FINDING_CATALOGUE
     out: dict[str, Severity] = {}
     for rule_id, sev in value.items():
         if rule_id not in known:

@@ -50,7 +50,7 @@ __all__ = [
 _FRESH_SERVICE = "witness.example.amazonaws.com"
 _SEARCH_BUDGET = 4000
 """Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
-ANALYSIS_BUDGET = 150_000
+ANALYSIS_BUDGET = 70_000
 """Work units one analysis may spend before every further question takes the safe side
 (access) and the analysis says it is not exact: one unit per transition of a witness search
 (a product state times its alphabet and automata), `_NODE_COST` per Deny option tried. About
@@ -69,7 +69,7 @@ _IDENTITY_DETAIL_KEYS = frozenset(
     {"aws:principalarn", "aws:userid", "aws:principaltype", "aws:username"}
 )
 _ORG_KEYS = frozenset({"aws:principalorgid", "aws:principalorgpaths"})
-_ACCOUNT_KEYS = frozenset({"kms:calleraccount", "aws:principalaccount"})
+_ACCOUNT_KEYS = ("kms:calleraccount", "aws:principalaccount")
 
 Literal = tuple[Pred, bool]
 
@@ -397,6 +397,8 @@ class Evaluator:
         }
         self.canonical_keys = _canonical_keys(compiled)
         self.scratch: dict[object, object] = {}  # per-analysis memos of the grant questions
+        self._sigs: dict[str, tuple[int, ...]] = {}  # per action: the Denies that cover it
+        self._callers: dict[tuple[str, str, str | None], list[Caller]] = {}
         self.accounts = self.universe.literal_accounts()
         self._options: dict[
             tuple[int, Caller, bool], list[tuple[str, list[Literal]]] | _Inapplicable
@@ -419,15 +421,26 @@ class Evaluator:
         return [(False, None), (True, None)] if self.org_aware else [(False, None)]
 
     def callers_of(self, partition: str, account: str, *, fresh: bool = False) -> list[Caller]:
-        """Every caller class of one account."""
-        return [
-            Caller(kind, partition, account, fresh, in_org, org)
-            for kind in self._kinds()
-            for in_org, org in self._org_options(partition, account)
-        ]
+        """Every caller class of one account (remembered: every grant asks about them)."""
+        memo = (partition, account, "fresh" if fresh else None)
+        got = self._callers.get(memo)
+        if got is None:
+            got = self._callers[memo] = [
+                Caller(kind, partition, account, fresh, in_org, org)
+                for kind in self._kinds()
+                for in_org, org in self._org_options(partition, account)
+            ]
+        return got
 
     def fresh_callers(self, *, org: str | None = None) -> list[Caller]:
         """Callers of accounts the policy never names (`org`: in that organization)."""
+        memo = ("", "", "org:" + org if org is not None else "fresh")
+        got = self._callers.get(memo)
+        if got is None:
+            got = self._callers[memo] = self._fresh_callers(org)
+        return got
+
+    def _fresh_callers(self, org: str | None) -> list[Caller]:
         out = []
         for partition in sorted(self.universe.partitions):
             for account in self.universe.fresh:
@@ -635,16 +648,40 @@ class Evaluator:
     ) -> tuple[tuple[Caller, _Found] | None, set[int]]:
         """The first caller with an admitted request, or the Denies that stopped them all."""
         blockers: set[int] = set()
+        refused: set[tuple[str | None, str | None]] = set()
         for caller in callers:
+            where = (caller.partition, caller.account)
+            if where in refused:
+                continue
             plan = self.allow_plan(allow, test, caller)
             if plan is None:
                 continue
             required, choices = plan
-            found, blocked = self.search(caller, [*required, *goal], choices, denies)
+            wanted = [*required, *goal]
+            if self._account_refuses(caller, wanted):
+                refused.add(where)
+                continue
+            found, blocked = self.search(caller, wanted, choices, denies)
             if found is not None:
                 return (caller, found), blockers
             blockers.update(blocked)
         return None, blockers
+
+    def _account_refuses(self, caller: Caller, literals: Sequence[Literal]) -> bool:
+        """Whether `literals` on the account keys already fail for `caller`'s account.
+
+        Those keys hold the account id for every IAM caller of it, whatever its kind or
+        organization, so one check answers for all of an account's callers (a policy that
+        pins `kms:CallerAccount` is then not searched once per kind and org option).
+        """
+        if not caller.is_iam:
+            return False
+        for key in _ACCOUNT_KEYS:
+            lits = [lit for lit in literals if lit[0].key == key]
+            fixed = lits and not any(lit[0].variables and _has_variable(lit[0]) for lit in lits)
+            if fixed and not self.solve_key(caller, key, lits).ok:
+                return True
+        return False
 
     def witness(
         self,
@@ -701,10 +738,15 @@ class Evaluator:
         groups: dict[tuple[int, ...], set[str]] = {}
         candidates = [*sorted(allow.actions), *self.unknown_actions]
         covered = self.covered
+        sigs = self._sigs
         for action in candidates:
             if action not in covered[allow.index]:
                 continue
-            sig = tuple(d.index for d in self.denies if action in covered[d.index])
+            sig = sigs.get(action)
+            if sig is None:
+                sig = sigs[action] = tuple(
+                    d.index for d in self.denies if action in covered[d.index]
+                )
             groups.setdefault(sig, set()).add(action)
         return [(sig, frozenset(acts)) for sig, acts in sorted(groups.items())]
 
@@ -741,6 +783,10 @@ def _pin_sessions(compiled: list[Compiled]) -> list[Compiled]:
             tests.append(t)
         out.append(attrs.evolve(c, tests=tuple(tests)))
     return out
+
+
+def _has_variable(p: Pred) -> bool:
+    return any("${" in v for v in p.values)
 
 
 class _Inapplicable(Exception):
