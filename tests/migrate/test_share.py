@@ -511,7 +511,7 @@ def test_share_activity_counts_completed_expired_revoked_and_planned_shares(
 
     assert main(["migrate", "shares", str(tmp_path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["completed"] == 1 and document["revoked"] == 1
+    assert (document["completed"], document["revoked"]) == (1, 1)
     assert document["shares"][0]["status"] == "revoked"
     assert main(["migrate", "shares", str(tmp_path / "share.json")]) == 0
     assert "1 completed (1 active" in capsys.readouterr().out

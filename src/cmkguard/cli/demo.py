@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError
-from cmkguard.cli.migrate import _add_output_level, _configure_logging, _Progress
+from cmkguard.cli._migrate_progress import run_progress
+from cmkguard.cli.migrate import _add_output_level, _configure_logging
 from cmkguard.inventory import Inventory, scan
 from cmkguard.migrate import (
     ExecutionReport,
@@ -161,14 +162,15 @@ def _demo_migrate(args: argparse.Namespace) -> int:
         print("(cmkguard migrate run plan.json --journal journal.json)")
 
         _stage(5, "execute: journaled, resumable, the sources untouched until the cutover")
-        report = execute(
-            plan,
-            session,
-            journal=journal,
-            dry_run=False,
-            progress=_Progress(quiet=args.quiet),
-            waiter_config=_DEMO_WAITERS,
-        )
+        with run_progress(quiet=args.quiet) as progress:
+            report = execute(
+                plan,
+                session,
+                journal=journal,
+                dry_run=False,
+                progress=progress,
+                waiter_config=_DEMO_WAITERS,
+            )
         print(report.summary())
         print(f"(journal: {journal.path}; execution log: {journal.log_path})")
         print("(cmkguard migrate run plan.json --journal journal.json --execute)")
@@ -199,14 +201,15 @@ def _rollback(plan: MigrationPlan, session: Any, work: Path, *, run: bool, quiet
         return EXIT_OK
     (work / "rollback-plan.json").write_text(rollback.to_json() + "\n", encoding="utf-8")
     journal = JsonFileJournal(work / "rollback-journal.json")
-    report: ExecutionReport = execute(
-        rollback,
-        session,
-        journal=journal,
-        dry_run=not run,
-        progress=None if not run else _Progress(quiet=quiet),
-        waiter_config=_DEMO_WAITERS,
-    )
+    with run_progress(quiet=quiet or not run) as progress:
+        report: ExecutionReport = execute(
+            rollback,
+            session,
+            journal=journal,
+            dry_run=not run,
+            progress=progress,
+            waiter_config=_DEMO_WAITERS,
+        )
     if report.dry_run:
         print(report)
         print("(cmkguard migrate run plan.json --rollback --journal rollback.json [--execute];")

@@ -6,8 +6,9 @@ sharing step is a `Modify{DB,DBCluster}SnapshotAttribute` on `restore` with `Val
 revocation the same with `ValuesToRemove`, and the key-policy statement that lets the account
 use the key carries the share's expiry (`aws:CurrentTime`). `share_activity` reads those logs
 (and, for what is planned but not run yet, the plans) and counts shares planned, completed,
-revoked, expired and still active, reading the records of all logs in time order. The logs are the source because they are append-only and
-name who ran each step and when; a journal only knows its own plan's progress.
+revoked, expired and still active, reading the records of all logs in time order. The logs are
+the source because they are append-only and name who ran each step and when; a journal only
+knows its own plan's progress.
 """
 
 from __future__ import annotations
