@@ -10,6 +10,8 @@ document it makes (inventories, plan, journal, execution log, rollback plan) is 
 from __future__ import annotations
 
 import argparse
+import secrets
+import string
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -80,6 +82,17 @@ def _workdir(path: str | None) -> Path:
     return out
 
 
+def _fresh_account() -> str:
+    """An account id no other emulator of this process uses.
+
+    Each emulator has its own server and port, but moto keeps resources process-wide, per
+    account: a demo in the default account would meet another emulator's `alias/orders` (or
+    an earlier demo's) and fail, or change that emulator's resources. A fresh random account
+    is a state of the demo's own; nothing else in the process acts in it.
+    """
+    return "9" + "".join(secrets.choice(string.digits) for _ in range(11))
+
+
 def _stage(number: int, title: str) -> None:
     print(f"\n== {number}/7 {title} ==", flush=True)
 
@@ -119,7 +132,7 @@ def _demo_migrate(args: argparse.Namespace) -> int:
 
     _configure_logging(args)
     work = _workdir(args.dir)
-    with EmulatedAWS() as aws:
+    with EmulatedAWS(accounts=[_fresh_account()]) as aws:
         _stage(1, "an emulated AWS account")
         demo = seed_migration_demo(aws)
         session = aws.session(demo.region)
