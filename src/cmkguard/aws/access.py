@@ -22,6 +22,7 @@ with AwsAccess.from_session(boto3.Session(region_name="us-east-1")) as access:
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
 import weakref
@@ -35,6 +36,7 @@ import attrs
 import boto3
 import botocore.credentials
 import botocore.session
+from botocore.hooks import HierarchicalEmitter
 from botocore.parsers import ResponseParserFactory
 from botocore.utils import parse_timestamp
 
@@ -81,8 +83,31 @@ def shared_loader() -> Any:
         return _loader
 
 
+_handlers: HierarchicalEmitter | None = None
+
+
+def _builtin_handlers() -> HierarchicalEmitter:
+    """botocore's built-in event handlers, registered once per process.
+
+    A new botocore session registers its ~150 built-in handlers one by one (8-9 ms of CPU,
+    each name aliased and each handler's signature inspected); an organisation scan builds
+    two sessions per account. The handlers are module functions, so a session can start
+    from a copy of an emitter that already has them (`event_hooks`, a public argument):
+    0.6 ms. The template is never changed after it is built.
+    """
+    global _handlers
+    with _LOADER_LOCK:
+        if _handlers is None:
+            template = HierarchicalEmitter()
+            botocore.session.Session(event_hooks=template)  # registers the built-ins there
+            _handlers = template
+        return _handlers
+
+
 def _core_session() -> botocore.session.Session:
-    core = botocore.session.Session()
+    core = botocore.session.Session(
+        event_hooks=copy.copy(_builtin_handlers()), include_builtin_handlers=False
+    )
     core.register_component("data_loader", shared_loader())
     return core
 

@@ -1,7 +1,7 @@
 """A client-side request limiter per (account, region, service), under AWS's own quotas.
 
 AWS request quotas are per account and region and shared with the production workloads of the
-account (and with the requests services make on their behalf). botocore's adaptive retries
+account (and with the requests services make on their behalf). botocore's retries
 slow down *after* AWS throttles; a scan of a whole organisation must not get there. This
 limiter spaces requests *before* they are sent: one token bucket per (account, region,
 service) (or per operation, where AWS's quota is per operation, as KMS's are), consulted by a

@@ -62,7 +62,7 @@ TAGS = "ListResourceTags"  # the per-key read a region's tag listing makes unnec
 
 DEFAULT_MAX_WORKERS = 64
 """Threads of the default executor: round trips in flight at once (spread over regions and
-services; botocore's adaptive retries slow down if AWS throttles)."""
+services; botocore's retries back off if AWS throttles)."""
 
 
 class _Scan:
