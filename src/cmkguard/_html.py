@@ -42,8 +42,18 @@ _RULES = (
     ),
     ("table th.nowrap,{s} table td.nowrap", "white-space:nowrap"),
     ("p,{s} h3,{s} h4,{s} summary", "text-align:left"),
-    ("details", "margin:2px 0"),
-    ("summary", "cursor:pointer;padding:2px 0"),
+    ("details>p,{s} details>table", "margin-left:1.2em"),
+    # Plain disclosure widgets: themes (mkdocs-material) restyle <details> as admonitions.
+    (
+        "details",
+        "margin:2px 0;padding:0;border:0;box-shadow:none;background:none;font-size:inherit",
+    ),
+    (
+        "details>summary",
+        "display:list-item;cursor:pointer;padding:2px 0;margin:0;border:0;background:none;"
+        "font-weight:normal;min-height:0",
+    ),
+    ("details>summary::before,{s} details>summary::after", "content:none;display:none"),
     (
         ".sev",
         "display:inline-block;min-width:5.5em;padding:0 4px;margin-right:6px;border-radius:3px;"

@@ -38,25 +38,6 @@ class AuditContext:
     policy: AuditPolicy
     now: datetime
     rules: Mapping[str, RuleSpec]
-    _users: dict[str, tuple[EncryptedResource, ...]] = attrs.field(
-        init=False, factory=dict, eq=False, repr=False
-    )
-
-    def users_of(self, key_arn: str) -> tuple[EncryptedResource, ...]:
-        """Resources whose storage or a secondary key is `key_arn` (indexed once per audit).
-
-        Same answer as `Inventory.resources_on_key`, without its scan of every resource
-        per key (which made an audit quadratic in estate size).
-        """
-        if not self._users and self.inventory.resources:
-            index: dict[str, list[EncryptedResource]] = {}
-            for r in self.inventory.resources:
-                arns = {r.key_arn, *(u.key_arn for u in r.secondary_keys)}
-                for arn in arns:
-                    if arn is not None:
-                        index.setdefault(arn, []).append(r)
-            self._users.update({k: tuple(v) for k, v in index.items()})
-        return self._users.get(key_arn, ())
 
     def finding(
         self,

@@ -38,6 +38,8 @@ _SEV_COLOR = {
 }
 _OPEN_AT = Severity.HIGH
 """Rules at or above this severity are expanded; the others start collapsed."""
+_OPEN_ROWS = 25
+"""Inventory tables up to this many rows start expanded; longer ones collapsed."""
 _NAMES_SHOWN = 12
 """Names listed in one grouped row before the rest are counted."""
 
@@ -239,8 +241,16 @@ def _key_label(key: KmsKey | None, arn: str | None) -> Hover | str:
     return Hover(key.aliases[0] if key.aliases else key.key_id, arn)
 
 
+def _section(title: str, rows: int) -> str:
+    """A collapsible section, open when short enough to read at a glance."""
+    return (
+        f"<details{' open' if rows <= _OPEN_ROWS else ''}><summary><b>{escape(title)}</b></summary>"
+    )
+
+
 def inventory_html(inventory: Inventory) -> str:
-    """An inventory: summary line, then a resources table and a keys table."""
+    """An inventory: summary line, then a resources table and a keys table (each collapsible,
+    collapsed when long)."""
     counts = ", ".join(
         f"{escape(kc.value)}: {n}" for kc, n in inventory.counts_by_class().items() if n
     )
@@ -249,7 +259,7 @@ def inventory_html(inventory: Inventory) -> str:
         f"<p><b>{len(inventory.resources)} resources</b> ({counts or 'none'}), "
         f"<b>{len(inventory.keys)} keys</b>, CMK coverage {_pct(inventory.cmk_coverage)}"
         f"{f', <b>{len(inventory.errors)} scan errors</b>' if inventory.errors else ''}.</p>",
-        "<h4>Resources</h4>",
+        _section(f"Resources ({len(inventory.resources)})", len(inventory.resources)),
         table(
             ["type", "name", "account", "region", "key class", "key"],
             [
@@ -265,7 +275,8 @@ def inventory_html(inventory: Inventory) -> str:
             ],
             nowrap=(0, 2, 3, 4),
         ),
-        "<h4>Keys</h4>",
+        "</details>",
+        _section(f"Keys ({len(inventory.keys)})", len(inventory.keys)),
         table(
             ["key", "account", "region", "manager", "state", "rotation", "resources", "tags"],
             [
@@ -283,6 +294,7 @@ def inventory_html(inventory: Inventory) -> str:
             ],
             nowrap=(1, 2, 3, 4, 5),
         ),
+        "</details>",
     ]
     if inventory.errors:
         parts.append("<h4>Not read</h4>")

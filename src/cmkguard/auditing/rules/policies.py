@@ -91,7 +91,7 @@ def check_policies(ctx: AuditContext) -> Iterator[Finding]:
                 key=key,
                 evidence={"error": error},
             )
-        protected = ctx.users_of(key.arn)
+        protected = ctx.inventory.resources_on_key(key.arn)
         for source, pf in found:
             rule_id = str(pf.id)
             disc = "|".join(
