@@ -208,6 +208,16 @@ class OrganizationView:
         parts = [
             f"<h3>Organisation {self.org_id}: CMK coverage "
             f"{'n/a' if pct is None else f'{pct:.1f} %'}</h3>",
+            *self._coverage_html(),
+            *self._keys_html(),
+        ]
+        if self.suspended:
+            parts.append(f"<p>Suspended (not scanned): {', '.join(self.suspended)}</p>")
+        # The shared view stylesheet: numbers align right, identifiers stay on one line.
+        return document("organization", *parts)
+
+    def _coverage_html(self) -> list[str]:
+        return [
             "<h4>Coverage by OU (worst first)</h4>",
             table(
                 ["OU", "accounts", "resources", "on a CMK", "%"],
@@ -235,6 +245,10 @@ class OrganizationView:
                 nowrap=[0],
                 numeric=[3, 4, 5],
             ),
+        ]
+
+    def _keys_html(self) -> list[str]:
+        return [
             "<h4>Kill switch: what each key would make unreadable</h4>",
             table(
                 ["key", "aliases", "state", "accounts", "resources"],
@@ -249,6 +263,7 @@ class OrganizationView:
                     for k in self.kill_switch
                 ),
                 code=[0],
+                nowrap=[0],
                 numeric=[4],
             ),
             "<h4>Keys reachable from outside the organisation</h4>",
@@ -264,10 +279,6 @@ class OrganizationView:
                 code=[0],
             ),
         ]
-        if self.suspended:
-            parts.append(f"<p>Suspended (not scanned): {', '.join(self.suspended)}</p>")
-        # The shared view stylesheet: numbers align right, identifiers stay on one line.
-        return document("organization", *parts)
 
 
 def _dependents(inventory: Inventory) -> dict[str, list[Dependent]]:
