@@ -4,9 +4,39 @@ from __future__ import annotations
 
 import pytest
 
-from cmkguard import Inventory
+from cmkguard import Inventory, MigrationPlan
 from cmkguard.auditing import AuditReport
 from cmkguard.errors import CmkGuardError, DocumentError
+from cmkguard.testing import GroundTruth
+
+HOSTILE = {
+    "not-json": "not json",
+    "deep-100000": "[" * 100_000 + "]" * 100_000,
+    "deep-200": "[" * 200 + "]" * 200,
+    "not-utf8": b"\xff\xfe",
+    "a-number": "5",
+    "a-list": "[]",
+    "another-object": '{"a": 1}',
+    "wrong-types": '{"accounts": "abc", "regions": 5, "resources": [1, 2], "keys": {}}',
+    "wrong-entries": '{"accounts": [], "regions": [], "resources": [1, 2], "keys": []}',
+}
+
+
+@pytest.mark.parametrize("cls", [Inventory, MigrationPlan, AuditReport, GroundTruth])
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_every_from_json_raises_a_typed_one_line_error(cls: type, text: str | bytes) -> None:
+    """The whole `from_json` family: never a bare ValueError, JSONDecodeError or
+    RecursionError, and never an empty document accepted."""
+    with pytest.raises(CmkGuardError) as caught:
+        cls.from_json(text)  # type: ignore[attr-defined]
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_a_ground_truth_round_trips_and_names_what_is_wrong() -> None:
+    truth = GroundTruth(resources={}, keys={}, accounts=("111122223333",), regions=("us-east-1",))
+    assert GroundTruth.from_json(truth.to_json()) == truth
+    with pytest.raises(DocumentError, match="not a cmkguard ground truth: invalid JSON"):
+        GroundTruth.from_json("{")
 
 
 @pytest.mark.parametrize(
@@ -24,7 +54,7 @@ from cmkguard.errors import CmkGuardError, DocumentError
     ],
 )
 def test_inventory_from_json_raises_a_typed_error(text: str | bytes) -> None:
-    with pytest.raises((DocumentError, ValueError)):
+    with pytest.raises(CmkGuardError):
         Inventory.from_json(text)
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from cmkguard._json import load_document_json
+from cmkguard.errors import DocumentError
 from cmkguard.inventory.values import (
     EncryptedResource,
     Inventory,
@@ -256,9 +258,26 @@ class GroundTruth:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> GroundTruth:
-        """Rebuild from `to_json` output."""
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes) -> GroundTruth:
+        """Rebuild from `to_json` output.
+
+        Raises:
+            DocumentError: `text` is not JSON, is nested deeper than any cmkguard document, or
+                is not a ground truth (the four lists `to_json` writes, each entry whole).
+        """
+        data = load_document_json(text, _KIND)
+        if not isinstance(data, dict) or not all(
+            isinstance(data.get(name), list) for name in _SECTIONS
+        ):
+            raise DocumentError(_KIND, f"expected an object with the lists {', '.join(_SECTIONS)}")
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DocumentError(_KIND, f"a malformed entry ({type(exc).__name__}: {exc})") from None
+
+
+_KIND = "cmkguard ground truth"
+_SECTIONS = ("accounts", "regions", "resources", "keys")
 
 
 def _resource_gaps(
