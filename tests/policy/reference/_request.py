@@ -23,7 +23,7 @@ import z3
 __all__ = ["KINDS", "SLOTS", "Request", "glob_re"]
 
 KINDS = ("root", "user", "role", "federated-user", "service")
-SLOTS = 3
+SLOTS = 2
 _STR = z3.StringSort()
 ANY_CHAR = z3.AllChar(z3.ReSort(_STR))
 ANY = z3.Star(ANY_CHAR)
