@@ -3,11 +3,13 @@
 Run: ``.venv/bin/python benchmarks/policy.py [--rounds N]`` (``--adversarial-only``: only the
 pathological families below, no policyuniverse needed)
 
-First the adversarial families (one full analysis each, with findings, witnesses and
-``principals_allowed``, every memo cleared before it, best of 3 CPU times): wildcard-heavy
-policies with a conditional Deny every third statement at 2/4/8/16/32 statements and at the
-32 KB size limit, 12-star globs in Action/NotAction/Deny/ArnLike, and many conditions; each row
-says whether the analysis stayed exact (``PolicyAnalysis.exact``) or reached its work bound.
+First the adversarial families of ``tests/policy/adversarial.py`` (one full analysis each, with
+findings, witnesses and ``principals_allowed``, every memo cleared before it, best of
+``--repeat`` CPU times): wildcard-heavy policies with a conditional Deny every third statement
+at 2/4/8/16/32 statements and at the 32 KB size limit; at 32 KB also ANDed negated Deny caps,
+one Allow per account for many accounts, and colon-spanning ``StringLike`` ARN patterns; 12-star
+globs in Action/NotAction/Deny/ArnLike, and many conditions. Each row says whether the analysis
+stayed exact (``PolicyAnalysis.exact``) or reached its work bound.
 
 Analyses per CPU second for ``cmkguard.analyze_key_policy`` over every case of the shared public
 corpus and of ``tests/policy/corpus``, given decoded policies (the analysis cache, keyed by policy
@@ -38,6 +40,9 @@ import cmkguard
 from cmkguard.policy.analysis import _clear_memos
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the adversarial families are shared with tests/policy
+from tests.policy.adversarial import KEY_ACCOUNT, adversarial_policies  # noqa: E402
+
 CORPORA = (ROOT.parent / "shared" / "policy-corpus-public", ROOT / "tests" / "policy" / "corpus")
 
 
@@ -79,113 +84,15 @@ def cmkguard_verdict(case: dict[str, Any]) -> str:
     return "public" if analysis.is_public else "not public"
 
 
-KEY_ACCOUNT = "111122223333"
-KMS_LIMIT = 32 * 1024
-
-
-def wildcard_heavy(n: int) -> dict[str, Any]:
-    """`n` statements: Allows to `"*"` and account role globs pinned by ARN patterns and
-    kms:CallerAccount, with a conditional Deny (org, ArnLike, userid) every third statement."""
-    statements: list[dict[str, Any]] = []
-    deny_conditions = (
-        lambda i: {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": f"o-abcdefgh{i:04d}"}},
-        lambda i: {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/*adm*{i}*"}},
-        lambda i: {"StringNotLike": {"aws:userid": [f"AROA*{i}*:*", "AIDA*"]}},
-    )
-    for i in range(n):
-        if i % 3 == 2:
-            statements.append(
-                {
-                    "Sid": f"D{i}",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": [f"kms:*{'crypt' if i % 2 else 'Key'}*", "kms:Re*"],
-                    "Resource": "*",
-                    "Condition": deny_conditions[i % 3](i),
-                }
-            )
-            continue
-        other = f"{(i * 7919) % 10**12:012d}"
-        statements.append(
-            {
-                "Sid": f"A{i}",
-                "Effect": "Allow",
-                "Principal": {"AWS": [f"arn:aws:iam::{other}:role/*ops*", "*"]},
-                "Action": ["kms:*crypt*", "kms:Generate*", "kms:*Grant*", "kms:Describe*"],
-                "Resource": "*",
-                "Condition": {
-                    "StringLike": {
-                        "aws:PrincipalArn": [
-                            f"arn:aws:iam::*:role/*team{i}*",
-                            f"arn:aws:iam::{KEY_ACCOUNT}:*",
-                        ]
-                    },
-                    "StringEquals": {
-                        "kms:CallerAccount": [KEY_ACCOUNT, f"{(i * 31) % 10**12:012d}"]
-                    },
-                },
-            }
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
-def largest_wildcard_heavy() -> dict[str, Any]:
-    """The largest `wildcard_heavy` policy within the 32 KB key-policy limit."""
-    n = 2
-    while len(json.dumps(wildcard_heavy(n + 1))) <= KMS_LIMIT:
-        n += 1
-    return wildcard_heavy(n)
-
-
-def _stars(n: int) -> str:
-    return "kms:" + "*" * n + "x"
-
-
-def glob_families() -> list[tuple[str, dict[str, Any]]]:
-    """12-star globs wherever a pattern reaches the matcher, and a statement of many conditions."""
-    allow = {"Effect": "Allow", "Principal": "*", "Resource": "*"}
-    deny = {"Effect": "Deny", "Principal": "*", "Resource": "*"}
-    arn_glob = "arn:aws:iam::" + "*" * 12 + ":role/" + "*a" * 6 + "x"
-    many = {
-        "StringLike": {f"aws:PrincipalTag/t{i}": "*" * 6 + f"v{i}" for i in range(40)},
-        "ArnLike": {"aws:PrincipalArn": arn_glob},
-        "StringNotEquals": {"aws:PrincipalOrgID": [f"o-{i:010d}abc" for i in range(20)]},
-    }
-    return [
-        ("12-star Action", {"Statement": [{**allow, "Action": _stars(12)}]}),
-        ("12-star NotAction", {"Statement": [{**allow, "NotAction": _stars(12)}]}),
-        (
-            "12-star Deny action",
-            {"Statement": [{**allow, "Action": "kms:*"}, {**deny, "Action": _stars(12)}]},
-        ),
-        (
-            "12-star ArnLike",
-            {
-                "Statement": [
-                    {
-                        **allow,
-                        "Action": "kms:*",
-                        "Condition": {"ArnLike": {"aws:PrincipalArn": arn_glob}},
-                    }
-                ]
-            },
-        ),
-        ("many conditions", {"Statement": [{**allow, "Action": "kms:*", "Condition": many}]}),
-    ]
-
-
-def adversarial() -> None:
-    """Print one row per adversarial policy: size, best CPU ms of 3, verdict, exactness."""
-    rows = [(f"wildcard-heavy, {n} statements", wildcard_heavy(n)) for n in (2, 4, 8, 16, 32)]
-    big = largest_wildcard_heavy()
-    rows.append((f"wildcard-heavy, 32 KB ({len(big['Statement'])} statements)", big))
-    rows.extend(glob_families())
-    print("adversarial policies (full analysis, memos cleared, best of 3 CPU times):")
+def adversarial(repeat: int = 3) -> None:
+    """Print one row per adversarial policy: size, best CPU ms of `repeat`, verdict, exactness."""
+    rows = adversarial_policies()
+    print(f"adversarial policies (full analysis, memos cleared, best of {repeat} CPU times):")
     worst = 0.0
     for name, doc in rows:
         best = float("inf")
         analysis = None
-        for _ in range(3):
+        for _ in range(repeat):
             _clear_memos()
             start = time.process_time()
             analysis = cmkguard.analyze_key_policy(doc, key_account=KEY_ACCOUNT)
@@ -195,7 +102,7 @@ def adversarial() -> None:
         worst = max(worst, best)
         size = len(json.dumps(doc))
         print(
-            f"  {name:44} {size:6,} B {best * 1000:8.1f} ms  public={analysis.is_public!s:5} "
+            f"  {name:52} {size:6,} B {best * 1000:8.1f} ms  public={analysis.is_public!s:5} "
             f"exact={analysis.exact}"
         )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -230,8 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--adversarial-only", action="store_true", help="only the pathological families"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per adversarial policy (best is shown)"
+    )
     args = parser.parse_args(argv)
-    adversarial()
+    adversarial(args.repeat)
     if args.adversarial_only:
         return 0
     try:

@@ -1,31 +1,27 @@
 """Suite-wide guards: no test can reach real AWS, and Hypothesis runs a bounded profile.
 
 The environment is fixed here, at import time, before any test module builds a boto3 session:
-fake static credentials, no profile or config files, no configured endpoint, no instance
-metadata. Tests reach AWS only through the emulated account on 127.0.0.1
-(``cmkguard.testing``).
+every `AWS_*` variable of the shell is dropped for the fake ones of tests/_env.py (static
+credentials, no profile or config files, no configured endpoint, no instance metadata). Tests
+reach AWS only through the emulated account on 127.0.0.1 (`cmkguard.testing`). The fixtures
+`fake_aws_env` and `no_aws_credentials` set it again (or take it away) for one test; a
+subprocess gets it with `tests._env.aws_env()`.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-_FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-for _name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE"]:
-    os.environ.pop(_name, None)
-os.environ.update(_FAKE_ENV)
+from tests._env import aws_env, set_aws_env, set_no_aws_credentials
+
+for _name in [n for n in os.environ if n.startswith("AWS_")]:
+    del os.environ[_name]
+os.environ.update(aws_env())
 
 settings.register_profile(
     "cmkguard",
@@ -43,3 +39,15 @@ def _estate() -> ModuleType:
     from tests.auditing import estate
 
     return estate
+
+
+@pytest.fixture(name="fake_aws_env")
+def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The suite's fake AWS environment for this test (its `AWS_*` variables)."""
+    return set_aws_env(monkeypatch)
+
+
+@pytest.fixture(name="no_aws_credentials")
+def _no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """No AWS credentials anywhere for this test: no keys, no profile, no config files."""
+    return set_no_aws_credentials(monkeypatch, tmp_path)

@@ -1,11 +1,11 @@
 """cmkguard: AWS encryption-key governance as composable, typed functions.
 
-Inventory which data stores sit on which KMS key (:func:`scan`), analyse key policies and grants
-with full IAM semantics (:func:`analyze_key_policy`, :func:`analyze_grants`), audit an estate
-(:func:`audit`), and move resources from AWS-managed keys to customer-managed keys safely
-(:func:`plan_migration`, :func:`execute`).
+Inventory which data stores sit on which KMS key (`scan`), analyse key policies and grants
+with full IAM semantics (`analyze_key_policy`, `analyze_grants`), audit an estate
+(`audit`), and move resources from AWS-managed keys to customer-managed keys safely
+(`plan_migration`, `execute`).
 
-The public API is exactly ``cmkguard.__all__``; everything else is private.
+The public API is exactly `cmkguard.__all__`; everything else is private.
 """
 
 from cmkguard._version import __version__
@@ -17,6 +17,7 @@ from cmkguard.auditing import (
     Completeness,
     Finding,
     Kpis,
+    RuleSpec,
     Suppression,
     audit,
     diff,
@@ -100,6 +101,8 @@ from cmkguard.migrate import (
     PreflightLevel,
     ProgressEvent,
     RunState,
+    ShareActivity,
+    SnapshotShare,
     StepKind,
     StepPhase,
     StepResult,
@@ -112,6 +115,7 @@ from cmkguard.migrate import (
     plan_share_revocation,
     plan_shared_snapshot_copy,
     plan_snapshot_share,
+    share_activity,
 )
 from cmkguard.org import (
     AccountResult,
@@ -125,7 +129,6 @@ from cmkguard.org import (
     scan_organization,
 )
 from cmkguard.policy import (
-    POLICY_FINDINGS,
     AccessChange,
     AccessWitness,
     ChangeWitness,
@@ -226,7 +229,6 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "OrganizationView",
     "OuCoverage",
     "OutsideAccess",
-    "POLICY_FINDINGS",
     "PlanFormatError",
     "PlanIntegrityError",
     "PolicyAnalysis",
@@ -247,12 +249,15 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ResourceType",
     "ResourceTypeName",
     "RotationStatus",
+    "RuleSpec",
     "RunState",
     "ScanError",
     "ScanEvent",
     "ScanEventKind",
     "ScanProgress",
     "Severity",
+    "ShareActivity",
+    "SnapshotShare",
     "Statement",
     "StatementExplanation",
     "StepFailedError",
@@ -290,9 +295,19 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "plan_snapshot_share",
     "scan",
     "scan_organization",
+    "share_activity",
     "trend",
     "trend_chart",
     "trend_dataframe",
     "trend_html",
     "trend_table",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`POLICY_FINDINGS`, deprecated for one release: use `FINDING_CATALOGUE`."""
+    if name == "POLICY_FINDINGS":
+        from cmkguard.policy.findings import _deprecated_policy_findings
+
+        return _deprecated_policy_findings(stacklevel=3)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""``python -m cmkguard``: the command-line interface."""
+"""`python -m cmkguard`: the command-line interface."""
 
 from cmkguard.cli import main
 

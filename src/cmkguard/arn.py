@@ -23,18 +23,18 @@ _ORG_RE = re.compile(r"o-[a-z0-9]{10,32}")
 
 
 def is_account_id(value: str) -> bool:
-    """Whether ``value`` is exactly 12 ASCII digits (no trailing newline, no other digits)."""
+    """Whether `value` is exactly 12 ASCII digits (no trailing newline, no other digits)."""
     return _ACCOUNT_RE.fullmatch(value) is not None
 
 
 def is_org_id(value: str) -> bool:
-    """Whether ``value`` is an AWS Organizations id: ``o-`` and 10-32 lower-case letters/digits."""
+    """Whether `value` is an AWS Organizations id: `o-` and 10-32 lower-case letters/digits."""
     return _ORG_RE.fullmatch(value) is not None
 
 
 @attrs.frozen
 class Arn:
-    """The parts of an ARN: ``arn:<partition>:<service>:<region>:<account>:<resource>``."""
+    """The parts of an ARN: `arn:<partition>:<service>:<region>:<account>:<resource>`."""
 
     partition: str
     service: str
@@ -47,7 +47,7 @@ class Arn:
 
 
 def parse_arn(text: str) -> Arn:
-    """Split an ARN into its parts; raise ``ValueError`` if ``text`` is not an ARN."""
+    """Split an ARN into its parts; raise `ValueError` if `text` is not an ARN."""
     parts = text.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2]:
         raise ValueError(f"not an ARN: {text!r}")
@@ -63,9 +63,9 @@ def key_arn(region: str, account: str, key_id: str, partition: str = "aws") -> K
 class KeyReference:
     """A KMS key identifier as a service reported it, taken apart.
 
-    ``kind`` is ``"key-arn"``, ``"alias-arn"``, ``"alias"`` or ``"key-id"``. ``region`` and
-    ``account`` are known only for the ARN forms. ``name`` is the key id or the alias name
-    (``alias/...``).
+    `kind` is `"key-arn"`, `"alias-arn"`, `"alias"` or `"key-id"`. `region` and
+    `account` are known only for the ARN forms. `name` is the key id or the alias name
+    (`alias/...`).
     """
 
     raw: str
@@ -83,7 +83,7 @@ class KeyReference:
 def parse_key_reference(raw: str) -> KeyReference:
     """Classify a key identifier in any of the forms AWS services echo back.
 
-    Raises ``ValueError`` for text that is none of them.
+    Raises `ValueError` for text that is none of them.
     """
     text = raw.strip()
     if text.startswith("arn:"):

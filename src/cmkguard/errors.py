@@ -1,35 +1,37 @@
 """The error tree of cmkguard.
 
-Every exception the library raises on purpose derives from :class:`CmkGuardError`::
+Every exception the library raises on purpose derives from `CmkGuardError`:
 
-    CmkGuardError
-    ├── PolicyParseError (also ValueError)     malformed key policy or grant, with its location
-    ├── ConfigurationError (also ValueError)   bad input from the caller
-    │   ├── UnknownRegionError                 a region name AWS does not have
-    │   ├── UnknownResourceTypeError           a resource type not in the registry
-    │   ├── InventoryFormatError               a saved inventory that is not one
-    │   ├── AuditPolicyError                   an invalid audit policy file
-    │   ├── DocumentError                      a saved JSON document that cannot be read back
-    │   └── IacInputError                      a file that is not a plan or template
-    ├── AwsAccessError                         AWS could not be used at all
-    │   ├── NoCredentialsError                 no credentials were found
-    │   ├── EndpointUnreachableError           the endpoint did not answer
-    │   └── OrganizationAccessError            AWS Organizations cannot be read from here
-    ├── MissingExtraError (also ImportError)   an optional dependency is not installed
-    └── MigrationError                         planning or executing a migration failed
-        ├── PreflightError                     a plan has blocking pre-flight items
-        ├── JournalMismatchError               a journal belongs to another plan
-        ├── JournalLockedError                 another runner is executing the same journal
-        ├── StepFailedError                    one step failed; the journal says where to resume
-        ├── PlanFormatError (also ValueError)  a plan document is malformed, with its location
-        ├── PlanIntegrityError (also ValueError) a plan's fingerprint or signature is wrong
-        └── JournalFormatError (also ValueError) a journal is malformed or cannot be stored
+```text
+CmkGuardError
+├── PolicyParseError (also ValueError)     malformed key policy or grant, with its location
+├── ConfigurationError (also ValueError)   bad input from the caller
+│   ├── UnknownRegionError                 a region name AWS does not have
+│   ├── UnknownResourceTypeError           a resource type not in the registry
+│   ├── InventoryFormatError               a saved inventory that is not one
+│   ├── AuditPolicyError                   an invalid audit policy file
+│   ├── DocumentError                      a saved JSON document that cannot be read back
+│   └── IacInputError                      a file that is not a plan or template
+├── AwsAccessError                         AWS could not be used at all
+│   ├── NoCredentialsError                 no credentials were found
+│   ├── EndpointUnreachableError           the endpoint did not answer
+│   └── OrganizationAccessError            AWS Organizations cannot be read from here
+├── MissingExtraError (also ImportError)   an optional dependency is not installed
+└── MigrationError                         planning or executing a migration failed
+    ├── PreflightError                     a plan has blocking pre-flight items
+    ├── JournalMismatchError               a journal belongs to another plan
+    ├── JournalLockedError                 another runner is executing the same journal
+    ├── StepFailedError                    one step failed; the journal says where to resume
+    ├── PlanFormatError (also ValueError)  a plan document is malformed, with its location
+    ├── PlanIntegrityError (also ValueError) a plan's fingerprint or signature is wrong
+    └── JournalFormatError (also ValueError) a journal is malformed or cannot be stored
+```
 
 Partial results are data, not exceptions: what a scan could not read becomes a
-:class:`cmkguard.ScanError` record in ``Inventory.errors``.
+`cmkguard.ScanError` record in `Inventory.errors`.
 
 Every error keeps its structured fields as attributes and pickles (so it can cross a process
-pool), which is why each class passes its fields through ``__reduce__``.
+pool), which is why each class passes its fields through `__reduce__`.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ class CmkGuardError(Exception):
 class PolicyParseError(CmkGuardError, ValueError):
     """A key policy (or grant) is malformed.
 
-    ``location`` is the JSON path of the offending element, e.g. ``Statement[2].Condition``;
-    ``reason`` says what is wrong there. The message is ``"<location>: <reason>"``.
+    `location` is the JSON path of the offending element, e.g. `Statement[2].Condition`;
+    `reason` says what is wrong there. The message is `"<location>: <reason>"`.
     """
 
     def __init__(self, location: str, reason: str) -> None:
@@ -229,9 +231,9 @@ class StepFailedError(MigrationError):
 class OrganizationAccessError(AwsAccessError):
     """AWS Organizations cannot be read with these credentials.
 
-    ``caller_account`` is where discovery ran; ``caller_role`` what that account is to the
-    organisation (``"management"``, ``"member"`` or ``"none"`` outside any organisation);
-    ``management_account`` the organisation's management account when known.
+    `caller_account` is where discovery ran; `caller_role` what that account is to the
+    organisation (`"management"`, `"member"` or `"none"` outside any organisation);
+    `management_account` the organisation's management account when known.
     """
 
     def __init__(

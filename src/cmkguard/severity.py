@@ -8,7 +8,7 @@ __all__ = ["Severity"]
 
 
 class Severity(enum.Enum):
-    """How urgent a finding is. Members compare by urgency: ``CRITICAL > HIGH > ... > INFO``."""
+    """How urgent a finding is. Members compare by urgency: `CRITICAL > HIGH > ... > INFO`."""
 
     INFO = "info"
     LOW = "low"
@@ -23,7 +23,7 @@ class Severity(enum.Enum):
 
     @classmethod
     def parse(cls, text: str) -> Severity:
-        """The severity named by ``text`` (case-insensitive); ``ValueError`` names the choices."""
+        """The severity named by `text` (case-insensitive); `ValueError` names the choices."""
         try:
             return cls(text.strip().lower())
         except ValueError:

@@ -147,22 +147,18 @@ def test_output_that_fails_while_writing_is_bad_input(
 @pytest.mark.parametrize(
     "url", ["notaurl", "http://127.0.0.1:99999", "ftp://127.0.0.1:9", "http://"]
 )
-def test_malformed_endpoint_url_is_bad_input(
-    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+@pytest.mark.usefixtures("fake_aws_env")
+def test_malformed_endpoint_url_is_bad_input(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     _one_line_exit_2(
         capsys, ["scan", "--regions", "us-east-1", "--endpoint-url", url], "invalid endpoint URL"
     )
 
 
+@pytest.mark.usefixtures("fake_aws_env")
 def test_unwritable_output_fails_before_scanning(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The endpoint is unreachable: had the scan started, the error would name the endpoint.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     out = str(tmp_path / "missing-dir" / "inv.json")
     base = ["--regions", "us-east-1", "--endpoint-url", "http://127.0.0.1:9", "-o", out]
     _one_line_exit_2(capsys, ["scan", *base], f"cannot write {out}")
@@ -192,17 +188,10 @@ def test_a_closed_stdout_pipe_ends_quietly(
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("no_aws_credentials")
 def test_migrate_execute_without_credentials_is_bad_input(
-    plan_file: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    plan_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     journal = tmp_path / "j.json"
     argv = ["migrate", "run", str(plan_file), "--journal", str(journal), "--execute"]
     _one_line_exit_2(capsys, argv, "no AWS credentials")

@@ -196,6 +196,10 @@ EXPECTED: dict[str, dict[int, Case]] = {
             *("--output", str(tmp / "plan.json")),
         ],
     },
+    "migrate shares": {
+        0: lambda aws, tmp: ["migrate", "shares", str(tmp)],
+        2: lambda aws, tmp: ["migrate", "shares", str(tmp / "missing.log.jsonl")],
+    },
     "migrate sign": {
         2: lambda aws, tmp: ["migrate", "sign", str(tmp / "missing.json")],
     },

@@ -109,14 +109,10 @@ def test_output_file(
         (["--demo", "--profile", "x"], "--demo scans an emulated account"),
     ],
 )
+@pytest.mark.usefixtures("fake_aws_env")
 def test_bad_input_is_one_line_and_exit_2(
-    argv: list[str],
-    message: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     assert main(["scan", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -125,14 +121,8 @@ def test_bad_input_is_one_line_and_exit_2(
     assert "Traceback" not in err
 
 
-def test_no_credentials_is_exit_2(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
-) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_no_credentials_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", "--regions", "us-east-1", "--endpoint-url", "http://127.0.0.1:9"]) == 2
     _, err = capsys.readouterr()
     assert "no AWS credentials" in err

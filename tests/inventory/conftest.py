@@ -15,6 +15,7 @@ import pytest
 
 from cmkguard.inventory import KeyClass
 from cmkguard.testing import EmulatedAWS
+from tests._env import set_aws_env
 
 PRIMARY = "111122223333"
 OTHER = "444455556666"
@@ -141,9 +142,6 @@ def _shared_small_estate(_cmkguard_emulator: EmulatedAWS) -> Iterator[SmallEstat
     A module using it must not also use ``cmkguard_emulated_aws`` (which resets the emulator).
     """
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        set_aws_env(monkeypatch)
         _cmkguard_emulator.reset()
         yield build_small_estate(_cmkguard_emulator)

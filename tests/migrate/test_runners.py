@@ -20,6 +20,7 @@ import pytest
 import cmkguard
 from cmkguard import JsonFileJournal, MigrationOptions, execute, plan_migration
 from cmkguard.migrate import MemoryJournal, ProgressEvent
+from tests._env import aws_env
 
 from .conftest import FAST, Estate, inventory_and_settings
 
@@ -79,12 +80,7 @@ def test_a_second_process_is_refused_with_exit_2_at_any_offset(
     plan_file.write_text(plan.to_json())
     path = tmp_path / "j.json"
     outcome: dict[str, Any] = {}
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    env = aws_env()
     argv = [
         sys.executable,
         "-m",

@@ -14,6 +14,7 @@ import cmkguard
 from cmkguard.cli import main
 from cmkguard.testing import EmulatedOrganization
 from cmkguard.testing._org import AUDIT_ROLE
+from tests._env import set_aws_env
 
 REGIONS = "eu-west-1,us-east-1"
 
@@ -21,13 +22,7 @@ REGIONS = "eu-west-1,us-east-1"
 @pytest.fixture(name="endpoint")
 def _endpoint(org: EmulatedOrganization, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The CLI arguments of the management account's endpoint, its credentials in the env."""
-    creds = org.session().get_credentials().get_frozen_credentials()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds.secret_key)
-    if creds.token:
-        monkeypatch.setenv("AWS_SESSION_TOKEN", creds.token)
-    else:
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    set_aws_env(monkeypatch, org.session().get_credentials().get_frozen_credentials())
     return ["--organization", "--endpoint-url", org.aws.endpoint_url, "--regions", REGIONS]
 
 

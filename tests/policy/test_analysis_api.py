@@ -9,7 +9,8 @@ import pytest
 
 import cmkguard
 from cmkguard import KmsKey
-from cmkguard.policy import POLICY_FINDINGS, FindingSpec
+from cmkguard.policy import FindingSpec
+from cmkguard.policy.findings import _POLICY_FINDINGS as POLICY_FINDINGS
 from cmkguard.severity import Severity
 from cmkguard.types import AccountId, KeyArn, Region
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cmkguard.policy import POLICY_FINDINGS
+from cmkguard.policy.findings import _POLICY_FINDINGS as POLICY_FINDINGS
 from cmkguard.policy.findings import catalogue_markdown
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "policy.md"

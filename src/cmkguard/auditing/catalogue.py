@@ -1,30 +1,33 @@
 """The finding catalogue: every rule the audit can report, with a stable slug id.
 
 A rule id never changes meaning once released: dashboards, suppressions and fingerprints are
-keyed on it. The catalogue holds the audit's own rules (:data:`AUDIT_RULES`) and, merged in, every
-key-policy and grant finding of :mod:`cmkguard.policy` (those are reported against the key and,
-as blast radius, against every resource the key protects).
+keyed on it. `FINDING_CATALOGUE` is the one public catalogue: the audit's own rules
+(`source` `"audit"`) and, merged in, every key-policy and grant finding of `cmkguard.policy`
+(`source` `"policy"`; reported against the key and, as blast radius, against every resource the
+key protects).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
+from cmkguard.policy.findings import _POLICY_FINDINGS
 from cmkguard.severity import Severity
 
-__all__ = ["AUDIT_RULES", "FINDING_CATALOGUE", "RULES", "RuleSpec", "catalogue"]
+__all__ = ["FINDING_CATALOGUE", "RuleSpec"]
 
 
 @attrs.frozen
 class RuleSpec:
     """One entry of the finding catalogue.
 
-    ``scope`` says what the finding is attached to: ``"resource"``, ``"key"``, ``"key+resources"``
-    (a key finding copied onto every resource the key protects) or ``"inventory"``.
-    ``source`` is ``"audit"`` for the audit's own rules, ``"policy"`` for the analyser's.
+    `scope` says what the finding is attached to: `"resource"`, `"key"`, `"key+resources"`
+    (a key finding copied onto every resource the key protects) or `"inventory"`.
+    `source` is `"audit"` for the audit's own rules, `"policy"` for the analyser's.
     """
 
     id: str
@@ -295,6 +298,21 @@ _AUDIT_RULE_LIST: tuple[RuleSpec, ...] = (
         "infrastructure code, set storage encryption on with a customer-managed key.",
     ),
     RuleSpec(
+        "rds-snapshot-left-on-aws-managed-key",
+        Severity.LOW,
+        "Snapshot still on the AWS-managed key after its database or a copy moved to a CMK",
+        "A migration restores the database on a customer-managed key and copies its snapshots; "
+        "the old snapshots stay on aws/rds, decryptable by anyone IAM lets use the AWS-managed "
+        "key, unshareable, and restorable onto the old key. Coverage looks done while backups "
+        "remain on the old key: a manual snapshot never expires on its own, an automated one "
+        "only when its database's backup retention period has passed.",
+        "Verify the copy on the customer-managed key, then delete the original "
+        "(`DeleteDBSnapshot` / `DeleteDBClusterSnapshot`); a snapshot not copied yet is copied "
+        "and then deleted by `cmkguard migrate plan SNAPSHOT_ARN --key KEY "
+        "--delete-source-snapshots`. Automated snapshots are deleted by RDS on the date the "
+        "finding gives (keep a manual copy on the CMK if you need them longer).",
+    ),
+    RuleSpec(
         "key-deletion-window-short",
         Severity.LOW,
         "Key deletion waiting period shorter than the policy minimum",
@@ -306,8 +324,8 @@ _AUDIT_RULE_LIST: tuple[RuleSpec, ...] = (
     ),
 )
 
-AUDIT_RULES: Mapping[str, RuleSpec] = MappingProxyType({r.id: r for r in _AUDIT_RULE_LIST})
-"""The audit's own rules, by id."""
+_AUDIT_RULES: Mapping[str, RuleSpec] = MappingProxyType({r.id: r for r in _AUDIT_RULE_LIST})
+"""The audit's own rules, by id (private: `FINDING_CATALOGUE` holds them with `source` "audit")."""
 
 AWS_MANAGED_RULE_BY_TYPE: Mapping[str, str] = MappingProxyType(
     {
@@ -323,11 +341,8 @@ AWS_MANAGED_RULE_BY_TYPE: Mapping[str, str] = MappingProxyType(
 
 def _policy_rules() -> dict[str, RuleSpec]:
     """The analyser's catalogue as RuleSpecs."""
-    from cmkguard.policy import POLICY_FINDINGS
-
-    out: dict[str, RuleSpec] = {}
-    for fid, spec in POLICY_FINDINGS.items():
-        out[fid] = RuleSpec(
+    return {
+        fid: RuleSpec(
             id=fid,
             severity=spec.severity,
             title=spec.title,
@@ -336,19 +351,53 @@ def _policy_rules() -> dict[str, RuleSpec]:
             scope="key+resources",
             source="policy",
         )
-    return out
+        for fid, spec in _POLICY_FINDINGS.items()
+    }
 
 
-def catalogue() -> Mapping[str, RuleSpec]:
+def _merged_catalogue() -> Mapping[str, RuleSpec]:
     """Every rule id the audit can report: the audit's rules plus the policy analyser's."""
-    merged = dict(_policy_rules())
+    merged = _policy_rules()
     # The audit's own ids win on a clash: they are what the audit reports.
-    merged.update(AUDIT_RULES)
+    merged.update(_AUDIT_RULES)
     return MappingProxyType(dict(sorted(merged.items())))
 
 
-FINDING_CATALOGUE: Mapping[str, RuleSpec] = catalogue()
-"""The complete catalogue, sorted by id (``RULES`` is the same mapping)."""
+FINDING_CATALOGUE: Mapping[str, RuleSpec] = _merged_catalogue()
+"""Every rule the audit can report, by id, sorted (read-only).
 
-RULES = FINDING_CATALOGUE
-"""Alias of :data:`FINDING_CATALOGUE`."""
+The audit's own rules have `source` `"audit"`; the key-policy and grant findings of the policy
+analyser have `source` `"policy"` and `scope` `"key+resources"`. `docs/findings.md` is generated
+from it.
+"""
+
+_DEPRECATED = {
+    "AUDIT_RULES": "the entries of cmkguard.FINDING_CATALOGUE whose source is 'audit'",
+    "RULES": "cmkguard.FINDING_CATALOGUE",
+    "catalogue": "cmkguard.FINDING_CATALOGUE (a mapping, not a function)",
+}
+"""The catalogue's old public names (until this release), and what replaces each."""
+
+
+def __getattr__(name: str) -> Any:
+    """The catalogue's old names, deprecated for one release: use `FINDING_CATALOGUE`."""
+    if name in _DEPRECATED:
+        return _deprecated(name, stacklevel=3)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _deprecated(name: str, stacklevel: int) -> Any:
+    """An old name's value, with its `DeprecationWarning` pointing at the caller."""
+    import warnings
+
+    warnings.warn(
+        f"{name} is deprecated and will be removed in the next release: use {_DEPRECATED[name]}",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return {"AUDIT_RULES": _AUDIT_RULES, "RULES": FINDING_CATALOGUE, "catalogue": _catalogue}[name]
+
+
+def _catalogue() -> Mapping[str, RuleSpec]:
+    """The old `catalogue()` function: `FINDING_CATALOGUE` itself."""
+    return FINDING_CATALOGUE

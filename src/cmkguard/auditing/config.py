@@ -1,8 +1,8 @@
 """What an audit checks against: required tags, rotation maximum, trust, overrides, suppressions.
 
-An :class:`AuditPolicy` is a frozen value with sensible defaults, loadable from a TOML or JSON
-file (:meth:`AuditPolicy.from_file`). Every problem in a file is an :class:`AuditPolicyError`
-whose message names the offending field, e.g. ``suppressions[2].expires: not a date``.
+An `AuditPolicy` is a frozen value with sensible defaults, loadable from a TOML or JSON
+file (`AuditPolicy.from_file`). Every problem in a file is an `AuditPolicyError`
+whose message names the offending field, e.g. `suppressions[2].expires: not a date`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ DEFAULT_REQUIRED_TAGS: tuple[str, ...] = ("owner", "application", "data-sensitiv
 class Suppression:
     """Silence one rule on matching resources, for a reason, optionally until a date.
 
-    ``rule_id`` is a rule id (or a glob such as ``key-rotation-*``); ``resource`` is a glob
-    matched against the finding's resource ARN and its key ARN, or ``<account>/<region>`` for a
-    finding about neither (``inventory-incomplete``); ``*`` matches everything.
-    From ``expires`` on (inclusive), the suppression no longer applies and the report says so.
+    `rule_id` is a rule id (or a glob such as `key-rotation-*`); `resource` is a glob
+    matched against the finding's resource ARN and its key ARN, or `<account>/<region>` for a
+    finding about neither (`inventory-incomplete`); `*` matches everything.
+    From `expires` on (inclusive), the suppression no longer applies and the report says so.
     """
 
     rule_id: str
@@ -43,17 +43,17 @@ class Suppression:
     expires: date | None = None
 
     def matches(self, rule_id: str, arns: Iterable[str | None]) -> bool:
-        """Whether this suppression covers ``rule_id`` on any of ``arns``."""
+        """Whether this suppression covers `rule_id` on any of `arns`."""
         if not fnmatchcase(rule_id, self.rule_id):
             return False
         return any(a is not None and fnmatchcase(a, self.resource) for a in arns)
 
     def is_expired(self, today: date) -> bool:
-        """Whether the suppression has expired on ``today``."""
+        """Whether the suppression has expired on `today`."""
         return self.expires is not None and today >= self.expires
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the file format of one ``[[suppressions]]`` entry)."""
+        """A JSON-able dict (the file format of one `[[suppressions]]` entry)."""
         return {
             "rule_id": self.rule_id,
             "resource": self.resource,
@@ -87,7 +87,7 @@ class AuditPolicy:
         suppressions: accepted findings, each with a reason and optional expiry.
         application_tag: the tag that names a resource's application (shared-key rule).
         blast_radius_min_severity: key-policy findings at or above this severity are copied
-            onto every resource the key protects (``INFO`` copies every one).
+            onto every resource the key protects (`INFO` copies every one).
         tenant_tag: the tag that names a resource's tenant; when set, the crypto-shredding
             rules report tenants on keys they cannot delete and keys shared by tenants.
     """
@@ -105,11 +105,11 @@ class AuditPolicy:
     tenant_tag: str | None = None
 
     def severity_for(self, rule_id: str, default: Severity) -> Severity:
-        """The severity a finding of ``rule_id`` gets under this policy."""
+        """The severity a finding of `rule_id` gets under this policy."""
         return self.severity_overrides.get(rule_id, default)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict in the file format :meth:`from_dict` reads."""
+        """A JSON-able dict in the file format `from_dict` reads."""
         return {
             "required_tags": list(self.required_tags),
             "max_rotation_days": self.max_rotation_days,
@@ -124,9 +124,9 @@ class AuditPolicy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditPolicy:
-        """Build a policy from a decoded TOML/JSON document; ``AuditPolicyError`` names the field.
+        """Build a policy from a decoded TOML/JSON document; `AuditPolicyError` names the field.
 
-        Unknown fields are errors (a typo such as ``required_tag`` must not silently fall back
+        Unknown fields are errors (a typo such as `required_tag` must not silently fall back
         to the default).
         """
         if not isinstance(data, Mapping):
@@ -182,7 +182,7 @@ class AuditPolicy:
 
     @classmethod
     def from_file(cls, path: str | Path) -> AuditPolicy:
-        """Read a policy from a ``.toml`` or ``.json`` file (by extension; TOML otherwise)."""
+        """Read a policy from a `.toml` or `.json` file (by extension; TOML otherwise)."""
         p = Path(path)
         try:
             raw = p.read_bytes()
@@ -221,11 +221,11 @@ def _severity(value: Any, field: str) -> Severity:
 
 
 def _parse_overrides(value: Any) -> dict[str, Severity]:
-    from cmkguard.auditing.catalogue import catalogue
+    from cmkguard.auditing.catalogue import FINDING_CATALOGUE
 
     if not isinstance(value, Mapping):
         raise AuditPolicyError("severity_overrides: expected a table of rule id = severity")
-    known = catalogue()
+    known = FINDING_CATALOGUE
     out: dict[str, Severity] = {}
     for rule_id, sev in value.items():
         if rule_id not in known:

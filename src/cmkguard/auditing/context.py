@@ -19,7 +19,7 @@ __all__ = ["AuditContext", "as_utc", "key_label"]
 
 
 def as_utc(value: datetime) -> datetime:
-    """``value`` as an aware UTC datetime (naive values are taken to be UTC already)."""
+    """`value` as an aware UTC datetime (naive values are taken to be UTC already)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -32,31 +32,12 @@ def key_label(key: KmsKey | None, key_arn: str | None) -> str:
 
 @attrs.frozen
 class AuditContext:
-    """What every rule reads; :meth:`finding` fills in the catalogue text and the policy."""
+    """What every rule reads; `finding` fills in the catalogue text and the policy."""
 
     inventory: Inventory
     policy: AuditPolicy
     now: datetime
     rules: Mapping[str, RuleSpec]
-    _users: dict[str, tuple[EncryptedResource, ...]] = attrs.field(
-        init=False, factory=dict, eq=False, repr=False
-    )
-
-    def users_of(self, key_arn: str) -> tuple[EncryptedResource, ...]:
-        """Resources whose storage or a secondary key is ``key_arn`` (indexed once per audit).
-
-        Same answer as :meth:`Inventory.resources_on_key`, without its scan of every resource
-        per key (which made an audit quadratic in estate size).
-        """
-        if not self._users and self.inventory.resources:
-            index: dict[str, list[EncryptedResource]] = {}
-            for r in self.inventory.resources:
-                arns = {r.key_arn, *(u.key_arn for u in r.secondary_keys)}
-                for arn in arns:
-                    if arn is not None:
-                        index.setdefault(arn, []).append(r)
-            self._users.update({k: tuple(v) for k, v in index.items()})
-        return self._users.get(key_arn, ())
 
     def finding(
         self,
@@ -75,7 +56,7 @@ class AuditContext:
         title: str | None = None,
         remediation: str | None = None,
     ) -> Finding:
-        """A finding of ``rule_id``; severity is the catalogue's unless given, then overridden."""
+        """A finding of `rule_id`; severity is the catalogue's unless given, then overridden."""
         spec = self.rules.get(rule_id)
         base = severity or (spec.severity if spec else Severity.MEDIUM)
         karn = key.arn if key is not None else key_arn

@@ -1,7 +1,7 @@
-"""``diff()``: what changed between two audits - the raw material of a daily bot message.
+"""`diff()`: what changed between two audits - the raw material of a daily bot message.
 
 Findings are matched by fingerprint, so a problem that persists keeps its identity (and its
-``first_seen`` date) however its message or severity was reworded. Suppressed findings count as
+`first_seen` date) however its message or severity was reworded. Suppressed findings count as
 absent: suppressing a finding "resolves" it for the bot, and un-suppressing it makes it new.
 """
 
@@ -29,8 +29,8 @@ def _findings(value: Iterable[Finding]) -> tuple[Finding, ...]:
 class AuditDiff:
     """New, resolved and persisting findings between two reports.
 
-    ``persisting`` findings are the new report's, with ``first_seen`` carried from the old one.
-    ``resolved`` findings are the old report's; they were resolved at ``new_at``.
+    `persisting` findings are the new report's, with `first_seen` carried from the old one.
+    `resolved` findings are the old report's; they were resolved at `new_at`.
     """
 
     new: tuple[Finding, ...] = attrs.field(converter=_findings)
@@ -53,14 +53,14 @@ class AuditDiff:
         return out
 
     def mean_time_to_remediate(self) -> timedelta | None:
-        """Mean of :meth:`time_to_remediate` (``None`` when nothing was resolved)."""
+        """Mean of `time_to_remediate` (`None` when nothing was resolved)."""
         times = list(self.time_to_remediate().values())
         if not times:
             return None
         return sum(times, timedelta()) / len(times)
 
     def summary(self, *, min_severity: Severity = Severity.LOW) -> str:
-        """A short plain-text message for a chat bot (findings below ``min_severity`` omitted)."""
+        """A short plain-text message for a chat bot (findings below `min_severity` omitted)."""
 
         def lines(fs: Iterable[Finding], mark: str) -> list[str]:
             return [

@@ -1,6 +1,6 @@
-"""Generate ``docs/findings.md`` from the finding catalogue (the page is never edited by hand).
+"""Generate `docs/findings.md` from the finding catalogue (the page is never edited by hand).
 
-Regenerate with ``python -m cmkguard.auditing.docgen docs/findings.md``; a test fails when the
+Regenerate with `python -m cmkguard.auditing.docgen docs/findings.md`; a test fails when the
 committed page differs from what the catalogue produces.
 """
 

@@ -1,4 +1,4 @@
-"""``audit()``: run every rule over an inventory, apply the policy, compute the KPIs."""
+"""`audit()`: run every rule over an inventory, apply the policy, compute the KPIs."""
 
 from __future__ import annotations
 
@@ -74,17 +74,17 @@ def audit(
     """Audit an inventory against a policy: findings (with fingerprints) and KPIs.
 
     Args:
-        inventory: what :func:`cmkguard.scan` found (or :meth:`Inventory.from_json` read back).
-        policy: the expectations to check against; the defaults of :class:`AuditPolicy` if None.
+        inventory: what `cmkguard.scan` found (or `Inventory.from_json` read back).
+        policy: the expectations to check against; the defaults of `AuditPolicy` if None.
         previous: an earlier report of the same estate; findings it already had keep their
-            ``first_seen`` date (for ages and mean-time-to-remediate).
+            `first_seen` date (for ages and mean-time-to-remediate).
         now: the audit's clock (defaults to the current UTC time); deletion countdowns and
             suppression expiry are computed against it.
         tenant_tag: the tag naming each resource's tenant (overrides the policy's
             `tenant_tag`): turns on the crypto-shredding readiness rules.
 
     Returns:
-        An :class:`AuditReport`, findings sorted most severe first.
+        An `AuditReport`, findings sorted most severe first.
 
     Example:
         >>> import cmkguard

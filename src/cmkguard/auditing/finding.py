@@ -24,7 +24,7 @@ def fingerprint(
     """The stable id of a finding: same rule, same resource/key, same detail -> same id.
 
     Severity, message and dates are deliberately left out, so that a severity override or a
-    reworded message does not make a persisting problem look new in :func:`cmkguard.diff`.
+    reworded message does not make a persisting problem look new in `cmkguard.diff`.
     """
     text = "\x1f".join((rule_id, resource_arn or "", key_arn or "", discriminator))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
@@ -38,10 +38,10 @@ def _evidence(value: Mapping[str, Any] | None) -> dict[str, Any]:
 class Finding:
     """A problem the audit found.
 
-    ``resource_arn`` is set for findings about a data store, ``key_arn`` for findings about (or
-    involving) a KMS key; a blast-radius finding has both. ``discriminator`` tells apart several
-    findings of one rule on one resource (e.g. two policy statements); it feeds ``fingerprint``.
-    ``evidence`` is JSON-able. ``first_seen`` is when the finding was first reported (carried
+    `resource_arn` is set for findings about a data store, `key_arn` for findings about (or
+    involving) a KMS key; a blast-radius finding has both. `discriminator` tells apart several
+    findings of one rule on one resource (e.g. two policy statements); it feeds `fingerprint`.
+    `evidence` is JSON-able. `first_seen` is when the finding was first reported (carried
     over from a previous report by `cmkguard.audit` and `cmkguard.diff`). `name` is the short
     name people know the target by (DB identifier, secret name, key alias), set by the audit.
     """
@@ -80,7 +80,7 @@ class Finding:
         return self.resource_arn or self.key_arn or f"{self.account or '?'}/{self.region or '?'}"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (one element of the report's ``findings``)."""
+        """A JSON-able dict (one element of the report's `findings`)."""
         return {
             "fingerprint": self.fingerprint,
             "rule_id": self.rule_id,
@@ -104,7 +104,7 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from `to_dict` output."""
         first_seen = data.get("first_seen")
         return cls(
             rule_id=data["rule_id"],

@@ -20,7 +20,7 @@ class Coverage:
     """How many resources of a group sit on a customer-managed key of their own account (or,
     in an organisation's inventory, of an account of the organisation).
 
-    ``measured`` excludes resources whose key class is unknown; ``percent`` is ``None`` when
+    `measured` excludes resources whose key class is unknown; `percent` is `None` when
     nothing was measured.
     """
 
@@ -30,7 +30,7 @@ class Coverage:
 
     @property
     def percent(self) -> float | None:
-        """Percentage of measured resources on a CMK (``None`` when none were measured)."""
+        """Percentage of measured resources on a CMK (`None` when none were measured)."""
         return None if self.measured == 0 else round(100.0 * self.on_cmk / self.measured, 2)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,7 +44,7 @@ class Coverage:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Coverage:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from `to_dict` output."""
         return cls(total=data["total"], measured=data["measured"], on_cmk=data["on_cmk"])
 
 
@@ -62,7 +62,7 @@ def _on_cmk(r: EncryptedResource, members: frozenset[str]) -> bool:
 def coverage_of(
     resources: Iterable[EncryptedResource], members: frozenset[str] = frozenset()
 ) -> Coverage:
-    """The CMK coverage of ``resources``; keys of the ``members`` accounts (an organisation's)
+    """The CMK coverage of `resources`; keys of the `members` accounts (an organisation's)
     count as customer-managed keys too."""
     total = measured = on_cmk = 0
     for r in resources:
@@ -194,8 +194,8 @@ class Kpis:
     """The numbers a dashboard tracks over time.
 
     Rotation figures count customer-managed keys that are not pending deletion and to which
-    automatic rotation applies; ``rotation_compliance`` is the percentage of them rotating at
-    most every ``max_rotation_days``. Finding counts leave suppressed findings out.
+    automatic rotation applies; `rotation_compliance` is the percentage of them rotating at
+    most every `max_rotation_days`. Finding counts leave suppressed findings out.
     """
 
     resources: int
@@ -220,12 +220,12 @@ class Kpis:
 
     @property
     def cmk_coverage(self) -> float | None:
-        """Overall CMK coverage in percent (``None`` when nothing was measured)."""
+        """Overall CMK coverage in percent (`None` when nothing was measured)."""
         return self.coverage.percent
 
     @property
     def rotation_compliance(self) -> float | None:
-        """Percentage of rotatable CMKs with compliant rotation (``None`` without any)."""
+        """Percentage of rotatable CMKs with compliant rotation (`None` without any)."""
         if self.rotation_applicable == 0:
             return None
         return round(100.0 * self.rotation_compliant / self.rotation_applicable, 2)
@@ -236,7 +236,7 @@ class Kpis:
         return attrs.evolve(self, findings_by_severity=counts, suppressed_findings=suppressed)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the report's ``kpis``)."""
+        """A JSON-able dict (the report's `kpis`)."""
         return {
             "resources": self.resources,
             "resources_by_key_class": dict(self.resources_by_key_class),
@@ -264,7 +264,7 @@ class Kpis:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Kpis:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from `to_dict` output."""
 
         def covs(name: str) -> dict[str, Coverage]:
             return {k: Coverage.from_dict(v) for k, v in data[name].items()}
@@ -303,7 +303,7 @@ def _finding_counts(findings: Iterable[Finding]) -> tuple[dict[str, int], int]:
 
 
 def compute_kpis(inventory: Inventory, findings: Iterable[Finding], max_rotation_days: int) -> Kpis:
-    """The KPIs of ``inventory`` and its ``findings`` under a rotation maximum."""
+    """The KPIs of `inventory` and its `findings` under a rotation maximum."""
     from cmkguard.auditing.rules.keys import rotation_compliant
 
     resources = inventory.resources

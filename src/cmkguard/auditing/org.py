@@ -54,9 +54,9 @@ def in_org_coverage(resources: Iterable[EncryptedResource], members: frozenset[s
 
 
 def organization_policy(policy: AuditPolicy, inventory: Inventory) -> AuditPolicy:
-    """``policy`` with the inventory's organisation as its zone of trust.
+    """`policy` with the inventory's organisation as its zone of trust.
 
-    The organisation id becomes the policy's ``org_id`` (unless the policy names one) and
+    The organisation id becomes the policy's `org_id` (unless the policy names one) and
     every account of the organisation is trusted: their keys and grants are internal, an
     account outside it is external.
     """
@@ -72,7 +72,7 @@ def organization_policy(policy: AuditPolicy, inventory: Inventory) -> AuditPolic
 
 @attrs.frozen
 class AccountCoverage:
-    """One account's CMK coverage (in-organisation keys count); ``read`` false: not read."""
+    """One account's CMK coverage (in-organisation keys count); `read` false: not read."""
 
     account: str
     name: str
@@ -92,7 +92,7 @@ class OuCoverage:
 
 @attrs.frozen
 class Dependent:
-    """A resource that depends on a key: ``purpose`` ``"storage"`` or a secondary key's."""
+    """A resource that depends on a key: `purpose` `"storage"` or a secondary key's."""
 
     account: str
     resource_arn: str
@@ -154,7 +154,7 @@ class OrganizationView:
     suspended: tuple[str, ...]
 
     def dependents_of(self, key_arn: str) -> KeyDependents | None:
-        """The kill-switch answer for one key (``None``: nothing depends on it)."""
+        """The kill-switch answer for one key (`None`: nothing depends on it)."""
         for k in self.kill_switch:
             if k.key_arn == key_arn:
                 return k

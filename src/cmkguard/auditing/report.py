@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["REPORT_SCHEMA_VERSION", "AuditReport", "ScanSummary"]
 
 REPORT_SCHEMA_VERSION = 1
-"""Version of the JSON document written by :meth:`AuditReport.to_json`."""
+"""Version of the JSON document written by `AuditReport.to_json`."""
 
 
 def _findings(value: Iterable[Finding]) -> tuple[Finding, ...]:
@@ -71,7 +71,7 @@ class ScanSummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScanSummary:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from `to_dict` output."""
         at = data.get("scanned_at")
         return cls(
             scanned_at=datetime.fromisoformat(at) if at else None,
@@ -110,7 +110,7 @@ class AuditReport:
         return tuple(f for f in self.findings if not f.suppressed)
 
     def at_or_above(self, severity: Severity | str) -> tuple[Finding, ...]:
-        """Unsuppressed findings at or above ``severity`` (what a CI gate fails on)."""
+        """Unsuppressed findings at or above `severity` (what a CI gate fails on)."""
         level = severity if isinstance(severity, Severity) else Severity.parse(severity)
         return tuple(f for f in self.active_findings if f.severity >= level)
 
@@ -170,7 +170,7 @@ class AuditReport:
 
     # -- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The report as a JSON-able dict (schema: ``report.schema.json``)."""
+        """The report as a JSON-able dict (schema: `report.schema.json`)."""
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
             "generator": {"name": "cmkguard", "version": self.tool_version},
@@ -186,7 +186,7 @@ class AuditReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditReport:
-        """Rebuild from :meth:`to_dict` output; ``ValueError`` on an unknown schema version."""
+        """Rebuild from `to_dict` output; `ValueError` on an unknown schema version."""
         version = data.get("schema_version")
         if version != REPORT_SCHEMA_VERSION:
             raise ValueError(
@@ -211,7 +211,7 @@ class AuditReport:
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The report as JSON text (versioned; see :data:`REPORT_SCHEMA_VERSION`)."""
+        """The report as JSON text (versioned; see `REPORT_SCHEMA_VERSION`)."""
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
@@ -228,7 +228,7 @@ class AuditReport:
 
     # -- presentation seam: pandas and Jupyter (cmkguard.report, imported lazily) --------
     def to_dataframe(self) -> pd.DataFrame:
-        """The findings as a pandas DataFrame (needs the ``pandas`` extra)."""
+        """The findings as a pandas DataFrame (needs the `pandas` extra)."""
         from cmkguard.report.frames import report_to_dataframe
 
         return report_to_dataframe(self)

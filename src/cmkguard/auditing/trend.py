@@ -246,10 +246,10 @@ def _rotations(reports: Iterable[AuditReport]) -> dict[str, int]:
 
 
 def _controls_of(reports: tuple[AuditReport, ...]) -> list[ControlPassRate]:
-    from cmkguard.auditing.catalogue import catalogue
+    from cmkguard.auditing.catalogue import FINDING_CATALOGUE
 
     failing = [{f.rule_id for f in r.active_findings} for r in reports]
-    rules = set(catalogue()) | set().union(*failing)
+    rules = set(FINDING_CATALOGUE) | set().union(*failing)
     return [
         ControlPassRate(rule, sum(rule not in f for f in failing), sum(rule in f for f in failing))
         for rule in sorted(rules)

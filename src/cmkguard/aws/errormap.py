@@ -3,10 +3,10 @@
 Two outcomes, never a raw botocore exception leaking out of a scan:
 
 * one call failed (AccessDenied, throttling that outlasted the retries, a region that is not
-  enabled, a resource that vanished): :func:`failure` gives the ``(error_code, reason)`` that a
-  :class:`~cmkguard.inventory.ScanError` records, and the scan goes on;
+  enabled, a resource that vanished): `failure` gives the `(error_code, reason)` that a
+  `ScanError` records, and the scan goes on;
 * AWS cannot be used at all (no credentials, the endpoint does not answer):
-  :func:`access_error` gives the :class:`~cmkguard.errors.AwsAccessError` to raise.
+  `access_error` gives the `AwsAccessError` to raise.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ NOT_FOUND_CODES = frozenset(
 
 
 def error_code(exc: BaseException) -> str | None:
-    """The AWS error code of a ``ClientError``, else the botocore exception's class name."""
+    """The AWS error code of a `ClientError`, else the botocore exception's class name."""
     if isinstance(exc, bx.ClientError):
         code = exc.response.get("Error", {}).get("Code")
         return str(code) if code else None
@@ -169,7 +169,7 @@ def error_code(exc: BaseException) -> str | None:
 
 
 def failure(exc: BaseException) -> tuple[str | None, str]:
-    """``(error_code, reason)`` for a failed call, the reason phrased for a human."""
+    """`(error_code, reason)` for a failed call, the reason phrased for a human."""
     code = error_code(exc)
     if isinstance(exc, bx.ClientError):
         message = exc.response.get("Error", {}).get("Message") or str(exc)
@@ -207,7 +207,7 @@ def failure(exc: BaseException) -> tuple[str | None, str]:
 
 
 def access_error(exc: BaseException, endpoint: str | None = None) -> AwsAccessError | None:
-    """The :class:`AwsAccessError` meaning "AWS cannot be used at all", or ``None``."""
+    """The `AwsAccessError` meaning "AWS cannot be used at all", or `None`."""
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
         return NoCredentialsError(
             "no AWS credentials found (set a profile with --profile / AWS_PROFILE, "

@@ -45,10 +45,10 @@ _REFUSED_CODES = ACCESS_DENIED_CODES | {
 def open_session(
     profile: str | None = None, region: str | None = None, endpoint_url: str | None = None
 ) -> boto3.Session:
-    """A session for a profile (default chain when ``None``), optionally bound to an endpoint.
+    """A session for a profile (default chain when `None`), optionally bound to an endpoint.
 
-    An unknown profile is bad input: :class:`~cmkguard.errors.NoCredentialsError`; a malformed
-    ``endpoint_url`` (not ``http(s)://host[:port]``) a :class:`~cmkguard.errors.ConfigurationError`.
+    An unknown profile is bad input: `NoCredentialsError`; a malformed
+    `endpoint_url` (not `http(s)://host[:port]`) a `ConfigurationError`.
     """
     kwargs: dict[str, Any] = {"profile_name": profile, "region_name": region}
     if endpoint_url:
@@ -62,11 +62,11 @@ def open_session(
 
 
 def caller_account(session: boto3.Session, region: str) -> str:
-    """The account id of ``session``'s credentials (``sts:GetCallerIdentity``).
+    """The account id of `session`'s credentials (`sts:GetCallerIdentity`).
 
-    Raises :class:`~cmkguard.errors.NoCredentialsError` or
-    :class:`~cmkguard.errors.EndpointUnreachableError` when AWS cannot be used at all, and
-    :class:`~cmkguard.errors.AwsAccessError` when the credentials are refused.
+    Raises `NoCredentialsError` or
+    `EndpointUnreachableError` when AWS cannot be used at all, and
+    `AwsAccessError` when the credentials are refused.
     """
     client = sts_client(session, region, config=_PROBE_CONFIG, deadline=_PROBE_DEADLINE_S)
     client.meta.events.register("after-call", check_response)

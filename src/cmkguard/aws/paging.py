@@ -43,9 +43,9 @@ MAX_PAGE_SIZE: Mapping[str, int] = {
 def iter_pages(
     client: Any, operation: str, params: Mapping[str, Any] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Yield the response pages of ``operation`` (its API name, e.g. ``"ListSecrets"``).
+    """Yield the response pages of `operation` (its API name, e.g. `"ListSecrets"`).
 
-    Uses botocore's paginator for the operation and the page size in :data:`MAX_PAGE_SIZE`.
+    Uses botocore's paginator for the operation and the page size in `MAX_PAGE_SIZE`.
     """
     paginator = client.get_paginator(botocore.xform_name(operation))
     config: dict[str, Any] = {}
@@ -57,9 +57,9 @@ def iter_pages(
 def iter_items(
     client: Any, operation: str, result_key: str, params: Mapping[str, Any] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Yield every item under ``result_key`` across the pages of ``operation``.
+    """Yield every item under `result_key` across the pages of `operation`.
 
-    Every page must carry ``result_key`` (botocore parses a truncated JSON body as ``{}``,
+    Every page must carry `result_key` (botocore parses a truncated JSON body as `{}`,
     which would otherwise read as an empty listing): a page without it raises
     `MalformedResponseError`, as does a run of more than `MAX_EMPTY_PAGES` empty pages that
     each promise more (AWS may send an empty page with a next token, not endlessly).

@@ -1,13 +1,13 @@
 """A client-side request limiter per (account, region, service), under AWS's own quotas.
 
 AWS request quotas are per account and region and shared with the production workloads of the
-account (and with the requests services make on their behalf). botocore's adaptive retries
+account (and with the requests services make on their behalf). botocore's retries
 slow down *after* AWS throttles; a scan of a whole organisation must not get there. This
 limiter spaces requests *before* they are sent: one token bucket per (account, region,
 service) (or per operation, where AWS's quota is per operation, as KMS's are), consulted by a
-``before-sign`` hook, so retries are counted too.
+`before-sign` hook, so retries are counted too.
 
-The guarantee, per bucket: in any window of ``T`` seconds at most ``burst + per_second * T``
+The guarantee, per bucket: in any window of `T` seconds at most `burst + per_second * T`
 requests are signed. Hand-written (about 60 lines): the token-bucket libraries on PyPI are
 asyncio- or Redis-oriented, and this must be a blocking, thread-safe, picklable-config
 limiter living inside botocore's event hooks.
@@ -55,17 +55,17 @@ def _rules(value: Mapping[str, Rate]) -> dict[str, Rate]:
 class RateLimits:
     """Which rate applies to a request: plain, picklable configuration.
 
-    ``rules`` maps a service's signing name (``"rds"``, ``"kms"``, ``"secretsmanager"``,
-    ``"tagging"``) or ``"service:Operation"`` (``"kms:ListGrants"``) to a :class:`Rate`; the
-    most specific rule wins, and an operation rule is a bucket of its own. ``default`` applies
-    to services without a rule (``None``: unlimited).
+    `rules` maps a service's signing name (`"rds"`, `"kms"`, `"secretsmanager"`,
+    `"tagging"`) or `"service:Operation"` (`"kms:ListGrants"`) to a `Rate`; the
+    most specific rule wins, and an operation rule is a bucket of its own. `default` applies
+    to services without a rule (`None`: unlimited).
     """
 
     rules: Mapping[str, Rate] = attrs.field(factory=dict, converter=_rules, hash=False)
     default: Rate | None = None
 
     def bucket_for(self, service: str, operation: str) -> tuple[str, Rate] | None:
-        """The bucket name and rate a request of ``service:operation`` draws from."""
+        """The bucket name and rate a request of `service:operation` draws from."""
         specific = f"{service}:{operation}"
         if specific in self.rules:
             return specific, self.rules[specific]
@@ -74,7 +74,7 @@ class RateLimits:
         return (service, self.default) if self.default is not None else None
 
     def with_rules(self, **rules: Rate) -> RateLimits:
-        """A copy with more rules (keys as in ``rules``, ``:`` written as ``__``)."""
+        """A copy with more rules (keys as in `rules`, `:` written as `__`)."""
         merged = {**self.rules, **{k.replace("__", ":"): v for k, v in rules.items()}}
         return attrs.evolve(self, rules=merged)
 
@@ -101,7 +101,7 @@ DEFAULT_RATE_LIMITS = RateLimits(
 
 
 class TokenBucket:
-    """A blocking, thread-safe token bucket (``clock``/``sleep`` injectable for tests)."""
+    """A blocking, thread-safe token bucket (`clock`/`sleep` injectable for tests)."""
 
     def __init__(
         self,
@@ -155,7 +155,7 @@ class RateLimiter:
         """Seconds requests spent waiting for a token, in total."""
 
     def acquire(self, account: str, region: str, service: str, operation: str) -> float:
-        """Wait until ``service:operation`` may be sent in ``account``/``region``."""
+        """Wait until `service:operation` may be sent in `account`/`region`."""
         found = self.limits.bucket_for(service, operation)
         if found is None:
             return 0.0
@@ -172,9 +172,9 @@ class RateLimiter:
                 self.waited += waited
         return waited
 
-    def attach(self, target: Any, account: str) -> None:
-        """Limit every request of ``target`` as requests of ``account``: a botocore client, or
-        a ``boto3.Session`` (every client it builds from now on)."""
+    def sign_hook(self, account: str) -> Callable[..., None]:
+        """A botocore `before-sign` handler that limits each request as one of `account`
+        (for `AwsAccess.add_sign_hook`, or to register on a client's events)."""
 
         def before_sign(
             signing_name: str | None = None,
@@ -184,6 +184,12 @@ class RateLimiter:
         ) -> None:
             self.acquire(account, region_name or "", signing_name or "", operation_name or "")
 
+        return before_sign
+
+    def attach(self, target: Any, account: str) -> None:
+        """Limit every request of `target` as requests of `account`: a botocore client, or
+        a `boto3.Session` (every client it builds from now on)."""
+        before_sign = self.sign_hook(account)
         meta = getattr(target, "meta", None)
         events = meta.events if meta is not None else target.events
         events.register("before-sign", before_sign, unique_id=f"cmkguard-limit-{id(self)}")

@@ -1,8 +1,8 @@
 """Region names, from botocore's partition data (no AWS call).
 
 A scan validates the regions it is asked for *before* it calls AWS: a typo is bad input
-(:class:`~cmkguard.errors.UnknownRegionError`), whereas a real region that fails at run time
-(an opt-in region the account has not enabled) becomes a :class:`~cmkguard.inventory.ScanError`.
+(`UnknownRegionError`), whereas a real region that fails at run time
+(an opt-in region the account has not enabled) becomes a `ScanError`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def known_regions() -> frozenset[str]:
 
 
 def partition_of(region: str) -> str:
-    """The partition (``aws``, ``aws-cn``, ``aws-us-gov``...) a known region belongs to."""
+    """The partition (`aws`, `aws-cn`, `aws-us-gov`...) a known region belongs to."""
     for partition, regions in _regions_by_partition().items():
         if region in regions:
             return partition
@@ -46,7 +46,7 @@ def partition_of(region: str) -> str:
 
 
 def validate_regions(regions: Iterable[str]) -> tuple[Region, ...]:
-    """The regions, de-duplicated in order; :class:`UnknownRegionError` for a name AWS lacks.
+    """The regions, de-duplicated in order; `UnknownRegionError` for a name AWS lacks.
 
     The error suggests the closest known names when there are some (a typo), else lists the
     regions of the commercial partition.

@@ -1,9 +1,10 @@
 """Sessions and clients: every AWS client cmkguard uses is built here.
 
-Clients use botocore's *adaptive* retry mode (client-side rate limiting plus retries on
-throttling), so a scan slows down instead of failing when AWS throttles it.
+Clients use botocore's *standard* retry mode (up to 8 attempts, exponential backoff with
+jitter on throttling, 5xx and dropped connections), so a scan slows down instead of failing
+when AWS throttles it.
 
-:class:`EndpointSession` is a ``boto3.Session`` that sends every client it builds to one endpoint
+`EndpointSession` is a `boto3.Session` that sends every client it builds to one endpoint
 (the emulated account on 127.0.0.1, a VPC endpoint, LocalStack...). Code that takes a session
 never needs to know about endpoints.
 """
@@ -42,7 +43,7 @@ __all__ = [
 
 
 def _version() -> str:
-    # Not ``from cmkguard import __version__``: ``cmkguard/__init__`` imports the scan, which
+    # Not `from cmkguard import __version__`: `cmkguard/__init__` imports the scan, which
     # imports this module, so that import would be circular.
     try:
         return importlib.metadata.version("cmkguard")
@@ -50,14 +51,20 @@ def _version() -> str:
         return "0+unknown"
 
 
+# Standard, not adaptive: adaptive mode's client-side limiter is one token bucket per client,
+# and a client is shared by every thread of a scan. A throttle early in a client's life (its
+# measured send rate still ~0) drops that bucket to botocore's floor of 0.5 requests/s, so one
+# throttled call slows every later call of that service and region (benchmarks/faults.py:
+# 20 % throttling took 33.7 s adaptive vs 11.9 s standard, clean 1.9 s). Pacing *before* AWS
+# throttles is `cmkguard.aws.ratelimit`'s job (org scans), per account, region and service.
 DEFAULT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 8},
+    retries={"mode": "standard", "max_attempts": 8},
     user_agent_extra=f"cmkguard/{_version()}",
     connect_timeout=10,
     read_timeout=30,
     max_pool_connections=64,
 )
-"""Client configuration: adaptive retries, bounded timeouts, a pool sized for concurrent scans."""
+"""Client configuration: standard retries, bounded timeouts, a pool sized for concurrent scans."""
 
 CALL_DEADLINE_S = 120.0
 """Total time one call may take, every attempt and retry included (see `install_deadline`).
@@ -108,10 +115,10 @@ def check_endpoint_url(url: object) -> None:
 
 
 class EndpointSession(boto3.Session):
-    """A ``boto3.Session`` whose clients all go to ``endpoint_url``.
+    """A `boto3.Session` whose clients all go to `endpoint_url`.
 
-    Everything else (credentials, region, profile) behaves as in ``boto3.Session``. An explicit
-    ``endpoint_url`` passed to :meth:`client` still wins.
+    Everything else (credentials, region, profile) behaves as in `boto3.Session`. An explicit
+    `endpoint_url` passed to `client` still wins.
     """
 
     def __init__(self, *, endpoint_url: str, **kwargs: Any) -> None:
@@ -119,12 +126,12 @@ class EndpointSession(boto3.Session):
         self.endpoint_url = endpoint_url
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
-        """Build a client for ``endpoint_url`` unless the call names another endpoint."""
+        """Build a client for `endpoint_url` unless the call names another endpoint."""
         kwargs.setdefault("endpoint_url", self.endpoint_url)
         return super().client(*args, **kwargs)
 
     def resource(self, *args: Any, **kwargs: Any) -> Any:
-        """Build a resource for ``endpoint_url`` unless the call names another endpoint."""
+        """Build a resource for `endpoint_url` unless the call names another endpoint."""
         kwargs.setdefault("endpoint_url", self.endpoint_url)
         return super().resource(*args, **kwargs)
 
@@ -137,10 +144,10 @@ def make_client(
     config: Config | None = None,
     deadline: float = CALL_DEADLINE_S,
 ) -> Any:
-    """A client for ``service`` in ``region`` with cmkguard's retry configuration.
+    """A client for `service` in `region` with cmkguard's retry configuration.
 
-    ``config`` is merged over :data:`DEFAULT_CONFIG` (its values win); every call has a total
-    ``deadline`` in seconds (:func:`install_deadline`).
+    `config` is merged over `DEFAULT_CONFIG` (its values win); every call has a total
+    `deadline` in seconds (`install_deadline`).
     """
     merged = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
     client = session.client(service, region_name=region, config=merged)  # type: ignore[call-overload]
@@ -149,13 +156,13 @@ def make_client(
 
 
 def kms_client(session: boto3.Session, region: str, *, config: Config | None = None) -> KMSClient:
-    """A KMS client in ``region``."""
+    """A KMS client in `region`."""
     client: KMSClient = make_client(session, "kms", region, config=config)
     return client
 
 
 def rds_client(session: boto3.Session, region: str, *, config: Config | None = None) -> RDSClient:
-    """An RDS client in ``region``."""
+    """An RDS client in `region`."""
     client: RDSClient = make_client(session, "rds", region, config=config)
     return client
 
@@ -163,7 +170,7 @@ def rds_client(session: boto3.Session, region: str, *, config: Config | None = N
 def secretsmanager_client(
     session: boto3.Session, region: str, *, config: Config | None = None
 ) -> SecretsManagerClient:
-    """A Secrets Manager client in ``region``."""
+    """A Secrets Manager client in `region`."""
     client: SecretsManagerClient = make_client(session, "secretsmanager", region, config=config)
     return client
 
@@ -175,6 +182,6 @@ def sts_client(
     config: Config | None = None,
     deadline: float = CALL_DEADLINE_S,
 ) -> STSClient:
-    """An STS client in ``region``."""
+    """An STS client in `region`."""
     client: STSClient = make_client(session, "sts", region, config=config, deadline=deadline)
     return client

@@ -1,7 +1,7 @@
-"""The ``cmkguard`` command: a thin shell over the library (parsing, formats, exit codes).
+"""The `cmkguard` command: a thin shell over the library (parsing, formats, exit codes).
 
-Each sub-command lives in its own module exposing ``register(subparsers)``; the module registers
-its parser and sets ``handler`` (``Callable[[argparse.Namespace], int]``) as a default.
+Each sub-command lives in its own module exposing `register(subparsers)`; the module registers
+its parser and sets `handler` (`Callable[[argparse.Namespace], int]`) as a default.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from cmkguard.errors import CmkGuardError
 
 __all__ = ["build_parser", "main"]
 
-# Sub-command modules, in the order ``--help`` lists them.
+# Sub-command modules, in the order `--help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
     "scan",
     "audit",

@@ -30,7 +30,7 @@ _T = TypeVar("_T")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
-"""A gate tripped: a public policy, a finding at or above ``--fail-on``."""
+"""A gate tripped: a public policy, a finding at or above `--fail-on`."""
 EXIT_USAGE = 2
 """Bad input: unknown region or type, malformed file, no credentials, unreachable endpoint."""
 EXIT_INCOMPLETE = 3
@@ -79,11 +79,11 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 class UsageError(Exception):
-    """Raised by a command for bad input; ``main`` prints it on one line and exits 2."""
+    """Raised by a command for bad input; `main` prints it on one line and exits 2."""
 
 
 def read_text(path: str, what: str) -> str:
-    """The UTF-8 text of ``path``; :class:`UsageError` naming ``what`` when it cannot be read."""
+    """The UTF-8 text of `path`; `UsageError` naming `what` when it cannot be read."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -93,11 +93,11 @@ def read_text(path: str, what: str) -> str:
 
 
 def load_document(path: str, what: str, parse: Callable[[str], _T], *, kind: str = "") -> _T:
-    """``parse`` the text of ``path``; any malformed content is one :class:`UsageError` line.
+    """`parse` the text of `path`; any malformed content is one `UsageError` line.
 
-    ``what`` names the file in messages ("inventory"); ``kind`` is what a valid one is
+    `what` names the file in messages ("inventory"); `kind` is what a valid one is
     ("cmkguard inventory"). Hand-edited or foreign JSON makes parsers raise anything from
-    ``ValueError`` to ``AttributeError``: all of it is bad input, never a traceback.
+    `ValueError` to `AttributeError`: all of it is bad input, never a traceback.
     """
     kind = kind or f"cmkguard {what}"
     text = read_text(path, what)
@@ -115,7 +115,7 @@ def load_document(path: str, what: str, parse: Callable[[str], _T], *, kind: str
 
 
 def check_output(path: str | None) -> None:
-    """Fail fast on an ``--output`` that cannot be written, before a long scan runs.
+    """Fail fast on an `--output` that cannot be written, before a long scan runs.
 
     Only what can be checked without creating the file: its directory exists and is writable,
     and the path is not a directory.
@@ -134,9 +134,9 @@ def check_output(path: str | None) -> None:
 
 @contextmanager
 def open_output(path: str | None) -> Iterator[IO[str]]:
-    """Yield the ``--output`` file opened for writing, or stdout when ``path`` is None/``-``.
+    """Yield the `--output` file opened for writing, or stdout when `path` is None/`-`.
 
-    A write that fails (full disk, I/O error) is a :class:`UsageError`, not a traceback.
+    A write that fails (full disk, I/O error) is a `UsageError`, not a traceback.
     """
     if path is None or path == "-":
         yield sys.stdout

@@ -1,9 +1,9 @@
-"""``--organization``: scan every account of an AWS organisation (``cmkguard scan``/``audit``).
+"""`--organization`: scan every account of an AWS organisation (`cmkguard scan`/`audit`).
 
 `add_org_arguments` adds the options; `org_scan_from_args` discovers the organisation, scans
-its accounts on threads or on a Dask scheduler (``--dask``), retries the failed accounts when
+its accounts on threads or on a Dask scheduler (`--dask`), retries the failed accounts when
 asked, and returns one merged `Inventory` that names every account it covered and every
-account it could not read (`Inventory.organization`). With ``--demo`` the organisation is an
+account it could not read (`Inventory.organization`). With `--demo` the organisation is an
 emulated one on 127.0.0.1 (`cmkguard.testing.seed_organization`).
 """
 
@@ -37,11 +37,11 @@ from cmkguard.org import (
 __all__ = ["add_org_arguments", "check_org_arguments", "org_scan_from_args", "parse_rate_limits"]
 
 LOCAL_DASK = "local"
-"""``--dask local``: start a `LocalCluster` of worker processes on this machine."""
+"""`--dask local`: start a `LocalCluster` of worker processes on this machine."""
 _DASK_CONNECT_SECONDS = 10
 """How long `distributed.Client` may take to reach a scheduler that accepts connections."""
 _DASK_PROBE_SECONDS = 3.0
-"""How long the TCP probe of ``--dask ADDRESS`` waits (a closed port answers at once)."""
+"""How long the TCP probe of `--dask ADDRESS` waits (a closed port answers at once)."""
 
 
 def add_org_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,7 +126,7 @@ _ORG_ONLY = (
 
 
 def check_org_arguments(args: argparse.Namespace) -> None:
-    """Organisation options without ``--organization`` are a usage error (not ignored)."""
+    """Organisation options without `--organization` are a usage error (not ignored)."""
     if getattr(args, "organization", False):
         return
     given = [name for name in _ORG_ONLY if getattr(args, name, None)]
@@ -136,7 +136,7 @@ def check_org_arguments(args: argparse.Namespace) -> None:
 
 
 def parse_rate_limits(values: Sequence[str] | None) -> RateLimits:
-    """``["rds=2", "kms:ListGrants=10/20"]`` -> the default limits with those rules replaced."""
+    """`["rds=2", "kms:ListGrants=10/20"]` -> the default limits with those rules replaced."""
     if not values:
         return DEFAULT_RATE_LIMITS
     rules: dict[str, Rate] = {}
@@ -167,11 +167,11 @@ def _note(message: str) -> None:
 
 
 def _probe_dask_scheduler(address: str) -> None:
-    """Fail in seconds, before any AWS call, when nothing listens at ``--dask ADDRESS``.
+    """Fail in seconds, before any AWS call, when nothing listens at `--dask ADDRESS`.
 
     `distributed.Client` retries a refused connection until its timeout; a plain TCP connect
-    tells a closed port or an unknown host at once. Only ``tcp://`` and ``tls://`` addresses
-    (and bare ``host:port``) are probed; other transports are left to `distributed`.
+    tells a closed port or an unknown host at once. Only `tcp://` and `tls://` addresses
+    (and bare `host:port`) are probed; other transports are left to `distributed`.
     """
     if address == LOCAL_DASK:
         return

@@ -1,4 +1,4 @@
-"""The organisation-wide answers as terminal lines (``cmkguard scan``/``audit`` on an
+"""The organisation-wide answers as terminal lines (`cmkguard scan`/`audit` on an
 organisation's inventory): coverage by OU and account (worst first), the kill-switch view of
 the keys others depend on, keys reachable from outside the organisation, accounts not read."""
 

@@ -1,8 +1,8 @@
-"""What to scan, as command-line options: shared by ``cmkguard scan`` and ``cmkguard audit``.
+"""What to scan, as command-line options: shared by `cmkguard scan` and `cmkguard audit`.
 
-:func:`add_scan_arguments` adds the options; :func:`scan_from_args` runs the scan they describe
-(on a real account, an endpoint, or with ``--demo`` on a freshly seeded emulated account) and
-returns the :class:`~cmkguard.inventory.Inventory`. :func:`terminal_progress` is the progress
+`add_scan_arguments` adds the options; `scan_from_args` runs the scan they describe
+(on a real account, an endpoint, or with `--demo` on a freshly seeded emulated account) and
+returns the `Inventory`. `terminal_progress` is the progress
 display both commands show on a terminal.
 """
 
@@ -30,11 +30,11 @@ __all__ = [
 ]
 
 DEMO_REGIONS = ("us-east-1", "eu-west-1")
-"""Regions ``--demo`` seeds and scans unless ``--regions`` says otherwise."""
+"""Regions `--demo` seeds and scans unless `--regions` says otherwise."""
 
 
 def split_list(values: list[str] | None) -> list[str] | None:
-    """``["a,b", "c"]`` (repeated and/or comma-separated option values) -> ``["a", "b", "c"]``."""
+    """`["a,b", "c"]` (repeated and/or comma-separated option values) -> `["a", "b", "c"]`."""
     if not values:
         return None
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
@@ -91,9 +91,9 @@ def _note(message: str) -> None:
 def scan_from_args(args: argparse.Namespace, progress: ProgressCallback | None = None) -> Inventory:
     """Run the scan the options describe and return its inventory.
 
-    Bad input (unknown region or type, no credentials, unreachable endpoint, ``--demo`` mixed
-    with real-account options) raises a :class:`~cmkguard.errors.CmkGuardError` or
-    :class:`~cmkguard.cli._common.UsageError`, which the CLI turns into exit code 2.
+    Bad input (unknown region or type, no credentials, unreachable endpoint, `--demo` mixed
+    with real-account options) raises a `CmkGuardError` or
+    `UsageError`, which the CLI turns into exit code 2.
     """
     regions = split_list(args.regions)
     types = split_list(args.types)
@@ -193,9 +193,9 @@ class _RichProgress:
 
 @contextmanager
 def terminal_progress(enabled: bool | None = None) -> Iterator[ProgressCallback | None]:
-    """A progress hook drawing on stderr when it is a terminal (``None`` otherwise).
+    """A progress hook drawing on stderr when it is a terminal (`None` otherwise).
 
-    Uses rich when installed (the ``cli`` extra), else a plain counter.
+    Uses rich when installed (the `cli` extra), else a plain counter.
     """
     if not (stderr_is_tty() if enabled is None else enabled):
         yield None

@@ -1,6 +1,6 @@
-"""``cmkguard audit``: scan (or read a saved inventory), audit it, print or export the findings.
+"""`cmkguard audit`: scan (or read a saved inventory), audit it, print or export the findings.
 
-``--fail-on SEVERITY`` turns it into a CI gate: exit 1 when an unsuppressed finding at or above
+`--fail-on SEVERITY` turns it into a CI gate: exit 1 when an unsuppressed finding at or above
 that severity exists. Bad input (unreadable files, bad policy, unknown region...) exits 2.
 """
 
@@ -33,13 +33,13 @@ from cmkguard.severity import Severity
 __all__ = ["FORMATS", "register", "render_table"]
 
 FORMATS = ("table", "json", "csv", "ocsf", "asff", "sarif")
-"""Values of ``--format``."""
+"""Values of `--format`."""
 
 _FAIL_ON = tuple(s.value for s in sorted(Severity, reverse=True))  # critical ... info
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard audit``."""
+    """Register `cmkguard audit`."""
     parser = subparsers.add_parser(
         "audit",
         help="audit keys and encrypted resources: findings, KPIs, exports, CI gate",
@@ -206,9 +206,9 @@ def _pct(value: float | None) -> str:
 def render_table(report: AuditReport, width: int | None = None) -> str:
     """Findings grouped by severity (most severe first), each with its remediation line.
 
-    ``width`` is the terminal's width: messages and fixes are wrapped under their indent and a
+    `width` is the terminal's width: messages and fixes are wrapped under their indent and a
     target too long for its line goes on the next one, instead of the terminal folding lines
-    at column 0. Files and pipes get one line per item (``width=None``).
+    at column 0. Files and pipes get one line per item (`width=None`).
     """
     lines = _table_lines(report)
     if width is not None:
@@ -217,7 +217,7 @@ def render_table(report: AuditReport, width: int | None = None) -> str:
 
 
 def _fit(line: str, width: int) -> list[str]:
-    """``line`` wrapped to ``width`` with a hanging indent; ARNs (no spaces) are never split."""
+    """`line` wrapped to `width` with a hanging indent; ARNs (no spaces) are never split."""
     if len(line) <= width:
         return [line]
     indent = line[: len(line) - len(line.lstrip())]

@@ -59,7 +59,7 @@ def _approved(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard guardrails``."""
+    """Register `cmkguard guardrails`."""
     parser = subparsers.add_parser(
         "guardrails",
         help="generate SCPs, key policies, alert and Config rules (offline)",

@@ -1,11 +1,11 @@
-"""``cmkguard iac check``: classify the keys of resources in Terraform plans and CloudFormation
+"""`cmkguard iac check`: classify the keys of resources in Terraform plans and CloudFormation
 templates before deploy, and gate a pull request on the findings.
 
 Exit codes (the contract of every command): 0 complete and no finding at or above
-``--fail-on``; 1 the gate failed; 2 bad input (an unreadable file, a file that is neither a plan
+`--fail-on`; 1 the gate failed; 2 bad input (an unreadable file, a file that is neither a plan
 nor a template, nothing to check); 3 incomplete: a declared key could not be classified (known
 only after apply, an unresolved parameter or import...), the gaps listed on stderr and in the
-output, unless ``--allow-incomplete``.
+output, unless `--allow-incomplete`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMATS", "register", "render_table"]
 
 FORMATS = ("table", "json", "sarif", "csv", "ocsf")
-"""Values of ``--format``."""
+"""Values of `--format`."""
 
 EXIT_INCOMPLETE = 3
 """Results were produced but some keys could not be classified (the shared contract's 3)."""
@@ -35,7 +35,7 @@ _FAIL_ON = tuple(s.value for s in sorted(Severity, reverse=True))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard iac`` and its ``check`` sub-command."""
+    """Register `cmkguard iac` and its `check` sub-command."""
     parser = subparsers.add_parser(
         "iac",
         help="check Terraform plans and CloudFormation templates before deploy",

@@ -1,9 +1,9 @@
-"""``cmkguard policy analyze``: analyse a key policy (and optionally its grants) from a file.
+"""`cmkguard policy analyze`: analyse a key policy (and optionally its grants) from a file.
 
 Exit codes: 0 not public, 1 public, 2 malformed input (a one-line message naming the location).
-The policy file may be the policy document itself or ``aws kms get-key-policy`` output
-(``{"Policy": "...", "PolicyName": "default"}``); the grants file a list of ``ListGrants``
-entries or ``aws kms list-grants`` output (``{"Grants": [...]}``).
+The policy file may be the policy document itself or `aws kms get-key-policy` output
+(`{"Policy": "...", "PolicyName": "default"}`); the grants file a list of `ListGrants`
+entries or `aws kms list-grants` output (`{"Grants": [...]}`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from cmkguard.policy.compare import compare_key_policies
 __all__ = ["FORMATS", "explain_dict", "register", "render_explanation", "render_table"]
 
 FORMATS = ("table", "json")
-"""Values of ``--format``."""
+"""Values of `--format`."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard policy``."""
+    """Register `cmkguard policy`."""
     parser = subparsers.add_parser(
         "policy",
         help="analyse a key policy: public? cross-account? who can decrypt? (offline)",
@@ -150,12 +150,12 @@ def _run_diff(args: argparse.Namespace) -> int:
 
 
 def _read(path: str, what: str) -> str:
-    """``-`` is standard input; anything else a UTF-8 file (a one-line error if unreadable)."""
+    """`-` is standard input; anything else a UTF-8 file (a one-line error if unreadable)."""
     return sys.stdin.read() if path == "-" else read_text(path, what)
 
 
 def _policy_input(text: str) -> str | dict[str, Any]:
-    """The policy document, unwrapping ``get-key-policy`` output when that is what was given."""
+    """The policy document, unwrapping `get-key-policy` output when that is what was given."""
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):
@@ -277,6 +277,7 @@ def explain_dict(analysis: PolicyAnalysis) -> dict[str, Any]:
         "key_account": analysis.key_account,
         "org_id": analysis.org_id,
         "is_public": analysis.is_public,
+        "exact": analysis.exact,
         "external_access": sorted(analysis.external_access),
         "witnesses": [witness_evidence(w) for w in analysis.witnesses],
         "denials": [d.to_dict() for d in analysis.denials],
@@ -295,7 +296,13 @@ def render_explanation(analysis: PolicyAnalysis, out: IO[str]) -> None:
     verdict = "PUBLIC" if analysis.is_public else "not public"
     out.write(f"Key policy of account {analysis.key_account}: {verdict}\n")
     external = ", ".join(sorted(analysis.external_access)) or "none"
-    out.write(f"External access: {external}\n\n")
+    out.write(f"External access: {external}\n")
+    if not analysis.exact:
+        out.write(
+            "Not exact: the analysis reached its work bound; the verdicts marked 'not checked' "
+            "assume access (the safe side)\n"
+        )
+    out.write("\n")
     witnesses = analysis.witnesses
     out.write(f"Verdicts ({len(witnesses)}):\n")
     if not witnesses:
@@ -304,6 +311,8 @@ def render_explanation(analysis: PolicyAnalysis, out: IO[str]) -> None:
         out.write(f"  {w.verdict.upper()} {w.entity}\n")
         out.write(f"    request:    {w.describe()}\n")
         out.write(f"    allowed by: {_statement_label(analysis, w.allowed_by)}\n")
+        if not w.checked:
+            out.write("    not checked: past the work bound, the Denies were not all checked\n")
         for escape in w.deny_escapes:
             label = _statement_label(analysis, escape.statement_index)
             out.write(f"    not denied by {label}: {escape.reason}\n")

@@ -1,4 +1,4 @@
-"""``cmkguard scan``: inventory encrypted resources and KMS keys; table, JSON or CSV."""
+"""`cmkguard scan`: inventory encrypted resources and KMS keys; table, JSON or CSV."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ CSV_COLUMNS = (
     "key_aliases",
     "reason",
 )
-"""Columns of ``--format csv`` (one row per resource)."""
+"""Columns of `--format csv` (one row per resource)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``cmkguard scan``."""
+    """Register `cmkguard scan`."""
     parser = subparsers.add_parser(
         "scan",
         help="inventory encrypted resources and the KMS keys they use",
@@ -55,7 +55,7 @@ def _aliases(inventory: Inventory, resource: EncryptedResource) -> str:
 
 
 def render_csv(inventory: Inventory, out: IO[str]) -> None:
-    """One CSV row per resource (:data:`CSV_COLUMNS`)."""
+    """One CSV row per resource (`CSV_COLUMNS`)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in inventory.resources:
@@ -87,10 +87,10 @@ def _key_label(inventory: Inventory, r: EncryptedResource) -> str:
 def render_table(inventory: Inventory, out: IO[str], width: int | None = None) -> None:
     """A plain aligned table: type, region, name, key class, key (alias when it has one).
 
-    ``width`` is the terminal's width: when the flat table would be wider (long secret names
-    like ``rds!db-<uuid>`` make it ~115 columns), it becomes one block per resource type and
+    `width` is the terminal's width: when the flat table would be wider (long secret names
+    like `rds!db-<uuid>` make it ~115 columns), it becomes one block per resource type and
     region, names and keys shortened in the middle, so no line wraps. Files and pipes get the
-    flat table (``width=None``).
+    flat table (`width=None`).
     """
     header = ("TYPE", "REGION", "NAME", "KEY CLASS", "KEY")
     rows = [
@@ -108,7 +108,7 @@ def render_table(inventory: Inventory, out: IO[str], width: int | None = None) -
 
 
 def _shorten(text: str, limit: int) -> str:
-    """``text`` cut in the middle to ``limit`` characters (both ends identify a resource)."""
+    """`text` cut in the middle to `limit` characters (both ends identify a resource)."""
     if len(text) <= limit:
         return text
     if limit < 3:
@@ -172,7 +172,7 @@ def summary_lines(inventory: Inventory) -> list[str]:
 
 
 def _terminal_width(out: IO[str]) -> int | None:
-    """The terminal's columns when ``out`` is one (``COLUMNS`` wins), else ``None``."""
+    """The terminal's columns when `out` is one (`COLUMNS` wins), else `None`."""
     if out is not sys.stdout or not out.isatty():
         return None
     return shutil.get_terminal_size().columns

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cmkguard.auditing.catalogue import AWS_MANAGED_RULE_BY_TYPE, catalogue
+from cmkguard.auditing.catalogue import AWS_MANAGED_RULE_BY_TYPE, FINDING_CATALOGUE
 from cmkguard.auditing.config import AuditPolicy
 from cmkguard.auditing.finding import Finding
 from cmkguard.errors import CmkGuardError
@@ -44,7 +44,7 @@ class _Emitter:
     def __init__(self, decl: Decl, policy: AuditPolicy) -> None:
         self.decl = decl
         self.policy = policy
-        self.rules = catalogue()
+        self.rules = FINDING_CATALOGUE
         self.target = ResourceArn(f"{decl.file}#{decl.address}")
 
     def __call__(

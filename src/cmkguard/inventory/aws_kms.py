@@ -2,18 +2,18 @@
 
 Request minimisation is deliberate (a real scan is bound by round trips):
 
-* aliases come from one region-wide ``ListAliases`` listing, and tags from one region-wide
-  ``tag:GetResources`` listing (``ListResourceTags`` per key only if that one is denied), never
+* aliases come from one region-wide `ListAliases` listing, and tags from one region-wide
+  `tag:GetResources` listing (`ListResourceTags` per key only if that one is denied), never
   one call per key;
-* an AWS-managed key gets only ``DescribeKey``: its policy cannot be edited, its rotation is
+* an AWS-managed key gets only `DescribeKey`: its policy cannot be edited, its rotation is
   fixed (yearly, always), it cannot be tagged, so reading those would cost requests and tell
   nothing an audit can act on;
-* ``GetKeyRotationStatus`` is called only where automatic rotation applies (symmetric keys with
+* `GetKeyRotationStatus` is called only where automatic rotation applies (symmetric keys with
   KMS-generated material); other keys are recorded as "not applicable" without a call;
-* ``ListKeyRotations`` (the rotation history, for :attr:`RotationStatus.last_rotation`) is
+* `ListKeyRotations` (the rotation history, for `RotationStatus.last_rotation`) is
   read once per customer-managed key where rotation applies (one page of up to 1,000
   rotations holds a key's whole history in practice), concurrently with the other reads; the
-  newest ``RotationDate`` wins, whatever order AWS lists them in.
+  newest `RotationDate` wins, whatever order AWS lists them in.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _NO_ROTATION_STATES = frozenset({"PendingImport", "Unavailable", "Creating"})
 
 
 def list_key_arns(client: Any) -> list[KeyArn]:
-    """Every key ARN ``ListKeys`` returns in the client's region (paged)."""
+    """Every key ARN `ListKeys` returns in the client's region (paged)."""
     return [KeyArn(k["KeyArn"]) for k in iter_items(client, "ListKeys", "Keys")]
 
 
@@ -74,9 +74,9 @@ def list_aliases(client: Any) -> dict[str, str]:
 
 
 def list_key_tags(tagging_client: Any) -> dict[str, dict[str, str]]:
-    """Key ARN -> tags for every tagged key of the region, in one paged ``tag:GetResources``.
+    """Key ARN -> tags for every tagged key of the region, in one paged `tag:GetResources`.
 
-    One listing per region instead of one ``ListResourceTags`` per key; a key it does not
+    One listing per region instead of one `ListResourceTags` per key; a key it does not
     return has no tags.
     """
     return {
@@ -91,13 +91,13 @@ def list_key_tags(tagging_client: Any) -> dict[str, dict[str, str]]:
 
 
 def describe_key(client: Any, key_id: str) -> dict[str, Any]:
-    """``DescribeKey``'s ``KeyMetadata`` for any identifier form (id, ARN, alias, alias ARN)."""
+    """`DescribeKey`'s `KeyMetadata` for any identifier form (id, ARN, alias, alias ARN)."""
     metadata: dict[str, Any] = client.describe_key(KeyId=key_id)["KeyMetadata"]
     return metadata
 
 
 def rotation_applies(metadata: Mapping[str, Any]) -> str | None:
-    """``None`` when automatic rotation applies to the key, else why it does not."""
+    """`None` when automatic rotation applies to the key, else why it does not."""
     spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
     origin = metadata.get("Origin", "AWS_KMS")
     if spec != "SYMMETRIC_DEFAULT":
@@ -110,7 +110,7 @@ def rotation_applies(metadata: Mapping[str, Any]) -> str | None:
 def key_from_metadata(
     metadata: Mapping[str, Any], aliases: tuple[str, ...] = (), **extra: Any
 ) -> KmsKey:
-    """A :class:`KmsKey` from ``KeyMetadata`` (without the per-key reads)."""
+    """A `KmsKey` from `KeyMetadata` (without the per-key reads)."""
     arn = parse_arn(metadata["Arn"])
     return KmsKey(
         arn=KeyArn(metadata["Arn"]),
@@ -157,7 +157,7 @@ def _rotation(client: Any, metadata: Mapping[str, Any]) -> RotationStatus:
 
 
 def newest_rotation(entries: Iterable[Mapping[str, Any]]) -> datetime | None:
-    """The latest ``RotationDate`` of ``ListKeyRotations`` entries (``None``: never rotated).
+    """The latest `RotationDate` of `ListKeyRotations` entries (`None`: never rotated).
 
     The API does not document an order, so the maximum is taken rather than the first or last.
     """
@@ -214,12 +214,12 @@ KEY_READS = (
 )
 """The per-key reads of a customer-managed key, each independent of the others.
 
-A scan skips ``ListResourceTags`` when the region's ``tag:GetResources`` listing worked, and
+A scan skips `ListResourceTags` when the region's `tag:GetResources` listing worked, and
 both rotation reads make no request for a key that rotation does not apply to."""
 
 
 def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:
-    """One of :data:`KEY_READS` for the key ``metadata`` describes (raises on failure).
+    """One of `KEY_READS` for the key `metadata` describes (raises on failure).
 
     Returns the tags dict, the `RotationStatus`, the rotation history entries (or `None`),
     the policy text, or the grants tuple.
@@ -246,7 +246,7 @@ def read_one(client: Any, metadata: Mapping[str, Any], operation: str) -> Any:
 def assemble_key(
     metadata: Mapping[str, Any], aliases: tuple[str, ...], values: Mapping[str, Any]
 ) -> KmsKey:
-    """The :class:`KmsKey` from its metadata and the reads that succeeded (by operation)."""
+    """The `KmsKey` from its metadata and the reads that succeeded (by operation)."""
     if metadata.get("KeyManager") == "AWS":
         return key_from_metadata(metadata, aliases, rotation=AWS_MANAGED_ROTATION)
     rotation: RotationStatus | None = values.get("GetKeyRotationStatus")
@@ -276,7 +276,7 @@ def read_key(
     """The key with everything that applies to it, and the reads that failed (sequentially).
 
     A customer-managed key gets its tags, rotation status (where rotation applies), policy and
-    grants; each read that fails becomes a :class:`ScanError` and leaves its field empty. (The
+    grants; each read that fails becomes a `ScanError` and leaves its field empty. (The
     scan runs the same reads concurrently, one unit each.)
     """
     if metadata.get("KeyManager") == "AWS":

@@ -1,7 +1,7 @@
-"""The AWS edge of a scan: :func:`run_unit` runs one unit (plain data in, plain data out).
+"""The AWS edge of a scan: `run_unit` runs one unit (plain data in, plain data out).
 
 It runs in whichever thread or process the executor chose. Failed calls become
-:class:`~cmkguard.inventory.values.ScanError` records in the result; only bugs raise.
+`ScanError` records in the result; only bugs raise.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _run_describe(unit: DescribeUnit) -> UnitResult:
 
 
 def _run_linked(unit: LinkedUnit) -> UnitResult:
-    """``value`` is the key reference the linked resource reports (``None``: its default)."""
+    """`value` is the key reference the linked resource reports (`None`: its default)."""
     source = get_resource_type(unit.resource_type).linked_source(unit.purpose)
     client = unit.access.client(source.service, unit.region)
     try:

@@ -1,10 +1,10 @@
 """Key resolution: turn every key identifier a resource reports into a key ARN and a class.
 
-The resolver answers from what the scan already read (each region's ``ListKeys`` and
-``ListAliases`` listing, and each key's ``DescribeKey``), so a resource on a listed key costs no
+The resolver answers from what the scan already read (each region's `ListKeys` and
+`ListAliases` listing, and each key's `DescribeKey`), so a resource on a listed key costs no
 request at all; an identifier no listing explains (another account's key, a key in a region not
-scanned, a region whose listing was denied) needs one ``DescribeKey`` in the right region,
-once per unique identifier per region. :meth:`KeyResolver.lookup` says which.
+scanned, a region whose listing was denied) needs one `DescribeKey` in the right region,
+once per unique identifier per region. `KeyResolver.lookup` says which.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ AWS_ALIAS_PREFIX = "alias/aws/"
 
 
 class Lookup(enum.Enum):
-    """Why :meth:`KeyResolver.lookup` could not answer yet."""
+    """Why `KeyResolver.lookup` could not answer yet."""
 
     WAIT = "wait"
     """A listing or key read this identifier depends on is still running."""
     DESCRIBE = "describe"
-    """Only a ``DescribeKey`` can answer: :meth:`KeyResolver.describe_target` says where."""
+    """Only a `DescribeKey` can answer: `KeyResolver.describe_target` says where."""
 
 
 @attrs.frozen
@@ -43,7 +43,7 @@ class Resolved:
     reason: str | None = None
 
     def classify(self, account: str) -> tuple[KeyClass, str | None]:
-        """The key class for a resource in ``account``, and the reason for ``UNKNOWN``."""
+        """The key class for a resource in `account`, and the reason for `UNKNOWN`."""
         if self.key is not None:
             if self.key.is_aws_managed:
                 return KeyClass.AWS_MANAGED, None
@@ -86,7 +86,7 @@ class KeyResolver:
         *,
         aliases_ok: bool = True,
     ) -> None:
-        """Record a region's key listing; ``aliases_ok`` false: its aliases could not be read
+        """Record a region's key listing; `aliases_ok` false: its aliases could not be read
         (an alias is then described, never taken for one that does not exist)."""
         ids = {arn.rsplit("/", 1)[-1]: arn for arn in arns}
         self.listings[(account, region)] = _Listing(True, ids, dict(aliases), aliases_ok)
@@ -100,13 +100,13 @@ class KeyResolver:
         self.keys[key.arn] = key
 
     def add_denied(self, key_arn: str, reason: str) -> None:
-        """Record a listed key whose ``DescribeKey`` failed."""
+        """Record a listed key whose `DescribeKey` failed."""
         self.denied[KeyArn(key_arn)] = reason
 
     def add_described(
         self, account: str, region: str, ident: str, key: KmsKey | None, reason: str | None
     ) -> None:
-        """Record the outcome of a ``DescribeKey`` of ``ident`` made in ``region``."""
+        """Record the outcome of a `DescribeKey` of `ident` made in `region`."""
         ref = parse_key_reference(ident)
         owner = ref.account or account
         if key is not None:
@@ -125,12 +125,12 @@ class KeyResolver:
 
     @staticmethod
     def describe_target(account: str, region: str, ident: str) -> tuple[str, str]:
-        """``(account, region)`` a ``DescribeKey`` of ``ident`` must be made in."""
+        """`(account, region)` a `DescribeKey` of `ident` must be made in."""
         ref = parse_key_reference(ident)
         return account, ref.region or region
 
     def lookup(self, account: str, region: str, ident: str) -> Resolved | Lookup:
-        """Resolve ``ident`` reported by a resource of ``account`` in ``region``."""
+        """Resolve `ident` reported by a resource of `account` in `region`."""
         try:
             ref = parse_key_reference(ident)
         except ValueError:

@@ -1,12 +1,12 @@
-"""``scan()``: fan (account, region, resource type) units out over an Executor, then classify.
+"""`scan()`: fan (account, region, resource type) units out over an Executor, then classify.
 
 The coordinator (this module) runs in the caller's thread. It submits plain-data units
 (`cmkguard.inventory.units`) to an executor and reacts as each finishes: a region's key listing
 spawns one unit per key (so per-key reads overlap), a resource listing hands its key
-identifiers to the resolver (`cmkguard.inventory.resolve`), which asks for a ``DescribeKey``
+identifiers to the resolver (`cmkguard.inventory.resolve`), which asks for a `DescribeKey`
 only for identifiers no listing explains, and spawns one read per distinct linked resource (a
 secret's rotation Lambda) whose key the listed resources depend on. Everything that could not
-be read becomes a :class:`~cmkguard.inventory.ScanError`; bad input raises before any AWS call.
+be read becomes a `ScanError`; bad input raises before any AWS call.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ TAGS = "ListResourceTags"  # the per-key read a region's tag listing makes unnec
 
 DEFAULT_MAX_WORKERS = 64
 """Threads of the default executor: round trips in flight at once (spread over regions and
-services; botocore's adaptive retries slow down if AWS throttles)."""
+services; botocore's retries back off if AWS throttles)."""
 
 
 class _Scan:
@@ -194,7 +194,7 @@ class _Scan:
     def linked_unit(
         self, unit: ResourceUnit, source: LinkedKeySource, res: RawResource
     ) -> list[ScanUnit]:
-        """The read of ``res``'s linked resource, unless another resource asked for it first."""
+        """The read of `res`'s linked resource, unless another resource asked for it first."""
         arn = source.target(res)
         if arn is None or (unit.account, source.purpose, arn) in self.linked_requested:
             return []
@@ -292,7 +292,7 @@ class _Scan:
         return key_class, answer.key_arn, reason
 
     def linked_refs(self, account: str, type_name: str, res: RawResource) -> list[KeyRef]:
-        """The key references of ``res``'s linked resources (read once each during the scan)."""
+        """The key references of `res`'s linked resources (read once each during the scan)."""
         refs = []
         for source in get_resource_type(type_name).linked:
             arn = source.target(res)

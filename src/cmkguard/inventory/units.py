@@ -68,7 +68,7 @@ class KeyUnit:
     key_arn: str
     aliases: tuple[str, ...] = ()
     tags: Mapping[str, str] | None = attrs.field(default=None, hash=False)
-    """The key's tags from the region's tag listing; ``None``: read them per key."""
+    """The key's tags from the region's tag listing; `None`: read them per key."""
 
     def __str__(self) -> str:
         return f"{self.account}/{self.region}/kms:key {self.key_arn}"
@@ -106,8 +106,8 @@ class DescribeUnit:
 class LinkedUnit:
     """Read one linked resource's key (a secret's rotation Lambda), once per ARN and account.
 
-    ``resource_type`` and ``purpose`` name the :class:`~cmkguard.resources.LinkedKeySource`
-    (of that type's spec) that says what to call; ``region`` is the linked resource's own.
+    `resource_type` and `purpose` name the `LinkedKeySource`
+    (of that `ResourceType`) that says what to call; `region` is the linked resource's own.
     """
 
     access: AwsAccess
@@ -122,12 +122,12 @@ class LinkedUnit:
 
 
 ScanUnit = ResourceUnit | KeyListUnit | KeyUnit | KeyReadUnit | DescribeUnit | LinkedUnit
-"""Any unit :func:`run_unit` accepts."""
+"""Any unit `run_unit` accepts."""
 
 
 @attrs.frozen
 class UnitResult:
-    """What a unit produced. ``listing_failed``: the unit's main listing could not be read."""
+    """What a unit produced. `listing_failed`: the unit's main listing could not be read."""
 
     unit: ScanUnit
     resources: tuple[RawResource, ...] = ()
@@ -135,7 +135,7 @@ class UnitResult:
     key_arns: tuple[KeyArn, ...] = ()
     aliases: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     aliases_failed: bool = False
-    """The region's alias listing could not be read (``aliases`` is then empty, not "none")."""
+    """The region's alias listing could not be read (`aliases` is then empty, not "none")."""
     errors: tuple[ScanError, ...] = ()
     listing_failed: bool = False
     denied_reason: str | None = None

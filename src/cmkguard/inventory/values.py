@@ -43,14 +43,14 @@ __all__ = [
 ]
 
 INVENTORY_SCHEMA_VERSION = 1
-"""Version of the JSON document written by :meth:`Inventory.to_json`."""
+"""Version of the JSON document written by `Inventory.to_json`."""
 
 
 class KeyClass(enum.Enum):
     """How a resource is encrypted, from the point of view of key governance."""
 
     AWS_MANAGED = "aws-managed"
-    """An AWS-managed key such as ``aws/rds``: no policy, rotation or sharing control."""
+    """An AWS-managed key such as `aws/rds`: no policy, rotation or sharing control."""
     CUSTOMER_MANAGED = "customer-managed"
     """A customer-managed key (CMK) owned by the resource's own account."""
     CROSS_ACCOUNT = "cross-account"
@@ -116,9 +116,9 @@ def _scan_errors(value: Iterable[ScanError]) -> tuple[ScanError, ...]:
 class KeyUse(_JsonValue):
     """A secondary key a resource depends on, besides its storage key.
 
-    ``purpose`` says what the key protects: ``"performance-insights"``, ``"replica"`` (a secret's
-    replica in ``region``), ``"master-user-secret"`` (an RDS-managed master password secret),
-    ``"rotation-lambda"`` (the environment of a secret's rotation Lambda, ``detail`` its ARN).
+    `purpose` says what the key protects: `"performance-insights"`, `"replica"` (a secret's
+    replica in `region`), `"master-user-secret"` (an RDS-managed master password secret),
+    `"rotation-lambda"` (the environment of a secret's rotation Lambda, `detail` its ARN).
     """
 
     purpose: str
@@ -133,15 +133,15 @@ class KeyUse(_JsonValue):
 class EncryptedResource(_JsonValue):
     """One data store and the key that encrypts it.
 
-    ``key_reference`` is the identifier exactly as the service reported it (an id, an alias, an
-    ARN, or ``None``); ``key_arn`` is that identifier normalised to the key ARN, ``None`` when the
-    resource is unencrypted or the key could not be resolved. ``reason`` explains an ``UNKNOWN``
-    class. ``details`` holds service-specific facts (engine, snapshot type, owning service...),
-    JSON-able values only. ``secondary_keys`` lists the other keys the resource depends on.
-    ``record`` is the service's own describe record the scan read (`DescribeDBInstances`,
+    `key_reference` is the identifier exactly as the service reported it (an id, an alias, an
+    ARN, or `None`); `key_arn` is that identifier normalised to the key ARN, `None` when the
+    resource is unencrypted or the key could not be resolved. `reason` explains an `UNKNOWN`
+    class. `details` holds service-specific facts (engine, snapshot type, owning service...),
+    JSON-able values only. `secondary_keys` lists the other keys the resource depends on.
+    `record` is the service's own describe record the scan read (`DescribeDBInstances`,
     `DescribeDBClusters`, the snapshot listings, `ListSecrets` + `DescribeSecret`; never a
     secret value), JSON-safe: what `cmkguard.plan_migration` restores from, so a plan needs
-    nothing but the inventory. ``None`` for resources from inventory files written before
+    nothing but the inventory. `None` for resources from inventory files written before
     cmkguard kept it, or built by hand.
     """
 
@@ -169,10 +169,10 @@ def _datetimes(value: Iterable[datetime]) -> tuple[datetime, ...]:
 
 @attrs.frozen
 class RotationStatus(_JsonValue):
-    """A key's rotation, as ``GetKeyRotationStatus`` and ``ListKeyRotations`` report it.
+    """A key's rotation, as `GetKeyRotationStatus` and `ListKeyRotations` report it.
 
-    ``applicable`` is false for keys that cannot rotate automatically (asymmetric, HMAC,
-    imported material, custom key store); ``reason`` then says why, and ``enabled`` is ``None``.
+    `applicable` is false for keys that cannot rotate automatically (asymmetric, HMAC,
+    imported material, custom key store); `reason` then says why, and `enabled` is `None`.
     """
 
     applicable: bool
@@ -191,7 +191,7 @@ class RotationStatus(_JsonValue):
 
 @attrs.frozen
 class Grant(_JsonValue):
-    """One KMS grant (``ListGrants``): a second path to a key, beside its policy."""
+    """One KMS grant (`ListGrants`): a second path to a key, beside its policy."""
 
     grant_id: str
     grantee_principal: str
@@ -203,7 +203,7 @@ class Grant(_JsonValue):
     constraints: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
 
     def to_api(self) -> dict[str, Any]:
-        """The grant in ``ListGrants`` response shape (what the grant analyser reads)."""
+        """The grant in `ListGrants` response shape (what the grant analyser reads)."""
         out: dict[str, Any] = {
             "GrantId": self.grant_id,
             "GranteePrincipal": self.grantee_principal,
@@ -224,8 +224,8 @@ class Grant(_JsonValue):
 class KmsKey(_JsonValue):
     """A KMS key seen by a scan: metadata, aliases, tags, rotation, policy and grants.
 
-    ``manager`` is ``"AWS"`` or ``"CUSTOMER"`` (``KeyManager``). ``policy`` is the key policy
-    text (``None`` when it could not be read; the inventory's errors say why).
+    `manager` is `"AWS"` or `"CUSTOMER"` (`KeyManager`). `policy` is the key policy
+    text (`None` when it could not be read; the inventory's errors say why).
     """
 
     arn: KeyArn
@@ -249,12 +249,12 @@ class KmsKey(_JsonValue):
 
     @property
     def is_aws_managed(self) -> bool:
-        """Whether AWS manages this key (``aws/rds``, ``aws/secretsmanager``...)."""
+        """Whether AWS manages this key (`aws/rds`, `aws/secretsmanager`...)."""
         return self.manager == "AWS"
 
     @cached_property
     def policy_analysis(self) -> PolicyAnalysis | None:
-        """The key policy analysed with the key's own account (``None`` without a policy)."""
+        """The key policy analysed with the key's own account (`None` without a policy)."""
         if self.policy is None:
             return None
         from cmkguard.policy import analyze_key_policy
@@ -273,8 +273,8 @@ class KmsKey(_JsonValue):
 class ScanError(_JsonValue):
     """Something a scan could not read, and why. The rest of the scan went on.
 
-    ``resource_type`` is ``None`` for account- or key-level reads (``kms`` operations name the
-    key in ``target``).
+    `resource_type` is `None` for account- or key-level reads (`kms` operations name the
+    key in `target`).
     """
 
     account: str
@@ -299,10 +299,10 @@ def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
 class OrgScope:
     """The organisation an inventory covers (set by `cmkguard.merge_results`).
 
-    ``account_ous`` maps every account Organizations listed to its OU path
-    (``"Workloads/Prod"``, ``"/"`` for the root) and ``account_names`` to its name;
-    ``unread`` are the selected accounts that could not be read (their `ScanError`s say why);
-    ``suspended`` the accounts that are not active (never scanned). Accounts of the
+    `account_ous` maps every account Organizations listed to its OU path
+    (`"Workloads/Prod"`, `"/"` for the root) and `account_names` to its name;
+    `unread` are the selected accounts that could not be read (their `ScanError`s say why);
+    `suspended` the accounts that are not active (never scanned). Accounts of the
     organisation are its zone of trust: the audit treats their keys and grants as internal.
     """
 
@@ -378,7 +378,7 @@ def _keys_mapping(value: Mapping[KeyArn, KmsKey] | Iterable[KmsKey]) -> dict[Key
 
 @attrs.frozen
 class Inventory(_JsonValue):
-    """The result of :func:`cmkguard.scan`: resources, keys and what could not be read."""
+    """The result of `cmkguard.scan`: resources, keys and what could not be read."""
 
     resources: tuple[EncryptedResource, ...] = attrs.field(default=(), converter=_resources)
     keys: Mapping[KeyArn, KmsKey] = attrs.field(factory=dict, converter=_keys_mapping, hash=False)
@@ -391,10 +391,10 @@ class Inventory(_JsonValue):
         factory=dict, converter=_keys_mapping, hash=False
     )
     """Keys of accounts outside the scan that resources use (another account's CMK), as far as
-    ``DescribeKey`` could read them: metadata only, never audited as the scanned accounts' keys
-    (``keys``)."""
+    `DescribeKey` could read them: metadata only, never audited as the scanned accounts' keys
+    (`keys`)."""
     organization: OrgScope | None = None
-    """The organisation scanned (`cmkguard.scan_organization`); ``None`` for account scans."""
+    """The organisation scanned (`cmkguard.scan_organization`); `None` for account scans."""
 
     def counts_by_class(self) -> dict[KeyClass, int]:
         """How many resources sit in each key class (every class present, zeros included)."""
@@ -411,7 +411,7 @@ class Inventory(_JsonValue):
     def cmk_coverage(self) -> float | None:
         """Percentage of resources on a customer-managed key of their own account.
 
-        ``None`` when there is nothing to measure (no resources, or all unknown).
+        `None` when there is nothing to measure (no resources, or all unknown).
         """
         known = [r for r in self.resources if r.key_class is not KeyClass.UNKNOWN]
         if not known:
@@ -504,7 +504,7 @@ class Inventory(_JsonValue):
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """Serialise to JSON text (see :meth:`from_json`)."""
+        """Serialise to JSON text (see `from_json`)."""
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
     @classmethod

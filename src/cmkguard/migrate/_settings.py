@@ -3,8 +3,8 @@
 Restore falls back to defaults for everything it is not given (default security group, default
 parameter group, Single-AZ, deletion protection off, IAM auth off...), and moto hides that by
 copying settings from the source. So every setting the source had is passed again *explicitly*,
-``False`` and ``0`` included. The input is a ``DescribeDBInstances`` / ``DescribeDBClusters``
-record (what :func:`cmkguard.aws.rds_settings.capture_instance_settings` returns).
+`False` and `0` included. The input is a `DescribeDBInstances` / `DescribeDBClusters`
+record (what `cmkguard.aws.rds_settings.capture_instance_settings` returns).
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def _port(record: Mapping[str, Any]) -> int | None:
 def instance_restore_params(
     record: Mapping[str, Any], *, new_id: str, snapshot_id: str, target_key: str
 ) -> dict[str, Any]:
-    """``RestoreDBInstanceFromDBSnapshot`` parameters carrying every setting of the source."""
+    """`RestoreDBInstanceFromDBSnapshot` parameters carrying every setting of the source."""
     out: dict[str, Any] = {
         "DBInstanceIdentifier": new_id,
         "DBSnapshotIdentifier": snapshot_id,
@@ -235,7 +235,7 @@ def instance_restore_params(
 def instance_modify_params(
     record: Mapping[str, Any], *, new_id: str, target_key: str
 ) -> dict[str, Any]:
-    """``ModifyDBInstance`` parameters for what restore cannot take (monitoring, PI, ...)."""
+    """`ModifyDBInstance` parameters for what restore cannot take (monitoring, PI, ...)."""
     out: dict[str, Any] = {"DBInstanceIdentifier": new_id, "ApplyImmediately": True}
     _put_monitoring_and_insights(out, record, target_key)
     _put(out, "MaxAllocatedStorage", record.get("MaxAllocatedStorage"))
@@ -246,9 +246,9 @@ def instance_modify_params(
 def replica_create_params(
     record: Mapping[str, Any], *, new_id: str, source_id: str
 ) -> dict[str, Any]:
-    """``CreateDBInstanceReadReplica`` parameters for re-creating a replica from the new primary.
+    """`CreateDBInstanceReadReplica` parameters for re-creating a replica from the new primary.
 
-    A same-region replica always takes its primary's key, so no ``KmsKeyId`` is sent.
+    A same-region replica always takes its primary's key, so no `KmsKeyId` is sent.
     """
     out: dict[str, Any] = {
         "DBInstanceIdentifier": new_id,
@@ -288,7 +288,7 @@ def replica_create_params(
 def cluster_restore_params(
     record: Mapping[str, Any], *, new_id: str, snapshot_id: str, target_key: str
 ) -> dict[str, Any]:
-    """``RestoreDBClusterFromSnapshot`` parameters, ``KmsKeyId`` = the target key."""
+    """`RestoreDBClusterFromSnapshot` parameters, `KmsKeyId` = the target key."""
     out: dict[str, Any] = {
         "DBClusterIdentifier": new_id,
         "SnapshotIdentifier": snapshot_id,
@@ -332,7 +332,7 @@ def cluster_restore_params(
 def cluster_modify_params(
     record: Mapping[str, Any], *, new_id: str, target_key: str
 ) -> dict[str, Any] | None:
-    """``ModifyDBCluster`` for what restore cannot take; ``None`` when nothing is left."""
+    """`ModifyDBCluster` for what restore cannot take; `None` when nothing is left."""
     out: dict[str, Any] = {"DBClusterIdentifier": new_id, "ApplyImmediately": True}
     _put(out, "PreferredMaintenanceWindow", record.get("PreferredMaintenanceWindow"))
     if record.get("MasterUserSecret"):
@@ -344,7 +344,7 @@ def cluster_modify_params(
 def member_create_params(
     record: Mapping[str, Any], *, new_id: str, cluster_id: str, target_key: str
 ) -> dict[str, Any]:
-    """``CreateDBInstance`` parameters for a re-created Aurora cluster member."""
+    """`CreateDBInstance` parameters for a re-created Aurora cluster member."""
     out: dict[str, Any] = {
         "DBInstanceIdentifier": new_id,
         "DBClusterIdentifier": cluster_id,

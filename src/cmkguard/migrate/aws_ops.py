@@ -54,7 +54,7 @@ _RESULT_KEYS = {
 
 
 class CallFailed(Exception):
-    """One AWS call or waiter failed: ``operation``, the AWS ``code`` and a human ``reason``."""
+    """One AWS call or waiter failed: `operation`, the AWS `code` and a human `reason`."""
 
     def __init__(self, operation: str, code: str | None, reason: str) -> None:
         super().__init__(f"{operation}: {reason}")
@@ -70,7 +70,7 @@ class Clients:
     """Clients of one session, built once per (service, region) for the whole execution.
 
     Clients copy the session's event hooks when they are built, so hooks registered on
-    ``session.events`` before execution apply to every request.
+    `session.events` before execution apply to every request.
     """
 
     def __init__(self, session: boto3.Session) -> None:
@@ -79,7 +79,7 @@ class Clients:
         self._keys: dict[tuple[str, str], str] = {}
 
     def get(self, service: str, region: str) -> Any:
-        """The client for ``service`` in ``region``."""
+        """The client for `service` in `region`."""
         if (service, region) not in self._clients:
             self._clients[(service, region)] = make_client(self.session, service, region)
         return self._clients[(service, region)]
@@ -88,7 +88,7 @@ class Clients:
 def call(
     clients: Clients, service: str, region: str, operation: str, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Send ``operation`` with ``params``; the JSON-safe response, or :class:`CallFailed`."""
+    """Send `operation` with `params`; the JSON-safe response, or `CallFailed`."""
     client = clients.get(service, region)
     try:
         response = getattr(client, xform_name(operation))(**params)
@@ -102,7 +102,7 @@ def call(
 def describe(
     clients: Clients, service: str, region: str, operation: str, params: Mapping[str, Any]
 ) -> dict[str, Any] | None:
-    """The one record a describe call returns (``None`` if it does not exist)."""
+    """The one record a describe call returns (`None` if it does not exist)."""
     try:
         response = call(clients, service, region, operation, params)
     except CallFailed as exc:
@@ -127,7 +127,7 @@ def wait(
     max_attempts: int,
     on_poll: Callable[[int, float], None] | None = None,
 ) -> None:
-    """Poll with botocore's waiter, one attempt at a time; :class:`CallFailed` if it fails.
+    """Poll with botocore's waiter, one attempt at a time; `CallFailed` if it fails.
 
     One attempt per `waiter.wait(MaxAttempts=1)` so `on_poll(attempt, seconds_waited)` can
     report each poll (the CLI's live status line); the requests are those of the waiter with
@@ -191,7 +191,7 @@ def _exists(clients: Clients, region: str, operation: str, id_field: str, ident:
 def probe(clients: Clients, region: str, spec: Mapping[str, Any]) -> bool:
     """Whether the effect a step would have already exists (so the step is adopted, not re-run).
 
-    ``spec["probe"]`` names the check; see :class:`cmkguard.MigrationStep` ``adopt``.
+    `spec["probe"]` names the check; see `cmkguard.MigrationStep` `adopt`.
     """
     kind = spec.get("probe")
     inst = ("DescribeDBInstances", "DBInstanceIdentifier")
@@ -244,7 +244,7 @@ def probe(clients: Clients, region: str, spec: Mapping[str, Any]) -> bool:
 
 
 def resolve_key_arn(clients: Clients, region: str, reference: str) -> str:
-    """The key ARN behind any key identifier (``DescribeKey``); the reference if it fails."""
+    """The key ARN behind any key identifier (`DescribeKey`); the reference if it fails."""
     if reference.startswith("arn:") and ":key/" in reference:
         return reference
     cache_key = (region, reference)
@@ -258,7 +258,7 @@ def resolve_key_arn(clients: Clients, region: str, reference: str) -> str:
 
 
 class _DropThisThread(logging.Filter):
-    """Drops the records of the threads currently inside :func:`wire_log_muted`."""
+    """Drops the records of the threads currently inside `wire_log_muted`."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -302,7 +302,7 @@ def wire_log_muted() -> Iterator[None]:
 def rewrite_secret_value(
     clients: Clients, region: str, secret_id: str, token: str
 ) -> dict[str, Any]:
-    """Write the secret's current value again as a new version (idempotent through ``token``).
+    """Write the secret's current value again as a new version (idempotent through `token`).
 
     The value only exists in this function's locals: it is never returned, logged or stored.
     Returns the new version's id (no value).
@@ -319,7 +319,7 @@ def rewrite_secret_value(
 
 
 def _rewrite(client: Any, secret_id: str, token: str) -> dict[str, Any]:
-    """The body of :func:`rewrite_secret_value`, run inside :func:`wire_log_muted`."""
+    """The body of `rewrite_secret_value`, run inside `wire_log_muted`."""
     current = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     if current.get("VersionId") == token:
         return {"VersionId": token, "adopted": True}

@@ -1,8 +1,8 @@
 """Capture the settings of RDS instances and clusters for a migration plan.
 
 A restore falls back to defaults for every setting it is not given, and an inventory keeps only
-what a key audit needs. So the planner is fed the full ``DescribeDBInstances`` /
-``DescribeDBClusters`` records captured here (made JSON-safe: datetimes as ISO text), keyed by
+what a key audit needs. So the planner is fed the full `DescribeDBInstances` /
+`DescribeDBClusters` records captured here (made JSON-safe: datetimes as ISO text), keyed by
 resource ARN. Cluster members and same-region read replicas are captured with their parent,
 because re-creating them needs their own settings (class, promotion tier, monitoring...).
 """
@@ -30,7 +30,7 @@ __all__ = [
 
 
 def capture_instance_settings(session: boto3.Session, arn: str) -> dict[str, Any]:
-    """The ``DescribeDBInstances`` record of the instance ``arn`` (JSON-safe)."""
+    """The `DescribeDBInstances` record of the instance `arn` (JSON-safe)."""
     parsed = parse_arn(arn)
     client = rds_client(session, parsed.region)
     record = client.describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"][0]
@@ -39,7 +39,7 @@ def capture_instance_settings(session: boto3.Session, arn: str) -> dict[str, Any
 
 
 def capture_cluster_settings(session: boto3.Session, arn: str) -> dict[str, Any]:
-    """The ``DescribeDBClusters`` record of the cluster ``arn`` (JSON-safe)."""
+    """The `DescribeDBClusters` record of the cluster `arn` (JSON-safe)."""
     parsed = parse_arn(arn)
     client = rds_client(session, parsed.region)
     record = client.describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"][0]
@@ -48,12 +48,12 @@ def capture_cluster_settings(session: boto3.Session, arn: str) -> dict[str, Any]
 
 
 def capture_settings(session: boto3.Session, arns: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Resource ARN -> describe record for every RDS instance and cluster among ``arns``.
+    """Resource ARN -> describe record for every RDS instance and cluster among `arns`.
 
     Also captures each cluster's members and each instance's same-region read replicas. Other
     ARNs (snapshots, secrets) are ignored: the inventory holds all they need. A resource that
     does not exist is skipped (the planner reports it); no credentials, an unreachable endpoint
-    or a refused describe raise :class:`~cmkguard.errors.AwsAccessError`.
+    or a refused describe raise `AwsAccessError`.
     """
     out: dict[str, dict[str, Any]] = {}
     for arn in arns:

@@ -600,7 +600,7 @@ def _run_step(
     waiters: WaiterSettings,
     on_poll: Callable[[int, float], None],
 ) -> tuple[bool, str, dict[str, Any]]:
-    """Run one step: ``(adopted, detail, output)``; raises _StepError / CallFailed."""
+    """Run one step: `(adopted, detail, output)`; raises _StepError / CallFailed."""
     if step.kind == "call":
         if step.adopt and _probe(clients, step.region, step.adopt):
             return True, "already done (adopted)", {}
@@ -673,7 +673,7 @@ _SELECT = re.compile(r"^(\w+)\[(\w+)=([^\]]+)\]$")
 
 
 def _get(record: Mapping[str, Any], path: str) -> Any:
-    """``a.b`` walks mappings; ``List[Field=value]`` picks the list item whose Field is value."""
+    """`a.b` walks mappings; `List[Field=value]` picks the list item whose Field is value."""
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):

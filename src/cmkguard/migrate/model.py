@@ -1,8 +1,8 @@
 """The values a migration is made of: options, steps, pre-flight items and the plan itself.
 
-Pure: no AWS, no I/O. A :class:`MigrationPlan` is frozen and round-trips through JSON, so it can be
-reviewed (``print(plan)``, ``_repr_html_`` in Jupyter), stored, approved and executed later, by
-another process, from the same bytes. Its :attr:`MigrationPlan.fingerprint` ties a journal to it.
+Pure: no AWS, no I/O. A `MigrationPlan` is frozen and round-trips through JSON, so it can be
+reviewed (`print(plan)`, `_repr_html_` in Jupyter), stored, approved and executed later, by
+another process, from the same bytes. Its `MigrationPlan.fingerprint` ties a journal to it.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class StepPhase(enum.StrEnum):
 
 
 PHASES: tuple[StepPhase, ...] = tuple(StepPhase)
-"""Step phases, in execution order. Nothing before ``cutover`` modifies a source resource."""
+"""Step phases, in execution order. Nothing before `cutover` modifies a source resource."""
 
 
 class PreflightLevel(enum.StrEnum):
@@ -147,20 +147,20 @@ class MigrationOptions:
     """How to migrate. Every risky behaviour is off unless asked for explicitly.
 
     Attributes:
-        cutover: Plan the rename cutover (old instance/cluster to ``<name><old_suffix>``, the new
-            one to the original name). Without it the new resources keep ``<name><new_suffix>``.
+        cutover: Plan the rename cutover (old instance/cluster to `<name><old_suffix>`, the new
+            one to the original name). Without it the new resources keep `<name><new_suffix>`.
         new_suffix: Suffix of the re-keyed copies before cutover.
         old_suffix: Suffix the source gets at cutover.
-        delete_source_snapshots: Plan a separate, destructive ``cleanup`` step deleting each
+        delete_source_snapshots: Plan a separate, destructive `cleanup` step deleting each
             re-keyed *manual* snapshot's original. Off by default: the old snapshot is kept.
-        reencrypt_secret_value: After ``update_secret``, write the current value again as a new
+        reencrypt_secret_value: After `update_secret`, write the current value again as a new
             version so it exists under the new key alone (the value never leaves the executor).
         rekey_secret_replicas: Re-create secret replicas with the region's key (remove + re-add:
             the replica is briefly absent in its region). Without it replicas stay on their key.
         replica_keys: Region -> key (id, ARN or alias) for secret replicas; a multi-region target
             key's replica in that region is used when a region is not listed.
         secret_consumers: Secret ARN -> principal ARNs that read it; each must be able to
-            ``kms:Decrypt`` with the new key, or the plan is blocked.
+            `kms:Decrypt` with the new key, or the plan is blocked.
         rotation_lambda_roles: Secret ARN -> execution role ARN of its rotation Lambda.
         recreate_read_replicas: Re-create an instance's same-region read replicas from the new
             primary (default). Without it they are reported and left on the old primary.
@@ -227,24 +227,24 @@ class MigrationStep:
     """One step of a plan: exactly what will be sent to AWS, when, and how it is checked.
 
     Attributes:
-        id: Unique, stable within the plan (``<resource-name>/<nn>-<what>``).
-        kind: ``call`` (one AWS request), ``wait`` (a waiter), ``verify`` (describe and compare),
-            ``check-source`` (describe the source and compare with the settings the plan was
-            built from), ``reencrypt-secret`` (read and write back the secret value).
-        phase: One of :data:`PHASES`.
-        service / region: Where the request goes (``rds``, ``secretsmanager``).
-        operation: The API operation (``CopyDBSnapshot``) or waiter name (``DBSnapshotAvailable``).
-        params: The exact request parameters (for ``verify``/``check-source``: what is compared).
+        id: Unique, stable within the plan (`<resource-name>/<nn>-<what>`).
+        kind: `call` (one AWS request), `wait` (a waiter), `verify` (describe and compare),
+            `check-source` (describe the source and compare with the settings the plan was
+            built from), `reencrypt-secret` (read and write back the secret value).
+        phase: One of `PHASES`.
+        service / region: Where the request goes (`rds`, `secretsmanager`).
+        operation: The API operation (`CopyDBSnapshot`) or waiter name (`DBSnapshotAvailable`).
+        params: The exact request parameters (for `verify`/`check-source`: what is compared).
         resource_arn: The source resource this step belongs to.
         description: One line for humans.
         precondition: What must hold before the step runs.
         verify: How success is established.
         depends_on: Step ids that must be complete first.
-        destructive: Whether the step deletes or replaces data (only ``cleanup`` steps and the
+        destructive: Whether the step deletes or replaces data (only `cleanup` steps and the
             RDS-managed secret reset, which makes RDS delete the old secret).
         adopt: How the executor recognises that the step's effect already exists (resume after a
-            crash between the call and the journal write), e.g. ``{"probe": "db-snapshot",
-            "id": "..."}``. Empty for naturally idempotent steps.
+            crash between the call and the journal write), e.g. `{"probe": "db-snapshot",
+            "id": "..."}`. Empty for naturally idempotent steps.
     """
 
     id: str
@@ -276,7 +276,7 @@ class MigrationStep:
         return step
 
     def request_text(self) -> str:
-        """``service.Operation(params)`` as it would be sent (JSON-encoded parameters)."""
+        """`service.Operation(params)` as it would be sent (JSON-encoded parameters)."""
         shown = dict(self.params)
         if isinstance(shown.get("expected"), Mapping):
             # check-source carries the whole captured record: name the fields, not the values.
@@ -317,9 +317,9 @@ def _items(value: Iterable[PreflightItem]) -> tuple[PreflightItem, ...]:
 class MigrationPlan:
     """An ordered, reviewable, serialisable plan to move resources onto a customer-managed key.
 
-    Build it with :func:`cmkguard.plan_migration`; run it with :func:`cmkguard.execute`.
-    ``target_key`` is the key as the caller named it, ``target_key_arns`` the resolved key ARN per
-    region. ``rollback_steps`` reverse the cutover (see :meth:`rollback_plan`).
+    Build it with `cmkguard.plan_migration`; run it with `cmkguard.execute`.
+    `target_key` is the key as the caller named it, `target_key_arns` the resolved key ARN per
+    region. `rollback_steps` reverse the cutover (see `rollback_plan`).
     """
 
     target_key: str
@@ -408,16 +408,16 @@ class MigrationPlan:
         return not self.blocking
 
     def step(self, step_id: str) -> MigrationStep:
-        """The step with this id; ``KeyError`` if there is none."""
+        """The step with this id; `KeyError` if there is none."""
         for s in self.steps:
             if s.id == step_id:
                 return s
         raise KeyError(step_id)
 
     def rollback_plan(self) -> MigrationPlan | None:
-        """A plan that reverses the cutover (``None`` when the plan has no cutover to reverse).
+        """A plan that reverses the cutover (`None` when the plan has no cutover to reverse).
 
-        Run it with :func:`cmkguard.execute` and its own journal. The re-keyed copies are kept.
+        Run it with `cmkguard.execute` and its own journal. The re-keyed copies are kept.
         """
         if not self.rollback_steps:
             return None

@@ -6,8 +6,8 @@ comes from the inventory (each resource's describe record, kept by the scan) or,
 executor re-reads the source's settings right before it restores and refuses to continue if they
 changed since planning, so a plan can never silently restore with stale settings.
 
-Step order is phase-major (all ``prepare`` steps, then ``copy``, ``restore``, ``cutover``,
-``cleanup``), so nothing touches a source before every re-keyed copy exists and has been verified.
+Step order is phase-major (all `prepare` steps, then `copy`, `restore`, `cutover`,
+`cleanup`), so nothing touches a source before every re-keyed copy exists and has been verified.
 Existing snapshots are copied in batches of at most five per region (the limit of snapshot copies
 in flight per destination region and account).
 """
@@ -36,7 +36,7 @@ def plan_migration(
     options: MigrationOptions | None = None,
     source_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> MigrationPlan:
-    """Plan moving ``resources`` onto ``target_key``: ordered steps with their exact requests.
+    """Plan moving `resources` onto `target_key`: ordered steps with their exact requests.
 
     Args:
         inventory: A scan result holding the resources and the target key (with its policy).

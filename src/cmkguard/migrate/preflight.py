@@ -1,9 +1,9 @@
 """Pre-flight checks on the target key (pure: reads the inventory's key records only).
 
-Each check becomes a :class:`~cmkguard.migrate.model.PreflightItem`: ``blocking`` when executing
+Each check becomes a `PreflightItem`: `blocking` when executing
 would fail or break something (a disabled key, a consumer that could no longer decrypt),
-``warning`` when a human should look (a key policy that delegates to IAM, which cmkguard cannot
-see), ``passed`` otherwise, so the review shows what *was* checked.
+`warning` when a human should look (a key policy that delegates to IAM, which cmkguard cannot
+see), `passed` otherwise, so the review shows what *was* checked.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ def _matches(key: KmsKey, ref: str) -> bool:
 def resolve_target_key(
     inventory: Inventory, reference: str, region: str, account: str
 ) -> tuple[KmsKey | None, str | None]:
-    """The key ``reference`` names for a resource in ``region``/``account``, and why not.
+    """The key `reference` names for a resource in `region`/`account`, and why not.
 
-    Returns ``(key, None)`` or ``(None, reason)``. A key in another region is accepted only as a
-    multi-region key with a replica in ``region`` (the replica is returned).
+    Returns `(key, None)` or `(None, reason)`. A key in another region is accepted only as a
+    multi-region key with a replica in `region` (the replica is returned).
     """
     candidates = [k for k in inventory.keys.values() if _matches(k, reference)]
     if not candidates:
@@ -112,7 +112,7 @@ def check_key(key: KmsKey, *, account: str) -> list[PreflightItem]:
 
 
 def _allowed(key: KmsKey, action: str) -> tuple[set[str] | None, str | None]:
-    """Principals the key policy (plus grants) allows ``action``; ``None`` and why if unknown."""
+    """Principals the key policy (plus grants) allows `action`; `None` and why if unknown."""
     if key.policy is None:
         return None, "the key policy was not read by the scan"
     try:
@@ -152,7 +152,7 @@ def _canonical_principal(principal: str) -> str:
 
 
 def check_service_use(key: KmsKey, *, account: str, service: str) -> list[PreflightItem]:
-    """Whether the key policy lets ``account`` use the key through ``service`` at all."""
+    """Whether the key policy lets `account` use the key through `service` at all."""
     actions = RDS_KEY_ACTIONS if service == "rds" else SECRETS_KEY_ACTIONS
     root = f"arn:aws:iam::{account}:root"
     items: list[PreflightItem] = []
@@ -197,9 +197,9 @@ def check_principals_decrypt(
     *,
     secret_arn: str,
 ) -> list[PreflightItem]:
-    """Each ``(principal, role)`` must be able to ``kms:Decrypt`` with the new key.
+    """Each `(principal, role)` must be able to `kms:Decrypt` with the new key.
 
-    ``role`` is ``"consumer"`` or ``"rotation-lambda"`` (which also needs GenerateDataKey).
+    `role` is `"consumer"` or `"rotation-lambda"` (which also needs GenerateDataKey).
     A principal reached only through the account root (IAM delegation) is a warning: the key
     policy allows it if its IAM policy does, which cmkguard does not see.
     """
@@ -249,7 +249,7 @@ def check_principals_decrypt(
 
 
 def details_get(details: Mapping[str, Any], *names: str) -> Any:
-    """The first of ``names`` present in ``details`` (inventory field names vary by scanner)."""
+    """The first of `names` present in `details` (inventory field names vary by scanner)."""
     for name in names:
         if name in details and details[name] not in (None, ""):
             return details[name]

@@ -1,10 +1,10 @@
 """Reading AWS Organizations: the organisation, its accounts and its OU tree (AWS edge).
 
-Requests, for an organisation of ``N`` accounts and ``U`` OUs: ``GetCallerIdentity``,
-``DescribeOrganization``, ``ceil(N / 20)`` ``ListAccounts`` pages (plus the empty pages AWS
+Requests, for an organisation of `N` accounts and `U` OUs: `GetCallerIdentity`,
+`DescribeOrganization`, `ceil(N / 20)` `ListAccounts` pages (plus the empty pages AWS
 may return with a next token), then the OU tree walked from the root:
-``ListRoots`` and, per parent, one ``ListOrganizationalUnitsForParent`` and one
-``ListChildren`` page per 20 children. That is far fewer than one ``ListParents`` per
+`ListRoots` and, per parent, one `ListOrganizationalUnitsForParent` and one
+`ListChildren` page per 20 children. That is far fewer than one `ListParents` per
 account, which matters because Organizations throttles readily.
 """
 
@@ -100,21 +100,21 @@ def organization_accounts(
 
     Works from the management account or from a delegated administrator account. Every
     listed account is in the result (suspended ones too, so they can be reported); the
-    ones a scan covers are ``selected``: active accounts passing the filters. The caller's own
+    ones a scan covers are `selected`: active accounts passing the filters. The caller's own
     account is entered with the caller's credentials (the management account has no member
-    role); every other account through ``role_chain`` then the member role.
+    role); every other account through `role_chain` then the member role.
 
     Args:
         session: Credentials in the management account or a delegated administrator.
-        role_name: The member role's name (default ``OrganizationAccountAccessRole``).
-        role_template: Where the member role is; formatted with ``{account}`` and
-            ``{role_name}``.
-        external_id: The ``ExternalId`` the member role requires, if any.
+        role_name: The member role's name (default `OrganizationAccountAccessRole`).
+        role_template: Where the member role is; formatted with `{account}` and
+            `{role_name}`.
+        external_id: The `ExternalId` the member role requires, if any.
         role_chain: Roles to assume before the member role, hub role first.
         accounts: Only these account ids (default: every account).
         exclude_accounts: Never these account ids.
-        ous: Only accounts under these OUs at any depth: ids (``ou-...``, ``r-...``), paths
-            from the root (``Workloads/Prod``) or OU names.
+        ous: Only accounts under these OUs at any depth: ids (`ou-...`, `r-...`), paths
+            from the root (`Workloads/Prod`) or OU names.
         exclude_ous: Never accounts under these OUs.
         limits: Client-side rate limits (Organizations throttles readily).
 

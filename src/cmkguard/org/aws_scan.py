@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from cmkguard.aws.access import AccessSpec, AwsAccess
+from cmkguard.aws.access import AccessSpec, AwsAccess, process_clients
 from cmkguard.aws.errormap import CALL_ERRORS, failure
 from cmkguard.aws.ratelimit import RateLimiter, RateLimits
 from cmkguard.errors import CmkGuardError
@@ -36,7 +36,7 @@ class AccountScan:
     The account, not (account, region, type), is the unit so that its role is assumed once,
     its credentials live exactly as long as its scan, its rate limits are counted in one
     place, and keys used across its regions resolve together. Inside, the account's
-    (region, resource type) units run on ``threads`` threads.
+    (region, resource type) units run on `threads` threads.
     """
 
     target: AccountTarget
@@ -52,7 +52,7 @@ class AccountScan:
 
 
 def account_access(base: AwsAccess, target: AccountTarget) -> AwsAccess:
-    """The access to ``target``'s account derived from ``base`` (the chain, hub role first;
+    """The access to `target`'s account derived from `base` (the chain, hub role first;
     the external id goes with the last role). Roles are assumed on first use."""
     access = base
     last = len(target.role_arns) - 1
@@ -79,16 +79,18 @@ def _unreached(unit: AccountScan, operation: str, reason: str, code: str | None)
 def run_account_scan(unit: AccountScan) -> AccountResult:
     """Scan one account (in this thread or process) and return its result; never raises for
     AWS failures: an account that cannot be entered is an `AccountResult` with
-    ``reached=False`` and a `ScanError` naming the account and why."""
-    with AwsAccess.from_spec(unit.base) as base:
+    `reached=False` and a `ScanError` naming the account and why."""
+    # The member roles' requests go through this process's shared clients (one per service
+    # and region, not ten per account), each signed as its own account.
+    with AwsAccess.from_spec(unit.base, shared=process_clients()) as base:
         access = account_access(base, unit.target)
         try:
-            session = access.session  # assumes the chain now
+            access.session  # noqa: B018 - assumes the chain now
         except CALL_ERRORS as exc:
             code, reason = failure(exc)
             return _unreached(unit, "AssumeRole", reason, code)
         # Before any client is built: every request of the account then waits its turn.
-        RateLimiter(unit.limits).attach(session, unit.target.account)
+        access.add_sign_hook(RateLimiter(unit.limits).sign_hook(unit.target.account))
         try:
             inventory = scan(
                 access, unit.regions, unit.resource_types, max_workers=max(1, unit.threads)

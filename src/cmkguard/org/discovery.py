@@ -1,6 +1,6 @@
 """Pure discovery logic: the way into each account and the include/exclude filters.
 
-No AWS calls here: :mod:`cmkguard.org.aws_discovery` reads the organisation, these functions
+No AWS calls here: `cmkguard.org.aws_discovery` reads the organisation, these functions
 decide what a scan covers and how it gets in.
 """
 
@@ -27,7 +27,7 @@ __all__ = [
 DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
 """The role AWS Organizations creates in every account it creates."""
 DEFAULT_ROLE_TEMPLATE = "arn:aws:iam::{account}:role/{role_name}"
-"""Where the member role of ``{account}`` is."""
+"""Where the member role of `{account}` is."""
 
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _OU_ID_RE = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")
@@ -64,10 +64,10 @@ def _ous(values: Iterable[str] | None, what: str) -> tuple[str, ...] | None:
 class AccountFilter:
     """Which accounts a scan covers.
 
-    ``accounts``: only these ids (``None``: all); ``exclude_accounts``: never these. ``ous``:
-    only accounts under one of these OUs, at any depth (an OU id ``ou-...``, the root id
-    ``r-...``, or a path of names from the root such as ``Workloads/Prod``; a single name
-    matches an OU of that name anywhere); ``exclude_ous``: never accounts under these.
+    `accounts`: only these ids (`None`: all); `exclude_accounts`: never these. `ous`:
+    only accounts under one of these OUs, at any depth (an OU id `ou-...`, the root id
+    `r-...`, or a path of names from the root such as `Workloads/Prod`; a single name
+    matches an OU of that name anywhere); `exclude_ous`: never accounts under these.
     """
 
     accounts: frozenset[str] | None = None
@@ -100,7 +100,7 @@ class AccountFilter:
         ]
 
     def admits(self, account: OrgAccount, root_id: str) -> bool:
-        """Whether ``account`` passes the filter."""
+        """Whether `account` passes the filter."""
         if self.accounts is not None and account.id not in self.accounts:
             return False
         if account.id in self.exclude_accounts:
@@ -125,8 +125,8 @@ def _under(account: OrgAccount, ou: str) -> bool:
 class RoleTemplate:
     """How a scan gets into a member account.
 
-    ``template`` is formatted with ``{account}`` and ``{role_name}``; ``role_chain`` are roles
-    to assume first (a hub role), in order; ``external_id`` goes with the member role.
+    `template` is formatted with `{account}` and `{role_name}`; `role_chain` are roles
+    to assume first (a hub role), in order; `external_id` goes with the member role.
     """
 
     role_name: str = DEFAULT_ROLE_NAME
@@ -165,11 +165,11 @@ class RoleTemplate:
                 raise ConfigurationError(f"role_chain: not a role ARN: {hop!r}")
 
     def role_arn(self, account: str) -> str:
-        """The member role ARN of ``account``."""
+        """The member role ARN of `account`."""
         return self.template.format(account=account, role_name=self.role_name)
 
     def target(self, account: str, *, own: bool) -> AccountTarget:
-        """The way into ``account``; ``own``: with the caller's own credentials."""
+        """The way into `account`; `own`: with the caller's own credentials."""
         if own:
             return AccountTarget(AccountId(account))
         return AccountTarget(

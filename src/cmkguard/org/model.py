@@ -1,6 +1,6 @@
 """The values of an organisation scan: accounts, their way in, and per-account results.
 
-Plain frozen values that pickle: an :class:`AccountTarget` is what a worker (a thread, a
+Plain frozen values that pickle: an `AccountTarget` is what a worker (a thread, a
 process, a Dask worker) needs to reach one account, and holds no credentials.
 """
 
@@ -31,9 +31,9 @@ def _accounts(value: Iterable[OrgAccount]) -> tuple[OrgAccount, ...]:
 class AccountTarget:
     """How to get into one account: the roles to assume in order, no credentials.
 
-    ``role_arns`` is the chain (a hub role first, the account's own role last); empty means
+    `role_arns` is the chain (a hub role first, the account's own role last); empty means
     "with the caller's own credentials" (the account the scan runs in, such as the management
-    account, which has no member role). ``external_id`` goes with the last role.
+    account, which has no member role). `external_id` goes with the last role.
     """
 
     account: AccountId
@@ -54,9 +54,9 @@ class AccountTarget:
 class OrgAccount:
     """One account as AWS Organizations lists it, with its place in the OU tree.
 
-    ``ou_path`` names the OUs from the root down (``("Workloads", "Prod")``; ``()`` directly
-    under the root), ``ou_ids`` their ids. ``status`` is ``ACTIVE``, ``SUSPENDED`` or
-    ``PENDING_CLOSURE``. ``target`` is how a scan gets in (``None`` for accounts that are not
+    `ou_path` names the OUs from the root down (`("Workloads", "Prod")`; `()` directly
+    under the root), `ou_ids` their ids. `status` is `ACTIVE`, `SUSPENDED` or
+    `PENDING_CLOSURE`. `target` is how a scan gets in (`None` for accounts that are not
     active).
     """
 
@@ -70,12 +70,12 @@ class OrgAccount:
 
     @property
     def active(self) -> bool:
-        """Whether the account is ``ACTIVE`` (only active accounts are scanned)."""
+        """Whether the account is `ACTIVE` (only active accounts are scanned)."""
         return self.status == "ACTIVE"
 
     @property
     def ou(self) -> str:
-        """The OU path as text: ``"Workloads/Prod"``, ``"/"`` for the root."""
+        """The OU path as text: `"Workloads/Prod"`, `"/"` for the root."""
         return "/".join(self.ou_path) or "/"
 
 
@@ -83,9 +83,9 @@ class OrgAccount:
 class Organization:
     """An organisation as discovered by `organization_accounts`.
 
-    ``accounts`` is every account Organizations listed (suspended ones included);
-    ``selected`` the ids a scan covers (active and passing the include/exclude filters);
-    ``caller_account`` and ``caller_role`` say where discovery ran from (the management
+    `accounts` is every account Organizations listed (suspended ones included);
+    `selected` the ids a scan covers (active and passing the include/exclude filters);
+    `caller_account` and `caller_role` say where discovery ran from (the management
     account or a delegated administrator).
     """
 
@@ -97,7 +97,7 @@ class Organization:
     selected: tuple[AccountId, ...] = attrs.field(default=(), converter=_strs)
 
     def account(self, account_id: str) -> OrgAccount:
-        """The listed account ``account_id``; ``KeyError`` if it is not in the organisation."""
+        """The listed account `account_id`; `KeyError` if it is not in the organisation."""
         for acc in self.accounts:
             if acc.id == account_id:
                 return acc
@@ -120,7 +120,7 @@ class Organization:
         return tuple(a.target for a in self.accounts if a.id in chosen and a.target is not None)
 
     def ou_of(self, account_id: str) -> str:
-        """The OU path of ``account_id`` (``"?"`` for an account not in the organisation)."""
+        """The OU path of `account_id` (`"?"` for an account not in the organisation)."""
         try:
             return self.account(account_id).ou
         except KeyError:
@@ -131,9 +131,9 @@ class Organization:
 class AccountResult:
     """What scanning one account gave: its inventory, or why it could not be read.
 
-    ``inventory`` is always there: when the account could not be entered (AssumeRole denied,
-    throttled...) it is empty except for the `ScanError` that says why, and ``reached`` is
-    false. ``attempt`` counts the tries (1 for the first scan, 2 after one retry...).
+    `inventory` is always there: when the account could not be entered (AssumeRole denied,
+    throttled...) it is empty except for the `ScanError` that says why, and `reached` is
+    false. `attempt` counts the tries (1 for the first scan, 2 after one retry...).
     """
 
     target: AccountTarget

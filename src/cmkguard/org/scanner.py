@@ -1,8 +1,8 @@
 """`scan_organization`: every account of an organisation on any executor, streamed.
 
-The coordinator runs in the caller's thread. It keeps at most ``accounts_in_flight`` account
+The coordinator runs in the caller's thread. It keeps at most `accounts_in_flight` account
 units (`AccountScan`, plain data) submitted to the executor - a thread pool by default, a
-process pool, or Dask's ``Client.get_executor()`` - and yields each account's `AccountResult`
+process pool, or Dask's `Client.get_executor()` - and yields each account's `AccountResult`
 as soon as it is complete, so memory stays bounded by the accounts in flight, not by the size
 of the organisation. `merge_results` makes one `Inventory` of the results for those who want
 one; `failed_targets` names the accounts to try again.
@@ -45,7 +45,7 @@ DEFAULT_ACCOUNTS_IN_FLIGHT = 16
 
 @attrs.frozen
 class OrgScanEvent:
-    """Progress of an organisation scan: ``result`` just finished, ``done`` of ``total``."""
+    """Progress of an organisation scan: `result` just finished, `done` of `total`."""
 
     result: AccountResult
     done: int
@@ -105,7 +105,7 @@ def scan_organization(
         resource_types: Registry names or service prefixes (default: every type).
         executor: Any `concurrent.futures.Executor` that runs the account units: a thread
             pool (default, owned by the scan), a process pool, or Dask's
-            ``distributed.Client(...).get_executor()``.
+            `distributed.Client(...).get_executor()`.
         accounts_in_flight: Accounts submitted at once (bounds memory and load).
         threads_per_account: Threads each account's scan uses inside its worker.
         limits: Client-side rate limits per (account, region, service).
@@ -114,7 +114,7 @@ def scan_organization(
 
     Yields:
         One `AccountResult` per account, in completion order. An account that cannot be
-        entered (AssumeRole denied, throttled) is a result with ``reached=False`` and a
+        entered (AssumeRole denied, throttled) is a result with `reached=False` and a
         `ScanError` naming it; a region denied by an SCP is a `ScanError` in its inventory.
 
     Raises:
@@ -200,8 +200,8 @@ def merge_results(
 ) -> Inventory:
     """One `Inventory` of many accounts' results (a retried account's latest result wins).
 
-    ``accounts`` lists the accounts that were read; every account that could not be read keeps
-    its `ScanError`. With ``organization``, the inventory also records the organisation
+    `accounts` lists the accounts that were read; every account that could not be read keeps
+    its `ScanError`. With `organization`, the inventory also records the organisation
     (`OrgScope`: its id, every account's OU, the accounts not read, the suspended ones), which
     the audit uses as the zone of trust.
     """

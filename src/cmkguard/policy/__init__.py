@@ -8,6 +8,8 @@ does the same for the key's grants. The rules are those of `docs/policy.md`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cmkguard.policy._actions import KMS_ACTIONS
 from cmkguard.policy.analysis import PolicyAnalysis, StatementExplanation, analyze_key_policy
 from cmkguard.policy.compare import AccessChange, ChangeWitness, PolicyChange, compare_key_policies
@@ -20,14 +22,13 @@ from cmkguard.policy.document import (
     Statement,
     parse_key_policy,
 )
-from cmkguard.policy.findings import POLICY_FINDINGS, FindingSpec, PolicyFinding
+from cmkguard.policy.findings import FindingSpec, PolicyFinding
 from cmkguard.policy.grants import GRANT_OPERATIONS, GrantAnalysis, GrantView, analyze_grants
 from cmkguard.policy.witness import AccessWitness, Denial, DenyEscape, witness_evidence
 
 __all__ = [
     "GRANT_OPERATIONS",
     "KMS_ACTIONS",
-    "POLICY_FINDINGS",
     "AccessChange",
     "AccessWitness",
     "ChangeWitness",
@@ -52,3 +53,12 @@ __all__ = [
     "parse_key_policy",
     "witness_evidence",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`POLICY_FINDINGS`, deprecated for one release: use `cmkguard.FINDING_CATALOGUE`."""
+    if name == "POLICY_FINDINGS":
+        from cmkguard.policy.findings import _deprecated_policy_findings
+
+        return _deprecated_policy_findings(stacklevel=3)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -261,18 +261,10 @@ def _wildcard(
     # one's answer, renamed, is every other one's. This keeps a policy naming many accounts
     # linear in its statements instead of quadratic.
     alike: dict[str, tuple[str, AccessWitness | None]] = {}
-    for partition, account, arns, patterns, entity in _account_table(ev):
+    for partition, account, arns, patterns, entity in _rows_to_ask(ev, mentioned):
         if (partition, account) == (s.key_partition, s.key_account):
             ask(ev.callers_of(partition, account), (), s.key_account, "same-account")
             continue
-        if account not in mentioned and not arns and not patterns:
-            seen = alike.get(partition)
-            if seen is not None:
-                if seen[1] is not None:
-                    witnesses.append(_renamed(seen[1], seen[0], account, entity))
-                    verdicts.append("cross-account")
-                    entities.add(entity)
-                continue
         callers = ev.callers_of(partition, account)
         if account not in mentioned and not arns and not patterns:
             got = ask(callers, (), entity, "cross-account")
@@ -305,6 +297,14 @@ def _wildcard(
                 arn,
                 "cross-account",
             )
+    for partition, (first, seen) in alike.items():
+        if seen is None:
+            continue
+        for row in (_account_table(ev)[i] for i in _plain_rows(ev).get(partition, ())):
+            if row[1] != first and row[1] not in mentioned:
+                witnesses.append(_renamed(seen, first, row[1], row[4]))
+                verdicts.append("cross-account")
+                entities.add(row[4])
     services = ev.service_callers()
     first_source: tuple[str, AccessWitness | None] | None = None
     for account in _external_sources(ev):
@@ -358,6 +358,53 @@ def _account_table(ev: Evaluator) -> list[_Row]:
             for partition, account in ev.accounts
         ]
     return cast("list[_Row]", got)
+
+
+def _plain_rows(ev: Evaluator) -> dict[str, list[int]]:
+    """Per partition, the rows (indexes into `_account_table`) of the accounts other than the
+    key's that no principal ARN or pattern names: alike for a grant that does not mention them."""
+    got = ev.scratch.get("plain")
+    if got is None:
+        s = ev.setting
+        plain: dict[str, list[int]] = {}
+        for i, row in enumerate(_account_table(ev)):
+            if not row[2] and not row[3] and row[:2] != (s.key_partition, s.key_account):
+                plain.setdefault(row[0], []).append(i)
+        got = ev.scratch["plain"] = plain
+    return cast("dict[str, list[int]]", got)
+
+
+def _rows_to_ask(ev: Evaluator, mentioned: frozenset[str]) -> list[_Row]:
+    """The accounts one wildcard grant asks about, in table order: the key's, those named by a
+    principal ARN or pattern, those the grant's statements mention, and the first of the
+    others per partition (the rest are alike: its answer renamed, see `_wildcard`)."""
+    table = _account_table(ev)
+    plain = _plain_rows(ev)
+    special = ev.scratch.get("special")
+    if special is None:
+        ordinary = {i for rows in plain.values() for i in rows}
+        special = ev.scratch["special"] = [i for i in range(len(table)) if i not in ordinary]
+    picked = set(cast("list[int]", special))
+    by_account = _rows_by_account(ev)
+    for account in mentioned:
+        picked.update(by_account.get(account, ()))
+    for rows in plain.values():
+        for i in rows:
+            if table[i][1] not in mentioned:
+                picked.add(i)
+                break
+    return [table[i] for i in sorted(picked)]
+
+
+def _rows_by_account(ev: Evaluator) -> dict[str, list[int]]:
+    """Each account's rows in `_account_table` (one per partition the policy names)."""
+    got = ev.scratch.get("by_account")
+    if got is None:
+        index: dict[str, list[int]] = {}
+        for i, row in enumerate(_account_table(ev)):
+            index.setdefault(row[1], []).append(i)
+        got = ev.scratch["by_account"] = index
+    return cast("dict[str, list[int]]", got)
 
 
 def _external_sources(ev: Evaluator) -> list[str]:

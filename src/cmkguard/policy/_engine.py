@@ -20,7 +20,7 @@ from cmkguard.policy._exact import Evaluator, GrantResult
 from cmkguard.policy._glob import CANONICAL_ACTION
 from cmkguard.policy._resources import Applies
 from cmkguard.policy.document import Condition, Effect, KeyPolicy, Principal, PrincipalKind
-from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
+from cmkguard.policy.findings import _POLICY_FINDINGS, PolicyFinding
 from cmkguard.policy.witness import AccessWitness, Denial
 
 __all__ = [
@@ -234,7 +234,7 @@ class Builder:
 
     def finding(self, fid: str, explanation: str, index: int | None = None, **kw: Any) -> None:
         sid = self.policy.statements[index].sid if index is not None else None
-        severity = kw.pop("severity", POLICY_FINDINGS[fid].severity)
+        severity = kw.pop("severity", _POLICY_FINDINGS[fid].severity)
         self.findings.append(PolicyFinding(fid, severity, explanation, index, sid, **kw))
 
     def entities(self, piece: Piece) -> tuple[str, frozenset[str]]:

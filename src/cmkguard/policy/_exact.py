@@ -48,9 +48,11 @@ __all__ = [
 ]
 
 _FRESH_SERVICE = "witness.example.amazonaws.com"
+_NOT_DECIDED = "<not decided>"
+"""A witness value the analysis did not work out (past its work bound)."""
 _SEARCH_BUDGET = 4000
 """Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
-ANALYSIS_BUDGET = 150_000
+ANALYSIS_BUDGET = 70_000
 """Work units one analysis may spend before every further question takes the safe side
 (access) and the analysis says it is not exact: one unit per transition of a witness search
 (a product state times its alphabet and automata), `_NODE_COST` per Deny option tried. About
@@ -69,7 +71,7 @@ _IDENTITY_DETAIL_KEYS = frozenset(
     {"aws:principalarn", "aws:userid", "aws:principaltype", "aws:username"}
 )
 _ORG_KEYS = frozenset({"aws:principalorgid", "aws:principalorgpaths"})
-_ACCOUNT_KEYS = frozenset({"kms:calleraccount", "aws:principalaccount"})
+_ACCOUNT_KEYS = ("kms:calleraccount", "aws:principalaccount")
 
 Literal = tuple[Pred, bool]
 
@@ -314,6 +316,8 @@ class Universe:
             account_patterns.append(v)
         if key in _ORG_KEYS:
             org = v.split("/", 1)[0]
+            if p.base.endswith("IgnoreCase"):
+                org = org.lower()  # O-ABC names the organization o-abc under IgnoreCase
             if _is_org_id(org):  # other text can never be an org id: it matches nobody
                 self.orgs.add(org)
         elif key == "aws:principalservicename" and not wild:
@@ -352,6 +356,7 @@ class _Found:
     store: dict[str, tuple[Literal, ...]]
     solved: dict[str, Solved]
     escapes: tuple[DenyEscape, ...]
+    checked: bool = True  # False: taken past the work bound (Denies not all escaped for sure)
 
 
 class Evaluator:
@@ -397,6 +402,8 @@ class Evaluator:
         }
         self.canonical_keys = _canonical_keys(compiled)
         self.scratch: dict[object, object] = {}  # per-analysis memos of the grant questions
+        self._sigs: dict[str, tuple[int, ...]] = {}  # per action: the Denies that cover it
+        self._callers: dict[tuple[str, str, str | None], list[Caller]] = {}
         self.accounts = self.universe.literal_accounts()
         self._options: dict[
             tuple[int, Caller, bool], list[tuple[str, list[Literal]]] | _Inapplicable
@@ -419,15 +426,26 @@ class Evaluator:
         return [(False, None), (True, None)] if self.org_aware else [(False, None)]
 
     def callers_of(self, partition: str, account: str, *, fresh: bool = False) -> list[Caller]:
-        """Every caller class of one account."""
-        return [
-            Caller(kind, partition, account, fresh, in_org, org)
-            for kind in self._kinds()
-            for in_org, org in self._org_options(partition, account)
-        ]
+        """Every caller class of one account (remembered: every grant asks about them)."""
+        memo = (partition, account, "fresh" if fresh else None)
+        got = self._callers.get(memo)
+        if got is None:
+            got = self._callers[memo] = [
+                Caller(kind, partition, account, fresh, in_org, org)
+                for kind in self._kinds()
+                for in_org, org in self._org_options(partition, account)
+            ]
+        return got
 
     def fresh_callers(self, *, org: str | None = None) -> list[Caller]:
         """Callers of accounts the policy never names (`org`: in that organization)."""
+        memo = ("", "", "org:" + org if org is not None else "fresh")
+        got = self._callers.get(memo)
+        if got is None:
+            got = self._callers[memo] = self._fresh_callers(org)
+        return got
+
+    def _fresh_callers(self, org: str | None) -> list[Caller]:
         out = []
         for partition in sorted(self.universe.partitions):
             for account in self.universe.fresh:
@@ -556,7 +574,7 @@ class Evaluator:
         if self.meter.spent_out:
             # Past the bound every Deny counts as escaped (access: the safe side), so none of
             # the bookkeeping of a search is needed; fixed values were still checked exactly.
-            return _Found(start[0], start[1], ()), ()
+            return _Found(start[0], start[1], (), checked=False), ()
         plans: list[tuple[Compiled | None, list[tuple[str, list[Literal]]]]] = [
             (None, list(c)) for c in choices
         ]
@@ -584,7 +602,7 @@ class Evaluator:
                 if self._budget < 0 or not self.meter.charge(_NODE_COST):
                     self.meter.spent_out = True
                     # Out of budget: take the safe side (access) with what is known so far.
-                    return _Found(store, solved, escapes)
+                    return _Found(store, solved, escapes, checked=False)
                 nxt = self._add(caller, store, solved, lits)
                 if nxt is None:
                     continue
@@ -635,16 +653,40 @@ class Evaluator:
     ) -> tuple[tuple[Caller, _Found] | None, set[int]]:
         """The first caller with an admitted request, or the Denies that stopped them all."""
         blockers: set[int] = set()
+        refused: set[tuple[str | None, str | None]] = set()
         for caller in callers:
+            where = (caller.partition, caller.account)
+            if where in refused:
+                continue
             plan = self.allow_plan(allow, test, caller)
             if plan is None:
                 continue
             required, choices = plan
-            found, blocked = self.search(caller, [*required, *goal], choices, denies)
+            wanted = [*required, *goal]
+            if self._account_refuses(caller, wanted):
+                refused.add(where)
+                continue
+            found, blocked = self.search(caller, wanted, choices, denies)
             if found is not None:
                 return (caller, found), blockers
             blockers.update(blocked)
         return None, blockers
+
+    def _account_refuses(self, caller: Caller, literals: Sequence[Literal]) -> bool:
+        """Whether `literals` on the account keys already fail for `caller`'s account.
+
+        Those keys hold the account id for every IAM caller of it, whatever its kind or
+        organization, so one check answers for all of an account's callers (a policy that
+        pins `kms:CallerAccount` is then not searched once per kind and org option).
+        """
+        if not caller.is_iam:
+            return False
+        for key in _ACCOUNT_KEYS:
+            lits = [lit for lit in literals if lit[0].key == key]
+            fixed = lits and not any(lit[0].variables and _has_variable(lit[0]) for lit in lits)
+            if fixed and not self.solve_key(caller, key, lits).ok:
+                return True
+        return False
 
     def witness(
         self,
@@ -660,11 +702,15 @@ class Evaluator:
         canonical = self.canonical_keys
         for key in sorted(self.universe.keys):
             got = found.solved.get(key) or self.solve_key(caller, key, ())
-            context[canonical.get(key, key)] = got.value if got.ok else None
+            context[canonical.get(key, key)] = (
+                _NOT_DECIDED if got.undecided else got.value if got.ok else None
+            )
         arn_value = found.solved.get("aws:principalarn")
         if caller.is_iam:
             got = arn_value or self.solve_key(caller, "aws:principalarn", ())
             who = got.value if isinstance(got.value, str) and got.value else caller.kind
+            if got.undecided:
+                who = _NOT_DECIDED
         else:
             who = caller.name or caller.kind
         org: str | None = None
@@ -687,6 +733,7 @@ class Evaluator:
             allowed_by=allow.index,
             allowed_by_sid=allow.statement.sid,
             deny_escapes=found.escapes,
+            checked=found.checked and not any(v.undecided for v in found.solved.values()),
         )
 
     def action_groups(self, allow: Compiled) -> list[tuple[tuple[int, ...], frozenset[str]]]:
@@ -701,10 +748,15 @@ class Evaluator:
         groups: dict[tuple[int, ...], set[str]] = {}
         candidates = [*sorted(allow.actions), *self.unknown_actions]
         covered = self.covered
+        sigs = self._sigs
         for action in candidates:
             if action not in covered[allow.index]:
                 continue
-            sig = tuple(d.index for d in self.denies if action in covered[d.index])
+            sig = sigs.get(action)
+            if sig is None:
+                sig = sigs[action] = tuple(
+                    d.index for d in self.denies if action in covered[d.index]
+                )
             groups.setdefault(sig, set()).add(action)
         return [(sig, frozenset(acts)) for sig, acts in sorted(groups.items())]
 
@@ -741,6 +793,10 @@ def _pin_sessions(compiled: list[Compiled]) -> list[Compiled]:
             tests.append(t)
         out.append(attrs.evolve(c, tests=tuple(tests)))
     return out
+
+
+def _has_variable(p: Pred) -> bool:
+    return any("${" in v for v in p.values)
 
 
 class _Inapplicable(Exception):

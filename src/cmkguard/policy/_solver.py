@@ -234,12 +234,28 @@ def _search(
     budget: int,
     meter: Meter | None = None,
 ) -> str | None:
+    if not clauses and not forbidden:
+        if meter is not None:
+            meter.charge(len(fmt.slots))
+        return _shortest(fmt)
     if meter is not None and meter.spent_out:
         return UNDECIDED
     got, units = _bfs(fmt, clauses, forbidden, budget, meter)
     if meter is not None:
         meter.charge(units)
     return got
+
+
+def _shortest(fmt: Format) -> str:
+    """What `_bfs` finds when nothing is asked of the value, without searching: every slot at
+    its minimum length, each character the first of the search alphabet the slot allows (the
+    shortest string, and the first of them in the order the search tries characters)."""
+    alphabet = _alphabet(fmt, ())
+    out = []
+    for chars, lo, _ in fmt.slots:
+        if lo:
+            out.append(next(c for c in alphabet if c in chars) * lo)
+    return "".join(out)
 
 
 def _bfs(

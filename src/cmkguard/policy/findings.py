@@ -14,7 +14,7 @@ import attrs
 
 from cmkguard.severity import Severity
 
-__all__ = ["POLICY_FINDINGS", "FindingSpec", "PolicyFinding", "catalogue_markdown"]
+__all__ = ["FindingSpec", "PolicyFinding", "catalogue_markdown"]
 
 
 @attrs.frozen
@@ -62,7 +62,7 @@ class PolicyFinding:
     @property
     def spec(self) -> FindingSpec:
         """The catalogue entry for this finding's id."""
-        return POLICY_FINDINGS[self.id]
+        return _POLICY_FINDINGS[self.id]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -225,8 +225,12 @@ _SPECS = (
     ),
 )
 
-POLICY_FINDINGS: Mapping[str, FindingSpec] = MappingProxyType({s.id: s for s in _SPECS})
-"""The catalogue of key-policy and grant findings, by id (read-only)."""
+_POLICY_FINDINGS: Mapping[str, FindingSpec] = MappingProxyType({s.id: s for s in _SPECS})
+"""The key-policy and grant findings, by id (read-only).
+
+Private: the one public catalogue is `cmkguard.FINDING_CATALOGUE`, which merges these entries
+(its `source` is `"policy"` for them).
+"""
 
 
 def catalogue_markdown() -> str:
@@ -235,7 +239,27 @@ def catalogue_markdown() -> str:
         "| id | severity | title | why it matters | remediation |",
         "|----|----------|-------|----------------|-------------|",
     ]
-    for spec in POLICY_FINDINGS.values():
+    for spec in _POLICY_FINDINGS.values():
         cells = (f"`{spec.id}`", spec.severity.value, spec.title, spec.rationale, spec.remediation)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def __getattr__(name: str) -> Any:
+    """`POLICY_FINDINGS`, deprecated for one release: use `cmkguard.FINDING_CATALOGUE`."""
+    if name == "POLICY_FINDINGS":
+        return _deprecated_policy_findings(stacklevel=3)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _deprecated_policy_findings(stacklevel: int) -> Mapping[str, FindingSpec]:
+    """The old public name's value, with its `DeprecationWarning` pointing at the caller."""
+    import warnings
+
+    warnings.warn(
+        "POLICY_FINDINGS is deprecated and will be removed in the next release: use "
+        "cmkguard.FINDING_CATALOGUE (the policy findings are its entries with source 'policy')",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return _POLICY_FINDINGS

@@ -18,7 +18,7 @@ from cmkguard._html import table
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy._engine import check_account, check_org_id, check_trusted
 from cmkguard.policy.document import SERVICE_RE, PrincipalKind, parse_aws_principal
-from cmkguard.policy.findings import POLICY_FINDINGS, PolicyFinding
+from cmkguard.policy.findings import _POLICY_FINDINGS, PolicyFinding
 from cmkguard.severity import Severity
 
 __all__ = ["GRANT_OPERATIONS", "GrantAnalysis", "GrantView", "analyze_grants"]
@@ -248,7 +248,7 @@ def analyze_grants(
     external: set[str] = set()
 
     def add(fid: str, g: GrantView, text: str, severity: Severity | None = None, **kw: Any) -> None:
-        sev = severity or POLICY_FINDINGS[fid].severity
+        sev = severity or _POLICY_FINDINGS[fid].severity
         findings.append(PolicyFinding(fid, sev, text, grant_id=g.grant_id, **kw))
 
     for g in views:

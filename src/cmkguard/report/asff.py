@@ -1,10 +1,10 @@
-"""AWS Security Finding Format export (Security Hub ``BatchImportFindings``).
+"""AWS Security Finding Format export (Security Hub `BatchImportFindings`).
 
-Every finding carries the fields ASFF requires: ``SchemaVersion``, ``Id``, ``ProductArn``,
-``GeneratorId``, ``AwsAccountId``, ``Types``, ``CreatedAt``, ``UpdatedAt``, ``Severity.Label``,
-``Title``, ``Description`` and ``Resources``. Without ``product_arn`` the default product of the
+Every finding carries the fields ASFF requires: `SchemaVersion`, `Id`, `ProductArn`,
+`GeneratorId`, `AwsAccountId`, `Types`, `CreatedAt`, `UpdatedAt`, `Severity.Label`,
+`Title`, `Description` and `Resources`. Without `product_arn` the default product of the
 finding's account and region is used
-(``arn:aws:securityhub:<region>:<account>:product/<account>/default``), which is what Security
+(`arn:aws:securityhub:<region>:<account>:product/<account>/default`), which is what Security
 Hub expects for findings an account imports about itself.
 """
 

@@ -35,7 +35,7 @@ CSV_COLUMNS: tuple[str, ...] = (
 
 
 def report_to_csv(report: AuditReport) -> str:
-    """Every finding as a CSV row; ``evidence`` is a compact JSON string."""
+    """Every finding as a CSV row; `evidence` is a compact JSON string."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cmkguard.errors import MissingExtraError
+from cmkguard.report._common import key_users
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
@@ -208,11 +209,7 @@ def rotation_label(rotation: Any) -> str:
 
 def keys_to_dataframe(inventory: Inventory) -> pd.DataFrame:
     """One row per key of the scanned accounts, with how many resources use it."""
-    users: dict[str, int] = {}
-    for r in inventory.resources:
-        for arn in {r.key_arn, *(k.key_arn for k in r.secondary_keys)}:
-            if arn:
-                users[arn] = users.get(arn, 0) + 1
+    users = key_users(inventory)
     rows = []
     for k in inventory.keys.values():
         rotation = k.rotation

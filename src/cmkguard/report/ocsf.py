@@ -1,10 +1,10 @@
 """OCSF export: each finding as a Detection Finding event (class_uid 2004, OCSF 1.3).
 
 Security data lakes (Amazon Security Lake, Splunk, ...) ingest OCSF. The events carry every
-attribute OCSF requires of a Detection Finding (``activity_id``, ``category_uid``, ``class_uid``,
-``finding_info.uid``/``title``, ``metadata.product``/``version``, ``severity_id``, ``time``,
-``type_uid``) plus the cloud profile (``cloud.provider``, account, region) and ``resources``.
-The shipped schema ``ocsf-detection-finding.schema.json`` checks them.
+attribute OCSF requires of a Detection Finding (`activity_id`, `category_uid`, `class_uid`,
+`finding_info.uid`/`title`, `metadata.product`/`version`, `severity_id`, `time`,
+`type_uid`) plus the cloud profile (`cloud.provider`, account, region) and `resources`.
+The shipped schema `ocsf-detection-finding.schema.json` checks them.
 """
 
 from __future__ import annotations

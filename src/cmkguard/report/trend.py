@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cmkguard._html import table
+from cmkguard._html import document, table
 from cmkguard.errors import ConfigurationError
 from cmkguard.report.frames import import_pandas
 
@@ -74,9 +74,10 @@ class LineChart:
         times = self._times()
         out = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img" '
-            f'aria-labelledby="t d" font-family="sans-serif" font-size="11">',
-            f'<title id="t">{escape(self.title)}</title>',
-            f'<desc id="d">{escape(self._description())}</desc>',
+            f'aria-label="{escape(self.title)}: {escape(self._description())}" '
+            'font-family="sans-serif" font-size="11">',
+            f"<title>{escape(self.title)}</title>",
+            f"<desc>{escape(self._description())}</desc>",
             f'<text x="4" y="16" font-weight="bold" font-size="13">{escape(self.title)}</text>',
         ]
         for pct in (0, 50, 100):
@@ -211,14 +212,13 @@ def trend_html(trend: Trend, *, fragment: bool = False) -> str:
     for title, headers, rows in _tables(trend):
         body.append(f"<h3>{escape(title)}</h3>")
         body.append(table(headers, rows) if rows else "<p>none</p>")
-    inner = "".join(body)
+    inner = document("trend", *body)
     if fragment:
-        return f"<div>{inner}</div>"
+        return inner
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         "<title>cmkguard: KPIs over time</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}</style>"
+        "<style>body{font-family:sans-serif;margin:2em}</style>"
         f"</head><body>{inner}</body></html>"
     )
 

@@ -1,16 +1,16 @@
 """The declarative shape of a resource type, and what a listing yields before key resolution.
 
-A :class:`ResourceType` says which API lists the resources (operation, result key, page
-parameters), how to read one listed item (:attr:`ResourceType.parse`), an optional per-item
+A `ResourceType` says which API lists the resources (operation, result key, page
+parameters), how to read one listed item (`ResourceType.parse`), an optional per-item
 follow-up call for the few items that need one, and the IAM actions all of that needs. It
-calls nothing itself: the scan (``cmkguard.inventory`` over ``cmkguard.aws``) runs it.
+calls nothing itself: the scan (`cmkguard.inventory` over `cmkguard.aws`) runs it.
 
-``parse`` is pure: it turns one item of the API response into a :class:`RawResource` whose key
-identifiers are still as the service reported them (:class:`KeyRef`); the scan resolves them to
+`parse` is pure: it turns one item of the API response into a `RawResource` whose key
+identifiers are still as the service reported them (`KeyRef`); the scan resolves them to
 key ARNs and classes afterwards, once per unique identifier.
 
 A resource may also depend on a resource of *another* service that has a key of its own (a
-secret's rotation Lambda encrypts its environment): :class:`LinkedKeySource` declares that read,
+secret's rotation Lambda encrypts its environment): `LinkedKeySource` declares that read,
 which the scan makes once per distinct linked ARN.
 """
 
@@ -36,20 +36,20 @@ __all__ = [
 ]
 
 STORAGE = "storage"
-"""The :attr:`KeyRef.purpose` of a resource's own storage key."""
+"""The `KeyRef.purpose` of a resource's own storage key."""
 
 
 @attrs.frozen
 class KeyRef:
     """A key identifier found on a resource, before resolution.
 
-    ``reference`` is the identifier as reported (id, ARN, alias, alias ARN) or ``None``.
-    ``default_alias`` is the AWS-managed alias a service uses when it reports no key (Secrets
-    Manager omits ``KmsKeyId`` for ``aws/secretsmanager``). ``encrypted`` false means the data is
-    not encrypted at all. ``region`` is where the identifier must be resolved (a secret's
-    replica lives in another region than the secret). ``failure``: the key could not be found
+    `reference` is the identifier as reported (id, ARN, alias, alias ARN) or `None`.
+    `default_alias` is the AWS-managed alias a service uses when it reports no key (Secrets
+    Manager omits `KmsKeyId` for `aws/secretsmanager`). `encrypted` false means the data is
+    not encrypted at all. `region` is where the identifier must be resolved (a secret's
+    replica lives in another region than the secret). `failure`: the key could not be found
     at all (the resource holding it could not be read), and why; the key is then unknown.
-    ``aws_owned``: encrypted with an AWS owned key, which no account but AWS's can see (RDS
+    `aws_owned`: encrypted with an AWS owned key, which no account but AWS's can see (RDS
     `StorageEncryptionType` `sse-rds`); the key class is then `KeyClass.AWS_OWNED`.
     """
 
@@ -85,12 +85,12 @@ LinkTarget = Callable[["RawResource"], "str | None"]
 class LinkedKeySource:
     """A resource of another service whose key a listed resource depends on.
 
-    ``target`` returns the linked resource's ARN for a parsed resource (``None``: no link). The
-    scan calls ``service``'s ``operation`` with ``{request_param: arn}`` once per distinct ARN
+    `target` returns the linked resource's ARN for a parsed resource (`None`: no link). The
+    scan calls `service`'s `operation` with `{request_param: arn}` once per distinct ARN
     and account, in the region the ARN names, and records a
-    :class:`~cmkguard.inventory.KeyUse` of ``purpose`` on every resource linked to it: the key is
-    ``response[key_field]``, or ``default_alias`` (an AWS-managed key) when the response has
-    none. A failed read becomes a ``ScanError`` and a ``KeyUse`` of class ``UNKNOWN``.
+    `KeyUse` of `purpose` on every resource linked to it: the key is
+    `response[key_field]`, or `default_alias` (an AWS-managed key) when the response has
+    none. A failed read becomes a `ScanError` and a `KeyUse` of class `UNKNOWN`.
     """
 
     purpose: str
@@ -103,7 +103,7 @@ class LinkedKeySource:
 
     @property
     def iam_action(self) -> str:
-        """The IAM action the read needs (``lambda:GetFunctionConfiguration``)."""
+        """The IAM action the read needs (`lambda:GetFunctionConfiguration`)."""
         return f"{self.service}:{self.operation}"
 
 
@@ -113,15 +113,15 @@ Linker = Callable[[Sequence["RawResource"]], "list[RawResource]"]
 
 @attrs.frozen
 class ResourceType:
-    """A declarative resource-type spec: what to call, how to read it, which IAM actions.
+    """One resource type, declared: what to call, how to read it, which IAM actions.
 
-    ``operation`` is the paged API operation (e.g. ``"DescribeDBInstances"``), ``result_key``
-    the list in its response, ``params`` fixed request parameters. ``detail_operation`` is an
-    optional per-item call made only for the items ``detail_request`` returns parameters for
-    (its response is merged over the listed item before ``parse``). ``link`` post-processes the
+    `operation` is the paged API operation (e.g. `"DescribeDBInstances"`), `result_key`
+    the list in its response, `params` fixed request parameters. `detail_operation` is an
+    optional per-item call made only for the items `detail_request` returns parameters for
+    (its response is merged over the listed item before `parse`). `link` post-processes the
     parsed resources of every scanned region together (e.g. attach a secret's replicas found in
-    other regions). ``linked`` declares reads of other services' resources whose keys the
-    resources depend on (:class:`LinkedKeySource`). ``iam_actions`` lists every IAM action the
+    other regions). `linked` declares reads of other services' resources whose keys the
+    resources depend on (`LinkedKeySource`). `iam_actions` lists every IAM action the
     type's calls need, the linked reads' included.
     """
 
@@ -143,7 +143,7 @@ class ResourceType:
             raise ValueError(f"{self.name}: detail_operation and detail_request go together")
 
     def linked_source(self, purpose: str) -> LinkedKeySource:
-        """The linked key source of ``purpose`` (``KeyError`` if the type declares none)."""
+        """The linked key source of `purpose` (`KeyError` if the type declares none)."""
         for source in self.linked:
             if source.purpose == purpose:
                 return source
@@ -156,12 +156,12 @@ class ResourceType:
 
 
 def tags_from_pairs(pairs: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    """``[{"Key": k, "Value": v}, ...]`` (RDS ``TagList``, Secrets Manager ``Tags``) as a dict."""
+    """`[{"Key": k, "Value": v}, ...]` (RDS `TagList`, Secrets Manager `Tags`) as a dict."""
     return {str(t["Key"]): str(t.get("Value", "")) for t in pairs or ()}
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with datetimes as ISO strings, so ``details`` survive a JSON round trip."""
+    """`value` with datetimes as ISO strings, so `details` survive a JSON round trip."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -172,5 +172,5 @@ def jsonable(value: Any) -> Any:
 
 
 def compact(details: Mapping[str, Any]) -> dict[str, Any]:
-    """``details`` without ``None`` values, JSON-able."""
+    """`details` without `None` values, JSON-able."""
     return {k: jsonable(v) for k, v in details.items() if v is not None}

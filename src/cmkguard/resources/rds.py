@@ -1,7 +1,7 @@
 """RDS: DB instances, Aurora clusters, and their snapshots (manual and automated).
 
-``Describe*`` responses carry ``TagList``, so tags cost no extra call. RDS reports
-``KmsKeyId`` as the key ARN on AWS (and as given at creation on the emulator): the scan
+`Describe*` responses carry `TagList`, so tags cost no extra call. RDS reports
+`KmsKeyId` as the key ARN on AWS (and as given at creation on the emulator): the scan
 normalises it. Performance Insights has its own key, and an RDS-managed master-user secret its
 own too: both are recorded as secondary keys.
 """

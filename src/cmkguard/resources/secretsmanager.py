@@ -1,16 +1,16 @@
 """Secrets Manager: secrets, their replicas' keys, and who owns them.
 
-``ListSecrets`` carries ``KmsKeyId`` (absent: ``aws/secretsmanager``), ``Tags``,
-``OwningService`` and the rotation settings, so one listing is enough for almost every secret.
-Only a replicated primary (``PrimaryRegion`` equal to the listing region) is described, for
-its ``ReplicationStatus``: each replica region has its own key. Replicas found in other scanned
-regions are linked to their primary as well (:func:`_link_replicas`), which covers services
-that do not echo ``PrimaryRegion`` on the primary. The secret's value is never read.
+`ListSecrets` carries `KmsKeyId` (absent: `aws/secretsmanager`), `Tags`,
+`OwningService` and the rotation settings, so one listing is enough for almost every secret.
+Only a replicated primary (`PrimaryRegion` equal to the listing region) is described, for
+its `ReplicationStatus`: each replica region has its own key. Replicas found in other scanned
+regions are linked to their primary as well (`_link_replicas`), which covers services
+that do not echo `PrimaryRegion` on the primary. The secret's value is never read.
 
-A rotating secret's Lambda (``RotationLambdaARN``) handles the plaintext during rotation, and
+A rotating secret's Lambda (`RotationLambdaARN`) handles the plaintext during rotation, and
 its environment variables are encrypted with the function's own key: the scan reads each
-distinct Lambda's configuration once (``GetFunctionConfiguration``; ``KMSKeyArn`` absent means
-the AWS-managed ``aws/lambda`` key) and records it as a ``rotation-lambda`` key use on the
+distinct Lambda's configuration once (`GetFunctionConfiguration`; `KMSKeyArn` absent means
+the AWS-managed `aws/lambda` key) and records it as a `rotation-lambda` key use on the
 primary secret (a replica is rotated through its primary, so it gets none).
 """
 
@@ -39,7 +39,7 @@ DEFAULT_ALIAS = "alias/aws/secretsmanager"
 """The AWS-managed key a secret uses when it names none."""
 
 LAMBDA_DEFAULT_ALIAS = "alias/aws/lambda"
-"""The AWS-managed key of a Lambda function's environment when ``KMSKeyArn`` is absent."""
+"""The AWS-managed key of a Lambda function's environment when `KMSKeyArn` is absent."""
 
 REPLICA = "replica"
 

@@ -1,11 +1,11 @@
 """The emulated AWS account: moto's in-process server on 127.0.0.1, made realistic.
 
-:class:`EmulatedAWS` runs the server and hands out sessions per account and region;
-:func:`seed_estate` fills it with a realistic estate and returns its :class:`GroundTruth`.
-The pytest plugin (:mod:`cmkguard.testing.pytest_plugin`) exposes both as fixtures.
+`EmulatedAWS` runs the server and hands out sessions per account and region;
+`seed_estate` fills it with a realistic estate and returns its `GroundTruth`.
+The pytest plugin (`cmkguard.testing.pytest_plugin`) exposes both as fixtures.
 
-Needs the ``demo`` extra (``pip install 'cmkguard[demo]'``): moto is imported when an emulator
-starts, and a missing moto raises :class:`cmkguard.MissingExtraError`.
+Needs the `demo` extra (`pip install 'cmkguard[demo]'`): moto is imported when an emulator
+starts, and a missing moto raises `cmkguard.MissingExtraError`.
 """
 
 from cmkguard.testing._emulator import EmulatedAWS

@@ -8,7 +8,7 @@ estate (and so the ground truth's ARNs) still goes through the AWS API.
 
 Each write hands its parameters to the very backend method moto's own request handler calls with
 them, then runs the emulator's fidelity fix-ups the middleware would have run, so the state is the
-one the API would have produced (``tests/testing`` compares both paths).
+one the API would have produced (`tests/testing` compares both paths).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class DirectKms:
         self.backend = _moto.kms_backend(account, region)
 
     def create_key(self, **kwargs: Any) -> dict[str, Any]:
-        """``CreateKey`` (symmetric encryption key)."""
+        """`CreateKey` (symmetric encryption key)."""
         key = self.backend.create_key(
             kwargs.get("Policy"),
             kwargs.get("KeyUsage", "ENCRYPT_DECRYPT"),
@@ -46,22 +46,22 @@ class DirectKms:
         return {"KeyMetadata": {"KeyId": str(key.id), "Arn": str(key.arn)}}
 
     def create_alias(self, *, AliasName: str, TargetKeyId: str) -> None:
-        """``CreateAlias``."""
+        """`CreateAlias`."""
         self.backend.create_alias(TargetKeyId, AliasName)
 
     def enable_key_rotation(self, *, KeyId: str, RotationPeriodInDays: int = 365) -> None:
-        """``EnableKeyRotation`` (moto keeps the period but does not report it)."""
+        """`EnableKeyRotation` (moto keeps the period but does not report it)."""
         self.backend.enable_key_rotation(KeyId)
         self.backend.keys[
             self.backend.get_key_id(KeyId)
         ].rotation_period_in_days = RotationPeriodInDays
 
     def schedule_key_deletion(self, *, KeyId: str, PendingWindowInDays: int = 30) -> None:
-        """``ScheduleKeyDeletion`` (by key id)."""
+        """`ScheduleKeyDeletion` (by key id)."""
         self.backend.schedule_key_deletion(self.backend.get_key_id(KeyId), PendingWindowInDays)
 
     def disable_key(self, *, KeyId: str) -> None:
-        """``DisableKey`` (by key id)."""
+        """`DisableKey` (by key id)."""
         self.backend.disable_key(self.backend.get_key_id(KeyId))
 
 
@@ -77,7 +77,7 @@ class DirectRds:
         _moto.fix_rds(self.account, self.region)
 
     def create_db_instance(self, **kwargs: Any) -> dict[str, Any]:
-        """``CreateDBInstance``."""
+        """`CreateDBInstance`."""
         # A managed master-user secret is written into Secrets Manager's backend.
         with _moto.SECRETS_LOCK:
             db = self.backend.create_db_instance(_params(kwargs))
@@ -93,26 +93,26 @@ class DirectRds:
         return {"DBInstance": out}
 
     def create_db_snapshot(self, **kwargs: Any) -> dict[str, Any]:
-        """``CreateDBSnapshot``."""
+        """`CreateDBSnapshot`."""
         snapshot = self.backend.create_db_snapshot(**_params(kwargs))
         self._fixed()
         return {"DBSnapshot": {"DBSnapshotArn": str(snapshot.db_snapshot_arn)}}
 
     def create_db_cluster(self, **kwargs: Any) -> dict[str, Any]:
-        """``CreateDBCluster``."""
+        """`CreateDBCluster`."""
         cluster = self.backend.create_db_cluster(_params(kwargs))
         self._fixed()
         return {"DBCluster": {"DBClusterArn": str(cluster.db_cluster_arn)}}
 
     def create_db_cluster_snapshot(self, **kwargs: Any) -> dict[str, Any]:
-        """``CreateDBClusterSnapshot``."""
+        """`CreateDBClusterSnapshot`."""
         snapshot = self.backend.create_db_cluster_snapshot(**_params(kwargs))
         self._fixed()
         arn = str(snapshot.db_cluster_snapshot_arn)
         return {"DBClusterSnapshot": {"DBClusterSnapshotArn": arn}}
 
     def automated_snapshots(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The automated instance and cluster snapshots, with the fields ``Describe*`` gives."""
+        """The automated instance and cluster snapshots, with the fields `Describe*` gives."""
         self._fixed()
         instance = [
             {
@@ -144,7 +144,7 @@ class DirectSecretsManager:
         self.backend = _moto.secretsmanager_backend(account, region)
 
     def create_secret(self, **kwargs: Any) -> dict[str, Any]:
-        """``CreateSecret``."""
+        """`CreateSecret`."""
         with _moto.SECRETS_LOCK:
             response = self.backend.create_secret(
                 name=kwargs["Name"],

@@ -48,9 +48,9 @@ def _loader() -> Any:
 def _isolated_botocore_session() -> botocore.session.Session:
     """A botocore session that ignores the user's profile, config files and endpoint settings.
 
-    The emulator's sessions must never pick up ``AWS_PROFILE`` (a missing profile would even
-    raise), a shared credentials file, or ``AWS_ENDPOINT_URL*``: they talk to 127.0.0.1 only, with
-    the fake credentials the emulator hands out. Nothing in ``os.environ`` is changed.
+    The emulator's sessions must never pick up `AWS_PROFILE` (a missing profile would even
+    raise), a shared credentials file, or `AWS_ENDPOINT_URL*`: they talk to 127.0.0.1 only, with
+    the fake credentials the emulator hands out. Nothing in `os.environ` is changed.
     """
     session = botocore.session.Session(
         session_vars={
@@ -75,27 +75,29 @@ def _quiet_handler(handler: Any) -> Any:
 
 
 class EmulatedAWS:
-    """An emulated AWS estate on loopback: moto's ``ThreadedMotoServer`` on ``127.0.0.1``.
+    """An emulated AWS estate on loopback: moto's `ThreadedMotoServer` on `127.0.0.1`.
 
-    Use it as a context manager (or call :meth:`start` and :meth:`stop`)::
+    Use it as a context manager (or call `start` and `stop`):
 
-        with EmulatedAWS() as aws:
-            kms = aws.client("kms", region="eu-west-1")
-            kms.create_key(Description="demo")
+    ```python
+    with EmulatedAWS() as aws:
+        kms = aws.client("kms", region="eu-west-1")
+        kms.create_key(Description="demo")
+    ```
 
     Compared to bare moto it:
 
-    * acts in ``accounts`` (the first is the primary account; any credentials it does not know,
-      e.g. ``AWS_ACCESS_KEY_ID=testing``, act there too); :meth:`session` for another account
+    * acts in `accounts` (the first is the primary account; any credentials it does not know,
+      e.g. `AWS_ACCESS_KEY_ID=testing`, act there too); `session` for another account
       assumes a role in that account through STS;
-    * makes AWS-managed keys real: ``alias/aws/rds`` and ``alias/aws/secretsmanager`` appear on
-      first use, with ``KeyManager=AWS``, yearly rotation and AWS's key policy, and RDS resources
-      on the default key name that key instead of moto's ``'default_kms_key_id'``;
-    * adds ``latency_ms`` to every AWS request on the server side (requests overlap);
-    * counts requests per ``(service, operation)`` (:meth:`request_counts`).
+    * makes AWS-managed keys real: `alias/aws/rds` and `alias/aws/secretsmanager` appear on
+      first use, with `KeyManager=AWS`, yearly rotation and AWS's key policy, and RDS resources
+      on the default key name that key instead of moto's `'default_kms_key_id'`;
+    * adds `latency_ms` to every AWS request on the server side (requests overlap);
+    * counts requests per `(service, operation)` (`request_counts`).
 
     Fixes of moto's in-process behaviour are process-wide while an emulator runs (moto's state is
-    process-wide too). Needs the ``demo`` extra (moto).
+    process-wide too). Needs the `demo` extra (moto).
     """
 
     def __init__(
@@ -124,7 +126,7 @@ class EmulatedAWS:
     def faults(self) -> FaultInjector:
         """The fault injector in front of the emulator (see `cmkguard.testing.Fault`).
 
-        Empty by default; :meth:`reset` clears it. Faults apply to every client on the server
+        Empty by default; `reset` clears it. Faults apply to every client on the server
         side, like latency.
         """
         return self._faults
@@ -136,7 +138,7 @@ class EmulatedAWS:
 
     @property
     def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>`` of the running server."""
+        """`http://127.0.0.1:<port>` of the running server."""
         if self._endpoint_url is None:
             raise RuntimeError("EmulatedAWS is not running: call start() or use it in a with block")
         return self._endpoint_url
@@ -165,7 +167,7 @@ class EmulatedAWS:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start the server on a free port of 127.0.0.1 and return ``self``."""
+        """Start the server on a free port of 127.0.0.1 and return `self`."""
         if self._server is not None:
             return self
         server_module = _moto.moto_module("server")
@@ -193,7 +195,7 @@ class EmulatedAWS:
         return self
 
     def stop(self) -> None:
-        """Stop the server (idempotent). moto's in-process state is kept until :meth:`reset`."""
+        """Stop the server (idempotent). moto's in-process state is kept until `reset`."""
         server, self._server = self._server, None
         if server is None:
             return
@@ -217,12 +219,12 @@ class EmulatedAWS:
         self.stop()
 
     def reset(self) -> None:
-        """Forget every resource in every account and region (``POST /moto-api/reset``), and
+        """Forget every resource in every account and region (`POST /moto-api/reset`), and
         every injected fault.
 
         Sessions handed out before keep acting in their account (the emulator remembers whose
         credentials they are), though STS no longer knows their role; new sessions assume the
-        role afresh. Request counts are kept (see :meth:`reset_request_counts`).
+        role afresh. Request counts are kept (see `reset_request_counts`).
         """
         self._faults.clear()
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
@@ -272,10 +274,10 @@ class EmulatedAWS:
         return creds
 
     def session(self, region: str = "us-east-1", account: str | None = None) -> boto3.Session:
-        """A session (an :class:`~cmkguard.aws.session.EndpointSession`) acting in ``account``.
+        """A session (an `EndpointSession`) acting in `account`.
 
-        ``account`` defaults to the primary account; any other account of :attr:`accounts` is
-        reached with credentials from ``sts:AssumeRole`` into a role of that account.
+        `account` defaults to the primary account; any other account of `accounts` is
+        reached with credentials from `sts:AssumeRole` into a role of that account.
         """
         account = self.primary_account if account is None else account
         if account not in self.accounts:
@@ -293,7 +295,7 @@ class EmulatedAWS:
         )
 
     def client(self, service: str, region: str = "us-east-1", account: str | None = None) -> Any:
-        """A client for ``service`` in ``region`` and ``account`` (cmkguard's retry config)."""
+        """A client for `service` in `region` and `account` (cmkguard's retry config)."""
         return make_client(self.session(region, account), service, region)
 
     # -- time travel ---------------------------------------------------------------------------
@@ -322,8 +324,8 @@ class EmulatedAWS:
     # -- request counts ----------------------------------------------------------------------
 
     def request_counts(self) -> Mapping[tuple[str, str], int]:
-        """AWS requests the server answered, per ``(service, operation)``, e.g.
-        ``("kms", "DescribeKey")`` (a read-only snapshot)."""
+        """AWS requests the server answered, per `(service, operation)`, e.g.
+        `("kms", "DescribeKey")` (a read-only snapshot)."""
         return MappingProxyType(self._require_middleware().request_counts())
 
     def reset_request_counts(self) -> None:

@@ -2,7 +2,7 @@
 
 It runs on the server side, inside the request thread of moto's threaded server, so:
 
-* the *latency* is a ``time.sleep`` per request in that thread: concurrent requests overlap like
+* the *latency* is a `time.sleep` per request in that thread: concurrent requests overlap like
   real round trips do, and a client cannot tell the delay from network time;
 * the *counts* see every AWS request whatever client sent it;
 * the *fidelity fixes* run right after the request that created a resource, before the client can
@@ -42,7 +42,7 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 RequestHook = Callable[[dict[str, Any], "RequestInfo", str, StartResponse], Iterable[bytes] | None]
 """Sees each AWS request (environ, what it is, the account it acts in) before moto does; may
-answer it (an error AWS would give) or re-route it (``HTTP_X_MOTO_ACCOUNT_ID``); ``None``: go on."""
+answer it (an error AWS would give) or re-route it (`HTTP_X_MOTO_ACCOUNT_ID`); `None`: go on."""
 
 
 class RequestInfo:
@@ -61,7 +61,7 @@ _URI_LABEL_RE = re.compile(r"\{([^}]+)\}")
 
 
 def _uri_pattern(uri: str) -> tuple[re.Pattern[str], int]:
-    """A regex for a model's ``requestUri`` (labels: one path segment, ``{Key+}``: several)
+    """A regex for a model's `requestUri` (labels: one path segment, `{Key+}`: several)
     and how many literal characters it has."""
     parts = _URI_LABEL_RE.split(uri)  # literal, label, literal, label, ..., literal
     regex = "".join(
@@ -73,10 +73,10 @@ def _uri_pattern(uri: str) -> tuple[re.Pattern[str], int]:
 
 @functools.cache
 def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], int, str], ...]:
-    """``(method, path pattern, literal length, operation)`` of a REST service's operations.
+    """`(method, path pattern, literal length, operation)` of a REST service's operations.
 
-    Read once per service from botocore's model; the most literal match wins (``/functions/x``
-    is ``GetFunction``, ``/functions/x/configuration`` is ``GetFunctionConfiguration``).
+    Read once per service from botocore's model; the most literal match wins (`/functions/x`
+    is `GetFunction`, `/functions/x/configuration` is `GetFunctionConfiguration`).
     """
     try:
         model = botocore.loaders.create_loader().load_service_model(service, "service-2")
@@ -106,8 +106,8 @@ def _rest_operation(service: str, method: str, path: str) -> str | None:
 def parse_request(environ: dict[str, Any]) -> RequestInfo:
     """Read the signing scope and the operation of a request; buffer its body for moto.
 
-    The operation comes from ``X-Amz-Target`` (JSON protocols: KMS, Secrets Manager), from the
-    ``Action`` parameter (query protocols: RDS, STS), in the query string or the form body, or
+    The operation comes from `X-Amz-Target` (JSON protocols: KMS, Secrets Manager), from the
+    `Action` parameter (query protocols: RDS, STS), in the query string or the form body, or
     from the method and path (REST protocols: Lambda), matched against botocore's model.
     """
     match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -213,16 +213,16 @@ class EmulatorMiddleware:
     # -- accounts ----------------------------------------------------------------------------
 
     def register_access_key(self, access_key: str, account: str) -> None:
-        """Route requests signed with ``access_key`` to ``account`` (survives a moto reset)."""
+        """Route requests signed with `access_key` to `account` (survives a moto reset)."""
         with self._lock:
             self._accounts_by_key[access_key] = account
 
     def account_for(self, access_key: str) -> str:
-        """The account a request signed with ``access_key`` acts in.
+        """The account a request signed with `access_key` acts in.
 
         Keys the emulator handed out map to their account; keys moto knows (from an
-        ``AssumeRole`` made by any client) map to the role's account; anything else (such as
-        ``AWS_ACCESS_KEY_ID=testing``) is the primary account, not moto's ``123456789012``.
+        `AssumeRole` made by any client) map to the role's account; anything else (such as
+        `AWS_ACCESS_KEY_ID=testing`) is the primary account, not moto's `123456789012`.
         """
         known = self._accounts_by_key.get(access_key)
         if known is not None:
@@ -258,9 +258,9 @@ class EmulatorMiddleware:
     ) -> str | None:
         """Why AWS would refuse this direct KMS request on an AWS-managed key, if it would.
 
-        moto lets anyone disable, delete, re-policy or use ``aws/rds`` directly. The real key
-        policy allows the account only ``Describe*``, ``Get*``, ``List*`` and ``RevokeGrant``
-        directly; everything else only through the service (``kms:ViaService``).
+        moto lets anyone disable, delete, re-policy or use `aws/rds` directly. The real key
+        policy allows the account only `Describe*`, `Get*`, `List*` and `RevokeGrant`
+        directly; everything else only through the service (`kms:ViaService`).
         """
         key_id = _json_body(environ).get("KeyId")
         if not isinstance(key_id, str):
@@ -277,7 +277,7 @@ class EmulatorMiddleware:
     # -- counts ------------------------------------------------------------------------------
 
     def request_counts(self) -> dict[tuple[str, str], int]:
-        """A copy of the request counts per ``(service, operation)``."""
+        """A copy of the request counts per `(service, operation)`."""
         with self._lock:
             return dict(self._counts)
 

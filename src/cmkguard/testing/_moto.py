@@ -1,8 +1,8 @@
 """The one place that touches moto's untyped internals.
 
-moto ships no type information, so every object that comes out of it is ``Any``. This module keeps
-that ``Any`` at the boundary: the rest of :mod:`cmkguard.testing` calls the small typed functions
-below. moto is imported lazily, so ``import cmkguard.testing`` works without the ``demo`` extra
+moto ships no type information, so every object that comes out of it is `Any`. This module keeps
+that `Any` at the boundary: the rest of `cmkguard.testing` calls the small typed functions
+below. moto is imported lazily, so `import cmkguard.testing` works without the `demo` extra
 until an emulator is actually started.
 """
 
@@ -67,22 +67,22 @@ AWS_MANAGED_ALIASES: dict[str, tuple[str, str]] = {
 
 
 def moto_default_account() -> str:
-    """The account moto uses for credentials it does not know (``123456789012``)."""
+    """The account moto uses for credentials it does not know (`123456789012`)."""
     return str(moto_module("core").DEFAULT_ACCOUNT_ID)
 
 
 def kms_backend(account: str, region: str) -> Any:
-    """moto's KMS backend for ``account`` in ``region`` (created on first access)."""
+    """moto's KMS backend for `account` in `region` (created on first access)."""
     return moto_module("kms.models").kms_backends[account][region]
 
 
 def rds_backend(account: str, region: str) -> Any:
-    """moto's RDS backend for ``account`` in ``region``."""
+    """moto's RDS backend for `account` in `region`."""
     return moto_module("rds.models").rds_backends[account][region]
 
 
 def secretsmanager_backend(account: str, region: str) -> Any:
-    """moto's Secrets Manager backend for ``account`` in ``region``."""
+    """moto's Secrets Manager backend for `account` in `region`."""
     return moto_module("secretsmanager.models").secretsmanager_backends[account][region]
 
 
@@ -109,7 +109,7 @@ _SIZES_SEEN: dict[int, tuple[int, ...]] = {}
 
 
 def _unchanged(backend: Any, sizes: tuple[int, ...]) -> bool:
-    """Whether ``backend``'s collections have the sizes they had last time (then records them).
+    """Whether `backend`'s collections have the sizes they had last time (then records them).
 
     A cheap test for "something was made since": a scan reads a large estate thousands of times
     and nothing changes in between. (A removal and a creation between two reads would hide the
@@ -123,7 +123,7 @@ def _unchanged(backend: Any, sizes: tuple[int, ...]) -> bool:
 
 
 def fix_existing(account: str, region: str) -> None:
-    """Run the fix-ups for ``account`` and ``region`` where those services hold anything new.
+    """Run the fix-ups for `account` and `region` where those services hold anything new.
 
     Run before reads, so resources made without a request through the emulator (moto's
     decorator, its backends) are right too. Costs a few dictionary lengths when nothing is new.
@@ -147,16 +147,16 @@ def fix_existing(account: str, region: str) -> None:
 
 
 def account_for_access_key(access_key: str) -> str:
-    """The account moto attributes ``access_key`` to (its default account if unknown)."""
+    """The account moto attributes `access_key` to (its default account if unknown)."""
     return str(moto_module("iam.models").get_account_id_from(access_key))
 
 
 def aws_managed_key_policy(alias: str, account: str, region: str) -> str:
-    """The key policy AWS writes on an AWS-managed key (the shape of the real ``aws/rds`` and
-    ``aws/secretsmanager`` policies, ``Id`` ``auto-<service>-2``).
+    """The key policy AWS writes on an AWS-managed key (the shape of the real `aws/rds` and
+    `aws/secretsmanager` policies, `Id` `auto-<service>-2`).
 
     Every principal of the account may use the key, but only *through* the service
-    (``kms:ViaService``) and only from this account (``kms:CallerAccount``); the account root may
+    (`kms:ViaService`) and only from this account (`kms:CallerAccount`); the account root may
     read the key's metadata directly. Nobody may change the policy.
     """
     service = AWS_MANAGED_ALIASES[alias][0]
@@ -247,7 +247,7 @@ def _key_for_alias(backend: Any, alias: str) -> Any | None:
 
 
 def find_aws_managed_key_arn(account: str, region: str, alias: str) -> str | None:
-    """The ARN of the AWS-managed key behind ``alias``, or ``None`` if it was never used."""
+    """The ARN of the AWS-managed key behind `alias`, or `None` if it was never used."""
     key = _key_for_alias(kms_backend(account, region), alias)
     return None if key is None else str(key.arn)
 
@@ -270,7 +270,7 @@ def _create_aws_managed_key(backend: Any, alias: str) -> Any:
 
 
 def ensure_aws_managed_key(account: str, region: str, alias: str) -> str:
-    """The ARN of the AWS-managed key behind ``alias``, creating it now if this is its first use.
+    """The ARN of the AWS-managed key behind `alias`, creating it now if this is its first use.
 
     Thread-safe: concurrent first uses in one account and region create one key.
     """
@@ -293,11 +293,11 @@ _saved: dict[str, Any] = {}
 
 
 def _patched_generate_default_keys(self: Any, alias_name: str) -> str | None:
-    """Replacement for ``KmsBackend._generate_default_keys``.
+    """Replacement for `KmsBackend._generate_default_keys`.
 
-    moto creates a *customer-managed* key when a predefined ``alias/aws/...`` is first resolved.
-    AWS creates the AWS-managed key at that moment (``DescribeKey`` documents it: services use it
-    to create AWS-managed keys from a predefined alias): do that, with ``KeyManager=AWS``.
+    moto creates a *customer-managed* key when a predefined `alias/aws/...` is first resolved.
+    AWS creates the AWS-managed key at that moment (`DescribeKey` documents it: services use it
+    to create AWS-managed keys from a predefined alias): do that, with `KeyManager=AWS`.
     Reserved aliases of services the emulator does not model keep moto's behaviour.
     """
     if alias_name in AWS_MANAGED_ALIASES:
@@ -311,10 +311,10 @@ def _patched_generate_default_keys(self: Any, alias_name: str) -> str | None:
 
 
 def _patched_replica_to_dict(self: Any) -> dict[str, Any]:
-    """Replacement for ``ReplicaSecret.to_dict``: a replica reports its *own* key.
+    """Replacement for `ReplicaSecret.to_dict`: a replica reports its *own* key.
 
-    moto copies the primary secret's ``KmsKeyId`` (a key in another region) onto the replica.
-    AWS reports the replica region's key, omitted when it is ``aws/secretsmanager``.
+    moto copies the primary secret's `KmsKeyId` (a key in another region) onto the replica.
+    AWS reports the replica region's key, omitted when it is `aws/secretsmanager`.
     """
     original: Callable[[Any], dict[str, Any]] = _saved["replica_to_dict"]
     data = original(self)
@@ -327,18 +327,18 @@ def _patched_replica_to_dict(self: Any) -> dict[str, Any]:
 
 
 def replica_arn(primary_arn: str, region: str) -> str:
-    """The ARN of a secret's replica in ``region``: the primary's with only the region changed."""
+    """The ARN of a secret's replica in `region`: the primary's with only the region changed."""
     parts = primary_arn.split(":", 5)
     parts[3] = region
     return ":".join(parts)
 
 
 def _patched_replica_init(self: Any, source: Any, region: str, *args: Any, **kwargs: Any) -> None:
-    """Replacement for ``ReplicaSecret.__init__``: the replica's ARN changes the region field only.
+    """Replacement for `ReplicaSecret.__init__`: the replica's ARN changes the region field only.
 
-    moto builds it with ``source.arn.replace(source.region, region)``, which also rewrites the
-    region inside the secret's *name* (``config-from-us-east-1``). The backend files the replica
-    under ``replica.arn`` right after this, so describing and listing it use the right ARN.
+    moto builds it with `source.arn.replace(source.region, region)`, which also rewrites the
+    region inside the secret's *name* (`config-from-us-east-1`). The backend files the replica
+    under `replica.arn` right after this, so describing and listing it use the right ARN.
     """
     original: Callable[..., None] = _saved["replica_init"]
     original(self, source, region, *args, **kwargs)
@@ -349,7 +349,7 @@ class _LazyPrivateKey:
     """Stands in for the asymmetric key moto makes for *every* KMS key, until it is used.
 
     moto 5.2.5 generates an RSA-2048 private key even for symmetric keys (~60 ms of CPU per
-    ``CreateKey``); only signing, verifying and ``GetPublicKey`` use it. Generating it on first
+    `CreateKey`); only signing, verifying and `GetPublicKey` use it. Generating it on first
     use keeps seeding thousands of resources fast without changing any answer.
     """
 
@@ -376,7 +376,7 @@ _REGIONS_CACHE: dict[str, list[str]] = {}
 
 
 def _patched_generate_regions(self: Any, service_name: str) -> list[str]:
-    """Replacement for ``AccountSpecificBackend._generate_regions``, cached per service.
+    """Replacement for `AccountSpecificBackend._generate_regions`, cached per service.
 
     moto's own cache is keyed by the backend instance, so every account of every service, again
     after each reset, re-reads botocore's region data (tens of milliseconds each time).
@@ -392,10 +392,10 @@ _MODULES_CACHE: list[tuple[str, ...]] = []
 
 
 def _patched_list_of_moto_modules() -> tuple[str, ...]:
-    """Replacement for ``moto.backends.list_of_moto_modules``, computed once.
+    """Replacement for `moto.backends.list_of_moto_modules`, computed once.
 
-    moto's server calls it for every request (to read the ``Host`` header): a directory listing
-    and ~180 ``stat`` calls each time, a millisecond or two per request.
+    moto's server calls it for every request (to read the `Host` header): a directory listing
+    and ~180 `stat` calls each time, a millisecond or two per request.
     """
     if not _MODULES_CACHE:
         original: Callable[[], Iterable[str]] = _saved["list_of_moto_modules"]
@@ -414,10 +414,10 @@ def _patched_restore_cluster(self: Any, from_snapshot_id: str, overrides: Any) -
 
 
 def _patched_modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) -> Any:
-    """``ModifyDBInstance``: a rename also renames the instance in its replicas' records.
+    """`ModifyDBInstance`: a rename also renames the instance in its replicas' records.
 
-    moto leaves a replica's ``ReadReplicaSourceDBInstanceIdentifier`` (and a primary's
-    ``ReadReplicaDBInstanceIdentifiers``) at the old name; AWS reports the current names.
+    moto leaves a replica's `ReadReplicaSourceDBInstanceIdentifier` (and a primary's
+    `ReadReplicaDBInstanceIdentifiers`) at the old name; AWS reports the current names.
     """
     new_id = db_kwargs.get("new_db_instance_identifier")
     database = _saved["modify_db_instance"](self, db_instance_identifier, db_kwargs)
@@ -432,9 +432,9 @@ def _patched_modify_db_instance(self: Any, db_instance_identifier: str, db_kwarg
 
 
 def _patched_modify_db_cluster(self: Any, kwargs: Any) -> Any:
-    """``ModifyDBCluster``: a rename also renames the cluster in its members' records.
+    """`ModifyDBCluster`: a rename also renames the cluster in its members' records.
 
-    moto leaves each member's ``DBClusterIdentifier`` at the old name (an Aurora cutover then
+    moto leaves each member's `DBClusterIdentifier` at the old name (an Aurora cutover then
     fails its last check); AWS reports the cluster's current name.
     """
     old_id = kwargs["db_cluster_identifier"]
@@ -449,10 +449,10 @@ def _patched_modify_db_cluster(self: Any, kwargs: Any) -> Any:
 
 
 def _patched_create_replicas(self: Any, replica_regions: Any, force_overwrite: bool) -> Any:
-    """``FakeSecret.create_replicas``: a replica keeps the ``KmsKeyId`` it was created with.
+    """`FakeSecret.create_replicas`: a replica keeps the `KmsKeyId` it was created with.
 
-    moto puts every replica on ``aws/secretsmanager`` whatever ``AddReplicaRegions`` asked for;
-    AWS encrypts the replica with the requested key and reports it in ``ReplicationStatus``.
+    moto puts every replica on `aws/secretsmanager` whatever `AddReplicaRegions` asked for;
+    AWS encrypts the replica with the requested key and reports it in `ReplicationStatus`.
     """
     replicas = _saved["create_replicas"](self, replica_regions, force_overwrite)
     requested = {c["Region"]: c.get("KmsKeyId") for c in replica_regions or ()}
@@ -466,8 +466,8 @@ def _patched_create_replicas(self: Any, replica_regions: Any, force_overwrite: b
 def _by_key_id(name: str) -> Callable[..., Any]:
     """A KMS backend method that accepts a key ARN as well as a key id, as AWS does.
 
-    moto's ``DisableKey``, ``EnableKey``, ``ScheduleKeyDeletion`` and ``CancelKeyDeletion`` look
-    the raw ``KeyId`` up in their key table and answer 500 (a ``KeyError``) for a key ARN.
+    moto's `DisableKey`, `EnableKey`, `ScheduleKeyDeletion` and `CancelKeyDeletion` look
+    the raw `KeyId` up in their key table and answer 500 (a `KeyError`) for a key ARN.
     """
 
     def patched(self: Any, key_id: str, *args: Any, **kwargs: Any) -> Any:
@@ -505,27 +505,27 @@ def install_patches() -> None:
 
     Two changes, both process-wide because moto's backends are process-wide:
 
-    * resolving ``alias/aws/rds`` or ``alias/aws/secretsmanager`` before first use creates an
+    * resolving `alias/aws/rds` or `alias/aws/secretsmanager` before first use creates an
       AWS-managed key (not a customer-managed one);
-    * ``ListAliases`` no longer lists ``alias/aws/*`` aliases that point to keys which do not
+    * `ListAliases` no longer lists `alias/aws/*` aliases that point to keys which do not
       exist: an AWS-managed alias is listed once its key exists;
     * a Secrets Manager replica reports its own region's key, not the primary's, and its ARN is
       the primary's with only the region field changed (moto also rewrites the secret's name);
-    * a key's asymmetric private key is generated on first use (see ``_LazyPrivateKey``);
+    * a key's asymmetric private key is generated on first use (see `_LazyPrivateKey`);
     * the regions of a service are computed once per process, not once per account and reset;
     * moto's list of service modules is computed once, not once per request;
-    * RDS reports ``StorageEncryptionType`` (moto does not model it) as AWS does: an Aurora
+    * RDS reports `StorageEncryptionType` (moto does not model it) as AWS does: an Aurora
       cluster created without storage encryption is encrypted with an AWS owned key
-      (``sse-rds``, ``StorageEncrypted`` false, no ``KmsKeyId``: the Aurora default from
+      (`sse-rds`, `StorageEncrypted` false, no `KmsKeyId`: the Aurora default from
       2026-02-18, as botocore's RDS model documents it), and so are its members and snapshots;
-      a resource on a KMS key is ``sse-kms``, anything else ``none``;
-    * ``RestoreDBClusterFromSnapshot`` with a ``KmsKeyId`` encrypts the new cluster with that
-      key (moto kept the snapshot's ``StorageEncrypted`` false);
-    * renaming a cluster renames it in its members' ``DBClusterIdentifier``, renaming an
+      a resource on a KMS key is `sse-kms`, anything else `none`;
+    * `RestoreDBClusterFromSnapshot` with a `KmsKeyId` encrypts the new cluster with that
+      key (moto kept the snapshot's `StorageEncrypted` false);
+    * renaming a cluster renames it in its members' `DBClusterIdentifier`, renaming an
       instance renames it in its replicas' and primary's records (moto kept the old names);
-    * ``DisableKey``, ``EnableKey``, ``ScheduleKeyDeletion``, ``CancelKeyDeletion`` accept a key
+    * `DisableKey`, `EnableKey`, `ScheduleKeyDeletion`, `CancelKeyDeletion` accept a key
       ARN (moto answered 500);
-    * a secret replica created with a ``KmsKeyId`` is on that key (moto ignored it);
+    * a secret replica created with a `KmsKeyId` is on that key (moto ignored it);
     * a copy of another account's snapshot, once allowed by `cmkguard.testing._share` (the
       `restore` attribute and the key policy), reads the source from its owner's account.
     """
@@ -578,7 +578,7 @@ def install_patches() -> None:
 
 
 def uninstall_patches() -> None:
-    """Undo :func:`install_patches` once the last emulator stops."""
+    """Undo `install_patches` once the last emulator stops."""
     global _patch_users
     with _PATCH_LOCK:
         _patch_users = max(0, _patch_users - 1)
@@ -637,7 +637,7 @@ def _is_encrypted(obj: Any) -> bool:
 
 
 def resolve_key_arn(account: str, region: str, identifier: str) -> str | None:
-    """The key ARN behind an id / alias / alias ARN in ``account`` and ``region``, if any."""
+    """The key ARN behind an id / alias / alias ARN in `account` and `region`, if any."""
     if identifier.startswith("arn:") and ":key/" in identifier:
         return identifier
     if identifier.startswith("arn:") and ":alias/" in identifier:
@@ -659,7 +659,7 @@ def _principal_matches(principal: Any, caller: str) -> bool:
 
 
 def key_manager(account: str, region: str, key_id: str) -> tuple[str, str] | None:
-    """``(KeyManager, key ARN)`` of an existing key named by id, ARN, alias or alias ARN; ``None``
+    """`(KeyManager, key ARN)` of an existing key named by id, ARN, alias or alias ARN; `None`
     if there is no such key. Never creates anything (unlike moto's alias resolution)."""
     backend = kms_backend(account, region)
     key: Any = None
@@ -671,8 +671,8 @@ def key_manager(account: str, region: str, key_id: str) -> tuple[str, str] | Non
 
 
 def _caller_account_condition_matches(condition: Any, caller: str) -> bool:
-    """A ``kms:CallerAccount`` condition (the one that keeps AWS-managed keys to their account)
-    or an ``aws:PrincipalOrgID`` one (a key shared with the caller's organisation)."""
+    """A `kms:CallerAccount` condition (the one that keeps AWS-managed keys to their account)
+    or an `aws:PrincipalOrgID` one (a key shared with the caller's organisation)."""
     for op, operator in condition.items() if isinstance(condition, dict) else ():
         if not isinstance(operator, dict):
             continue
@@ -710,9 +710,9 @@ def _current_time_matches(operator: str, values: list[str]) -> bool:
 
 
 def key_policy_allows(owner: str, region: str, key_id: str, caller: str, action: str) -> bool:
-    """Whether the key policy of ``key_id`` (owned by ``owner``) lets account ``caller`` do
-    ``action``: an ``Allow`` statement naming the caller's account (or ``*``) with a matching
-    action and no ``Deny`` doing the same. Of the conditions only ``kms:CallerAccount`` is
+    """Whether the key policy of `key_id` (owned by `owner`) lets account `caller` do
+    `action`: an `Allow` statement naming the caller's account (or `*`) with a matching
+    action and no `Deny` doing the same. Of the conditions only `kms:CallerAccount` is
     evaluated (an emulator's approximation, good enough to route cross-account requests)."""
     try:
         key = kms_backend(owner, region).describe_key(key_id)
@@ -748,8 +748,8 @@ _CHECKED: weakref.WeakSet[Any] = weakref.WeakSet()
 def fix_rds(account: str, region: str) -> bool:
     """Make moto's RDS resources report their keys as AWS does. Returns whether anything changed.
 
-    * ``'default_kms_key_id'`` becomes the ARN of ``aws/rds`` (created on first use, as AWS
-      does); moto also puts it on *unencrypted* clusters, where it becomes ``None``.
+    * `'default_kms_key_id'` becomes the ARN of `aws/rds` (created on first use, as AWS
+      does); moto also puts it on *unencrypted* clusters, where it becomes `None`.
     * A key given as key id, alias or alias ARN is reported as the key ARN (RDS resolves it
       when the resource is created).
     * moto takes automated *instance* snapshots of Aurora cluster members; AWS backs up the
@@ -782,7 +782,7 @@ def _has_kms_key(obj: Any) -> bool:
 
 
 def _storage_encryption_type_of(obj: Any) -> str:
-    """What RDS reports as ``StorageEncryptionType`` for a moto cluster, instance or snapshot."""
+    """What RDS reports as `StorageEncryptionType` for a moto cluster, instance or snapshot."""
     kind = type(obj).__name__
     if kind in ("DBInstanceClustered", "DBClusterSnapshot"):  # the cluster's (at snapshot time)
         cluster = obj.cluster
@@ -813,15 +813,15 @@ def _fix_rds_object(obj: Any, account: str, region: str) -> bool:
 
 
 def _lambda_functions(account: str, region: str) -> Any:
-    """moto's Lambda function store for ``account`` and ``region`` if it exists, else ``None``."""
+    """moto's Lambda function store for `account` and `region` if it exists, else `None`."""
     backend = _existing_backend("awslambda.models", "lambda_backends", account, region)
     return None if backend is None else backend._lambdas._functions
 
 
 def fix_lambda(account: str, region: str) -> None:
-    """Create ``aws/lambda`` once a function's environment uses it (no ``KMSKeyArn``).
+    """Create `aws/lambda` once a function's environment uses it (no `KMSKeyArn`).
 
-    moto never makes it; AWS creates it on first use, like ``aws/rds``.
+    moto never makes it; AWS creates it on first use, like `aws/rds`.
     """
     functions = _lambda_functions(account, region)
     for versions in list((functions or {}).values()):
@@ -836,7 +836,7 @@ _SEEN_SECRETS: weakref.WeakKeyDictionary[Any, tuple[Any, int]] = weakref.WeakKey
 
 
 def fix_secretsmanager(account: str, region: str) -> None:
-    """Create ``aws/secretsmanager`` in each region where a secret (or replica) uses it."""
+    """Create `aws/secretsmanager` in each region where a secret (or replica) uses it."""
     default_alias = "alias/aws/secretsmanager"
     regions_using_default: set[str] = set()
     backend = secretsmanager_backend(account, region)

@@ -1,31 +1,31 @@
 """The emulated organisation: AWS Organizations, member roles and a central key account.
 
-:func:`seed_organization` turns a running :class:`~cmkguard.testing.EmulatedAWS` into an
-organisation and returns an :class:`EmulatedOrganization` (its rules, request log and ground
-truth). Layout, deterministic for a given ``members``:
+`seed_organization` turns a running `EmulatedAWS` into an
+organisation and returns an `EmulatedOrganization` (its rules, request log and ground
+truth). Layout, deterministic for a given `members`:
 
 * the management account is the emulator's primary account; it has no member role;
-* a central **key account** (OU ``Security``, the delegated administrator) owns the
-  organisation's shared CMKs: ``org-data`` (usable by the whole organisation through
-  ``aws:PrincipalOrgID``) and ``partner-share`` (granted to an account outside the
-  organisation: a finding); a ``CmkGuardHub`` role there trusts the management account;
-* ``members`` member accounts in OUs ``Workloads/Prod``, ``Workloads/Dev`` and ``Sandbox``, each
-  with ``OrganizationAccountAccessRole`` (trusting the management account, as AWS creates it) and
-  ``CmkGuardAudit`` (trusting only the hub role, with an ``ExternalId``), and a small estate per
-  region whose databases and secrets use the key account's ``org-data`` CMK, their own CMK and
+* a central **key account** (OU `Security`, the delegated administrator) owns the
+  organisation's shared CMKs: `org-data` (usable by the whole organisation through
+  `aws:PrincipalOrgID`) and `partner-share` (granted to an account outside the
+  organisation: a finding); a `CmkGuardHub` role there trusts the management account;
+* `members` member accounts in OUs `Workloads/Prod`, `Workloads/Dev` and `Sandbox`, each
+  with `OrganizationAccountAccessRole` (trusting the management account, as AWS creates it) and
+  `CmkGuardAudit` (trusting only the hub role, with an `ExternalId`), and a small estate per
+  region whose databases and secrets use the key account's `org-data` CMK, their own CMK and
   the AWS-managed keys;
 * one member is suspended (closed), one has no roles (its AssumeRole is denied).
 
 moto gives Organizations and multi-account (requests made with an assumed role's credentials
-act in the role's account) but trusts every ``AssumeRole`` and lets any account list the
+act in the role's account) but trusts every `AssumeRole` and lets any account list the
 organisation. The rules installed here answer as AWS does, server-side (so every client sees
-them): ``AssumeRole`` needs the role to exist and its trust policy to allow the caller
-(principal and ``sts:ExternalId``; a suspended account refuses everyone); Organizations reads
+them): `AssumeRole` needs the role to exist and its trust policy to allow the caller
+(principal and `sts:ExternalId`; a suspended account refuses everyone); Organizations reads
 are refused to members that are not delegated administrators, routed to the management
-account for those that are; ``ListAccounts`` refuses ``MaxResults`` above 20 and (by default)
+account for those that are; `ListAccounts` refuses `MaxResults` above 20 and (by default)
 returns an empty page with a next token before every page, as AWS may. Regions can be denied
-to an account as an SCP would (:meth:`EmulatedOrganization.deny_region`), and an account's
-requests throttled (:meth:`EmulatedOrganization.throttle`).
+to an account as an SCP would (`EmulatedOrganization.deny_region`), and an account's
+requests throttled (`EmulatedOrganization.throttle`).
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ __all__ = [
 MEMBER_ROLE = "OrganizationAccountAccessRole"
 """The role AWS creates in every account made by the organisation (trusts the management)."""
 AUDIT_ROLE = "CmkGuardAudit"
-"""A scanner role in every member, trusting only the hub role, with an ``ExternalId``."""
+"""A scanner role in every member, trusting only the hub role, with an `ExternalId`."""
 HUB_ROLE = "CmkGuardHub"
 """The hub role in the key account (trusts the management account): first hop of a chain."""
 OUTSIDE_ACCOUNT = "999988887777"
-"""An account outside the organisation that ``partner-share`` is granted to."""
+"""An account outside the organisation that `partner-share` is granted to."""
 KEY_ACCOUNT = "444455556666"
 _EMULATOR_ROLE = "cmkguard-emulated-admin"  # EmulatedAWS.session(account=...) assumes it
 _DELEGATED_SERVICE = "access-analyzer.amazonaws.com"
@@ -94,8 +94,8 @@ _SNAPSHOT = ResourceTypeName("rds:db-snapshot")
 class ExpectedAccount:
     """One account of the emulated organisation as seeded.
 
-    ``ou_path`` is the OU names from the root (``("Workloads", "Prod")``; ``()`` under the
-    root); ``status`` ``ACTIVE`` or ``SUSPENDED``; ``assumable`` whether its member roles
+    `ou_path` is the OU names from the root (`("Workloads", "Prod")`; `()` under the
+    root); `status` `ACTIVE` or `SUSPENDED`; `assumable` whether its member roles
     exist.
     """
 
@@ -108,11 +108,11 @@ class ExpectedAccount:
 
 @attrs.frozen
 class OrgTruth:
-    """What :func:`seed_organization` made, computed from what was created.
+    """What `seed_organization` made, computed from what was created.
 
-    ``estate`` holds every resource and key of every account; ``shared_key_dependents`` maps
+    `estate` holds every resource and key of every account; `shared_key_dependents` maps
     each key of the key account to the resources (in any account) encrypted with it (the
-    kill-switch answer); ``outside_shared_keys`` the keys whose policy grants an account
+    kill-switch answer); `outside_shared_keys` the keys whose policy grants an account
     outside the organisation.
     """
 
@@ -128,7 +128,7 @@ class OrgTruth:
 
     @property
     def suspended(self) -> tuple[AccountId, ...]:
-        """Accounts that are closed (listed by Organizations, ``SUSPENDED``)."""
+        """Accounts that are closed (listed by Organizations, `SUSPENDED`)."""
         return tuple(a for a, acc in self.accounts.items() if acc.status != "ACTIVE")
 
     @property
@@ -146,7 +146,7 @@ class OrgTruth:
         )
 
     def resources_in(self, account: str) -> list[ExpectedResource]:
-        """The seeded resources of ``account``, sorted by ARN."""
+        """The seeded resources of `account`, sorted by ARN."""
         return sorted(
             (r for r in self.estate.resources.values() if r.account == account),
             key=lambda r: r.arn,
@@ -155,7 +155,7 @@ class OrgTruth:
 
 @attrs.frozen
 class RequestRecord:
-    """One request the emulated organisation saw: when (``time.monotonic()``), the account it
+    """One request the emulated organisation saw: when (`time.monotonic()`), the account it
     acted in, region, service and operation."""
 
     at: float
@@ -180,7 +180,7 @@ def _protocol(service: str) -> str:
 def _error(
     start_response: StartResponse, service: str, code: str, message: str, status: int
 ) -> list[bytes]:
-    """An AWS error response as ``service``'s protocol renders it (what botocore parses)."""
+    """An AWS error response as `service`'s protocol renders it (what botocore parses)."""
     protocol = _protocol(service)
     reason = {400: "Bad Request", 403: "Forbidden"}.get(status, "Error")
     if protocol == "query":
@@ -250,13 +250,13 @@ def _values(value: Any) -> list[str]:
 def _trust_allows(
     policy: Mapping[str, Any], caller: str, caller_arn: str, external_id: str | None
 ) -> bool:
-    """Whether a trust policy lets ``caller`` (an account; ``caller_arn`` its principal) assume
-    the role with ``external_id``.
+    """Whether a trust policy lets `caller` (an account; `caller_arn` its principal) assume
+    the role with `external_id`.
 
     Hand-written and deliberately small (a test oracle for the emulator, not an IAM engine):
-    principals ``*``, an account id, ``arn:aws:iam::<account>:root`` or an exact role ARN;
-    actions ``sts:AssumeRole``/``sts:*``/``*``; the one condition ``StringEquals
-    sts:ExternalId``. Any other condition does not match, so the emulator errs on "denied".
+    principals `*`, an account id, `arn:aws:iam::<account>:root` or an exact role ARN;
+    actions `sts:AssumeRole`/`sts:*`/`*`; the one condition `StringEquals
+    sts:ExternalId`. Any other condition does not match, so the emulator errs on "denied".
     """
     allowed = False
     for statement in _values_of_statements(policy.get("Statement")):
@@ -455,7 +455,7 @@ def _access_key(environ: dict[str, Any]) -> str:
 
 
 class EmulatedOrganization:
-    """A seeded emulated organisation: its ground truth (``truth``) and its server-side rules.
+    """A seeded emulated organisation: its ground truth (`truth`) and its server-side rules.
 
     The rules stay installed until the emulator is reset.
     """
@@ -470,7 +470,7 @@ class EmulatedOrganization:
         return self.aws.session(region)
 
     def hub_session(self, region: str = "us-east-1") -> Any:
-        """A session in the key account as its ``CmkGuardHub`` role (a delegated
+        """A session in the key account as its `CmkGuardHub` role (a delegated
         administrator), reached from the management account."""
         from cmkguard.aws.session import EndpointSession
 
@@ -493,8 +493,8 @@ class EmulatedOrganization:
         return f"arn:aws:iam::{self.truth.key_account}:role/{HUB_ROLE}"
 
     def set_member_role(self, account: str, present: bool) -> None:
-        """Create (trusting the management account, as AWS does) or delete ``account``'s
-        ``OrganizationAccountAccessRole``: make an account reachable or unreachable."""
+        """Create (trusting the management account, as AWS does) or delete `account`'s
+        `OrganizationAccountAccessRole`: make an account reachable or unreachable."""
         if present:
             management = f"arn:aws:iam::{self.truth.management_account}:root"
             _org_moto.create_role(account, MEMBER_ROLE, _trust([management]))
@@ -502,20 +502,20 @@ class EmulatedOrganization:
             _org_moto.delete_role(account, MEMBER_ROLE)
 
     def allow_region(self, account: str, region: str) -> None:
-        """Undo :meth:`deny_region`."""
+        """Undo `deny_region`."""
         self._rules.denied_regions.discard((account, region))
 
     def deny_region(self, account: str, region: str) -> None:
-        """Refuse every regional request of ``account`` in ``region`` (an SCP region deny)."""
+        """Refuse every regional request of `account` in `region` (an SCP region deny)."""
         self._rules.denied_regions.add((account, region))
 
     def throttle(self, account: str, requests: int) -> None:
-        """Throttle the next ``requests`` requests acting in ``account``."""
+        """Throttle the next `requests` requests acting in `account`."""
         self._rules.throttled[account] = requests
 
     @property
     def empty_pages(self) -> bool:
-        """Whether ``ListAccounts`` returns an empty page (with a next token) before each page."""
+        """Whether `ListAccounts` returns an empty page (with a next token) before each page."""
         return self._rules.empty_pages
 
     @empty_pages.setter
@@ -523,14 +523,14 @@ class EmulatedOrganization:
         self._rules.empty_pages = value
 
     def record_requests(self, on: bool = True) -> None:
-        """Start (or stop) recording every request in :meth:`request_log` (cleared on start)."""
+        """Start (or stop) recording every request in `request_log` (cleared on start)."""
         if on:
             with self._rules._lock:
                 self._rules.log = []
         self._rules.recording = on
 
     def request_log(self) -> tuple[RequestRecord, ...]:
-        """The requests recorded since :meth:`record_requests`."""
+        """The requests recorded since `record_requests`."""
         with self._rules._lock:
             return tuple(self._rules.log)
 
@@ -762,16 +762,16 @@ def seed_organization(
 
     Args:
         aws: A running emulator; its primary account becomes the management account.
-            Emulated accounts are added as needed (the key account ``444455556666`` and
-            members ``210000000001``...).
+            Emulated accounts are added as needed (the key account `444455556666` and
+            members `210000000001`...).
         members: Member accounts besides the key account (at least 3: one is suspended,
             one has no roles).
         regions: Where each account's estate is seeded.
-        external_id: The ``ExternalId`` the ``CmkGuardAudit`` roles require.
-        empty_pages: Whether ``ListAccounts`` returns an empty page before each page.
+        external_id: The `ExternalId` the `CmkGuardAudit` roles require.
+        empty_pages: Whether `ListAccounts` returns an empty page before each page.
 
     Returns:
-        The :class:`EmulatedOrganization`, with its :class:`OrgTruth`.
+        The `EmulatedOrganization`, with its `OrgTruth`.
     """
     if members < 3:
         raise ConfigurationError(f"members must be at least 3, not {members}")

@@ -1,7 +1,7 @@
 """moto's Organizations, IAM and STS internals, for the emulated organisation.
 
-The organisation counterpart of :mod:`cmkguard.testing._moto`: the only module of the emulated
-organisation that touches moto's untyped objects. moto is imported lazily (the ``demo`` extra).
+The organisation counterpart of `cmkguard.testing._moto`: the only module of the emulated
+organisation that touches moto's untyped objects. moto is imported lazily (the `demo` extra).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _iam_backend(account: str) -> Any:
 
 @contextlib.contextmanager
 def _deterministic_ids(**makers: Callable[..., str]) -> Iterator[None]:
-    """Replace moto's random id makers (``make_random_account_id``...) for one call.
+    """Replace moto's random id makers (`make_random_account_id`...) for one call.
 
     moto draws organisation, root, OU and account ids at random; the emulated organisation
     must be the same at every run (its ground truth names the ids).
@@ -67,7 +67,7 @@ def _deterministic_ids(**makers: Callable[..., str]) -> Iterator[None]:
 
 
 def forget_organizations() -> None:
-    """Clear moto's member -> management map, which ``/moto-api/reset`` leaves behind.
+    """Clear moto's member -> management map, which `/moto-api/reset` leaves behind.
 
     Without it, an account of a previous (reset) organisation cannot join a new one.
     """
@@ -75,13 +75,13 @@ def forget_organizations() -> None:
 
 
 def create_organization(management: str, org_id: str, root_id: str) -> None:
-    """Create the organisation (feature set ``ALL``) with fixed ids, managed by ``management``."""
+    """Create the organisation (feature set `ALL`) with fixed ids, managed by `management`."""
     with _deterministic_ids(make_random_org_id=lambda: org_id, make_random_root_id=lambda: root_id):
         _org_backend(management).create_organization(region="us-east-1", FeatureSet="ALL")
 
 
 def create_ou(management: str, parent_id: str, name: str, ou_id: str) -> None:
-    """Create an organizational unit with a fixed id under ``parent_id``."""
+    """Create an organizational unit with a fixed id under `parent_id`."""
     with _deterministic_ids(make_random_ou_id=lambda _root: ou_id):
         _org_backend(management).create_organizational_unit(ParentId=parent_id, Name=name)
 
@@ -89,11 +89,11 @@ def create_ou(management: str, parent_id: str, name: str, ou_id: str) -> None:
 def create_account(
     management: str, account: str, name: str, parent_id: str, index: int, role_name: str
 ) -> None:
-    """Create member ``account`` (with ``role_name`` trusting the management account, as AWS
-    does) and move it under ``parent_id``.
+    """Create member `account` (with `role_name` trusting the management account, as AWS
+    does) and move it under `parent_id`.
 
-    Each account joins one second after the previous one: moto pages ``ListAccounts`` by
-    ``JoinedTimestamp`` and loses accounts that share one.
+    Each account joins one second after the previous one: moto pages `ListAccounts` by
+    `JoinedTimestamp` and loses accounts that share one.
     """
     backend = _org_backend(management)
     counter = itertools.count()
@@ -113,20 +113,20 @@ def create_account(
 
 
 def close_account(management: str, account: str) -> None:
-    """Close ``account``: it stays listed, ``SUSPENDED``."""
+    """Close `account`: it stays listed, `SUSPENDED`."""
     _org_backend(management).close_account(AccountId=account)
 
 
 def register_delegated_admin(management: str, account: str, service_principal: str) -> None:
-    """Register ``account`` as a delegated administrator for ``service_principal``."""
+    """Register `account` as a delegated administrator for `service_principal`."""
     _org_backend(management).register_delegated_administrator(
         AccountId=account, ServicePrincipal=service_principal
     )
 
 
 def management_account_of(account: str) -> str | None:
-    """The management account of ``account``'s organisation (itself for a management account);
-    ``None`` outside any organisation."""
+    """The management account of `account`'s organisation (itself for a management account);
+    `None` outside any organisation."""
     module = moto_module("organizations.models")
     backends = module.organizations_backends
     found = backends.master_accounts.get(account)
@@ -140,7 +140,7 @@ def management_account_of(account: str) -> str | None:
 
 
 def delegated_admin_services(management: str, account: str) -> tuple[str, ...]:
-    """The service principals ``account`` is a delegated administrator for."""
+    """The service principals `account` is a delegated administrator for."""
     for admin in _org_backend(management).admins:
         if admin.account.id == account:
             return tuple(admin.services)
@@ -148,7 +148,7 @@ def delegated_admin_services(management: str, account: str) -> tuple[str, ...]:
 
 
 def create_role(account: str, name: str, trust_policy: dict[str, Any]) -> None:
-    """Create (or replace the trust policy of) role ``name`` in ``account``."""
+    """Create (or replace the trust policy of) role `name` in `account`."""
     iam = _iam_backend(account)
     document = json.dumps(trust_policy)
     try:
@@ -168,13 +168,13 @@ def create_role(account: str, name: str, trust_policy: dict[str, Any]) -> None:
 
 
 def delete_role(account: str, name: str) -> None:
-    """Delete role ``name`` in ``account`` (no error if it does not exist)."""
+    """Delete role `name` in `account` (no error if it does not exist)."""
     with contextlib.suppress(Exception):
         _iam_backend(account).delete_role(name)
 
 
 def role_trust_policy(account: str, role_arn: str) -> dict[str, Any] | None:
-    """The trust policy of ``role_arn`` in ``account``; ``None`` when the role does not exist."""
+    """The trust policy of `role_arn` in `account`; `None` when the role does not exist."""
     try:
         role = _iam_backend(account).get_role_by_arn(role_arn)
     except Exception:  # moto's NotFoundException
@@ -190,7 +190,7 @@ def role_trust_policy(account: str, role_arn: str) -> dict[str, Any] | None:
 
 
 def assumed_role_arn(account: str, access_key: str) -> str | None:
-    """The role ARN behind temporary credentials ``access_key`` issued in ``account``."""
+    """The role ARN behind temporary credentials `access_key` issued in `account`."""
     backends = moto_module("sts.models").sts_backends
     if not dict.__contains__(backends, account):
         return None
@@ -202,7 +202,7 @@ def assumed_role_arn(account: str, access_key: str) -> str | None:
 
 
 def org_id_of(account: str) -> str | None:
-    """The id of the organisation ``account`` belongs to (``aws:PrincipalOrgID``), if any."""
+    """The id of the organisation `account` belongs to (`aws:PrincipalOrgID`), if any."""
     management = management_account_of(account)
     if management is None:
         return None
@@ -211,7 +211,7 @@ def org_id_of(account: str) -> str | None:
 
 
 def account_status(management: str, account: str) -> str | None:
-    """``ACTIVE``/``SUSPENDED`` of a member account; ``None`` if it is not in the organisation."""
+    """`ACTIVE`/`SUSPENDED` of a member account; `None` if it is not in the organisation."""
     for member in _org_backend(management).accounts:
         if member.id == account:
             return str(member.status)

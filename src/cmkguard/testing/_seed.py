@@ -1,28 +1,28 @@
 """Seeding a realistic, deterministic estate into the emulated account.
 
-Writes go to moto's backends through :mod:`cmkguard.testing._direct` (the same backend calls
+Writes go to moto's backends through `cmkguard.testing._direct` (the same backend calls
 moto's request handlers make, followed by the emulator's fidelity fixes), or through the AWS API
-with ``through_api=True``; both build the same estate, and a scan reads it through the API. The
+with `through_api=True`; both build the same estate, and a scan reads it through the API. The
 ground truth is computed from what was made (the ARNs and keys AWS reported, the automated
 snapshots found afterwards), never hard-coded. A rotation Lambda is set on the backend in both
-modes, because moto's ``RotateSecret`` would invoke the Lambda (it needs Docker); the Lambda
+modes, because moto's `RotateSecret` would invoke the Lambda (it needs Docker); the Lambda
 function itself (and the IAM role it needs) is created through the API in both modes (two
 requests per region; moto's Lambda never runs it, so no Docker).
 
-Per account and region, at ``scale=s`` (``u`` = 0..s-1 is a "unit"):
+Per account and region, at `scale=s` (`u` = 0..s-1 is a "unit"):
 
-* KMS: nine CMKs with one intended problem each (or none), ``s`` healthy "workhorse" CMKs, and
-  the AWS-managed ``aws/rds`` and ``aws/secretsmanager`` keys, created by first use;
-* RDS, per unit: an instance on a workhorse CMK, one on ``aws/rds``, one unencrypted, one on a CMK
+* KMS: nine CMKs with one intended problem each (or none), `s` healthy "workhorse" CMKs, and
+  the AWS-managed `aws/rds` and `aws/secretsmanager` keys, created by first use;
+* RDS, per unit: an instance on a workhorse CMK, one on `aws/rds`, one unencrypted, one on a CMK
   given by alias, one with an RDS-managed master-user secret; a manual snapshot of the first two;
-  per region at least three Aurora clusters (on a CMK, on ``aws/rds``, on the AWS owned key
-  that Aurora uses when no encryption is asked for, then ``s // 2``),
+  per region at least three Aurora clusters (on a CMK, on `aws/rds`, on the AWS owned key
+  that Aurora uses when no encryption is asked for, then `s // 2`),
   each with a member instance and a manual cluster snapshot; the automated snapshots moto takes;
   an instance on the key pending deletion;
 * Secrets Manager, per unit: secrets on a workhorse CMK (by ARN and by alias), on the default
   key, on another account's key, one replicated to a second region, one with a rotation
   Lambda; per region a secret on the disabled key. The rotation Lambda of even units keeps its
-  environment on the AWS-managed ``aws/lambda`` key (created on first use; a problem: the
+  environment on the AWS-managed `aws/lambda` key (created on first use; a problem: the
   secret is on a CMK), that of odd units on the first workhorse CMK.
 """
 
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["REQUIRED_KEY_TAGS", "seed_estate"]
 
 REQUIRED_KEY_TAGS = ("owner", "application", "data-sensitivity", "cost-center")
-"""The tags every CMK of the seeded estate is meant to carry (``missing-tags`` otherwise)."""
+"""The tags every CMK of the seeded estate is meant to carry (`missing-tags` otherwise)."""
 
 DB_INSTANCE = ResourceTypeName("rds:db-instance")
 DB_CLUSTER = ResourceTypeName("rds:db-cluster")
@@ -563,7 +563,7 @@ class _RegionSeeder:
         return self.made
 
     def _rotation_lambda(self, key: KeyArn | None) -> tuple[str, KeyUse]:
-        """The rotation Lambda whose environment is on ``key`` (``None``: ``aws/lambda``), made
+        """The rotation Lambda whose environment is on `key` (`None`: `aws/lambda`), made
         once per region, and the key use a scan must report for a secret it rotates."""
         name = "rotate-db-secret" if key is None else "rotate-db-secret-cmk"
         if name not in self._lambdas:
@@ -727,17 +727,17 @@ def seed_estate(
     accounts: Iterable[str] | None = None,
     through_api: bool = False,
 ) -> GroundTruth:
-    """Build a realistic, deterministic estate in ``aws`` and return its ground truth.
+    """Build a realistic, deterministic estate in `aws` and return its ground truth.
 
-    ``accounts`` (default: the primary account) get the full estate in every region of
-    ``regions``; the next emulated account (if any) owns the CMK their cross-account secrets use.
-    ``scale`` multiplies the per-region counts (see the module docstring); ``seed`` drives the
+    `accounts` (default: the primary account) get the full estate in every region of
+    `regions`; the next emulated account (if any) owns the CMK their cross-account secrets use.
+    `scale` multiplies the per-region counts (see the module docstring); `seed` drives the
     choices (engines, instance classes, tag values), so equal arguments give an equal estate
     (ARNs and key ids differ from run to run: AWS makes them up).
     Regions are seeded concurrently. Call it on an empty (freshly reset) emulator.
 
     Resources are written straight into moto's backends (with the emulator's fidelity fixes
-    applied as the API would) because that is 20-50 times faster; ``through_api=True`` writes
+    applied as the API would) because that is 20-50 times faster; `through_api=True` writes
     through the AWS API instead (slower, same estate). Reads always use the API.
     """
     regions = tuple(dict.fromkeys(regions))

@@ -52,11 +52,11 @@ def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
 class ExpectedResource:
     """One resource the seeding made, with the key class a correct scan must find.
 
-    ``arn`` is exactly the ARN AWS (moto) reports; ``key_arn`` the key's ARN (``None`` when
-    unencrypted); ``problems`` the resource-level problems (``aws-managed-key``,
-    ``unencrypted``, ``cross-account-key``, ``rotation-lambda-key-class-mismatch``); ``details``
+    `arn` is exactly the ARN AWS (moto) reports; `key_arn` the key's ARN (`None` when
+    unencrypted); `problems` the resource-level problems (`aws-managed-key`,
+    `unencrypted`, `cross-account-key`, `rotation-lambda-key-class-mismatch`); `details`
     facts a scan may also report (snapshot type, owning service, replica regions...);
-    ``key_uses`` the secondary keys a scan must report (so far the ``rotation-lambda`` key of a
+    `key_uses` the secondary keys a scan must report (so far the `rotation-lambda` key of a
     rotating secret; replicas and the like are not listed here yet).
     """
 
@@ -88,7 +88,7 @@ class ExpectedResource:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExpectedResource:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from `to_dict` output."""
         return cls(
             arn=ResourceArn(data["arn"]),
             resource_type=ResourceTypeName(data["resource_type"]),
@@ -107,10 +107,10 @@ class ExpectedResource:
 class ExpectedKey:
     """One KMS key in the estate with the problems it was seeded with.
 
-    ``manager`` is ``"AWS"`` or ``"CUSTOMER"``; ``state`` the KMS key state (``Enabled``,
-    ``Disabled``, ``PendingDeletion``); ``problems`` slugs from ``KEY_PROBLEMS``;
-    ``rotation_enabled`` and ``rotation_period_days`` what the seeding set; ``aliases`` and
-    ``tags`` what the key carries.
+    `manager` is `"AWS"` or `"CUSTOMER"`; `state` the KMS key state (`Enabled`,
+    `Disabled`, `PendingDeletion`); `problems` slugs from `KEY_PROBLEMS`;
+    `rotation_enabled` and `rotation_period_days` what the seeding set; `aliases` and
+    `tags` what the key carries.
     """
 
     arn: KeyArn
@@ -143,7 +143,7 @@ class ExpectedKey:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExpectedKey:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from `to_dict` output."""
         return cls(
             arn=KeyArn(data["arn"]),
             account=AccountId(data["account"]),
@@ -172,9 +172,9 @@ def _covers(error: ScanError, account: str, region: str, rtype: str | None, arn:
 
 @attrs.frozen
 class GroundTruth:
-    """Everything :func:`~cmkguard.testing.seed_estate` made, computed from what AWS reported.
+    """Everything `seed_estate` made, computed from what AWS reported.
 
-    ``resources`` and ``keys`` are keyed by ARN. ``accounts`` and ``regions`` are where the
+    `resources` and `keys` are keyed by ARN. `accounts` and `regions` are where the
     seeding worked.
     """
 
@@ -184,7 +184,7 @@ class GroundTruth:
     regions: tuple[Region, ...] = ()
 
     def resources_of_type(self, resource_type: str) -> list[ExpectedResource]:
-        """The resources of one type (e.g. ``"rds:db-instance"``), sorted by ARN."""
+        """The resources of one type (e.g. `"rds:db-instance"`), sorted by ARN."""
         return sorted(
             (r for r in self.resources.values() if r.resource_type == resource_type),
             key=lambda r: r.arn,
@@ -195,11 +195,11 @@ class GroundTruth:
         return Counter(r.key_class for r in self.resources.values())
 
     def keys_with_problem(self, problem: str) -> list[ExpectedKey]:
-        """The keys carrying ``problem`` (a slug), sorted by ARN."""
+        """The keys carrying `problem` (a slug), sorted by ARN."""
         return sorted((k for k in self.keys.values() if problem in k.problems), key=lambda k: k.arn)
 
     def resources_with_problem(self, problem: str) -> list[ExpectedResource]:
-        """The resources carrying ``problem`` (a slug), sorted by ARN."""
+        """The resources carrying `problem` (a slug), sorted by ARN."""
         return sorted(
             (r for r in self.resources.values() if problem in r.problems), key=lambda r: r.arn
         )
@@ -241,7 +241,7 @@ class GroundTruth:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroundTruth:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from `to_dict` output."""
         resources = [ExpectedResource.from_dict(r) for r in data.get("resources", ())]
         keys = [ExpectedKey.from_dict(k) for k in data.get("keys", ())]
         return cls(
@@ -257,7 +257,7 @@ class GroundTruth:
 
     @classmethod
     def from_json(cls, text: str) -> GroundTruth:
-        """Rebuild from :meth:`to_json` output."""
+        """Rebuild from `to_json` output."""
         return cls.from_dict(json.loads(text))
 
 

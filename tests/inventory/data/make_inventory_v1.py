@@ -12,21 +12,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run as a script: find tests/
+from tests._env import aws_env
 
-from botocore.awsrequest import AWSResponse
+_ENV = aws_env()  # the suite's fake credentials, no profile, no real AWS
+os.environ.clear()
+os.environ.update(_ENV)
 
-import cmkguard
-from cmkguard.testing import EmulatedAWS, seed_estate
+# The fake environment must be in place before boto3 is imported.
+from botocore.awsrequest import AWSResponse  # noqa: E402
+
+import cmkguard  # noqa: E402
+from cmkguard.testing import EmulatedAWS, seed_estate  # noqa: E402
 
 
 def _deny_cluster_snapshots(model: Any, **_: Any) -> Any:

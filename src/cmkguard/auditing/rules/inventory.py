@@ -11,7 +11,7 @@ __all__ = ["check_scan_errors"]
 
 
 def check_scan_errors(ctx: AuditContext) -> Iterator[Finding]:
-    """One ``inventory-incomplete`` finding per scan error, naming where and why."""
+    """One `inventory-incomplete` finding per scan error, naming where and why."""
     for err in ctx.inventory.errors:
         target = err.target or ""
         disc = "|".join((err.operation, err.resource_type or "", target, err.error_code or ""))

@@ -119,7 +119,7 @@ def check_key_usage(ctx: AuditContext) -> Iterator[Finding]:
     inv = ctx.inventory
     for key in customer_keys(ctx):
         label = key_label(key, key.arn)
-        users = ctx.users_of(key.arn)
+        users = ctx.inventory.resources_on_key(key.arn)
         if not users:
             if key.state == "PendingDeletion":
                 when = key.deletion_date.isoformat() if key.deletion_date else "an unknown date"

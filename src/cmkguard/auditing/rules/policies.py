@@ -1,6 +1,6 @@
 """Key-policy and grant findings of the analyser, on the key and on every resource it protects.
 
-The analyser (:mod:`cmkguard.policy`) says what is wrong with a key's policy and grants; this rule
+The analyser (`cmkguard.policy`) says what is wrong with a key's policy and grants; this rule
 turns each of its findings into an audit finding on the key and, as *blast radius*, on every
 resource whose storage or secondary key it is (a public key exposes those databases and secrets).
 """
@@ -91,7 +91,7 @@ def check_policies(ctx: AuditContext) -> Iterator[Finding]:
                 key=key,
                 evidence={"error": error},
             )
-        protected = ctx.users_of(key.arn)
+        protected = ctx.inventory.resources_on_key(key.arn)
         for source, pf in found:
             rule_id = str(pf.id)
             disc = "|".join(

@@ -22,8 +22,7 @@ from cmkguard.guardrails import (
     render_key,
     render_scps,
 )
-
-from .conftest import ACCOUNT, OTHER, REALISTIC_KEYS
+from tests.guardrails.conftest import ACCOUNT, OTHER, REALISTIC_KEYS
 
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/KeyAdmin"
 USER = f"arn:aws:iam::{ACCOUNT}:role/OrdersApp"

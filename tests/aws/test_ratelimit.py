@@ -1,10 +1,9 @@
-"""The client-side rate limiter: the token-bucket guarantee with a fake clock, and the request
-log of a real scan on the emulated organisation never exceeding the configured rate."""
+"""The client-side rate limiter (`cmkguard.aws.ratelimit`): the token-bucket guarantee with a fake
+clock. The request log of a real organisation scan is checked in tests/org/test_org_ratelimit.py."""
 
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 
 import pytest
 from hypothesis import given
@@ -12,7 +11,6 @@ from hypothesis import strategies as st
 
 import cmkguard
 from cmkguard.aws.ratelimit import RateLimiter, TokenBucket
-from cmkguard.testing import EmulatedOrganization
 
 
 class FakeClock:
@@ -28,7 +26,7 @@ class FakeClock:
             self.now += seconds
 
 
-def _max_in_window(times: list[float], window: float) -> int:
+def max_in_window(times: list[float], window: float) -> int:
     times = sorted(times)
     best = start = 0
     for end, t in enumerate(times):
@@ -54,7 +52,7 @@ def test_bucket_never_exceeds_burst_plus_rate_per_window(
         bucket.acquire()
         sent.append(clock.now)
     for window in (0.5, 1.0, 3.0):
-        assert _max_in_window(sent, window) <= burst + per_second * window + 1e-9
+        assert max_in_window(sent, window) <= burst + per_second * window + 1e-9
 
 
 def test_limits_pick_the_most_specific_rule() -> None:
@@ -88,28 +86,3 @@ def test_buckets_are_per_account_and_region() -> None:
     assert limiter.acquire("444455556666", "eu-west-1", "rds", "DescribeDBInstances") == 0
     assert limiter.acquire("111122223333", "us-east-1", "rds", "DescribeDBInstances") == 0
     assert limiter.acquire("111122223333", "eu-west-1", "rds", "DescribeDBClusters") == 1.0
-
-
-def test_a_scan_respects_the_limit_in_the_request_log(org: EmulatedOrganization) -> None:
-    limits = cmkguard.DEFAULT_RATE_LIMITS.with_rules(rds=cmkguard.Rate(2, 1))
-    found = cmkguard.organization_accounts(org.session(), accounts=org.truth.readable[1:3])
-    org.record_requests()
-    try:
-        results = list(
-            cmkguard.scan_organization(
-                org.session(), found, regions=["eu-west-1", "us-east-1"], limits=limits
-            )
-        )
-    finally:
-        org.record_requests(False)
-    assert all(r.complete for r in results)
-    by_bucket: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for record in org.request_log():
-        if record.service == "rds":
-            by_bucket[(record.account, record.region)].append(record.at)
-    assert len(by_bucket) == 4  # 2 accounts x 2 regions
-    for times in by_bucket.values():
-        assert len(times) >= 4  # instances, clusters, snapshots, cluster snapshots
-        # burst + rate * window (arrival times jitter, so no tighter spacing is asserted)
-        assert _max_in_window(times, 1.0) <= 1 + 2 * 1.0
-        assert _max_in_window(times, 2.0) <= 1 + 2 * 2.0

@@ -1,0 +1,187 @@
+"""Adversarial key policies: the pathological families of issue 9, in one place.
+
+`benchmarks/policy.py` times them (`--adversarial-only`) and `tests/policy/test_bound.py`
+checks the analysis bound on them, so the benchmark and the tests exercise the same inputs.
+Every policy here is valid (KMS would accept it) and at most 32 KB, the key-policy size limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "KEY_ACCOUNT",
+    "KMS_LIMIT",
+    "adversarial_policies",
+    "glob_families",
+    "largest",
+    "wildcard_heavy",
+]
+
+KEY_ACCOUNT = "111122223333"
+KMS_LIMIT = 32 * 1024
+"""The key-policy size limit (bytes of the policy text)."""
+
+_ALLOW = {"Effect": "Allow", "Principal": "*", "Resource": "*"}
+_DENY = {"Effect": "Deny", "Principal": "*", "Resource": "*"}
+
+
+def wildcard_heavy(n: int) -> dict[str, Any]:
+    """`n` statements: Allows to `"*"` and account role globs pinned by ARN patterns and
+    kms:CallerAccount, with a conditional Deny (org, ArnLike, userid) every third statement."""
+    deny_conditions = (
+        lambda i: {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": f"o-abcdefgh{i:04d}"}},
+        lambda i: {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/*adm*{i}*"}},
+        lambda i: {"StringNotLike": {"aws:userid": [f"AROA*{i}*:*", "AIDA*"]}},
+    )
+    statements: list[dict[str, Any]] = []
+    for i in range(n):
+        if i % 3 == 2:
+            statements.append(
+                {
+                    **_DENY,
+                    "Sid": f"D{i}",
+                    "Action": [f"kms:*{'crypt' if i % 2 else 'Key'}*", "kms:Re*"],
+                    "Condition": deny_conditions[i % 3](i),
+                }
+            )
+            continue
+        other = f"{(i * 7919) % 10**12:012d}"
+        statements.append(
+            {
+                "Sid": f"A{i}",
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{other}:role/*ops*", "*"]},
+                "Action": ["kms:*crypt*", "kms:Generate*", "kms:*Grant*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringLike": {
+                        "aws:PrincipalArn": [
+                            f"arn:aws:iam::*:role/*team{i}*",
+                            f"arn:aws:iam::{KEY_ACCOUNT}:*",
+                        ]
+                    },
+                    "StringEquals": {
+                        "kms:CallerAccount": [KEY_ACCOUNT, f"{(i * 31) % 10**12:012d}"]
+                    },
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def negated_caps(n: int) -> dict[str, Any]:
+    """One Allow to `"*"` and `n` Denies, each a negated cap on a different key pattern
+    (ANDed caps: what survives is the union of what each lets through)."""
+    statements: list[dict[str, Any]] = [{**_ALLOW, "Action": "kms:*"}]
+    for i in range(n):
+        statements.append(
+            {
+                **_DENY,
+                "Action": "kms:*",
+                "Condition": {
+                    "StringNotLike": {
+                        "aws:PrincipalArn": [f"arn:aws:iam::*:role/*{i}*x*", f"*:{i:012d}:*"]
+                    },
+                    "StringNotEqualsIfExists": {"aws:PrincipalOrgID": f"o-cap{i:08d}"},
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def many_accounts(n: int) -> dict[str, Any]:
+    """`n` Allows, each to one other account's root, pinned by kms:CallerAccount."""
+    statements = []
+    for i in range(n):
+        account = f"{200000000000 + i * 7:012d}"
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:CallerAccount": account}},
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def colon_spanning(n: int) -> dict[str, Any]:
+    """An Allow to `"*"` whose StringLike ARN patterns span `:` (`*:<account>:*`), against
+    `n` Denies of other colon-spanning patterns."""
+    allow = {
+        **_ALLOW,
+        "Action": "kms:*",
+        "Condition": {"StringLike": {"aws:PrincipalArn": [f"*:{KEY_ACCOUNT}:*", "*:role/*:*"]}},
+    }
+    denies = [
+        {
+            **_DENY,
+            "Action": "kms:*",
+            "Condition": {"StringLike": {"aws:PrincipalArn": f"arn:*:*{i}*:*:*/*{i}?*"}},
+        }
+        for i in range(n)
+    ]
+    return {"Version": "2012-10-17", "Statement": [allow, *denies]}
+
+
+def largest(family: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """The largest member of `family` within the 32 KB key-policy limit."""
+    n = 1
+    while len(json.dumps(family(n + 1))) <= KMS_LIMIT:
+        n += 1
+    return family(n)
+
+
+def _stars(n: int) -> str:
+    return "kms:" + "*" * n + "x"
+
+
+def glob_families() -> list[tuple[str, dict[str, Any]]]:
+    """12-star globs wherever a pattern reaches the matcher, and a statement of many conditions."""
+    arn_glob = "arn:aws:iam::" + "*" * 12 + ":role/" + "*a" * 6 + "x"
+    many = {
+        "StringLike": {f"aws:PrincipalTag/t{i}": "*" * 6 + f"v{i}" for i in range(40)},
+        "ArnLike": {"aws:PrincipalArn": arn_glob},
+        "StringNotEquals": {"aws:PrincipalOrgID": [f"o-{i:010d}abc" for i in range(20)]},
+    }
+    return [
+        ("12-star Action", {"Statement": [{**_ALLOW, "Action": _stars(12)}]}),
+        ("12-star NotAction", {"Statement": [{**_ALLOW, "NotAction": _stars(12)}]}),
+        (
+            "12-star Deny action",
+            {"Statement": [{**_ALLOW, "Action": "kms:*"}, {**_DENY, "Action": _stars(12)}]},
+        ),
+        (
+            "12-star ArnLike",
+            {
+                "Statement": [
+                    {
+                        **_ALLOW,
+                        "Action": "kms:*",
+                        "Condition": {"ArnLike": {"aws:PrincipalArn": arn_glob}},
+                    }
+                ]
+            },
+        ),
+        ("many conditions", {"Statement": [{**_ALLOW, "Action": "kms:*", "Condition": many}]}),
+    ]
+
+
+def adversarial_policies() -> list[tuple[str, dict[str, Any]]]:
+    """Every family, named: the wildcard-heavy one at 2-32 statements and at 32 KB, the other
+    families at 32 KB, and the 12-star globs."""
+    rows = [(f"wildcard-heavy, {n} statements", wildcard_heavy(n)) for n in (2, 4, 8, 16, 32)]
+    for name, family in (
+        ("wildcard-heavy", wildcard_heavy),
+        ("negated Deny caps", negated_caps),
+        ("many accounts", many_accounts),
+        ("colon-spanning ARN patterns", colon_spanning),
+    ):
+        doc = largest(family)
+        rows.append((f"{name}, 32 KB ({len(doc['Statement'])} statements)", doc))
+    rows.extend(glob_families())
+    return rows
