@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         "--accounts-in-flight", type=int, default=None, help="default: the library's default"
     )
     parser.add_argument("--dask-workers", type=int, default=2)
-    parser.add_argument("--dask-threads", type=int, default=8, help="threads per Dask worker")
+    parser.add_argument("--dask-threads", type=int, default=16, help="threads per Dask worker")
     parser.add_argument("--scan-spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scan_spec:
