@@ -199,6 +199,7 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
     """Discover and scan the organisation; one JSON-able summary."""
     import cmkguard
     from cmkguard.aws.session import EndpointSession
+    from cmkguard.org import DEFAULT_ACCOUNTS_IN_FLIGHT
 
     key, secret, token = spec["credentials"]
     session = EndpointSession(
@@ -230,7 +231,7 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
         organization,
         regions=spec["regions"],
         executor=executor,
-        accounts_in_flight=spec["in_flight"],
+        accounts_in_flight=spec["in_flight"] or DEFAULT_ACCOUNTS_IN_FLIGHT,
     ):
         if result.reached:
             digests[result.account] = _digest([r.arn for r in result.inventory.resources])
@@ -286,7 +287,7 @@ def _run_scale(members: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         }
         parent.send("start")
         parent.recv()
-        load_before = os.getloadavg()[0]
+        load_before = Path("/proc/loadavg").read_text().strip()
         out = subprocess.run(
             [sys.executable, __file__, "--scan-spec", json.dumps(spec)],
             check=True, capture_output=True, text=True,
@@ -306,7 +307,7 @@ def _report(
     setup: dict[str, Any],
     result: dict[str, Any],
     log: dict[str, Any],
-    load_before: float,
+    load_before: str,
 ) -> dict[str, Any]:
     made, need = Counter(log["made"]), Counter(setup["minimum"])
     total_made, total_need = sum(made.values()), sum(need.values())
@@ -318,8 +319,9 @@ def _report(
     worst = log["limiter_worst"]
     accounts = setup["accounts"]
     print(f"-- {executor}: wall {result['wall_s']:.1f} s (discovery {result['discovery_s']:.2f} s)"
-          f", {result['wall_s'] / accounts * 1000:.0f} ms per account; load average "
-          f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f", {result['wall_s'] / accounts * 1000:.0f} ms per account")  # fmt: skip
+    print(f"   /proc/loadavg at the start: {load_before}; at the end: "
+          f"{Path('/proc/loadavg').read_text().strip()}")  # fmt: skip
     print(f"   peak RSS: scanner {result['peak_rss_mib']:.0f} MiB"
           + (f", workers {', '.join(f'{w:.0f}' for w in result['worker_rss_mib'])} MiB"
              if result["worker_rss_mib"] else ""))  # fmt: skip
@@ -356,9 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", default="10,100,300", help="member counts, comma-separated")
     parser.add_argument("--executors", default="threads,dask", help="threads and/or dask")
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--accounts-in-flight", type=int, default=16)
+    parser.add_argument(
+        "--accounts-in-flight", type=int, default=None, help="default: the library's default"
+    )
     parser.add_argument("--dask-workers", type=int, default=2)
-    parser.add_argument("--dask-threads", type=int, default=8, help="threads per Dask worker")
+    parser.add_argument("--dask-threads", type=int, default=16, help="threads per Dask worker")
     parser.add_argument("--scan-spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scan_spec:

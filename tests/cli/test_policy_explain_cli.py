@@ -127,3 +127,87 @@ def test_bad_input_is_one_line_and_exit_two(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_an_analysis_past_its_bound_says_so_per_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cmkguard.policy import _exact
+    from cmkguard.policy.analysis import clear_memos
+    from tests.policy.adversarial import wildcard_heavy
+
+    clear_memos()
+    monkeypatch.setattr(_exact, "ANALYSIS_BUDGET", 500)
+    code = main(_run(tmp_path, wildcard_heavy(8)))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Not exact: the analysis reached its work bound" in out
+    assert "not checked: past the work bound" in out
+    clear_memos()
+    main(_run(tmp_path, wildcard_heavy(8), "--format", "json"))
+    data = json.loads(capsys.readouterr().out)
+    assert data["exact"] is False
+    assert any(w.get("checked") is False for w in data["witnesses"])
+    clear_memos()
+    main(_run(tmp_path, _policy(ROOT, EVERYONE), "--format", "json"))
+    data = json.loads(capsys.readouterr().out)
+    assert data["exact"] is True
+    assert all("checked" not in w for w in data["witnesses"])
+
+
+def _corpus() -> list[Any]:
+    from tests.policy.policy_corpus import OWN_CORPUS, PUBLIC_CORPUS
+
+    cases = []
+    for directory in (PUBLIC_CORPUS, OWN_CORPUS):
+        for path in sorted(directory.glob("*.json")):
+            case = json.loads(path.read_text(encoding="utf-8"))
+            if not case["expected"].get("malformed"):
+                cases.append(pytest.param(case, id=path.stem))
+    return cases
+
+
+@pytest.mark.parametrize("case", _corpus())
+def test_explain_names_a_witness_and_its_deciding_statements_for_every_corpus_verdict(
+    case: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every answer of the analysis is backed in `explain`: public has a public witness, every
+    # external entity a witness naming it, each witness an Allow that admits it and, for each
+    # Deny covering its action, why that Deny does not apply; each denial names Denies.
+    policy = case["policy_text"] if "policy_text" in case else case["policy"]
+    extra = ["--org-id", case["org_id"]] if case.get("org_id") else []
+    if case.get("key_arn"):
+        extra += ["--key-arn", case["key_arn"]]
+    path = tmp_path / "policy.json"
+    path.write_text(policy if isinstance(policy, str) else json.dumps(policy), encoding="utf-8")
+    main(
+        [
+            "policy",
+            "explain",
+            str(path),
+            "--account",
+            case["key_account"],
+            *extra,
+            "--format",
+            "json",
+        ]
+    )
+    data = json.loads(capsys.readouterr().out)
+    statements = json.loads(policy)["Statement"] if isinstance(policy, str) else policy["Statement"]
+    statements = statements if isinstance(statements, list) else [statements]
+    effect = [st.get("Effect") for st in statements]
+    witnessed = {w["entity"] for w in data["witnesses"]}
+    assert data["exact"] is True
+    if data["is_public"]:
+        assert any(w["verdict"] == "public" for w in data["witnesses"])
+    for entity in data["external_access"]:
+        assert entity in witnessed or "*" in witnessed, entity
+    for w in data["witnesses"]:
+        assert effect[w["allowed_by"]] == "Allow"
+        assert w["request"]
+        for escape in w["deny_escapes"]:
+            assert effect[escape["statement_index"]] == "Deny"
+            assert escape["reason"]
+    for d in data["denials"]:
+        assert d["denied_by"]
+        assert all(effect[i] == "Deny" for i in d["denied_by"])

@@ -277,6 +277,7 @@ def explain_dict(analysis: PolicyAnalysis) -> dict[str, Any]:
         "key_account": analysis.key_account,
         "org_id": analysis.org_id,
         "is_public": analysis.is_public,
+        "exact": analysis.exact,
         "external_access": sorted(analysis.external_access),
         "witnesses": [witness_evidence(w) for w in analysis.witnesses],
         "denials": [d.to_dict() for d in analysis.denials],
@@ -295,7 +296,13 @@ def render_explanation(analysis: PolicyAnalysis, out: IO[str]) -> None:
     verdict = "PUBLIC" if analysis.is_public else "not public"
     out.write(f"Key policy of account {analysis.key_account}: {verdict}\n")
     external = ", ".join(sorted(analysis.external_access)) or "none"
-    out.write(f"External access: {external}\n\n")
+    out.write(f"External access: {external}\n")
+    if not analysis.exact:
+        out.write(
+            "Not exact: the analysis reached its work bound; the verdicts marked 'not checked' "
+            "assume access (the safe side)\n"
+        )
+    out.write("\n")
     witnesses = analysis.witnesses
     out.write(f"Verdicts ({len(witnesses)}):\n")
     if not witnesses:
@@ -304,6 +311,8 @@ def render_explanation(analysis: PolicyAnalysis, out: IO[str]) -> None:
         out.write(f"  {w.verdict.upper()} {w.entity}\n")
         out.write(f"    request:    {w.describe()}\n")
         out.write(f"    allowed by: {_statement_label(analysis, w.allowed_by)}\n")
+        if not w.checked:
+            out.write("    not checked: past the work bound, the Denies were not all checked\n")
         for escape in w.deny_escapes:
             label = _statement_label(analysis, escape.statement_index)
             out.write(f"    not denied by {label}: {escape.reason}\n")

@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 _FRESH_SERVICE = "witness.example.amazonaws.com"
+_NOT_DECIDED = "<not decided>"
+"""A witness value the analysis did not work out (past its work bound)."""
 _SEARCH_BUDGET = 4000
 """Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
 ANALYSIS_BUDGET = 70_000
@@ -314,6 +316,8 @@ class Universe:
             account_patterns.append(v)
         if key in _ORG_KEYS:
             org = v.split("/", 1)[0]
+            if p.base.endswith("IgnoreCase"):
+                org = org.lower()  # O-ABC names the organization o-abc under IgnoreCase
             if _is_org_id(org):  # other text can never be an org id: it matches nobody
                 self.orgs.add(org)
         elif key == "aws:principalservicename" and not wild:
@@ -352,6 +356,7 @@ class _Found:
     store: dict[str, tuple[Literal, ...]]
     solved: dict[str, Solved]
     escapes: tuple[DenyEscape, ...]
+    checked: bool = True  # False: taken past the work bound (Denies not all escaped for sure)
 
 
 class Evaluator:
@@ -569,7 +574,7 @@ class Evaluator:
         if self.meter.spent_out:
             # Past the bound every Deny counts as escaped (access: the safe side), so none of
             # the bookkeeping of a search is needed; fixed values were still checked exactly.
-            return _Found(start[0], start[1], ()), ()
+            return _Found(start[0], start[1], (), checked=False), ()
         plans: list[tuple[Compiled | None, list[tuple[str, list[Literal]]]]] = [
             (None, list(c)) for c in choices
         ]
@@ -597,7 +602,7 @@ class Evaluator:
                 if self._budget < 0 or not self.meter.charge(_NODE_COST):
                     self.meter.spent_out = True
                     # Out of budget: take the safe side (access) with what is known so far.
-                    return _Found(store, solved, escapes)
+                    return _Found(store, solved, escapes, checked=False)
                 nxt = self._add(caller, store, solved, lits)
                 if nxt is None:
                     continue
@@ -697,11 +702,15 @@ class Evaluator:
         canonical = self.canonical_keys
         for key in sorted(self.universe.keys):
             got = found.solved.get(key) or self.solve_key(caller, key, ())
-            context[canonical.get(key, key)] = got.value if got.ok else None
+            context[canonical.get(key, key)] = (
+                _NOT_DECIDED if got.undecided else got.value if got.ok else None
+            )
         arn_value = found.solved.get("aws:principalarn")
         if caller.is_iam:
             got = arn_value or self.solve_key(caller, "aws:principalarn", ())
             who = got.value if isinstance(got.value, str) and got.value else caller.kind
+            if got.undecided:
+                who = _NOT_DECIDED
         else:
             who = caller.name or caller.kind
         org: str | None = None
@@ -724,6 +733,7 @@ class Evaluator:
             allowed_by=allow.index,
             allowed_by_sid=allow.statement.sid,
             deny_escapes=found.escapes,
+            checked=found.checked and not any(v.undecided for v in found.solved.values()),
         )
 
     def action_groups(self, allow: Compiled) -> list[tuple[tuple[int, ...], frozenset[str]]]:

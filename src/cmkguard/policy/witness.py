@@ -64,6 +64,10 @@ class AccessWitness:
       a list for multivalued keys) or `None` when the key is absent from the request.
     - `allowed_by` / `allowed_by_sid`: the Allow statement that admits the request.
     - `deny_escapes`: for each Deny statement that names this action, why it does not apply.
+    - `checked`: `False` when the analysis had reached its work bound (`PolicyAnalysis.exact`
+      is then `False`): the request meets the Allow's fixed values (accounts, principal types,
+      organization ids), but the Denies and pattern conditions were not all checked; the
+      verdict assumes access (the safe side). `to_dict()` carries it only when `False`.
     """
 
     entity: str
@@ -78,6 +82,7 @@ class AccessWitness:
     allowed_by: int = 0
     allowed_by_sid: str | None = None
     deny_escapes: tuple[DenyEscape, ...] = ()
+    checked: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -94,6 +99,7 @@ class AccessWitness:
             "allowed_by": self.allowed_by,
             "allowed_by_sid": self.allowed_by_sid,
             "deny_escapes": [d.to_dict() for d in self.deny_escapes],
+            **({} if self.checked else {"checked": False}),
         }
 
     def describe(self) -> str:
