@@ -21,6 +21,17 @@ Reported per case:
   has that the inventory lacks without a ScanError covering it (``GroundTruth.unaccounted``),
   which must be 0 in every case (the exit status is 1 otherwise).
 
+Last, a scan against an endpoint on 127.0.0.1 that accepts connections and never answers:
+how long the identity check takes to give up (bounded by its total deadline) and what it says.
+
+Why 20 % throttling costs ~10 s on a 2 s scan: each throttled attempt waits botocore's
+backoff (random up to 1 s, then 2 s, 4 s...), and a scan has about four dependent stages
+(listings, then each key, then the keys resources name, then each CMK's reads); with ~30 calls
+a stage, one of them is almost surely throttled twice or three times in a row, and the stage
+waits for it. botocore's adaptive mode (``--retry-mode adaptive``) is slower still: its
+client-side limiter, shared by every thread using the client, drops to 0.5 requests/s after
+a throttle arriving before it has measured a send rate.
+
 ``--retry-mode`` runs the scan with botocore's ``adaptive`` or ``legacy`` retry mode instead of
 cmkguard's default (``standard``), to compare what throttling costs in each.
 """
@@ -30,6 +41,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import socket
 import sys
 import threading
 import time
@@ -47,6 +59,7 @@ KINDS = (
     "truncated-body",
     "garbled-body",
     "cut-short",
+    "empty-page",
 )
 
 
@@ -114,6 +127,32 @@ def _row(name: str, result: dict[str, Any]) -> str:
         f"{name:<17}{result['requests']:>9}{result['faults']:>8}{result['retries']:>9}"
         f"{result['extra']:>9}{result['wall']:>9.2f}{result['errors']:>8}{result['missing']:>9}"
     )
+
+
+def _silent_endpoint_figure() -> None:
+    """How long the identity check takes to give up on an endpoint that accepts connections
+    and never answers (real timeouts: 5 s per attempt, 15 s deadline), and what it says."""
+    from cmkguard import scan
+    from cmkguard.aws.session import EndpointSession
+    from cmkguard.errors import CmkGuardError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        session = EndpointSession(
+            endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        started = time.perf_counter()
+        try:
+            scan(session, regions=["us-east-1"])
+            outcome = "no error (WRONG)"
+        except CmkGuardError as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
+        print(f"\nendpoint that never answers: gave up after {time.perf_counter() - started:.1f} s")
+        print(f"  {outcome}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = failed or result["missing"] > 0 or result["faults"] == 0
     parent.send("stop")
     server.join(timeout=30)
+    _silent_endpoint_figure()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n{os.cpu_count()} cores, load average {load}")
     print(

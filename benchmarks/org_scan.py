@@ -199,6 +199,7 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
     """Discover and scan the organisation; one JSON-able summary."""
     import cmkguard
     from cmkguard.aws.session import EndpointSession
+    from cmkguard.org import DEFAULT_ACCOUNTS_IN_FLIGHT
 
     key, secret, token = spec["credentials"]
     session = EndpointSession(
@@ -230,7 +231,7 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
         organization,
         regions=spec["regions"],
         executor=executor,
-        accounts_in_flight=spec["in_flight"],
+        accounts_in_flight=spec["in_flight"] or DEFAULT_ACCOUNTS_IN_FLIGHT,
     ):
         if result.reached:
             digests[result.account] = _digest([r.arn for r in result.inventory.resources])
@@ -356,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", default="10,100,300", help="member counts, comma-separated")
     parser.add_argument("--executors", default="threads,dask", help="threads and/or dask")
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--accounts-in-flight", type=int, default=16)
+    parser.add_argument(
+        "--accounts-in-flight", type=int, default=None, help="default: the library's default"
+    )
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--dask-threads", type=int, default=8, help="threads per Dask worker")
     parser.add_argument("--scan-spec", help=argparse.SUPPRESS)

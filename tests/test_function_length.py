@@ -30,7 +30,6 @@ LONG = {
     "migrate/_rds_paths.py:_plan_replicas": "to split: issue 12 (migration recipe)",
     "migrate/_secret_paths.py:_plan_rds_managed_secret": "to split: issue 12 (migration)",
     "migrate/_secret_paths.py:_plan_secret": "to split: issue 12 (migration)",
-    "migrate/_snapshot_paths.py:_build_snapshot_batches": "to split: issue 12 (migration)",
     "migrate/guardrail_plan.py:_key_policy_checks": "to split: issue 14 (guardrails)",
     "policy/_access.py:_wildcard": "to split: issue 9 (policy); the hot path, measure first",
     "policy/_explain.py:_statement_findings": "to split: issue 9 (policy)",

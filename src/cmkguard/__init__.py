@@ -101,6 +101,8 @@ from cmkguard.migrate import (
     PreflightLevel,
     ProgressEvent,
     RunState,
+    ShareActivity,
+    SnapshotShare,
     StepKind,
     StepPhase,
     StepResult,
@@ -113,6 +115,7 @@ from cmkguard.migrate import (
     plan_share_revocation,
     plan_shared_snapshot_copy,
     plan_snapshot_share,
+    share_activity,
 )
 from cmkguard.org import (
     AccountResult,
@@ -253,6 +256,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "ScanEventKind",
     "ScanProgress",
     "Severity",
+    "ShareActivity",
+    "SnapshotShare",
     "Statement",
     "StatementExplanation",
     "StepFailedError",
@@ -290,6 +295,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "plan_snapshot_share",
     "scan",
     "scan_organization",
+    "share_activity",
     "trend",
     "trend_chart",
     "trend_dataframe",

@@ -83,6 +83,44 @@ def test_botocore_still_reads_the_parser_factory_we_replace() -> None:
     assert parser._timestamp_parser is _fast_timestamp  # botocore keeps the default it was given
 
 
+# New botocore sessions start from a copy of one emitter holding botocore's built-in handlers
+# (`_builtin_handlers`): these fail when botocore registers its built-ins differently.
+
+
+def _handlers_for(session: Any, event: str) -> list[Any]:
+    return list(session._original_handler._handlers.prefix_search(event))
+
+
+def test_a_core_session_has_exactly_botocores_builtin_handlers() -> None:
+    import botocore.handlers
+    import botocore.session
+
+    from cmkguard.aws.access import _core_session
+
+    plain = botocore.session.Session()
+    ours = _core_session()
+    events = {entry[0] for entry in botocore.handlers.BUILTIN_HANDLERS}
+    assert len(events) > 50
+    for event in sorted(events):
+        for name in (event, f"{event}.kms.ListKeys", f"{event}.rds.DescribeDBInstances"):
+            assert _handlers_for(ours, name) == _handlers_for(plain, name), name
+
+
+def test_core_sessions_do_not_share_handlers_registered_later() -> None:
+    from cmkguard.aws.access import _builtin_handlers, _core_session
+
+    def marker(**_: Any) -> None:
+        return None
+
+    first, second = _core_session(), _core_session()
+    first.register("before-call.kms", marker)
+    assert marker in _handlers_for(first, "before-call.kms.ListKeys")
+    assert marker not in _handlers_for(second, "before-call.kms.ListKeys")
+    assert marker not in list(
+        _builtin_handlers()._handlers.prefix_search("before-call.kms.ListKeys")
+    )
+
+
 # The object: explicit lifetime, per-instance clients, pickling as its description, roles.
 
 

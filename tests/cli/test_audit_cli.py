@@ -135,10 +135,13 @@ def test_bad_input_exits_2_with_one_line(
     assert "Traceback" not in err
 
 
-def test_unknown_fail_on_level_is_a_usage_error(inventory_file: Path) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["audit", "--from-inventory", str(inventory_file), "--fail-on", "urgent"])
-    assert exc.value.code == 2
+def test_unknown_fail_on_level_is_a_usage_error(
+    inventory_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--from-inventory", str(inventory_file), "--fail-on", "urgent"]) == 2
+    err = capsys.readouterr().err
+    assert "urgent" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_demo_audits_a_seeded_emulated_account(tmp_path: Path) -> None:

@@ -76,3 +76,40 @@ def test_the_demo_refuses_a_directory_that_holds_a_run(
     err = capsys.readouterr().err
     assert "already holds a demo run" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_demo_keeps_to_its_own_state_beside_another_emulator(
+    cmkguard_emulated_aws: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from typing import Any
+
+    aws: Any = cmkguard_emulated_aws
+    # What the demo seeds, already there in the other emulator's account.
+    kms, rds = aws.client("kms"), aws.client("rds")
+    key = kms.create_key(Description="theirs")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/orders", TargetKeyId=key["KeyId"])
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="theirs",
+        MasterUserPassword="their-password-1",
+        AllocatedStorage=20,
+        StorageEncrypted=True,
+    )
+    before = rds.describe_db_instances()["DBInstances"]
+    before_snapshots = rds.describe_db_snapshots()["DBSnapshots"]
+
+    assert main(["demo", "migrate", "--dir", str(tmp_path / "demo"), "-q"]) == 0
+    assert "account 9" in capsys.readouterr().out  # an account of the demo's own
+    plan = MigrationPlan.from_json((tmp_path / "demo" / "plan.json").read_text())
+    assert aws.primary_account not in {arn.split(":")[4] for arn in plan.resources}
+    # The other emulator's resources are as they were: no rename, no re-key, no new key.
+    after = rds.describe_db_instances()["DBInstances"]
+    assert {k: v for k, v in after[0].items() if k != "LatestRestorableTime"} == {
+        k: v for k, v in before[0].items() if k != "LatestRestorableTime"
+    }
+    assert len(after) == 1
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert aliases["alias/orders"] == key["KeyId"]
+    assert rds.describe_db_snapshots()["DBSnapshots"] == before_snapshots

@@ -172,11 +172,8 @@ def test_good_context_is_accepted() -> None:
 
 
 def _exit_code(argv: list[str]) -> int:
-    # argparse's own usage errors leave through SystemExit, as for any argparse program.
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    # main() returns argparse's usage errors as 2 too (it never raises SystemExit).
+    return main(argv)
 
 
 def _one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:

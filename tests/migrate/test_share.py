@@ -458,3 +458,63 @@ def test_cli_share_writes_a_plan_and_rejects_bad_input(
     assert main([*revoke, "--to-account", TARGET, "--key", "alias/share"]) == 0
     receive = ["migrate", "receive-share", estate.cmk_snapshot, "--key", estate.target_key_arn]
     assert main(receive) == 0
+
+
+# -- the sharing KPI ---------------------------------------------------------------------------
+
+
+def test_share_activity_counts_completed_expired_revoked_and_planned_shares(
+    estate: Estate, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cmkguard.cli import main
+    from cmkguard.migrate import JsonFileJournal
+
+    expires = (datetime.now(UTC) + timedelta(days=90)).replace(microsecond=0)
+    inventory = _scan(estate)
+    share = cmkguard.plan_snapshot_share(
+        inventory, estate.cmk_snapshot, to_account=TARGET, key="alias/share", expires=expires
+    )
+    pending = cmkguard.plan_snapshot_share(
+        inventory, estate.cmk_cluster_snapshot, to_account=TARGET, key="alias/share"
+    )
+    journal = JsonFileJournal(tmp_path / "share.json")
+    run = cmkguard.execute(share, estate.source, journal=journal, dry_run=False, waiter_config=FAST)
+    assert run.completed, run.error
+    # Running the same plan again (a resume) is not a second sharing operation.
+    cmkguard.execute(share, estate.source, journal=journal, dry_run=False, waiter_config=FAST)
+
+    activity = cmkguard.share_activity([tmp_path], [share, pending])
+    assert (activity.completed, activity.active, activity.planned) == (1, 1, 1)
+    assert (activity.revoked, activity.expired, activity.operations) == (0, 0, 1)
+    done = next(s for s in activity.shares if s.shared_at is not None)
+    assert (done.snapshot, done.account, done.region, done.cluster) == (
+        "billing-q4",
+        TARGET,
+        REGION,
+        False,
+    )
+    assert done.expires == expires
+    caller = estate.source.client("sts").get_caller_identity()["Arn"]
+    assert done.shared_by == caller
+    later = cmkguard.share_activity([journal.path], now=expires + timedelta(seconds=1))
+    assert (later.expired, later.active) == (1, 0)
+
+    revoke = share.rollback_plan()
+    assert revoke is not None
+    revoked = cmkguard.execute(
+        revoke, estate.source, journal=tmp_path / "revoke.json", dry_run=False, waiter_config=FAST
+    )
+    assert revoked.completed, revoked.error
+    activity = cmkguard.share_activity([tmp_path])
+    assert (activity.completed, activity.revoked, activity.active) == (1, 1, 0)
+    assert activity.shares[0].revoked_by == caller
+
+    assert main(["migrate", "shares", str(tmp_path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["completed"], document["revoked"]) == (1, 1)
+    assert document["shares"][0]["status"] == "revoked"
+    assert main(["migrate", "shares", str(tmp_path / "share.json")]) == 0
+    assert "1 completed (1 active" in capsys.readouterr().out
+    (tmp_path / "torn.log.jsonl").write_text('{"event": "run-start"}\nnot json\n{"event"')
+    assert main(["migrate", "shares", str(tmp_path)]) == 2
+    assert "torn.log.jsonl:2: not a JSON line" in capsys.readouterr().err

@@ -110,3 +110,9 @@ def test_notebook_view_renders_every_section(inventory: cmkguard.Inventory) -> N
     for heading in ("Coverage by OU", "Coverage by account", "Kill switch", "outside", "not read"):
         assert heading in html
     assert "alias/org-data" in html
+    # Styled like every view: figures right-aligned (headers too), account ids on one line.
+    assert '<div class="cmkguard cmkguard-organization"><style>' in html
+    assert '<th class="num">on a CMK</th>' in html
+    assert '<th class="num">resources</th>' in html
+    assert '<td class="num">not read</td>' in html or "not read" not in html.split("Kill")[0]
+    assert '<td class="nowrap"><code>' in html

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard._html import table
+from cmkguard._html import document, table
 from cmkguard.arn import is_account_id, is_org_id, parse_arn
 from cmkguard.auditing.config import AuditPolicy
 from cmkguard.auditing.kpis import Coverage, coverage_of
@@ -208,6 +208,16 @@ class OrganizationView:
         parts = [
             f"<h3>Organisation {self.org_id}: CMK coverage "
             f"{'n/a' if pct is None else f'{pct:.1f} %'}</h3>",
+            *self._coverage_html(),
+            *self._keys_html(),
+        ]
+        if self.suspended:
+            parts.append(f"<p>Suspended (not scanned): {', '.join(self.suspended)}</p>")
+        # The shared view stylesheet: numbers align right, identifiers stay on one line.
+        return document("organization", *parts)
+
+    def _coverage_html(self) -> list[str]:
+        return [
             "<h4>Coverage by OU (worst first)</h4>",
             table(
                 ["OU", "accounts", "resources", "on a CMK", "%"],
@@ -215,6 +225,7 @@ class OrganizationView:
                     (o.ou, o.accounts, o.coverage.measured, o.coverage.on_cmk, o.coverage.percent)
                     for o in self.coverage_by_ou
                 ),
+                numeric=[1, 2, 3, 4],
             ),
             "<h4>Coverage by account (worst first)</h4>",
             table(
@@ -231,7 +242,13 @@ class OrganizationView:
                     for a in self.coverage_by_account
                 ),
                 code=[0],
+                nowrap=[0],
+                numeric=[3, 4, 5],
             ),
+        ]
+
+    def _keys_html(self) -> list[str]:
+        return [
             "<h4>Kill switch: what each key would make unreadable</h4>",
             table(
                 ["key", "aliases", "state", "accounts", "resources"],
@@ -246,6 +263,8 @@ class OrganizationView:
                     for k in self.kill_switch
                 ),
                 code=[0],
+                nowrap=[0],
+                numeric=[4],
             ),
             "<h4>Keys reachable from outside the organisation</h4>",
             table(
@@ -260,9 +279,6 @@ class OrganizationView:
                 code=[0],
             ),
         ]
-        if self.suspended:
-            parts.append(f"<p>Suspended (not scanned): {', '.join(self.suspended)}</p>")
-        return "".join(parts)
 
 
 def _dependents(inventory: Inventory) -> dict[str, list[Dependent]]:

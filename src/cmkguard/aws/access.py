@@ -22,12 +22,13 @@ with AwsAccess.from_session(boto3.Session(region_name="us-east-1")) as access:
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -45,7 +46,7 @@ from cmkguard.aws.errormap import check_response
 from cmkguard.aws.session import EndpointSession, check_endpoint_url, make_client
 from cmkguard.errors import ConfigurationError
 
-__all__ = ["AccessSpec", "AwsAccess", "RoleHop", "SessionSpec"]
+__all__ = ["AccessSpec", "AwsAccess", "RoleHop", "SessionSpec", "SharedClients", "process_clients"]
 
 DEFAULT_SESSION_NAME = "cmkguard"
 _STS_FALLBACK_REGION = "us-east-1"
@@ -256,9 +257,17 @@ class AwsAccess:
     carries only its `AccessSpec` and rebuilds what it needs where it is unpickled.
     """
 
-    def __init__(self, spec: AccessSpec, session: boto3.Session | None = None) -> None:
+    def __init__(
+        self,
+        spec: AccessSpec,
+        session: boto3.Session | None = None,
+        *,
+        shared: SharedClients | None = None,
+    ) -> None:
         self._spec = spec
         self._session = session
+        self._shared = shared
+        self._sign_hooks: list[Callable[..., None]] = []
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str], Any] = {}
         self._children: list[AwsAccess] = []
@@ -272,9 +281,24 @@ class AwsAccess:
         return cls(AccessSpec.from_session(session), session)
 
     @classmethod
-    def from_spec(cls, spec: AccessSpec) -> AwsAccess:
-        """Access rebuilt from a description (sessions and roles are set up on first use)."""
-        return cls(spec)
+    def from_spec(cls, spec: AccessSpec, *, shared: SharedClients | None = None) -> AwsAccess:
+        """Access rebuilt from a description (sessions and roles are set up on first use).
+
+        With `shared`, the accesses derived from this one with `for_role` send their requests
+        through `shared`'s clients, signed with their own role's credentials (see
+        `SharedClients`); this access itself keeps clients of its own.
+        """
+        return cls(spec, shared=shared)
+
+    def add_sign_hook(self, hook: Callable[..., None]) -> None:
+        """Call `hook(signing_name=..., region_name=..., operation_name=...)` before each
+        request of this access is signed (a rate limiter waits there). For the clients this
+        access builds from now on; register it before the first `client` call."""
+        with self._lock:
+            self._check_open()
+            self._sign_hooks.append(hook)
+            if not self._uses_shared():
+                self.session.events.register("before-sign", _sign_hook_adapter(hook))
 
     @property
     def spec(self) -> AccessSpec:
@@ -323,11 +347,22 @@ class AwsAccess:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = make_client(self.session, service, region)
-                use_fast_timestamps(client)
-                client.meta.events.register("after-call", check_response)
+                if self._uses_shared():
+                    assert self._shared is not None
+                    credentials = self.session.get_credentials()
+                    binding = _Binding(credentials, tuple(self._sign_hooks))
+                    shared = self._shared.client(self._spec.endpoint_url, service, region)
+                    client = _BoundClient(shared, binding)
+                else:
+                    client = make_client(self.session, service, region)
+                    use_fast_timestamps(client)
+                    client.meta.events.register("after-call", check_response)
                 self._clients[key] = client
             return client
+
+    def _uses_shared(self) -> bool:
+        # Only role accesses: the caller's own session (and its hooks) is always used as is.
+        return self._shared is not None and bool(self._spec.roles)
 
     def for_role(
         self,
@@ -342,7 +377,10 @@ class AwsAccess:
         """
         with self._lock:
             self._check_open()
-            child = AwsAccess(self._spec.for_role(role_arn, external_id, session_name=session_name))
+            child = AwsAccess(
+                self._spec.for_role(role_arn, external_id, session_name=session_name),
+                shared=self._shared,
+            )
             child._parent = self
             self._children.append(child)
             return child
@@ -408,6 +446,154 @@ class AwsAccess:
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<AwsAccess {self._spec!r}{state}>"
+
+
+@attrs.frozen
+class _Binding:
+    """Whose request a shared client is sending: that role's credentials and sign hooks."""
+
+    credentials: Any = attrs.field(repr=False)
+    hooks: tuple[Callable[..., None], ...] = ()
+
+
+_BOUND: contextvars.ContextVar[_Binding | None] = contextvars.ContextVar(
+    "cmkguard_bound_access", default=None
+)
+
+
+def _sign_hook_adapter(hook: Callable[..., None]) -> Callable[..., None]:
+    def before_sign(
+        signing_name: str | None = None,
+        region_name: str | None = None,
+        operation_name: str | None = None,
+        **_: Any,
+    ) -> None:
+        hook(signing_name=signing_name, region_name=region_name, operation_name=operation_name)
+
+    return before_sign
+
+
+def _sign_as_bound(request: Any = None, **kwargs: Any) -> None:
+    """`before-sign` of a shared client: sign with the bound role's credentials.
+
+    botocore signs with `request.context["signing"]["request_credentials"]` when present (its
+    per-request credentials, used for S3 Express sessions). Outside a binding nothing is set
+    and the shared client, which has no credentials of its own, fails with botocore's
+    NoCredentialsError: a request is never sent as another account.
+    """
+    binding = _BOUND.get()
+    if binding is None or request is None:
+        return
+    request.context.setdefault("signing", {})["request_credentials"] = binding.credentials
+    for hook in binding.hooks:
+        _sign_hook_adapter(hook)(**kwargs)
+
+
+class SharedClients:
+    """One botocore client per (endpoint, service, region) for every role access of a process.
+
+    An organisation scan enters hundreds of accounts; building ten botocore clients for each
+    (service model, endpoint rules, event table, connection pool) cost more CPU than the
+    requests themselves. The accesses derived with `for_role` from an access built with
+    `AwsAccess.from_spec(spec, shared=...)` instead get a thin per-role view of these clients:
+    each request is signed with that role's own (refreshable) credentials and waits for that
+    access's sign hooks (its rate limiter), and connections are reused across accounts. The
+    shared clients have no credentials of their own. They live as long as the process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str | None, str, str], Any] = {}
+        self._sessions: dict[str | None, boto3.Session] = {}
+
+    def client(self, endpoint_url: str | None, service: str, region: str) -> Any:
+        """The shared client for `service` in `region` (at `endpoint_url`, if given)."""
+        key = (endpoint_url, service, region)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = make_client(self._session(endpoint_url), service, region)
+                use_fast_timestamps(client)
+                client.meta.events.register("after-call", check_response)
+                client.meta.events.register_first("before-sign", _sign_as_bound)
+                self._clients[key] = client
+            return client
+
+    def _session(self, endpoint_url: str | None) -> boto3.Session:
+        """A session without credentials (an unbound request cannot be signed)."""
+        session = self._sessions.get(endpoint_url)
+        if session is None:
+            core = _core_session()
+            nobody = botocore.credentials.CredentialResolver(providers=[])
+            core.register_component("credential_provider", nobody)
+            if endpoint_url is None:
+                session = boto3.Session(botocore_session=core)
+            else:
+                session = EndpointSession(endpoint_url=endpoint_url, botocore_session=core)
+            self._sessions[endpoint_url] = session
+        return session
+
+
+_PROCESS_CLIENTS = SharedClients()
+
+
+def process_clients() -> SharedClients:
+    """The `SharedClients` of this process (organisation scans in its threads share them)."""
+    return _PROCESS_CLIENTS
+
+
+class _BoundClient:
+    """A shared botocore client seen as one role: its operations run bound to that role."""
+
+    def __init__(self, client: Any, binding: _Binding) -> None:
+        self._client = client
+        self._binding = binding
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name in self._client.meta.method_to_api_mapping:
+            return self._bound(attr)
+        return attr
+
+    def _bound(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        binding = self._binding
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            token = _BOUND.set(binding)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _BOUND.reset(token)
+
+        return call
+
+    def get_paginator(self, operation_name: str) -> _BoundPaginator:
+        """The shared client's paginator, each page requested as this role."""
+        return _BoundPaginator(self._client.get_paginator(operation_name), self._binding)
+
+    def close(self) -> None:
+        """Nothing to release: the shared client outlives this role's view of it."""
+
+    def __repr__(self) -> str:
+        return f"<bound {self._client.meta.service_model.service_name} client>"
+
+
+class _BoundPaginator:
+    def __init__(self, paginator: Any, binding: _Binding) -> None:
+        self._paginator = paginator
+        self._binding = binding
+
+    def paginate(self, **kwargs: Any) -> Iterator[Any]:
+        pages = iter(self._paginator.paginate(**kwargs))
+        while True:
+            token = _BOUND.set(self._binding)
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            finally:
+                _BOUND.reset(token)
+            yield page
 
 
 # The two process-wide tables, and why they exist. Both are keyed by an access's id, never

@@ -172,9 +172,9 @@ class RateLimiter:
                 self.waited += waited
         return waited
 
-    def attach(self, target: Any, account: str) -> None:
-        """Limit every request of `target` as requests of `account`: a botocore client, or
-        a `boto3.Session` (every client it builds from now on)."""
+    def sign_hook(self, account: str) -> Callable[..., None]:
+        """A botocore `before-sign` handler that limits each request as one of `account`
+        (for `AwsAccess.add_sign_hook`, or to register on a client's events)."""
 
         def before_sign(
             signing_name: str | None = None,
@@ -184,6 +184,12 @@ class RateLimiter:
         ) -> None:
             self.acquire(account, region_name or "", signing_name or "", operation_name or "")
 
+        return before_sign
+
+    def attach(self, target: Any, account: str) -> None:
+        """Limit every request of `target` as requests of `account`: a botocore client, or
+        a `boto3.Session` (every client it builds from now on)."""
+        before_sign = self.sign_hook(account)
         meta = getattr(target, "meta", None)
         events = meta.events if meta is not None else target.events
         events.register("before-sign", before_sign, unique_id=f"cmkguard-limit-{id(self)}")

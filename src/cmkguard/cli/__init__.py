@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 gate failed, 2 bad input, 3 incomplete)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits on a usage error (after its one line) and after --help/--version;
+        # a caller of main() gets the code back, the console script still exits with it.
+        return _exit_status(exc.code)
     try:
         code: int = args.handler(args)
         # Flush here, not at interpreter exit, so a closed pipe is caught below.
@@ -67,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _discard_stdout()
         return EXIT_BROKEN_PIPE
     return code
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else EXIT_USAGE
 
 
 EXIT_BROKEN_PIPE = 141

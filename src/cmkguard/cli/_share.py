@@ -1,14 +1,16 @@
-"""`cmkguard migrate share | revoke-share | receive-share`: cross-account snapshot sharing plans.
+"""`cmkguard migrate share | revoke-share | receive-share | shares`: cross-account snapshot sharing.
 
 Each writes a reviewable plan (no change is made), run with `cmkguard migrate run` like any
 plan. Exit 0: executable; 1: blocking pre-flight items; 2: bad input (an account id that is
 not 12 digits, a date that is not ISO 8601 or not in the future, a snapshot not in the scan);
-3: the scan the plan was made from is incomplete.
+3: the scan the plan was made from is incomplete. `shares` counts the shares the execution logs
+record (the KPI "cross-account snapshot sharing operations enabled by CMKs").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 
 from cmkguard.arn import parse_arn
@@ -22,8 +24,9 @@ from cmkguard.cli._common import (
     write_plan,
 )
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
+from cmkguard.errors import JournalFormatError
 from cmkguard.inventory.values import Inventory
-from cmkguard.migrate import MigrationPlan
+from cmkguard.migrate import MigrationPlan, share_activity
 from cmkguard.migrate.share import (
     plan_share_revocation,
     plan_shared_snapshot_copy,
@@ -73,6 +76,43 @@ def register_share(
     p.add_argument("--output", "-o", metavar="FILE", help="write the plan JSON here")
     add_output_level(p)
     p.set_defaults(handler=_receive)
+    _register_shares(sub)
+
+
+def _register_shares(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "shares",
+        help="count the cross-account snapshot shares run so far (the sharing KPI)",
+        description="Read execution logs (or journals, whose log is next to them, or "
+        "directories of logs) and list every snapshot shared with another account: when, by "
+        "whom, until when, and whether it is active, expired or revoked; --plan adds the "
+        "shares planned but not run yet. Exit 0; 2: a file that is not a log or a plan.",
+    )
+    p.add_argument("logs", nargs="+", metavar="LOG", help="*.log.jsonl, journal.json or DIR")
+    p.add_argument("--plan", action="append", metavar="PLAN.json", help="a share plan; repeatable")
+    p.add_argument("--json", action="store_true", help="print the JSON document instead")
+    p.set_defaults(handler=_shares)
+
+
+def _shares(args: argparse.Namespace) -> int:
+    plans = [
+        load_document(path, "plan", MigrationPlan.from_json, kind="valid cmkguard plan")
+        for path in args.plan or ()
+    ]
+    try:
+        activity = share_activity(args.logs, plans)
+    except JournalFormatError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(activity.to_dict(), indent=2))
+        return EXIT_OK
+    print(activity.summary())
+    for share in activity.shares:
+        row = share.to_dict(activity.now)
+        until = f" until {row['expires']}" if row["expires"] else ""
+        when = row["revoked_at"] or row["shared_at"] or "-"
+        print(f"  {row['status']:<8} {share.snapshot} -> {share.account}{until} ({when})")
+    return EXIT_OK
 
 
 def _common(p: argparse.ArgumentParser, what: str) -> None:

@@ -10,6 +10,8 @@ document it makes (inventories, plan, journal, execution log, rollback plan) is 
 from __future__ import annotations
 
 import argparse
+import secrets
+import string
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -17,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError
-from cmkguard.cli.migrate import _add_output_level, _configure_logging, _Progress
+from cmkguard.cli._migrate_progress import run_progress
+from cmkguard.cli.migrate import _add_output_level, _configure_logging
 from cmkguard.inventory import Inventory, scan
 from cmkguard.migrate import (
     ExecutionReport,
@@ -79,6 +82,17 @@ def _workdir(path: str | None) -> Path:
     return out
 
 
+def _fresh_account() -> str:
+    """An account id no other emulator of this process uses.
+
+    Each emulator has its own server and port, but moto keeps resources process-wide, per
+    account: a demo in the default account would meet another emulator's `alias/orders` (or
+    an earlier demo's) and fail, or change that emulator's resources. A fresh random account
+    is a state of the demo's own; nothing else in the process acts in it.
+    """
+    return "9" + "".join(secrets.choice(string.digits) for _ in range(11))
+
+
 def _stage(number: int, title: str) -> None:
     print(f"\n== {number}/7 {title} ==", flush=True)
 
@@ -118,7 +132,7 @@ def _demo_migrate(args: argparse.Namespace) -> int:
 
     _configure_logging(args)
     work = _workdir(args.dir)
-    with EmulatedAWS() as aws:
+    with EmulatedAWS(accounts=[_fresh_account()]) as aws:
         _stage(1, "an emulated AWS account")
         demo = seed_migration_demo(aws)
         session = aws.session(demo.region)
@@ -161,14 +175,15 @@ def _demo_migrate(args: argparse.Namespace) -> int:
         print("(cmkguard migrate run plan.json --journal journal.json)")
 
         _stage(5, "execute: journaled, resumable, the sources untouched until the cutover")
-        report = execute(
-            plan,
-            session,
-            journal=journal,
-            dry_run=False,
-            progress=_Progress(quiet=args.quiet),
-            waiter_config=_DEMO_WAITERS,
-        )
+        with run_progress(quiet=args.quiet) as progress:
+            report = execute(
+                plan,
+                session,
+                journal=journal,
+                dry_run=False,
+                progress=progress,
+                waiter_config=_DEMO_WAITERS,
+            )
         print(report.summary())
         print(f"(journal: {journal.path}; execution log: {journal.log_path})")
         print("(cmkguard migrate run plan.json --journal journal.json --execute)")
@@ -199,14 +214,15 @@ def _rollback(plan: MigrationPlan, session: Any, work: Path, *, run: bool, quiet
         return EXIT_OK
     (work / "rollback-plan.json").write_text(rollback.to_json() + "\n", encoding="utf-8")
     journal = JsonFileJournal(work / "rollback-journal.json")
-    report: ExecutionReport = execute(
-        rollback,
-        session,
-        journal=journal,
-        dry_run=not run,
-        progress=None if not run else _Progress(quiet=quiet),
-        waiter_config=_DEMO_WAITERS,
-    )
+    with run_progress(quiet=quiet or not run) as progress:
+        report: ExecutionReport = execute(
+            rollback,
+            session,
+            journal=journal,
+            dry_run=not run,
+            progress=progress,
+            waiter_config=_DEMO_WAITERS,
+        )
     if report.dry_run:
         print(report)
         print("(cmkguard migrate run plan.json --rollback --journal rollback.json [--execute];")

@@ -23,9 +23,9 @@ from cmkguard.cli._common import (
     incomplete_exit,
     load_document,
     open_output,
-    stderr_is_tty,
     write_plan,
 )
+from cmkguard.cli._migrate_progress import run_progress
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
 from cmkguard.cli._share import register_share
 from cmkguard.errors import NoCredentialsError, PlanIntegrityError
@@ -33,9 +33,7 @@ from cmkguard.inventory.values import Inventory
 from cmkguard.migrate import (
     MigrationOptions,
     MigrationPlan,
-    ProgressEvent,
     RunState,
-    StepStatus,
     WaiterSettings,
     execute,
     plan_migration,
@@ -75,12 +73,21 @@ def _add_output_level(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the `sys.stderr` of the moment: a live progress display redirects it to print
+    log lines above its status line, and a handler holding the original stream would tear it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     """cmkguard's loggers to stderr at INFO (-v) or DEBUG (-vv); silent otherwise."""
     verbosity = getattr(args, "verbose", 0)
     if not verbosity:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("cmkguard")
     logger.addHandler(handler)
@@ -285,40 +292,6 @@ def _plan(args: argparse.Namespace) -> int:
     return incomplete_exit(args, inventory.errors, "inventory the plan was made from")
 
 
-class _Progress:
-    """One progress display per run: a line per finished step, a live line while waiting.
-
-    On a terminal the waiting line is rewritten in place (what is waited on, for how long);
-    elsewhere (CI logs) it is printed every tenth poll, so a long wait still shows life.
-    """
-
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet
-        self.tty = stderr_is_tty()
-        self._live = False
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if self.quiet or event.status in (StepStatus.START, StepStatus.WOULD_RUN):
-            return
-        if event.status is StepStatus.WAITING:
-            line = f"[{event.index}/{event.total}] {event.detail}"
-            if self.tty:
-                print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
-                self._live = True
-            elif event.attempt % 10 == 0:
-                print(line, file=sys.stderr, flush=True)
-            return
-        if self._live:
-            print("\r\033[K", end="", file=sys.stderr)
-            self._live = False
-        print(
-            f"[{event.index}/{event.total}] {event.status:>9} {event.step.id}"
-            + (f": {event.detail}" if event.detail else ""),
-            file=sys.stderr,
-            flush=True,
-        )
-
-
 def _run(args: argparse.Namespace) -> int:
     from cmkguard.aws.identity import open_session
 
@@ -343,15 +316,16 @@ def _run(args: argparse.Namespace) -> int:
             "no AWS credentials found (set a profile with --profile / AWS_PROFILE, "
             "or environment credentials)"
         )
-    report = execute(
-        plan,
-        session,
-        journal=args.journal,
-        dry_run=not args.execute,
-        progress=_Progress(quiet=args.quiet),
-        waiter_config=WaiterSettings(args.waiter_delay, args.waiter_max_attempts),
-        signing_key=None if args.rollback else signing_key,
-    )
+    with run_progress(quiet=args.quiet or not args.execute) as progress:
+        report = execute(
+            plan,
+            session,
+            journal=args.journal,
+            dry_run=not args.execute,
+            progress=progress,
+            waiter_config=WaiterSettings(args.waiter_delay, args.waiter_max_attempts),
+            signing_key=None if args.rollback else signing_key,
+        )
     if report.dry_run:
         print(report)  # the step list, once: a dry run shows no progress lines
         print("\ndry run: nothing was changed (add --execute to run it)")

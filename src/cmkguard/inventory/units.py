@@ -107,7 +107,7 @@ class LinkedUnit:
     """Read one linked resource's key (a secret's rotation Lambda), once per ARN and account.
 
     `resource_type` and `purpose` name the `LinkedKeySource`
-    (of that type's spec) that says what to call; `region` is the linked resource's own.
+    (of that `ResourceType`) that says what to call; `region` is the linked resource's own.
     """
 
     access: AwsAccess

@@ -38,6 +38,7 @@ from cmkguard.migrate.share import (
     plan_shared_snapshot_copy,
     plan_snapshot_share,
 )
+from cmkguard.migrate.share_kpi import ShareActivity, SnapshotShare, share_activity
 
 __all__ = [
     "ExecutionReport",
@@ -51,6 +52,8 @@ __all__ = [
     "PreflightLevel",
     "ProgressEvent",
     "RunState",
+    "ShareActivity",
+    "SnapshotShare",
     "StepKind",
     "StepPhase",
     "StepResult",
@@ -63,4 +66,5 @@ __all__ = [
     "plan_share_revocation",
     "plan_shared_snapshot_copy",
     "plan_snapshot_share",
+    "share_activity",
 ]

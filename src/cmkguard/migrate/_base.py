@@ -28,6 +28,7 @@ __all__ = [
     "MIGRATION_TAG",
     "Chain",
     "PlannerBase",
+    "copy_snapshot_request",
     "ident",
     "short_hash",
 ]
@@ -56,6 +57,27 @@ def ident(text: str, limit: int = 63) -> str:
         digest = hashlib.sha256(text.encode()).hexdigest()[:6]
         cleaned = cleaned[: limit - 7].rstrip("-") + "-" + digest
     return cleaned.lower()
+
+
+def copy_snapshot_request(
+    source: str, target: str, key: str, *, cluster: bool, copy_tags: bool = True
+) -> tuple[str, dict[str, Any]]:
+    """The operation and parameters copying a DB or cluster snapshot onto `key`.
+
+    The one place that knows the two APIs' names (`CopyDBSnapshot` with
+    `SourceDBSnapshotIdentifier` / `TargetDBSnapshotIdentifier`, `CopyDBClusterSnapshot` with
+    the `DBClusterSnapshot` names), for the migration recipes and the sharing plans alike.
+    `source` is an identifier or, for a snapshot shared from another account, its ARN.
+    """
+    snap = "DBClusterSnapshot" if cluster else "DBSnapshot"
+    params: dict[str, Any] = {
+        f"Source{snap}Identifier": source,
+        f"Target{snap}Identifier": target,
+        "KmsKeyId": key,
+    }
+    if copy_tags:
+        params["CopyTags"] = True
+    return f"Copy{snap}", params
 
 
 def short_hash(*parts: str) -> str:

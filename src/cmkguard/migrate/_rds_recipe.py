@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard.migrate._base import MIGRATION_TAG, Chain
+from cmkguard.migrate._base import MIGRATION_TAG, Chain, copy_snapshot_request
 from cmkguard.migrate.model import StepPhase
 
 __all__ = ["CLUSTER", "INSTANCE", "RdsKind", "Rekey", "add_swap", "add_swap_back"]
@@ -196,13 +196,7 @@ def _copy(c: Chain, r: Rekey, copy_id: str) -> None:
     c.call(
         "copy",
         StepPhase.COPY,
-        "CopyDBSnapshot",
-        {
-            "SourceDBSnapshotIdentifier": r.snapshot_id,
-            "TargetDBSnapshotIdentifier": copy_id,
-            "KmsKeyId": r.target_key,
-            "CopyTags": True,
-        },
+        *copy_snapshot_request(r.snapshot_id, copy_id, r.target_key, cluster=False),
         description=r.copy_description,
         precondition=f"{r.snapshot_id} is available",
         verify=f"{copy_id} exists",

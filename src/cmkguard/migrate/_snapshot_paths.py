@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cmkguard.arn import parse_arn
 from cmkguard.inventory.values import EncryptedResource, KeyClass, KmsKey
-from cmkguard.migrate._base import Chain, PlannerBase, ident
+from cmkguard.migrate._base import Chain, PlannerBase, copy_snapshot_request, ident
 from cmkguard.migrate.model import StepPhase
 
 SNAPSHOT_COPY_LIMIT = 5
@@ -46,27 +46,12 @@ class SnapshotPaths(PlannerBase):
                 copies: list[tuple[EncryptedResource, str, str, bool, KmsKey, str]] = []
                 for resource, source, cluster, key in batch:
                     target = ident(f"{source.removeprefix('rds:')}{self.options.new_suffix}", 255)
-                    op = "CopyDBClusterSnapshot" if cluster else "CopyDBSnapshot"
-                    src_field = (
-                        "SourceDBClusterSnapshotIdentifier"
-                        if cluster
-                        else "SourceDBSnapshotIdentifier"
-                    )
-                    tgt_field = (
-                        "TargetDBClusterSnapshotIdentifier"
-                        if cluster
-                        else "TargetDBSnapshotIdentifier"
-                    )
+                    op, params = copy_snapshot_request(source, target, key.arn, cluster=cluster)
                     step = c.call(
                         f"copy-{target}",
                         StepPhase.COPY,
                         op,
-                        {
-                            src_field: source,
-                            tgt_field: target,
-                            "KmsKeyId": key.arn,
-                            "CopyTags": True,
-                        },
+                        params,
                         description=f"copy snapshot {source} under the target key "
                         f"(batch {batch_no}: at most {SNAPSHOT_COPY_LIMIT} copies in flight)",
                         verify=f"{target} exists",

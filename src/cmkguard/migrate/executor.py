@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from cmkguard.aws.errormap import CALL_ERRORS, failure
 from cmkguard.errors import (
     ConfigurationError,
     JournalLockedError,
@@ -437,6 +438,11 @@ class _Run:
             adopted, detail, output = _run_step(step, self.clients, self.waiters, on_poll)
         except (_StepError, ops.CallFailed) as exc:
             return self._failed(step, index, results, exc.reason, exc.code)
+        except CALL_ERRORS as exc:
+            # An answer botocore cannot read (garbled or truncated bytes, a proxy's page)
+            # raises outside ClientError/BotoCoreError: a failed step, resumable, not a crash.
+            code, reason = failure(exc)
+            return self._failed(step, index, results, reason, code)
         status = StepStatus.ADOPTED if adopted else StepStatus.DONE
         self.done[step.id] = {"status": status, "finished_at": _now(), "output": output}
         self.document["in_progress"] = None

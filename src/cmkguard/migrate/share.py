@@ -32,7 +32,7 @@ from cmkguard.arn import parse_arn
 from cmkguard.errors import ConfigurationError, PolicyParseError
 from cmkguard.guardrails import cross_account_read_statements
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey
-from cmkguard.migrate._base import ident
+from cmkguard.migrate._base import copy_snapshot_request, ident
 from cmkguard.migrate.model import (
     MigrationPlan,
     MigrationStep,
@@ -211,18 +211,12 @@ def _copy_steps(
 ) -> str:
     target = ident(f"{source.removeprefix('rds:')}-share-{plan.account}", 255)
     prefix = f"share/{target}"
-    snap = "DBClusterSnapshot" if cluster else "DBSnapshot"
     for step in _copy_wait_verify(
         prefix,
         resource.region,
         resource.arn,
         cluster,
-        params={
-            f"Source{snap}Identifier": source,
-            f"Target{snap}Identifier": target,
-            "KmsKeyId": key.arn,
-            "CopyTags": True,
-        },
+        request=copy_snapshot_request(source, target, key.arn, cluster=cluster),
         key_arn=key.arn,
         copy_description=f"copy {source} onto {key.arn} ({why}); the source is only read",
         verify_description=f"{target} is encrypted with the shared key",
@@ -238,7 +232,7 @@ def _copy_wait_verify(
     resource_arn: str,
     cluster: bool,
     *,
-    params: dict[str, Any],
+    request: tuple[str, dict[str, Any]],
     key_arn: str,
     copy_description: str,
     verify_description: str,
@@ -247,13 +241,14 @@ def _copy_wait_verify(
     """Copy a snapshot, wait for the copy, verify its key: the sharing and receiving sides
     differ only in what they copy and how they describe it."""
     snap = "DBClusterSnapshot" if cluster else "DBSnapshot"
+    operation, params = request
     target = params[f"Target{snap}Identifier"]
     common: dict[str, Any] = {"service": "rds", "region": region, "resource_arn": resource_arn}
     copy = MigrationStep(
         id=f"{prefix}/01-copy",
         kind=StepKind.CALL,
         phase=StepPhase.COPY,
-        operation=f"Copy{snap}",
+        operation=operation,
         params=params,
         description=copy_description,
         adopt={"probe": "db-cluster-snapshot" if cluster else "db-snapshot", "id": target},
@@ -588,18 +583,15 @@ def plan_shared_snapshot_copy(
             raise ConfigurationError(
                 f"{arn!r} is not a DB or cluster snapshot ARN in {key_arn.region}"
             )
-        snap = "DBClusterSnapshot" if _SNAPSHOT_KINDS[kind] else "DBSnapshot"
+        cluster = _SNAPSHOT_KINDS[kind]
         target = ident(f"{name}{suffix}", 255)
         steps += _copy_wait_verify(
             f"receive/{target}",
             parsed.region,
             arn,
-            snap != "DBSnapshot",
-            params={
-                f"Source{snap}Identifier": arn,
-                f"Target{snap}Identifier": target,
-                "KmsKeyId": key,
-            },
+            cluster,
+            # A shared snapshot's tags stay with its owner: nothing to copy.
+            request=copy_snapshot_request(arn, target, key, cluster=cluster, copy_tags=False),
             key_arn=key,
             copy_description=f"copy the shared {name} from account {parsed.account} onto {key}",
             verify_description=f"{target} is encrypted with this account's key",

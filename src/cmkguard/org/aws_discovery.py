@@ -10,6 +10,7 @@ account, which matters because Organizations throttles readily.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -148,11 +149,15 @@ def organization_accounts(
     management = str(
         described.get("MasterAccountId") or described["MasterAccountArn"].split(":")[4]
     )
-    try:
-        listed = list(_list_accounts(client))
-        root_id, placed = _walk_tree(client)
-    except CALL_ERRORS as exc:  # PaginationError (a repeated token) is a BotoCoreError
-        raise _refusal(exc, caller, management, org_id) from None
+    # The OU tree is walked while the accounts are listed: two chains of round trips at once.
+    with cf.ThreadPoolExecutor(1, thread_name_prefix="cmkguard-ou-tree") as pool:
+        tree = pool.submit(_walk_tree, client)
+        try:
+            listed = list(_list_accounts(client))
+            root_id, placed = tree.result()
+        except CALL_ERRORS as exc:  # PaginationError (a repeated token) is a BotoCoreError
+            tree.cancel()
+            raise _refusal(exc, caller, management, org_id) from None
     role: CallerRole = "management" if caller == management else "delegated-administrator"
     org_accounts = []
     for raw in listed:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from cmkguard.aws.access import AccessSpec, AwsAccess
+from cmkguard.aws.access import AccessSpec, AwsAccess, process_clients
 from cmkguard.aws.errormap import CALL_ERRORS, failure
 from cmkguard.aws.ratelimit import RateLimiter, RateLimits
 from cmkguard.errors import CmkGuardError
@@ -80,15 +80,17 @@ def run_account_scan(unit: AccountScan) -> AccountResult:
     """Scan one account (in this thread or process) and return its result; never raises for
     AWS failures: an account that cannot be entered is an `AccountResult` with
     `reached=False` and a `ScanError` naming the account and why."""
-    with AwsAccess.from_spec(unit.base) as base:
+    # The member roles' requests go through this process's shared clients (one per service
+    # and region, not ten per account), each signed as its own account.
+    with AwsAccess.from_spec(unit.base, shared=process_clients()) as base:
         access = account_access(base, unit.target)
         try:
-            session = access.session  # assumes the chain now
+            access.session  # noqa: B018 - assumes the chain now
         except CALL_ERRORS as exc:
             code, reason = failure(exc)
             return _unreached(unit, "AssumeRole", reason, code)
         # Before any client is built: every request of the account then waits its turn.
-        RateLimiter(unit.limits).attach(session, unit.target.account)
+        access.add_sign_hook(RateLimiter(unit.limits).sign_hook(unit.target.account))
         try:
             inventory = scan(
                 access, unit.regions, unit.resource_types, max_workers=max(1, unit.threads)

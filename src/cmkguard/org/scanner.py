@@ -39,8 +39,12 @@ __all__ = [
     "scan_organization",
 ]
 
-DEFAULT_ACCOUNTS_IN_FLIGHT = 16
-"""Accounts scanned at once by default (each with its own small thread pool)."""
+DEFAULT_ACCOUNTS_IN_FLIGHT = 32
+"""Accounts scanned at once by default (each with its own small thread pool).
+
+An account's scan is a chain of dependent round trips (assume the role, list, describe each
+key, read each CMK), so it is more accounts in flight, not more threads per account, that
+keeps the requests overlapping; each account's rate limits are its own."""
 
 
 @attrs.frozen

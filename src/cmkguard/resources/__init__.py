@@ -1,4 +1,4 @@
-"""The resource-type registry: one module per service, each a declarative spec.
+"""The resource-type registry: one module per service, each declaring its `ResourceType`s.
 
 Every public module in this package that defines `RESOURCE_TYPES` is registered on first use,
 so adding a service (EBS, S3, DynamoDB...) is one new module: see `docs/resource-types.md`.

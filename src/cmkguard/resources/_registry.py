@@ -31,10 +31,10 @@ def _load() -> dict[ResourceTypeName, ResourceType]:
             if info.name.startswith("_") or info.name in _NOT_SERVICES:
                 continue
             module = importlib.import_module(f"{__package__}.{info.name}")
-            for spec in getattr(module, "RESOURCE_TYPES", ()):
-                if spec.name in found:
-                    raise RuntimeError(f"resource type {spec.name} registered twice")
-                found[spec.name] = spec
+            for rtype in getattr(module, "RESOURCE_TYPES", ()):
+                if rtype.name in found:
+                    raise RuntimeError(f"resource type {rtype.name} registered twice")
+                found[rtype.name] = rtype
         _REGISTRY.update(found)
         return _REGISTRY
 
@@ -45,7 +45,7 @@ def registry() -> Mapping[ResourceTypeName, ResourceType]:
 
 
 def get_resource_type(name: str) -> ResourceType:
-    """The spec registered as `name`; `UnknownResourceTypeError` lists the known ones."""
+    """The resource type registered as `name`; `UnknownResourceTypeError` lists the known ones."""
     types = _load()
     try:
         return types[ResourceTypeName(name.strip())]
@@ -54,7 +54,7 @@ def get_resource_type(name: str) -> ResourceType:
 
 
 def resolve_resource_types(names: Iterable[str] | None) -> tuple[ResourceType, ...]:
-    """The specs for `names` (all registered types for `None`), de-duplicated in order.
+    """The resource types for `names` (all registered ones for `None`), de-duplicated in order.
 
     A service prefix alone (`"rds"`) selects every type of that service.
     """

@@ -113,7 +113,7 @@ Linker = Callable[[Sequence["RawResource"]], "list[RawResource]"]
 
 @attrs.frozen
 class ResourceType:
-    """A declarative resource-type spec: what to call, how to read it, which IAM actions.
+    """One resource type, declared: what to call, how to read it, which IAM actions.
 
     `operation` is the paged API operation (e.g. `"DescribeDBInstances"`), `result_key`
     the list in its response, `params` fixed request parameters. `detail_operation` is an

@@ -41,6 +41,7 @@ import botocore.exceptions
 import botocore.loaders
 
 from cmkguard.errors import ConfigurationError
+from cmkguard.testing._empty_pages import empty_page, is_listing, restore_token
 from cmkguard.testing._middleware import RequestInfo, parse_request
 
 if TYPE_CHECKING:
@@ -72,6 +73,9 @@ class FaultKind(enum.Enum):
     """The body with invalid UTF-8 bytes written over its middle."""
     CUT_SHORT = "cut-short"
     """Full headers (the real `Content-Length`), `fraction` of the body, then a reset."""
+    EMPTY_PAGE = "empty-page"
+    """A page of a paged listing with no items and a next token that resumes the listing
+    where the request was (AWS sends these; `first=N` makes a run of N)."""
 
 
 _REPLACES_RESPONSE = frozenset(
@@ -342,6 +346,7 @@ class FaultInjector:
         self._next_index = 0
         self._seen: Counter[tuple[str, ...]] = Counter()
         self._injected: Counter[tuple[str, str, str]] = Counter()
+        self._paged = False  # an empty page's token went out: look for it in requests
         self.seed = seed
         self.middleware: EmulatorMiddleware | None = None
 
@@ -423,6 +428,10 @@ class FaultInjector:
                 fault = active.fault
                 if not fault.selects(info.service, info.operation, info.region, account):
                     continue
+                if fault.kind is FaultKind.EMPTY_PAGE and not is_listing(
+                    info.service, info.operation
+                ):
+                    continue
                 position = active.seen
                 active.seen += 1
                 if position < fault.skip:
@@ -451,14 +460,18 @@ class FaultInjector:
         """Handle one request: pass it on, or answer it with a fault."""
         app = self.middleware
         assert app is not None, "FaultInjector.wrap() was not called"
-        if not self._faults or environ.get("PATH_INFO", "").startswith("/moto-api"):
+        if not (self._faults or self._paged) or environ.get("PATH_INFO", "").startswith(
+            "/moto-api"
+        ):
             return app(environ, start_response)
         info = parse_request(environ)
         account = app.account_for(info.access_key)
-        body = _buffered_body(environ)
+        body = self._resume(info, environ, _buffered_body(environ))
         fault = self._choose(info, account, body)
         if fault is None:
             return app(environ, start_response)
+        if fault.kind is FaultKind.EMPTY_PAGE:
+            return self._empty_page(info, body, start_response, app)
         if fault.kind is FaultKind.LATENCY:
             time.sleep(fault.latency_ms / 1000.0)
             return app(environ, start_response)
@@ -473,6 +486,28 @@ class FaultInjector:
             start_response(status, headers)
             return [payload]
         return self._mangle(fault, environ, start_response, app)
+
+    def _resume(self, info: RequestInfo, environ: dict[str, Any], body: bytes) -> bytes:
+        """Put back the token an empty page stood in for, before moto reads the request."""
+        if not self._paged:
+            return body
+        restored = restore_token(info.service, info.operation, body)
+        if restored is None:
+            return body
+        environ["wsgi.input"] = io.BytesIO(restored)
+        environ["CONTENT_LENGTH"] = str(len(restored))
+        return restored
+
+    def _empty_page(
+        self, info: RequestInfo, body: bytes, start_response: StartResponse, app: Any
+    ) -> Any:
+        page = empty_page(info.service, info.operation, body)
+        assert page is not None, "an EMPTY_PAGE fault fires on paged listings only"
+        self._paged = True
+        app.count_request(info)
+        status, headers, payload = page
+        start_response(status, [*headers, ("Content-Length", str(len(payload)))])
+        return [payload]
 
     @staticmethod
     def _replacement(
