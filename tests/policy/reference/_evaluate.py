@@ -121,6 +121,10 @@ class _Policy:
         self, policy: Any, key_account: str, org_id: str | None, key_partition: str
     ) -> None:
         self.version, self.statements = read_policy(policy, key_partition)
+        inferred = _inferred_partition(self.statements, key_account)
+        if inferred is not None and inferred != key_partition:
+            key_partition = inferred
+            self.version, self.statements = read_policy(policy, key_partition)
         self.key_partition = key_partition
         self.key_account = key_account
         self.c = _Constants(self.statements, key_partition, key_account)
@@ -369,6 +373,24 @@ class _Policy:
                 if self.sat(self.via(st), who, self.principal(e), act):
                     out.add(e.canonical)
         return out
+
+
+def _inferred_partition(statements: Iterable[RefStatement], key_account: str) -> str | None:
+    """The key's partition when the policy's ARNs of the key account agree on one.
+
+    Not in the contract: the analyser's rule when it is given no key ARN (without it, the
+    only evidence of the key's partition is the policy); mirrored so that the two compare
+    the same key."""
+    seen = set()
+    for st in statements:
+        for p in st.principals:
+            if p.account == key_account and p.text.startswith("arn:"):
+                seen.add(p.partition)
+        for r in st.resources:
+            fields = r.split(":", 5)
+            if len(fields) == 6 and fields[4] == key_account and fields[1].startswith("aws"):
+                seen.add(fields[1])
+    return seen.pop() if len(seen) == 1 else None
 
 
 def _fixed_action(f: z3.BoolRef, action: z3.SeqRef) -> z3.SeqRef | None:
