@@ -6,8 +6,9 @@ which named external accounts (with their partition) and which organizations get
 analysis that hit its work bound (`exact` False) may only over-report: then the property is
 that it reports public whenever the reference does.
 
-`POLICY_DIFF_EXAMPLES` sets the number of examples (the suite runs a few hundred in
-about half a minute; `POLICY_DIFF_EXAMPLES=10000` for a deep run in the background).
+`POLICY_DIFF_EXAMPLES` sets the number of examples: 25 (+6 for a key in an organization) in
+the suite, which is what fits the area's test-time budget (z3 takes 0.3-1 s per policy on the
+shared 2-core box); `POLICY_DIFF_EXAMPLES=10000` for a deep run in the background.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.policy.differential_strategies import KEY, ORG, policies
 from tests.policy.reference import ReferenceAnswers, Unsupported, reference_answers
 
 _ACTIONS = ("kms:Decrypt", "kms:PutKeyPolicy")
-_EXAMPLES = int(os.environ.get("POLICY_DIFF_EXAMPLES", "40"))
+_EXAMPLES = int(os.environ.get("POLICY_DIFF_EXAMPLES", "25"))
 _PROFILE = settings(
     max_examples=_EXAMPLES,
     deadline=None,
@@ -97,7 +98,7 @@ def test_analyser_agrees_with_the_reference(policy: dict[str, Any]) -> None:
     compare(policy, None)
 
 
-@settings(_PROFILE, max_examples=max(_EXAMPLES // 4, 10))
+@settings(_PROFILE, max_examples=max(_EXAMPLES // 4, 5))
 @given(policies())
 def test_analyser_agrees_with_the_reference_for_a_key_in_an_organization(
     policy: dict[str, Any],
