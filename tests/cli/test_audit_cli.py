@@ -31,17 +31,40 @@ def _clean_inventory_file(tmp_path: Path, estate: ModuleType) -> Path:
     return path
 
 
-def test_table_is_grouped_by_severity_with_remediation(
+def test_table_summarises_by_severity_and_rule_then_one_line_per_finding(
     inventory_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The reference inventory has a scan error: incomplete, exit 3 (the contract).
     assert main(["audit", "--from-inventory", str(inventory_file)]) == 3
     out = capsys.readouterr().out
-    headings = [line for line in out.splitlines() if line and not line.startswith(" ")]
-    assert headings[:5] == ["CRITICAL (2)", "HIGH (1)", "MEDIUM (12)", "LOW (3)", "INFO (3)"]
-    assert "  resource-unencrypted  arn:aws:rds:us-east-1:111122223333:db:db-plain" in out
-    assert "    fix: Encrypt it:" in out
-    assert "CMK coverage 61.1%" in out
+    lines = out.splitlines()
+    # The summary comes first: KPIs, the count per severity, then the rules, worst first.
+    assert lines[1].startswith("CMK coverage 61.1%")
+    assert "findings (critical 2, high 1, medium 12, low 3, info 3)" in out
+    by_rule = lines[lines.index("By rule:") + 1 : lines.index("", lines.index("By rule:"))]
+    severities = [line.split()[0] for line in by_rule]
+    order = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
+    assert severities == sorted(severities, key=order.index)
+    # Each rule once with its fix, then one line per finding by the name people know.
+    assert "HIGH  resource-unencrypted (1): Resource not encrypted at rest" in out
+    assert out.count("  fix: Encrypt it:") == 1
+    assert "  db-plain  111122223333 us-east-1  (rds:db-instance) is not encrypted at rest." in out
+    # Each ARN at most once per line (the message's "alias (ARN)" is shortened to the alias).
+    for line in lines:
+        for arn in {w.strip("(),.") for w in line.split() if w.startswith(("arn:", "(arn:"))}:
+            assert line.count(arn) == 1, line
+    # Where the full report is (here: how to get it).
+    assert lines[-1].startswith("Full report: add --report-json FILE")
+
+
+def test_the_table_points_at_the_saved_report(
+    inventory_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "audit.json"
+    main(["audit", "--from-inventory", str(inventory_file), "--report-json", str(saved)])
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"Full report (JSON, every field): {saved}"
+    assert json.loads(saved.read_text())["findings"]
 
 
 @pytest.mark.parametrize(("level", "code"), [("critical", 1), ("low", 1), ("info", 1)])

@@ -37,6 +37,10 @@ def test_the_demo_migrates_rescans_and_rolls_back(tmp_path: Path) -> None:
     out = done.stdout
     for stage in ("1/7", "2/7", "3/7", "4/7", "5/7", "6/7", "7/7"):
         assert f"== {stage} " in out
+    # The audit's word on what is not done: the old snapshots stay on aws/rds.
+    leftovers = out.split("still on aws/rds", 1)[1].split("== 7/7", 1)[0]
+    assert "orders-before-upgrade " in leftovers
+    assert "never expires (manual)" in leftovers
     before = Inventory.from_json((work / "inventory-before.json").read_text())
     after = Inventory.from_json((work / "inventory-after.json").read_text())
     plan = MigrationPlan.from_json((work / "plan.json").read_text())

@@ -195,6 +195,16 @@ def test_dry_run_of_a_blocked_plan_says_blocked_and_exits_1(
     assert "BLOCKED: 1 blocking pre-flight item(s): key-enabled" in captured.out
     assert not (tmp_path / "j.json").exists()  # a dry run writes no journal
     assert captured.err.startswith("BLOCKED:")
+    assert "--execute would refuse it" in captured.out
+    assert "add --execute" not in captured.out
+    # Executing it is the gate failing too (exit 1), one line, nothing sent or journaled.
+    fast = ["--waiter-delay", "0", "--waiter-max-attempts", "3"]
+    assert main([*run, "--endpoint-url", small_estate["endpoint"], *fast, "--execute"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("BLOCKED:")
+    assert "key-enabled" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "j.json").exists()
 
 
 def test_only_signed_plans_run_when_a_signature_is_required(

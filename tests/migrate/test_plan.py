@@ -723,6 +723,7 @@ def test_review_text_and_html_show_steps_and_escape_everything() -> None:
     assert "<script>" not in html
     assert "<b>" not in html
     assert "&lt;script&gt;" in html
+    assert html.startswith('<div class="cmkguard cmkguard-plan"><style>')
 
 
 def test_plan_values_are_frozen() -> None:

@@ -106,6 +106,8 @@ def test_html_repr_escapes_everything() -> None:
     assert "&lt;script&gt;" in page
     assert "public-access" in page
     assert "<table>" in page
+    # The shared scoped stylesheet, so Jupyter's CSS does not right-align the text.
+    assert page.startswith('<div class="cmkguard cmkguard-policy"><style>')
 
 
 def test_principals_allowed_outside_the_action_model() -> None:

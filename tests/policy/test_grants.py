@@ -113,3 +113,4 @@ def test_html_repr_escapes_grant_fields() -> None:
     assert "&lt;b&gt;g&lt;/b&gt;" in page
     assert "<b>g</b>" not in page
     assert "grant-cross-account" in page
+    assert page.startswith('<div class="cmkguard cmkguard-grants"><style>')

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from cmkguard.auditing.catalogue import FINDING_CATALOGUE, RuleSpec
+from cmkguard.auditing.changes import AuditDiff, diff
 from cmkguard.auditing.config import DEFAULT_REQUIRED_TAGS, AuditPolicy, Suppression
-from cmkguard.auditing.diff import AuditDiff, diff
 from cmkguard.auditing.engine import audit
 from cmkguard.auditing.finding import Finding, fingerprint
 from cmkguard.auditing.kpis import Completeness, Coverage, Kpis

@@ -37,6 +37,7 @@ import attrs
 import boto3
 import botocore.credentials
 import botocore.session
+from botocore.config import Config
 from botocore.hooks import HierarchicalEmitter
 from botocore.parsers import ResponseParserFactory
 from botocore.utils import parse_timestamp
@@ -512,7 +513,9 @@ class SharedClients:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = make_client(self._session(endpoint_url), service, region)
+                client = make_client(
+                    self._session(endpoint_url), service, region, config=_SHARED_POOL
+                )
                 use_fast_timestamps(client)
                 client.meta.events.register("after-call", check_response)
                 client.meta.events.register_first("before-sign", _sign_as_bound)
@@ -533,6 +536,11 @@ class SharedClients:
             self._sessions[endpoint_url] = session
         return session
 
+
+# Every account in flight in this process uses the same client, each with its own threads:
+# a pool of 64 would make urllib3 open and discard connections (and warn) under load.
+# Connections are opened on demand, so a large pool costs nothing while idle.
+_SHARED_POOL = Config(max_pool_connections=512)
 
 _PROCESS_CLIENTS = SharedClients()
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -131,13 +132,12 @@ def _demo_scan(
     demo_regions = validate_regions(regions) if regions else DEMO_REGIONS
     resolve_resource_types(types)
     with EmulatedAWS() as aws:
-        _note(f"demo: started an emulated AWS account at {aws.endpoint_url} (no real AWS used)")
-        truth = seed_estate(aws, regions=demo_regions)
         _note(
-            f"demo: seeded {len(truth.resources)} resources and {len(truth.keys)} KMS keys "
-            f"in accounts {', '.join(truth.accounts) or aws.primary_account} "
-            f"and regions {', '.join(demo_regions)}"
+            f"demo: started an emulated AWS account at {aws.endpoint_url} (no real AWS used); "
+            "seeding it..."
         )
+        truth = seed_estate(aws, regions=demo_regions)
+        _note(f"demo: {_seeded_summary(truth, demo_regions)}")
         inventory = scan(
             aws.session(demo_regions[0]),
             regions=demo_regions,
@@ -147,6 +147,21 @@ def _demo_scan(
         )
         _note("demo: scanned it; the emulated account is gone when this command exits")
     return inventory
+
+
+def _seeded_summary(truth: Any, regions: Sequence[str]) -> str:
+    """What was seeded, each key counted in the account it lives in: keys of another account
+    that the estate uses across accounts are not the scanned account's keys."""
+    per_account = Counter(str(arn).split(":")[4] for arn in truth.keys)
+    own = sum(per_account[a] for a in truth.accounts)
+    others = [
+        f"{n} in account {a}" for a, n in sorted(per_account.items()) if a not in truth.accounts
+    ]
+    extra = f", plus {', '.join(others)} that its resources use across accounts" if others else ""
+    return (
+        f"seeded {len(truth.resources)} resources and {own} KMS keys in account "
+        f"{', '.join(truth.accounts)} (regions {', '.join(regions)}){extra}"
+    )
 
 
 class _PlainProgress:
@@ -177,11 +192,15 @@ class _RichProgress:
 
     def __init__(self, bar: Any) -> None:
         self.bar = bar
-        self.task = bar.add_task("scanning", total=0)
+        # No task (so nothing drawn) until the scan starts: `--demo` seeds the emulator first,
+        # and a bar reading 0/0 for those seconds says nothing true.
+        self.task: Any = None
         self.total = 0
 
     def __call__(self, event: ScanEvent) -> None:
         self.total = event.total
+        if self.task is None:
+            self.task = self.bar.add_task("scanning", total=self.total)
         if event.kind is ScanEventKind.UNIT_DONE and event.unit is not None:
             description = f"scanning {event.unit.region}"
             self.bar.update(self.task, total=self.total, advance=1, description=description)

@@ -17,6 +17,7 @@ from typing import IO
 from cmkguard import report as export
 from cmkguard.auditing import AuditPolicy, AuditReport, audit
 from cmkguard.auditing.org import organization_view
+from cmkguard.cli._audit_view import plain_lines, print_rich
 from cmkguard.cli._common import (
     EXIT_FINDINGS,
     UsageError,
@@ -130,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         with open_output(args.report_json) as out:
             out.write(report_json + "\n")
     with open_output(args.output) as out:
-        _write(report, args.format, out, _sarif_artifact(args), report_json)
+        _write(report, args.format, out, _sarif_artifact(args), report_json, _pointer(args))
         if view is not None and args.format == "table":
             out.write("\n" + "\n".join(org_view_lines(view)) + "\n")
     if args.org_view and view is not None:
@@ -179,10 +180,10 @@ def _write(
     out: IO[str],
     artifact: tuple[str, bool] = ("cmkguard-report.json", True),
     report_json: str = "",
+    pointer: str = "",
 ) -> None:
     if fmt == "table":
-        width = shutil.get_terminal_size().columns if out is sys.stdout and out.isatty() else None
-        out.write(render_table(report, width=width))
+        _write_table(report, out, pointer)
     elif fmt == "json":
         out.write(report.to_json() + "\n")
     elif fmt == "csv":
@@ -199,18 +200,45 @@ def _write(
         out.write(json.dumps(log, indent=2) + "\n")
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
+def _pointer(args: argparse.Namespace) -> str:
+    """The table's last line: where the full report went, or how to get it."""
+    if args.report_json:
+        return f"Full report (JSON, every field): {args.report_json}"
+    return (
+        "Full report: add --report-json FILE (or --format json, csv, ocsf, asff or sarif -o FILE)"
+    )
 
 
-def render_table(report: AuditReport, width: int | None = None) -> str:
-    """Findings grouped by severity (most severe first), each with its remediation line.
+def _write_table(report: AuditReport, out: IO[str], pointer: str) -> None:
+    """Colour and tables on a terminal (rich, the `cli` extra); plain lines otherwise."""
+    if out is sys.stdout and out.isatty():
+        try:
+            from rich.console import Console
+        except ImportError:
+            out.write(
+                render_table(report, width=shutil.get_terminal_size().columns, pointer=pointer)
+            )
+            return
+        # Names and messages come from AWS: never read as rich markup or emoji codes
+        # (a secret named "[red]x" or "secretsmanager:secret:" must print as written).
+        console = Console(file=out, markup=False, emoji=False, highlight=False)
+        print_rich(report, console, pointer or _DEFAULT_POINTER)
+        return
+    out.write(render_table(report, pointer=pointer))
 
-    `width` is the terminal's width: messages and fixes are wrapped under their indent and a
-    target too long for its line goes on the next one, instead of the terminal folding lines
-    at column 0. Files and pipes get one line per item (`width=None`).
+
+_DEFAULT_POINTER = "Full report: add --report-json FILE"
+
+
+def render_table(report: AuditReport, width: int | None = None, *, pointer: str = "") -> str:
+    """The audit as plain text: the summary by severity and by rule first, then each rule
+    (worst first) with its fix once and one line per finding (name, account and region, what is
+    wrong), the coverage by resource type, and `pointer` (where the full report is).
+
+    `width` is the terminal's width: long lines are wrapped under their indent instead of the
+    terminal folding them at column 0. Files and pipes get one line per item (`width=None`).
     """
-    lines = _table_lines(report)
+    lines = plain_lines(report, pointer or _DEFAULT_POINTER)
     if width is not None:
         lines = [wrapped for line in lines for wrapped in _fit(line, width - 1)]
     return "\n".join(lines) + "\n"
@@ -221,10 +249,6 @@ def _fit(line: str, width: int) -> list[str]:
     if len(line) <= width:
         return [line]
     indent = line[: len(line) - len(line.lstrip())]
-    if line.count(" ", len(indent)) == 2 and "  " in line[len(indent) :]:
-        # "  rule-id  target": the target on its own line, under the rule id
-        rule, target = line[len(indent) :].split("  ", 1)
-        return [f"{indent}{rule}", f"{indent}  {target}"]
     return textwrap.wrap(
         line,
         width=max(width, 20),
@@ -233,41 +257,3 @@ def _fit(line: str, width: int) -> list[str]:
         break_long_words=False,
         break_on_hyphens=False,
     )
-
-
-def _table_lines(report: AuditReport) -> list[str]:
-    lines: list[str] = []
-    for sev in sorted(Severity, reverse=True):
-        group = [f for f in report.active_findings if f.severity is sev]
-        if not group:
-            continue
-        lines.append(f"{sev.value.upper()} ({len(group)})")
-        for f in group:
-            lines.append(f"  {f.rule_id}  {f.target}")
-            lines.append(f"    {f.message}")
-            if f.suppression_expired:
-                lines.append(f"    note: {f.suppression_reason}")
-            lines.append(f"    fix: {f.remediation}")
-        lines.append("")
-    k = report.kpis
-    counts = ", ".join(f"{s} {n}" for s, n in k.findings_by_severity.items())
-    tail = f"; {k.suppressed_findings} suppressed" if k.suppressed_findings else ""
-    lines.append(f"{len(report.active_findings)} findings ({counts}){tail}")
-    lines.append(
-        f"CMK coverage {_pct(k.cmk_coverage)} of {k.coverage.measured} resources; "
-        f"rotation compliance {_pct(k.rotation_compliance)} of {k.rotation_applicable} keys"
-    )
-    if not k.completeness.complete:
-        lines.append(f"  {k.completeness.summary()}: these figures cover what was read")
-    partial = set(k.completeness.partial_resource_types)
-    for name, cov in k.coverage_by_resource_type.items():
-        mark = " (partial)" if name in partial else ""
-        lines.append(f"  {name}: {cov.on_cmk}/{cov.measured} on CMK ({_pct(cov.percent)}){mark}")
-    if k.scan_errors:
-        lines.append(f"{k.scan_errors} scan error(s): see the inventory-incomplete findings")
-    for s in report.expired_suppressions:
-        expiry = s.expires.isoformat() if s.expires else "?"
-        lines.append(f"expired suppression ({expiry}): {s.rule_id} {s.resource}: {s.reason}")
-    for s in report.unused_suppressions:
-        lines.append(f"unused suppression: {s.rule_id} {s.resource}")
-    return lines

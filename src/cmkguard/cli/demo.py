@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from cmkguard.auditing import audit
+from cmkguard.auditing.rules.snapshots import LEFTOVER_SNAPSHOT_RULE as LEFTOVER_RULE
 from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError
 from cmkguard.cli._migrate_progress import run_progress
 from cmkguard.cli.migrate import _add_output_level, _configure_logging
@@ -196,6 +198,7 @@ def _demo_migrate(args: argparse.Namespace) -> int:
         _keys_table(after, sorted(r.arn for r in after.resources if r.resource_type != "kms:key"))
         moved = _moved(after, demo.resources, demo.key_arn, plan.options.new_suffix)
         print(f"(saved: {work / 'inventory-after.json'})")
+        _leftovers(after)
 
         _stage(7, "rollback plan: the originals back under their names if anything is wrong")
         code = _rollback(plan, session, work, run=args.rollback, quiet=args.quiet)
@@ -204,6 +207,19 @@ def _demo_migrate(args: argparse.Namespace) -> int:
         print("the new scan does not show every resource on the key", file=sys.stderr)
         return EXIT_FINDINGS
     return code
+
+
+def _leftovers(after: Inventory) -> None:
+    """What the audit says is not done yet: the snapshots still on the old key."""
+    left = audit(after).by_rule(LEFTOVER_RULE)
+    if not left:
+        return
+    print(f"\nstill on aws/rds ({LEFTOVER_RULE}, cmkguard audit lists them):")
+    for finding in left:
+        ev = finding.evidence
+        expires = ev.get("expires")
+        when = f"deleted by RDS on {expires[:10]}" if expires else "never expires (manual)"
+        print(f"  {ev['name']:<40} {ev['snapshot_type']:<10} {when}")
 
 
 # `session` is a boto3 session; the CLI layer does not import boto3 (not even for types).

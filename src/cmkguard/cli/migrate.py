@@ -28,7 +28,7 @@ from cmkguard.cli._common import (
 from cmkguard.cli._migrate_progress import run_progress
 from cmkguard.cli._scan_options import add_scan_arguments, scan_from_args, split_list
 from cmkguard.cli._share import register_share
-from cmkguard.errors import NoCredentialsError, PlanIntegrityError
+from cmkguard.errors import NoCredentialsError, PlanIntegrityError, PreflightError
 from cmkguard.inventory.values import Inventory
 from cmkguard.migrate import (
     MigrationOptions,
@@ -316,17 +316,25 @@ def _run(args: argparse.Namespace) -> int:
             "no AWS credentials found (set a profile with --profile / AWS_PROFILE, "
             "or environment credentials)"
         )
-    with run_progress(quiet=args.quiet or not args.execute) as progress:
-        report = execute(
-            plan,
-            session,
-            journal=args.journal,
-            dry_run=not args.execute,
-            progress=progress,
-            waiter_config=WaiterSettings(args.waiter_delay, args.waiter_max_attempts),
-            signing_key=None if args.rollback else signing_key,
-        )
-    if report.dry_run:
+    try:
+        with run_progress(quiet=args.quiet or not args.execute) as progress:
+            report = execute(
+                plan,
+                session,
+                journal=args.journal,
+                dry_run=not args.execute,
+                progress=progress,
+                waiter_config=WaiterSettings(args.waiter_delay, args.waiter_max_attempts),
+                signing_key=None if args.rollback else signing_key,
+            )
+    except PreflightError as exc:
+        # A blocked plan is the gate failing (exit 1), not bad input: nothing was sent.
+        print(f"BLOCKED: {exc} (nothing was sent; fix them and plan again)", file=sys.stderr)
+        return EXIT_FINDINGS
+    if report.state is RunState.BLOCKED:
+        print(report)
+        print("\ndry run of a blocked plan: nothing was changed, and --execute would refuse it")
+    elif report.dry_run:
         print(report)  # the step list, once: a dry run shows no progress lines
         print("\ndry run: nothing was changed (add --execute to run it)")
     else:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from cmkguard._convert import Converter
-from cmkguard._html import table
+from cmkguard._html import document, table
 from cmkguard.errors import ConfigurationError, PlanFormatError, PlanIntegrityError
 
 if TYPE_CHECKING:
@@ -546,7 +546,7 @@ class MigrationPlan:
         esc = html.escape
         kind = "Rollback plan" if self.is_rollback else "Migration plan"
         parts = [
-            f"<div><h4>{esc(kind)} to <code>{esc(self.target_key)}</code></h4>",
+            f"<h4>{esc(kind)} to <code>{esc(self.target_key)}</code></h4>",
             f"<p>{len(self.resources)} resource(s), {len(self.steps)} step(s); fingerprint "
             f"<code>{esc(self.fingerprint)}</code></p>",
         ]
@@ -574,5 +574,5 @@ class MigrationPlan:
                 code={3},
             )
         )
-        parts.append("</div>")
-        return "".join(parts)
+        # The shared view stylesheet, so Jupyter's CSS does not right-align text.
+        return document("plan", *parts)

@@ -27,7 +27,7 @@ from cmkguard.policy._exact import (
     principal_test,
     worst,
 )
-from cmkguard.policy._glob import ALL_ACTIONS
+from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION
 from cmkguard.policy._predicates import Pred
 from cmkguard.policy.document import Principal, PrincipalKind, parse_aws_principal
 from cmkguard.policy.witness import AccessWitness
@@ -57,9 +57,25 @@ def allow_results(ev: Evaluator) -> list[GrantResult]:
             continue
         groups = ev.action_groups(allow)
         for test, principal in grant_principals(allow):
+            past: list[GrantResult] | None = None
             for sig, actions in groups:
-                out.extend(evaluate_grant(ev, allow, test, principal, sig, actions))
+                if past is not None:
+                    out.extend(_regrouped(r, actions) for r in past)
+                    continue
+                spent = not ev.exact
+                got = evaluate_grant(ev, allow, test, principal, sig, actions)
+                # Past the bound no Deny is consulted, so every other action group of this
+                # principal gets the same answer: reuse it instead of asking again.
+                past = got if spent else None
+                out.extend(got)
     return out
+
+
+def _regrouped(r: GrantResult, actions: frozenset[str]) -> GrantResult:
+    """`r` (an answer taken past the bound) for another group of actions."""
+    action = CANONICAL_ACTION.get(_representative(actions), _representative(actions))
+    witnesses = tuple(attrs.evolve(w, action=action) for w in r.witnesses)
+    return attrs.evolve(r, actions=actions, witnesses=witnesses)
 
 
 def _representative(actions: Iterable[str]) -> str:

@@ -397,9 +397,7 @@ class Evaluator:
         self.unknown_actions = _unknown_actions(compiled)
         # Each statement's Action patterns matched once against the unknown stand-ins (glob
         # matching per Allow, action and Deny was a third of a large policy's time).
-        self.covered: dict[int, frozenset[str]] = {
-            c.index: c.actions | {a for a in self.unknown_actions if c.covers(a)} for c in compiled
-        }
+        self.covered = _coverage(compiled, self.unknown_actions)
         self.canonical_keys = _canonical_keys(compiled)
         self.scratch: dict[object, object] = {}  # per-analysis memos of the grant questions
         self._sigs: dict[str, tuple[int, ...]] = {}  # per action: the Denies that cover it
@@ -792,6 +790,25 @@ def _pin_sessions(compiled: list[Compiled]) -> list[Compiled]:
                     t = attrs.evolve(t, preds=(pin, *t.preds[1:]))
             tests.append(t)
         out.append(attrs.evolve(c, tests=tuple(tests)))
+    return out
+
+
+def _coverage(compiled: Sequence[Compiled], unknown: Sequence[str]) -> dict[int, frozenset[str]]:
+    """Per statement, the actions it covers among the model's and the unknown stand-ins
+    (each distinct pattern matched against the stand-ins once: policies repeat patterns)."""
+    hits: dict[str, frozenset[str]] = {}
+    everything = frozenset(unknown)
+    out: dict[int, frozenset[str]] = {}
+    for c in compiled:
+        st = c.statement
+        matched: set[str] = set()
+        for pattern in st.actions:
+            got = hits.get(pattern)
+            if got is None:
+                got = hits[pattern] = frozenset(a for a in unknown if glob_match(pattern, a))
+            matched |= got
+        extra = (everything - matched if st.not_action else matched) if st.actions else set()
+        out[c.index] = c.actions | extra
     return out
 
 

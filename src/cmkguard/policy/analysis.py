@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard._html import table
+from cmkguard._html import document, table
 from cmkguard.policy._access import evaluate_grant, grant_principals
 from cmkguard.policy._engine import (
     Builder,
@@ -182,10 +182,13 @@ class PolicyAnalysis:
             ("#", "Sid", "effect", "verdict", "why"),
             ((s.index, s.sid, s.effect, s.verdict, s.reason) for s in self.statements),
         )
-        return (
-            f"<div><p><b>Key policy of account {html.escape(self.key_account)}</b>: "
-            f"{html.escape(verdict)}; external access: {html.escape(ext)}</p>"
-            f"{findings}{statements}</div>"
+        # The shared view stylesheet, so Jupyter's CSS does not right-align text.
+        return document(
+            "policy",
+            f"<p><b>Key policy of account {html.escape(self.key_account)}</b>: "
+            f"{html.escape(verdict)}; external access: {html.escape(ext)}</p>",
+            findings,
+            statements,
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from cmkguard._html import table
+from cmkguard._html import document, table
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy._engine import check_account, check_org_id, check_trusted
 from cmkguard.policy.document import SERVICE_RE, PrincipalKind, parse_aws_principal
@@ -131,9 +131,12 @@ class GrantAnalysis:
             ("severity", "finding", "why"),
             ((f.severity.value, f.id, f.explanation) for f in self.findings),
         )
-        return (
-            f"<div><p><b>Grants of a key in account {html.escape(self.key_account)}</b></p>"
-            f"{grants}{findings}</div>"
+        # The shared view stylesheet, so Jupyter's CSS does not right-align text.
+        return document(
+            "grants",
+            f"<p><b>Grants of a key in account {html.escape(self.key_account)}</b></p>",
+            grants,
+            findings,
         )
 
     def to_dict(self) -> dict[str, Any]:

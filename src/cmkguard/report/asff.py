@@ -18,6 +18,7 @@ from cmkguard.report._common import ASFF_RESOURCE_TYPES, partition_of, primary_a
 
 if TYPE_CHECKING:
     from cmkguard.auditing.finding import Finding
+    from cmkguard.auditing.kpis import Completeness
     from cmkguard.auditing.report import AuditReport
 
 __all__ = ["ASFF_SCHEMA_VERSION", "finding_to_asff", "report_to_asff"]
@@ -26,6 +27,8 @@ ASFF_SCHEMA_VERSION = "2018-10-08"
 _TYPES = ["Software and Configuration Checks/AWS Security Best Practices"]
 _UNKNOWN_ACCOUNT = "000000000000"
 _UNKNOWN_REGION = "us-east-1"
+_PRODUCT_FIELD_MAX = 2048
+"""ASFF caps a ProductFields value at 2048 characters."""
 
 
 def _iso(value: datetime) -> str:
@@ -66,9 +69,18 @@ def _resources(f: Finding) -> list[dict[str, Any]]:
 
 
 def finding_to_asff(
-    f: Finding, *, updated_at: datetime, product_arn: str | None = None
+    f: Finding,
+    *,
+    updated_at: datetime,
+    product_arn: str | None = None,
+    completeness: Completeness | None = None,
 ) -> dict[str, Any]:
-    """One finding in ASFF."""
+    """One finding in ASFF.
+
+    With the audit's `completeness`, `ProductFields` carries `cmkguard/ScanComplete` (`true` or
+    `false`) and, for a partial scan, `cmkguard/ScanGaps` (what was not read; ASFF caps a value
+    at 2048 characters), so Security Hub shows which findings come from a partial scan.
+    """
     account = f.account or _UNKNOWN_ACCOUNT
     region = f.region or _UNKNOWN_REGION
     partition = partition_of(primary_arn(f))
@@ -97,13 +109,31 @@ def finding_to_asff(
         "Resources": _resources(f),
         "Workflow": {"Status": "SUPPRESSED" if f.suppressed else "NEW"},
         "RecordState": "ACTIVE",
-        "ProductFields": {"cmkguard/RuleId": f.rule_id, "cmkguard/Fingerprint": f.fingerprint},
+        "ProductFields": {
+            "cmkguard/RuleId": f.rule_id,
+            "cmkguard/Fingerprint": f.fingerprint,
+            **_completeness_fields(completeness),
+        },
     }
+
+
+def _completeness_fields(completeness: Completeness | None) -> dict[str, str]:
+    if completeness is None:
+        return {}
+    fields = {"cmkguard/ScanComplete": str(completeness.complete).lower()}
+    if not completeness.complete:
+        fields["cmkguard/ScanGaps"] = completeness.summary()[:_PRODUCT_FIELD_MAX]
+    return fields
 
 
 def report_to_asff(report: AuditReport, *, product_arn: str | None = None) -> list[dict[str, Any]]:
     """Every finding of the report in ASFF (suppressed ones with Workflow.Status SUPPRESSED)."""
     return [
-        finding_to_asff(f, updated_at=report.generated_at, product_arn=product_arn)
+        finding_to_asff(
+            f,
+            updated_at=report.generated_at,
+            product_arn=product_arn,
+            completeness=report.kpis.completeness,
+        )
         for f in report.findings
     ]

@@ -21,7 +21,7 @@ from cmkguard.report._common import key_users
 from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
-    from cmkguard.auditing.diff import AuditDiff
+    from cmkguard.auditing.changes import AuditDiff
     from cmkguard.auditing.finding import Finding
     from cmkguard.auditing.report import AuditReport
     from cmkguard.inventory.values import Inventory, KmsKey, RotationStatus

@@ -18,6 +18,7 @@ from cmkguard.severity import Severity
 
 if TYPE_CHECKING:
     from cmkguard.auditing.finding import Finding
+    from cmkguard.auditing.kpis import Completeness
     from cmkguard.auditing.report import AuditReport
 
 __all__ = ["OCSF_VERSION", "finding_to_ocsf", "report_to_ocsf"]
@@ -40,8 +41,15 @@ def _ms(value: datetime) -> int:
     return int(as_utc(value).timestamp() * 1000)
 
 
-def finding_to_ocsf(f: Finding, *, time: datetime, tool_version: str) -> dict[str, Any]:
-    """One finding as an OCSF Detection Finding event."""
+def finding_to_ocsf(
+    f: Finding, *, time: datetime, tool_version: str, completeness: Completeness | None = None
+) -> dict[str, Any]:
+    """One finding as an OCSF Detection Finding event.
+
+    With the audit's `completeness`, `unmapped.scan_completeness` says whether the scan read
+    everything (`complete`, `scan_errors`, `unread`...), so an event stored alone in a data lake
+    still tells a partial scan from a complete one.
+    """
     sev_id, sev_name = _SEVERITY_ID[f.severity]
     resources: list[dict[str, Any]] = []
     if f.resource_arn:
@@ -105,6 +113,7 @@ def finding_to_ocsf(f: Finding, *, time: datetime, tool_version: str) -> dict[st
             "rule_id": f.rule_id,
             "evidence": dict(f.evidence),
             "suppression_reason": f.suppression_reason,
+            **({"scan_completeness": completeness.to_dict()} if completeness else {}),
         },
     }
 
@@ -112,6 +121,11 @@ def finding_to_ocsf(f: Finding, *, time: datetime, tool_version: str) -> dict[st
 def report_to_ocsf(report: AuditReport) -> list[dict[str, Any]]:
     """Every finding of the report as an OCSF event (suppressed ones with status Suppressed)."""
     return [
-        finding_to_ocsf(f, time=report.generated_at, tool_version=report.tool_version)
+        finding_to_ocsf(
+            f,
+            time=report.generated_at,
+            tool_version=report.tool_version,
+            completeness=report.kpis.completeness,
+        )
         for f in report.findings
     ]

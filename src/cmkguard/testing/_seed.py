@@ -32,6 +32,7 @@ import functools
 import io
 import json
 import random
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -185,6 +186,15 @@ def _tags(kind: str, app: str, rng: random.Random) -> dict[str, str]:
         del tags["cost-center"]
         del tags["data-sensitivity"]
     return tags
+
+
+def _application(name: str) -> str:
+    """The application a seeded resource belongs to: its name before the unit number, so that
+    `orders-000` (instance), `orders-000/db` (its secret) and `catalog-001-instance-1` (a
+    cluster member) count as the applications `orders` and `catalog`, not as two each."""
+    base = name.split("/")[0]
+    match = re.match(r"(.+?)-\d{3}(?:-|$)", base)
+    return match.group(1) if match else base
 
 
 def _tag_list(
@@ -345,7 +355,7 @@ class _RegionSeeder:
             "MultiAZ": rng.random() < 0.3,
             "CopyTagsToSnapshot": True,
             "EnableIAMDatabaseAuthentication": rng.random() < 0.5,
-            "Tags": _tag_list({"application": name.rsplit("-", 1)[0], "env": "prod"}),
+            "Tags": _tag_list({"application": _application(name), "env": "prod"}),
         }
         kwargs["MasterUsername"] = "app_admin"
         if extra.pop("managed_password", False):
@@ -405,7 +415,7 @@ class _RegionSeeder:
             "MasterUserPassword": _FAKE_PASSWORD,
             "BackupRetentionPeriod": 7,
             "DeletionProtection": False,
-            "Tags": _tag_list({"application": name, "env": "prod"}),
+            "Tags": _tag_list({"application": _application(name), "env": "prod"}),
         }
         # No storage encryption settings: the Aurora default, an AWS owned key (sse-rds).
         if key[0] not in (KeyClass.UNENCRYPTED, KeyClass.AWS_OWNED):
@@ -457,7 +467,7 @@ class _RegionSeeder:
             "Name": name,
             "SecretString": _FAKE_SECRET_VALUE,
             "Description": f"cmkguard demo secret {name}",
-            "Tags": _tag_list({"application": name.split("/")[0]}),
+            "Tags": _tag_list({"application": _application(name)}),
         }
         if key_param is not None:
             kwargs["KmsKeyId"] = key_param
