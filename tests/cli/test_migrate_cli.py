@@ -243,6 +243,10 @@ def test_verbose_logs_steps_quiet_shows_no_progress_and_a_missing_journal_dir_ex
     missing = ["migrate", "run", str(plan_file), "--journal", str(tmp_path / "nope" / "j.json")]
     assert main([*missing, *endpoint, *fast]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main([*missing, *endpoint]) == 2  # the dry run finds it too, before anything else
+    err = capsys.readouterr().err
+    assert "does not exist" in err
+    assert len(err.strip().splitlines()) == 1
     quiet = ["migrate", "run", str(plan_file), "--journal", str(tmp_path / "q.json"), "-q"]
     assert main([*quiet, *endpoint]) == 0  # a dry run (the real run comes next)
     captured = capsys.readouterr()

@@ -292,6 +292,14 @@ def _plan(args: argparse.Namespace) -> int:
     return incomplete_exit(args, inventory.errors, "inventory the plan was made from")
 
 
+def _check_journal_directory(journal: str) -> None:
+    # A dry run never writes the journal, so without this check it would pass and only the
+    # real run would find that the journal cannot be kept: the dry run is the rehearsal.
+    directory = os.path.dirname(journal) or "."
+    if not os.path.isdir(directory):
+        raise UsageError(f"--journal {journal}: directory {directory} does not exist")
+
+
 def _run(args: argparse.Namespace) -> int:
     from cmkguard.aws.identity import open_session
 
@@ -308,6 +316,7 @@ def _run(args: argparse.Namespace) -> int:
         plan = rollback
     if args.waiter_delay < 0 or args.waiter_max_attempts < 1:
         raise UsageError("--waiter-delay must be >= 0 and --waiter-max-attempts >= 1")
+    _check_journal_directory(args.journal)
     session = open_session(args.profile, endpoint_url=args.endpoint_url)
     if args.execute and session.get_credentials() is None:
         # Without this, the first step "fails" (exit 1, "run again to resume"): no credentials
