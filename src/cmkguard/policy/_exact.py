@@ -379,7 +379,14 @@ class Evaluator:
         compiled = _pin_sessions(compiled)
         self.statements = tuple(compiled)
         # Denies count only when their Resource certainly covers the key (the safe side).
-        self.denies = tuple(c for c in compiled if c.is_deny and c.applies is Applies.ALWAYS)
+        # A Deny whose NotPrincipal lists "*" exempts everyone: it never applies.
+        self.denies = tuple(
+            c
+            for c in compiled
+            if c.is_deny
+            and c.applies is Applies.ALWAYS
+            and not (c.statement.not_principal and any(t.kind == "any" for t in c.tests))
+        )
         self.universe = Universe(compiled, setting)
         u = self.universe
         keys = u.keys | u.variables

@@ -90,6 +90,8 @@ class _Constants:
             for c in st.conditions:
                 for v in c.values:
                     self._value(c.key, v)
+                    if "ignorecase" in c.base.lower():
+                        self._value(c.key, v.lower())  # "O-ABC" matches org o-abc
 
     def _value(self, key: str, v: str) -> None:
         self.accounts |= _digit_runs(v)
@@ -142,7 +144,7 @@ class _Policy:
                 continue  # no kms action at all (NotAction kms:*, s3:...): of no effect
             if st.effect == "Allow" and applies != "never":
                 self.allows.append(st)
-            elif st.effect == "Deny" and applies == "always":
+            elif st.effect == "Deny" and applies == "always" and not _exempts_all(st):
                 self.denies.append(st)
         self._match: dict[tuple[int, bool, bool], z3.BoolRef] = {}
         self.deny_all = z3.And(*(z3.Not(self.match(d)) for d in self.denies))
@@ -373,6 +375,11 @@ class _Policy:
                 if self.sat(self.via(st), who, self.principal(e), act):
                     out.add(e.canonical)
         return out
+
+
+def _exempts_all(st: RefStatement) -> bool:
+    """A `NotPrincipal` listing `"*"` exempts every caller: the statement applies to nobody."""
+    return st.not_principal and any(p.form == "any" for p in st.principals)
 
 
 def _inferred_partition(statements: Iterable[RefStatement], key_account: str) -> str | None:
