@@ -24,7 +24,7 @@ onto its own key (run it with that account's session).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -165,6 +165,20 @@ class _Share:
             self.block("share-account", arn, f"the snapshot is already in account {self.account}")
             return None
         return resource, _SNAPSHOT_KINDS[kind]
+
+    def targets(
+        self, arns: Iterable[str], reference: str
+    ) -> Iterator[tuple[EncryptedResource, bool, KmsKey, str]]:
+        """Each snapshot that can be shared, with whether it is a cluster snapshot, its key and
+        its identifier; the others are blocked on the plan."""
+        for arn in arns:
+            found = self.snapshot(arn)
+            if found is None:
+                continue
+            resource, cluster = found
+            cmk = self.key(reference, resource)
+            if cmk is not None:
+                yield resource, cluster, cmk, parse_arn(resource.arn).resource.split(":", 1)[1]
 
     def key(self, reference: str, resource: EncryptedResource) -> KmsKey | None:
         key, why = resolve_target_key(self.inventory, reference, resource.region, resource.account)
@@ -416,20 +430,12 @@ def plan_snapshot_share(
     plan = _Share(inventory, account)
     keys: dict[str, KmsKey] = {}
     shared: list[tuple[EncryptedResource, str, bool]] = []
-    for arn in arns:
-        found = plan.snapshot(arn)
-        if found is None:
-            continue
-        resource, cluster = found
-        cmk = plan.key(key, resource)
-        if cmk is None:
-            continue
-        source = parse_arn(resource.arn).resource.split(":", 1)[1]
+    for resource, cluster, cmk, source in plan.targets(arns, key):
         why = _needs_copy(resource, cmk, source)
         if why is not None and cluster and resource.key_class is KeyClass.UNENCRYPTED:
             plan.block(
                 "unencrypted-cluster-snapshot",
-                arn,
+                resource.arn,
                 "RDS cannot copy an unencrypted cluster snapshot onto a key: restore the "
                 "cluster with the key (cmkguard migrate) and share its snapshot",
             )
@@ -509,16 +515,8 @@ def plan_share_revocation(
     arns, account = _resolve_inputs(inventory, snapshots, to_account)
     plan = _Share(inventory, account)
     keys: dict[str, KmsKey] = {}
-    for arn in arns:
-        found = plan.snapshot(arn)
-        if found is None:
-            continue
-        resource, cluster = found
-        cmk = plan.key(key, resource)
-        if cmk is None:
-            continue
+    for resource, cluster, cmk, source in plan.targets(arns, key):
         keys[cmk.arn] = cmk
-        source = parse_arn(resource.arn).resource.split(":", 1)[1]
         plan.add(_attribute_step(resource, source, cluster, account, add=False, n="90"))
     prefix = share_sid_prefix(account)
     for cmk in keys.values():
