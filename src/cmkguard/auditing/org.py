@@ -5,9 +5,9 @@ coverage by account and by OU (worst first), for every key the resources that de
 every account (the kill-switch view: "if we disable this key during an incident, these become
 unreadable", over customer-managed keys only: an AWS managed key cannot be disabled, its
 resources count in coverage as not on a CMK), the keys reachable from accounts outside the
-organisation, and the accounts that could not be read. The organisation is the zone of trust: a resource on a CMK of another
-account *of the organisation* (the central key account's) is on a customer-managed key of
-ours, not on an unexplained cross-account key.
+organisation, and the accounts that could not be read. The organisation is the zone of trust:
+a resource on a CMK of another account *of the organisation* (the central key account's) is on
+a customer-managed key of ours, not on an unexplained cross-account key.
 """
 
 from __future__ import annotations
