@@ -5,7 +5,10 @@ named."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import gc
+import multiprocessing
+import os
 import sys
 import threading
 
@@ -13,6 +16,7 @@ import cmkguard
 from cmkguard.aws.access import AccessSpec
 from cmkguard.aws.ratelimit import DEFAULT_RATE_LIMITS
 from cmkguard.org import AccountScan, dask_deadlock_risks, local_dask_cluster, run_account_scan
+from cmkguard.org.aws_scan import unit_pool
 from cmkguard.testing import EmulatedOrganization
 
 THREADS = 3
@@ -58,6 +62,29 @@ def test_a_worker_thread_reuses_one_pool_for_its_accounts(org: EmulatedOrganizat
     for t in second:
         t.join(10)
     assert not any(t.is_alive() for t in second)
+
+
+def _pool_runs_here() -> int:
+    return unit_pool(2).submit(os.getpid).result(timeout=30)
+
+
+def test_a_process_forked_from_a_scanning_thread_gets_its_own_pool() -> None:
+    # The forked child inherits the thread's pool but none of its threads: reusing it would
+    # queue the account's units forever (a process pool's workers are forked on Linux).
+    pids: list[int] = []
+
+    def scanning_thread() -> None:
+        assert unit_pool(2).submit(os.getpid).result(timeout=30) == os.getpid()
+        fork = multiprocessing.get_context("fork")
+        with cf.ProcessPoolExecutor(1, mp_context=fork) as pool:
+            pids.append(pool.submit(_pool_runs_here).result(timeout=60))
+
+    thread = threading.Thread(target=scanning_thread)
+    thread.start()
+    thread.join(90)
+    assert not thread.is_alive(), "the forked process never ran its units"
+    (child,) = pids
+    assert child != os.getpid()
 
 
 def test_deadlock_risks_name_profiling_workers_on_python_3_11() -> None:

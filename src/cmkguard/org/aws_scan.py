@@ -13,6 +13,7 @@ built from explicit keys, as the emulator's are).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
 from datetime import UTC, datetime
 
@@ -69,13 +70,15 @@ def unit_pool(threads: int) -> cf.ThreadPoolExecutor:
     only on a worker's first accounts. One pool per thread, not per process, keeps each
     account to its own `threads` threads, as before.
     """
-    held: tuple[int, cf.ThreadPoolExecutor] | None = getattr(_POOLS, "held", None)
-    if held is not None and held[0] == threads:
-        return held[1]
-    if held is not None:
-        held[1].shutdown(wait=False)
+    held: tuple[int, int, cf.ThreadPoolExecutor] | None = getattr(_POOLS, "held", None)
+    # A process forked from this thread (a process pool's worker) inherits the pool but not
+    # its threads: the pool would count them idle and never run anything. Its own, then.
+    if held is not None and held[:2] == (os.getpid(), threads):
+        return held[2]
+    if held is not None and held[0] == os.getpid():
+        held[2].shutdown(wait=False)
     pool = cf.ThreadPoolExecutor(threads, thread_name_prefix="cmkguard-account")
-    _POOLS.held = (threads, pool)
+    _POOLS.held = (os.getpid(), threads, pool)
     return pool
 
 
