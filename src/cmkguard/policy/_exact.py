@@ -244,9 +244,7 @@ def _org_part_uniform(value: str) -> bool:
     return after not in _ORG_CHARS and after not in ("?", "$")
 
 
-def _orgs_used(
-    store: dict[str, tuple[Literal, ...]], solved: dict[str, Solved]
-) -> list[str]:
+def _orgs_used(store: dict[str, tuple[Literal, ...]], solved: dict[str, Solved]) -> list[str]:
     """The org ids the solved values of the constrained org keys use (first seen first)."""
     out: list[str] = []
     for key in sorted(_ORG_KEYS):
