@@ -83,20 +83,37 @@ def _bounded(st: Statement) -> bool:
     return all(p.kind in _NAMED and not p.has_wildcard for p in st.principals)
 
 
-_GRANTS_KMS: dict[str, bool] = MEMOS.table()
+_GRANTS_KMS: dict[str, bool | None] = MEMOS.table()
 
 
-def _grants_kms(st: Statement) -> bool:
-    """Whether `st`'s `Action` list names some kms action (NotAction is left to the engine)."""
+def _action_grants_kms(action: str) -> bool | None:
+    if expand_action(action):
+        return True  # a modelled kms action, or a literal kms action the model does not know
+    if action.lower().startswith("kms:"):
+        return None  # a kms pattern matching no modelled action may match a newer API
+    return False  # another service's action: it grants no kms action
+
+
+def _grants_kms(st: Statement) -> bool | None:
+    """Whether `st`'s `Action` list names some kms action; `None`: left to the engine (a
+    `kms:` pattern such as `kms:Decrypt?` matching no modelled action, and every NotAction)."""
+    if st.not_action:
+        return None
+    answer: bool | None = False
     for action in st.actions:
-        hit = _GRANTS_KMS.get(action)
-        if hit is None:
-            hit = bool(expand_action(action))
+        hit = _GRANTS_KMS.get(action, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = _action_grants_kms(action)
             if len(_GRANTS_KMS) < 4096:
                 _GRANTS_KMS[action] = hit
         if hit:
             return True
-    return False
+        if hit is None:
+            answer = None
+    return answer
+
+
+_UNSEEN = object()
 
 
 def screen_public(policy: KeyPolicy, key_account: str, key_arn: str | None) -> bool | None:
@@ -131,9 +148,8 @@ def _everyone_unconditionally(st: Statement, key_account: str, key_arn: str | No
     return (
         not st.conditions
         and not st.not_principal
-        and not st.not_action
         and st.has_wildcard_principal
-        and _grants_kms(st)
+        and _grants_kms(st) is True
         and resources_apply(st.resources, st.not_resource, key_account, key_arn) is _ALWAYS
     )
 
@@ -169,11 +185,12 @@ def screen_external(
             if not any(_pins_key_account(c, key_account) for c in st.conditions):
                 return None
             continue
-        if st.not_principal or st.not_action:
+        if st.not_principal or not _named_plainly(st):
             return None
-        if not _named_plainly(st):
+        grants = _grants_kms(st)
+        if grants is None:
             return None
-        if not _grants_kms(st):
+        if not grants:
             continue
         applies = resources_apply(st.resources, st.not_resource, key_account, key_arn)
         if applies is _NEVER:
