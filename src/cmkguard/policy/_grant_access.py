@@ -282,7 +282,7 @@ class KeyPolicyCheck:
             found = {k: v for k, v in _witness_context(w).items() if k.lower() not in own}
             found.update(context)
             if constraint.admits(found) and not _colliding(context):
-                context = found
+                context = dict(sorted(found.items()))
             else:
                 # Keys differing only by case are one condition key to the policy analyser,
                 # so its answer may have looked at one of their values only.
