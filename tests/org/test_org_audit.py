@@ -37,6 +37,41 @@ def test_kill_switch_lists_every_dependent_of_the_central_keys(
     assert len(org_data[0].accounts) >= 3
 
 
+def test_kill_switch_lists_customer_managed_keys_only(
+    org: EmulatedOrganization, inventory: cmkguard.Inventory
+) -> None:
+    view = cmkguard.organization_view(inventory)
+    truth = org.truth.estate.resources
+    readable = set(org.truth.readable)
+    on_aws_keys = {
+        t.key_arn for t in truth.values() if t.key_class is cmkguard.KeyClass.AWS_MANAGED
+    }
+    assert on_aws_keys, "the emulated organisation has resources on AWS managed keys"
+    expected = {
+        t.key_arn
+        for t in truth.values()
+        if t.account in readable
+        and t.key_arn
+        and t.key_class not in (cmkguard.KeyClass.AWS_MANAGED, cmkguard.KeyClass.UNENCRYPTED)
+    }
+    # Secondary keys (a secret's replica, Performance Insights...) are customer-managed too.
+    expected |= {
+        use.key_arn
+        for r in inventory.resources
+        for use in r.secondary_keys
+        if use.key_arn and use.key_class is not cmkguard.KeyClass.AWS_MANAGED
+    }
+    listed = {k.key_arn for k in view.kill_switch}
+    assert listed == expected
+    assert not listed & on_aws_keys
+    keys = {**inventory.external_keys, **inventory.keys}
+    assert not any(keys[k].is_aws_managed for k in listed if k in keys)
+    # The JSON and the notebook say the same.
+    exported = view.to_dict()["kill_switch"]
+    assert {k["key_arn"] for k in exported} == listed
+    assert "alias/aws/" not in view._repr_html_()
+
+
 def test_outside_access_is_the_partner_key_only(
     org: EmulatedOrganization, inventory: cmkguard.Inventory
 ) -> None:

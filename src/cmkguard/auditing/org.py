@@ -3,10 +3,11 @@
 `organization_view` answers what a central security team asks of a whole organisation: CMK
 coverage by account and by OU (worst first), for every key the resources that depend on it in
 every account (the kill-switch view: "if we disable this key during an incident, these become
-unreadable"), the keys reachable from accounts outside the organisation, and the accounts
-that could not be read. The organisation is the zone of trust: a resource on a CMK of another
-account *of the organisation* (the central key account's) is on a customer-managed key of
-ours, not on an unexplained cross-account key.
+unreadable", over customer-managed keys only: an AWS managed key cannot be disabled, its
+resources count in coverage as not on a CMK), the keys reachable from accounts outside the
+organisation, and the accounts that could not be read. The organisation is the zone of trust:
+a resource on a CMK of another account *of the organisation* (the central key account's) is on
+a customer-managed key of ours, not on an unexplained cross-account key.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cmkguard.arn import is_account_id, is_org_id, parse_arn
 from cmkguard.auditing.config import AuditPolicy
 from cmkguard.auditing.kpis import Coverage, coverage_of
 from cmkguard.errors import PolicyParseError
-from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey, OrgScope
+from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey, OrgScope
 from cmkguard.policy import analyze_key_policy
 from cmkguard.types import KeyArn
 
@@ -103,7 +104,8 @@ class Dependent:
 
 @attrs.frozen
 class KeyDependents:
-    """A key and everything in any account that becomes unreadable if it is disabled."""
+    """A customer-managed key and everything in any account that becomes unreadable if it is
+    disabled (AWS managed keys are not listed: nobody can disable them)."""
 
     key_arn: str
     key_account: str
@@ -281,15 +283,20 @@ class OrganizationView:
         ]
 
 
+_NOT_DISABLEABLE = frozenset({KeyClass.AWS_MANAGED, KeyClass.AWS_OWNED})
+"""Keys nobody in the organisation can disable (AWS manages them): not a kill switch; their
+resources count in coverage, as not on a CMK."""
+
+
 def _dependents(inventory: Inventory) -> dict[str, list[Dependent]]:
     index: dict[str, list[Dependent]] = {}
     for r in inventory.resources:
-        if r.key_arn:
+        if r.key_arn and r.key_class not in _NOT_DISABLEABLE:
             index.setdefault(r.key_arn, []).append(
                 Dependent(r.account, r.arn, r.resource_type, r.name)
             )
         for use in r.secondary_keys:
-            if use.key_arn:
+            if use.key_arn and use.key_class not in _NOT_DISABLEABLE:
                 index.setdefault(use.key_arn, []).append(
                     Dependent(r.account, r.arn, r.resource_type, r.name, use.purpose)
                 )
@@ -302,6 +309,8 @@ def _kill_switch(inventory: Inventory) -> tuple[KeyDependents, ...]:
     out = []
     for arn, deps in index.items():
         key = keys.get(KeyArn(arn))
+        if key is not None and key.is_aws_managed:
+            continue  # the resource's record and the key's metadata disagree: trust the key
         out.append(
             KeyDependents(
                 key_arn=arn,
