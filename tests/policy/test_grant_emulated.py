@@ -73,6 +73,15 @@ def test_constrained_grants_are_analysed_exactly_after_a_scan(cmkguard_aws_sessi
             Constraints={"EncryptionContextSubset": {"app": "batch"}},
         )
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+    signing = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]
+    with pytest.raises(ClientError) as asymmetric:
+        kms.create_grant(
+            KeyId=signing["KeyId"],
+            GranteePrincipal=batch,
+            Operations=["DescribeKey"],
+            Constraints={"EncryptionContextSubset": {"app": "batch"}},
+        )
+    assert asymmetric.value.response["Error"]["Code"] == "ValidationException"
 
     inv = cmkguard.scan(cmkguard_aws_session, regions=["us-east-1"], resource_types=[])
     key = inv.keys[meta["Arn"]]

@@ -194,6 +194,11 @@ def _condition(
     return cond
 
 
+def _colliding(context: Mapping[str, str]) -> bool:
+    """Whether two keys of `context` differ only by case."""
+    return len({k.lower() for k in context}) < len(context)
+
+
 def _witness_context(w: AccessWitness) -> dict[str, str]:
     prefix = "kms:encryptioncontext:"
     return {
@@ -272,10 +277,15 @@ class KeyPolicyCheck:
         context = access.encryption_context
         checked = exact and w.checked
         if context is not None:
-            found = _witness_context(w)
-            if constraint.admits(found):
-                context = found
+            # The constraint's own pairs, plus what the witness chose for the other keys.
+            own = {k.lower() for k in context}
+            found = {k: v for k, v in _witness_context(w).items() if k.lower() not in own}
+            found.update(context)
+            if constraint.admits(found) and not _colliding(context):
+                context = dict(sorted(found.items()))
             else:
+                # Keys differing only by case are one condition key to the policy analyser,
+                # so its answer may have looked at one of their values only.
                 checked = False
         escapes = tuple(
             attrs.evolve(e, statement_index=self.deny_indexes[e.statement_index])
