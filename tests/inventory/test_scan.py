@@ -229,7 +229,7 @@ def test_progress_hooks_see_every_unit(shared_small_estate: SmallEstate) -> None
     recorder = Recorder()
     with pytest.warns(DeprecationWarning, match="ScanEvent"):  # the old style, for one release
         inv = scan(shared_small_estate.aws.session("us-east-1"), regions=REGIONS, progress=recorder)
-    assert recorder.total == recorder.done > 2 * 6
+    assert recorder.total == recorder.done > 2 * 7
     assert recorder.finished is inv
 
 
@@ -246,7 +246,8 @@ def test_a_progress_object_may_implement_only_some_hooks(shared_small_estate: Sm
             regions=["us-east-1"],
             progress=OnlyStart(),
         )
-    assert seen == [6]
+    # The region's key listing, its alias listing (at the same time) and one per resource type.
+    assert seen == [7]
 
 
 def test_progress_is_a_callable_receiving_frozen_events(shared_small_estate: SmallEstate) -> None:
@@ -256,7 +257,7 @@ def test_progress_is_a_callable_receiving_frozen_events(shared_small_estate: Sma
     )
     kinds = [e.kind for e in events]
     assert kinds[0] is ScanEventKind.STARTED
-    assert events[0].added == events[0].total == 2 * 6
+    assert events[0].added == events[0].total == 2 * 7  # per region: keys, aliases, 5 types
     assert kinds[-1] is ScanEventKind.FINISHED
     assert events[-1].inventory is inv
     done = [e for e in events if e.kind is ScanEventKind.UNIT_DONE]

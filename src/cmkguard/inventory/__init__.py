@@ -22,9 +22,11 @@ from cmkguard.inventory.scanner import (
     scan,
 )
 from cmkguard.inventory.units import (
+    AliasListUnit,
     DescribeUnit,
     KeyListUnit,
     KeyReadUnit,
+    KeyTagsUnit,
     KeyUnit,
     LinkedUnit,
     ResourceUnit,
@@ -45,6 +47,7 @@ from cmkguard.inventory.values import (
 )
 
 __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.py)
+    "AliasListUnit",
     "DEFAULT_MAX_WORKERS",
     "DescribeUnit",
     "EncryptedResource",
@@ -54,6 +57,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "KeyClass",
     "KeyListUnit",
     "KeyReadUnit",
+    "KeyTagsUnit",
     "KeyUnit",
     "KeyUse",
     "KmsKey",

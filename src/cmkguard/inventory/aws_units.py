@@ -18,9 +18,11 @@ from cmkguard.aws.errormap import CALL_ERRORS, UNREADABLE_CODES, failure
 from cmkguard.aws.paging import iter_items
 from cmkguard.inventory import aws_kms as kms
 from cmkguard.inventory.units import (
+    AliasListUnit,
     DescribeUnit,
     KeyListUnit,
     KeyReadUnit,
+    KeyTagsUnit,
     KeyUnit,
     LinkedUnit,
     ResourceUnit,
@@ -99,33 +101,28 @@ def _run_resources(unit: ResourceUnit) -> UnitResult:
 
 def _run_key_list(unit: KeyListUnit) -> UnitResult:
     client = unit.access.client("kms", unit.region)
-    errors: list[ScanError] = []
     try:
         arns = tuple(kms.list_key_arns(client))
     except CALL_ERRORS as exc:
         return UnitResult(unit, errors=(_error(unit, "ListKeys", exc),), listing_failed=True)
-    aliases: dict[str, str] = {}
-    aliases_failed = False
+    return UnitResult(unit, key_arns=arns)
+
+
+def _run_alias_list(unit: AliasListUnit) -> UnitResult:
+    client = unit.access.client("kms", unit.region)
     try:
-        aliases = kms.list_aliases(client)
+        return UnitResult(unit, aliases=kms.list_aliases(client))
     except CALL_ERRORS as exc:
-        aliases_failed = True
-        errors.append(_error(unit, "ListAliases", exc))
-    tags: dict[str, dict[str, str]] | None = None
-    if arns:
-        try:
-            tags = kms.list_key_tags(unit.access.client("resourcegroupstaggingapi", unit.region))
-        except CALL_ERRORS:
-            # Not an error: each key's tags are then read with kms:ListResourceTags instead.
-            tags = None
-    return UnitResult(
-        unit,
-        key_arns=arns,
-        aliases=aliases,
-        aliases_failed=aliases_failed,
-        errors=tuple(errors),
-        key_tags=tags,
-    )
+        return UnitResult(unit, aliases_failed=True, errors=(_error(unit, "ListAliases", exc),))
+
+
+def _run_key_tags(unit: KeyTagsUnit) -> UnitResult:
+    try:
+        tags = kms.list_key_tags(unit.access.client("resourcegroupstaggingapi", unit.region))
+    except CALL_ERRORS:
+        # Not an error: each key's tags are then read with kms:ListResourceTags instead.
+        return UnitResult(unit, key_tags=None)
+    return UnitResult(unit, key_tags=tags)
 
 
 def _run_key(unit: KeyUnit) -> UnitResult:
@@ -184,6 +181,8 @@ def _run_linked(unit: LinkedUnit) -> UnitResult:
 _RUNNERS: dict[type, Callable[[Any], UnitResult]] = {
     ResourceUnit: _run_resources,
     KeyListUnit: _run_key_list,
+    AliasListUnit: _run_alias_list,
+    KeyTagsUnit: _run_key_tags,
     KeyUnit: _run_key,
     KeyReadUnit: _run_key_read,
     LinkedUnit: _run_linked,

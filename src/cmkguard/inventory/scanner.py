@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from cmkguard.arn import is_account_id, parse_arn
 from cmkguard.aws.access import AwsAccess
 from cmkguard.aws.identity import caller_account, check_role
@@ -33,9 +35,11 @@ from cmkguard.inventory.progress import (
 )
 from cmkguard.inventory.resolve import KeyResolver, Lookup, Resolved
 from cmkguard.inventory.units import (
+    AliasListUnit,
     DescribeUnit,
     KeyListUnit,
     KeyReadUnit,
+    KeyTagsUnit,
     KeyUnit,
     LinkedUnit,
     ResourceUnit,
@@ -65,6 +69,31 @@ DEFAULT_MAX_WORKERS = 64
 services; botocore's retries back off if AWS throttles)."""
 
 
+@attrs.define
+class _RegionKeys:
+    """One region's KMS listings as they come back: `ListKeys` and `ListAliases` run at
+    once, `tag:GetResources` as soon as the region has keys (overlapping the describes)."""
+
+    arns: tuple[KeyArn, ...] | None = None  # None: ListKeys not back yet
+    listing_failed: bool = False
+    aliases: dict[str, str] | None = None  # None: ListAliases not back yet
+    aliases_failed: bool = False
+    tags: Mapping[str, Mapping[str, str]] | None = None
+    tags_done: bool = False  # GetResources back (tags None then: refused)
+    waiting: list[str] = attrs.Factory(list)  # CMKs whose tags wait for GetResources
+
+
+@attrs.define
+class _PendingKey:
+    """A customer-managed key whose reads are running (assembled when none is left)."""
+
+    unit: KeyUnit
+    metadata: Mapping[str, Any]
+    values: dict[str, Any]
+    reads_left: int
+    tags_pending: bool
+
+
 class _Scan:
     """One scan's coordinator state (caller's thread only)."""
 
@@ -83,9 +112,8 @@ class _Scan:
         self.errors: list[ScanError] = []
         self.open_refs: set[tuple[str, str, str]] = set()
         self.describing: set[tuple[str, str, str]] = set()
-        self.key_reads: dict[
-            str, tuple[Mapping[str, Any], tuple[str, ...], dict[str, Any], int]
-        ] = {}
+        self.key_reads: dict[str, _PendingKey] = {}
+        self.region_keys: dict[tuple[str, str], _RegionKeys] = {}
         # (account, purpose, linked ARN) -> its key reference once read; requested once each.
         self.linked: dict[tuple[str, str, str], KeyRef] = {}
         self.linked_requested: set[tuple[str, str, str]] = set()
@@ -108,20 +136,41 @@ class _Scan:
         self.errors.extend(result.errors)
         _HANDLERS[type(result.unit)](self, result.unit, result)
 
+    def _region(self, unit: ScanUnit) -> _RegionKeys:
+        return self.region_keys.setdefault((unit.account, unit.region), _RegionKeys())
+
     def on_key_list(self, unit: KeyListUnit, result: UnitResult) -> None:
-        """A region's keys are listed: one `KeyUnit` per key (aliases and tags attached)."""
+        """A region's keys are listed: its tag listing starts now, its keys' describes as
+        soon as the aliases are back too."""
+        region = self._region(unit)
         if result.listing_failed:
+            region.listing_failed = True
             self.resolver.listing_failed(unit.account, unit.region)
+            return
+        region.arns = result.key_arns
+        if result.key_arns:  # no key, no tag listing (and no request)
+            self.submit([KeyTagsUnit(unit.access, unit.account, unit.region)])
+        self.start_keys(unit, region)
+
+    def on_alias_list(self, unit: AliasListUnit, result: UnitResult) -> None:
+        region = self._region(unit)
+        region.aliases = dict(result.aliases)
+        region.aliases_failed = result.aliases_failed
+        self.start_keys(unit, region)
+
+    def start_keys(self, unit: KeyListUnit | AliasListUnit, region: _RegionKeys) -> None:
+        """Keys and aliases both back: one `KeyUnit` per key, with its aliases."""
+        if region.arns is None or region.aliases is None or region.listing_failed:
             return
         self.resolver.add_listing(
             unit.account,
             unit.region,
-            result.key_arns,
-            result.aliases,
-            aliases_ok=not result.aliases_failed,
+            region.arns,
+            region.aliases,
+            aliases_ok=not region.aliases_failed,
         )
         by_id: dict[str, list[str]] = {}
-        for alias, target in result.aliases.items():
+        for alias, target in region.aliases.items():
             by_id.setdefault(target, []).append(alias)
         self.submit(
             [
@@ -131,10 +180,34 @@ class _Scan:
                     unit.region,
                     arn,
                     tuple(sorted(by_id.get(arn.rsplit("/", 1)[-1], ()))),
-                    None if result.key_tags is None else dict(result.key_tags.get(arn, {})),
                 )
-                for arn in result.key_arns
+                for arn in region.arns
             ]
+        )
+
+    def on_key_tags(self, unit: KeyTagsUnit, result: UnitResult) -> None:
+        """The region's tag listing is back: the keys waiting for it get their tags (or, if
+        it was refused, one `ListResourceTags` each)."""
+        region = self._region(unit)
+        region.tags, region.tags_done = result.key_tags, True
+        waiting, region.waiting = region.waiting, []
+        for arn in waiting:
+            self.give_tags(self.key_reads[arn], region)
+
+    def give_tags(self, pending: _PendingKey, region: _RegionKeys) -> None:
+        pending.tags_pending = False
+        if region.tags is not None:
+            pending.values[TAGS] = dict(region.tags.get(pending.unit.key_arn, {}))
+            self.finish_key(pending)
+        else:
+            pending.reads_left += 1
+            self.submit([self.read_unit(pending, TAGS)])
+
+    @staticmethod
+    def read_unit(pending: _PendingKey, operation: str) -> KeyReadUnit:
+        unit = pending.unit
+        return KeyReadUnit(
+            unit.access, unit.account, unit.region, unit.key_arn, operation, pending.metadata
         )
 
     def on_key(self, unit: KeyUnit, result: UnitResult) -> None:
@@ -142,34 +215,36 @@ class _Scan:
         if result.key is not None:
             self.resolver.add_key(result.key)
         elif result.metadata is not None:
-            # A CMK: its reads run concurrently, one unit each; the key is assembled
-            # when the last one is back. Tags already came with the region's listing.
-            values: dict[str, Any] = {}
-            if unit.tags is not None:
-                values[TAGS] = unit.tags
-            reads = [op for op in KEY_READS if op not in values]
-            self.key_reads[unit.key_arn] = (result.metadata, unit.aliases, values, len(reads))
-            self.submit(
-                [
-                    KeyReadUnit(
-                        unit.access, unit.account, unit.region, unit.key_arn, op, result.metadata
-                    )
-                    for op in reads
-                ]
-            )
+            # A CMK: its reads run concurrently, one unit each; the key is assembled when the
+            # last one is back. Its tags come from the region's tag listing.
+            reads = [op for op in KEY_READS if op != TAGS]
+            pending = _PendingKey(unit, result.metadata, {}, len(reads), tags_pending=True)
+            self.key_reads[unit.key_arn] = pending
+            self.submit([self.read_unit(pending, op) for op in reads])
+            region = self._region(unit)
+            if unit.tags is not None:  # given with the unit
+                pending.values[TAGS], pending.tags_pending = dict(unit.tags), False
+            elif region.tags_done:
+                self.give_tags(pending, region)
+            else:
+                region.waiting.append(unit.key_arn)
         else:
             self.resolver.add_denied(unit.key_arn, result.denied_reason or "not described")
 
     def on_key_read(self, unit: KeyReadUnit, result: UnitResult) -> None:
         """One read of a CMK is back; the last one assembles the key."""
-        metadata, aliases, values, waiting = self.key_reads[unit.key_arn]
+        pending = self.key_reads[unit.key_arn]
         if not result.errors:
-            values[unit.operation] = result.value
-        if waiting > 1:
-            self.key_reads[unit.key_arn] = (metadata, aliases, values, waiting - 1)
-        else:
-            del self.key_reads[unit.key_arn]
-            self.resolver.add_key(assemble_key(metadata, aliases, values))
+            pending.values[unit.operation] = result.value
+        pending.reads_left -= 1
+        self.finish_key(pending)
+
+    def finish_key(self, pending: _PendingKey) -> None:
+        if pending.reads_left or pending.tags_pending:
+            return
+        del self.key_reads[pending.unit.key_arn]
+        key = assemble_key(pending.metadata, pending.unit.aliases, pending.values)
+        self.resolver.add_key(key)
 
     def on_describe(self, unit: DescribeUnit, result: UnitResult) -> None:
         """An identifier no listing explained is described (or why it could not be)."""
@@ -326,6 +401,8 @@ class _Scan:
 
 _HANDLERS: dict[type, Callable[[_Scan, Any, UnitResult], None]] = {
     KeyListUnit: _Scan.on_key_list,
+    AliasListUnit: _Scan.on_alias_list,
+    KeyTagsUnit: _Scan.on_key_tags,
     KeyUnit: _Scan.on_key,
     KeyReadUnit: _Scan.on_key_read,
     DescribeUnit: _Scan.on_describe,
@@ -463,9 +540,12 @@ def _run(
 ) -> None:
     units: list[ScanUnit] = []
     for account, access in accounts.items():
+        # The key listings first: theirs is the longest chain (list, describe, read).
         for region in regions:
             state.resolver.scanned.add((account, region))
             units.append(KeyListUnit(access, account, region))
+            units.append(AliasListUnit(access, account, region))
+        for region in regions:
             units.extend(ResourceUnit(access, account, region, t.name) for t in types)
     state.submit(units, initial=True)
     state.drain()

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from cmkguard.resources import RawResource
 
 __all__ = [
+    "AliasListUnit",
     "DescribeUnit",
     "KeyListUnit",
     "KeyReadUnit",
+    "KeyTagsUnit",
     "KeyUnit",
     "LinkedUnit",
     "ResourceUnit",
@@ -48,7 +50,12 @@ class ResourceUnit:
 
 @attrs.frozen
 class KeyListUnit:
-    """List the KMS keys and aliases of one account and region."""
+    """List the KMS keys of one account and region (`ListKeys`).
+
+    The region's aliases (`AliasListUnit`) are listed at the same time, and its key tags
+    (`KeyTagsUnit`) once the listing shows it has keys: three round trips in parallel or
+    overlapping the keys' describes, not one after another.
+    """
 
     access: AwsAccess
     account: str
@@ -56,6 +63,32 @@ class KeyListUnit:
 
     def __str__(self) -> str:
         return f"{self.account}/{self.region}/kms:keys"
+
+
+@attrs.frozen
+class AliasListUnit:
+    """List the KMS aliases of one account and region (`ListAliases`)."""
+
+    access: AwsAccess
+    account: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}/kms:aliases"
+
+
+@attrs.frozen
+class KeyTagsUnit:
+    """List the tags of every KMS key of one account and region in one `tag:GetResources`
+    (`UnitResult.key_tags`; `None` when it was refused: each key's tags are then read with
+    `kms:ListResourceTags`)."""
+
+    access: AwsAccess
+    account: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}/kms:tags"
 
 
 @attrs.frozen
@@ -121,7 +154,16 @@ class LinkedUnit:
         return f"{self.account}/{self.region}/{self.purpose} {self.arn}"
 
 
-ScanUnit = ResourceUnit | KeyListUnit | KeyUnit | KeyReadUnit | DescribeUnit | LinkedUnit
+ScanUnit = (
+    ResourceUnit
+    | KeyListUnit
+    | AliasListUnit
+    | KeyTagsUnit
+    | KeyUnit
+    | KeyReadUnit
+    | DescribeUnit
+    | LinkedUnit
+)
 """Any unit `run_unit` accepts."""
 
 
