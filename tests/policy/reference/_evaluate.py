@@ -36,6 +36,9 @@ from tests.policy.reference._solve import Split, decide, names
 
 __all__ = ["ReferenceAnswers", "reference_answers"]
 
+# Answers that depend only on a statement's text, shared by every policy in the process.
+_SOME_ACTION: dict[tuple[tuple[str, ...], bool], bool] = {}
+_RESOURCE_CLASS: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
 _TIMEOUT_MS = int(os.environ.get("POLICY_REFERENCE_TIMEOUT_MS", "10000"))
 
 
@@ -122,7 +125,11 @@ class _Policy:
     """The formulas of one policy for one key."""
 
     def __init__(
-        self, policy: Any, key_account: str, org_id: str | None, key_partition: str
+        self,
+        policy: Any,
+        key_account: str,
+        org_id: str | None,
+        key_partition: str,
     ) -> None:
         self.version, self.statements = read_policy(policy, key_partition)
         inferred = _inferred_partition(self.statements, key_account)
@@ -145,7 +152,7 @@ class _Policy:
             applies = self._resource_class(st)
             if not self._some_action(st):
                 continue  # no kms action at all (NotAction kms:*, s3:...): of no effect
-            if st.effect == "Allow" and applies != "never":
+            if st.effect == "Allow" and applies != "never" and not _exempts_all(st):
                 self.allows.append(st)
             elif st.effect == "Deny" and applies == "always" and not _exempts_all(st):
                 self.denies.append(st)
@@ -153,12 +160,24 @@ class _Policy:
         self.deny_all = z3.And(*(z3.Not(self.match(d)) for d in self.denies))
 
     def _some_action(self, st: RefStatement) -> bool:
-        """Whether the statement covers some kms action (a question on the action alone)."""
-        return self.sat(self.action(st))
+        """Whether the statement covers some kms action (a question on the action alone,
+        remembered across policies: generated ones share their action lists)."""
+        memo = (st.actions, st.not_action)
+        got = _SOME_ACTION.get(memo)
+        if got is None:
+            got = _SOME_ACTION[memo] = self.sat(self.action(st))
+        return got
 
     def _resource_class(self, st: RefStatement) -> str:
         """`always`, `maybe` or `never`: does the statement cover every/some/no key ARN of the
-        key's account? Decided on regexes alone (z3 intersects them quickly)."""
+        key's account? Decided on regexes alone (z3 intersects them quickly), remembered."""
+        memo = (self.key_partition, self.key_account, st.resources, st.not_resource)
+        got = _RESOURCE_CLASS.get(memo)
+        if got is None:
+            got = _RESOURCE_CLASS[memo] = self._decide_resource_class(st)
+        return got
+
+    def _decide_resource_class(self, st: RefStatement) -> str:
         part = z3.Plus(z3.Union(LOWER_ALNUM, z3.Re("-")))
         keys = z3.Concat(
             z3.Re(f"arn:{self.key_partition}:kms:"),
@@ -232,7 +251,10 @@ class _Policy:
         if got is None:
             who = z3.Or(*(self.principal(p) for p in st.principals))
             if st.not_principal:
-                who = z3.BoolVal(True) if strict else z3.Not(who)
+                # An Allow's NotPrincipal means everyone (contract, "Principals"); a Deny's
+                # exempts the listed principals.
+                everyone = strict or st.effect == "Allow"
+                who = z3.BoolVal(True) if everyone else z3.Not(who)
             if not principal:
                 who = z3.BoolVal(True)
             conds = [condition(self.r, c, self.version) for c in st.conditions]

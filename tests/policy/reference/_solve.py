@@ -48,16 +48,17 @@ def _is_literal(e: z3.ExprRef) -> bool:
 
 
 def _is_variable(e: z3.ExprRef) -> bool:
-    return z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED
+    return e.num_args() == 0 and e.decl().kind() == z3.Z3_OP_UNINTERPRETED
 
 
 def _binding(f: z3.BoolRef) -> tuple[z3.ExprRef, z3.ExprRef] | None:
     """`(variable, literal)` when the conjunct `f` fixes a variable to a literal."""
-    if _is_variable(f):
+    kind = f.decl().kind()
+    if kind == z3.Z3_OP_UNINTERPRETED and f.num_args() == 0:
         return f, z3.BoolVal(True)
-    if z3.is_not(f) and _is_variable(f.arg(0)):
+    if kind == z3.Z3_OP_NOT and _is_variable(f.arg(0)):
         return f.arg(0), z3.BoolVal(False)
-    if z3.is_eq(f):
+    if kind == z3.Z3_OP_EQ:
         left, right = f.arg(0), f.arg(1)
         if _is_variable(left) and _is_literal(right):
             return left, right
@@ -66,19 +67,25 @@ def _binding(f: z3.BoolRef) -> tuple[z3.ExprRef, z3.ExprRef] | None:
     return None
 
 
+def _flatten(formulas: Sequence[z3.BoolRef], out: list[z3.BoolRef]) -> bool:
+    """Append the simplified conjuncts of `formulas` to `out`; False when one is false."""
+    for f in formulas:
+        f = z3.simplify(f)
+        if z3.is_false(f):
+            return False
+        if not z3.is_true(f):
+            out.extend(f.children() if z3.is_and(f) else [f])
+    return True
+
+
 def _propagate(formulas: Sequence[z3.BoolRef]) -> list[z3.BoolRef] | None:
     """The conjuncts of `formulas` simplified, fixed variables substituted away (an
-    equisatisfiable problem); `None` when they are unsatisfiable on their face."""
-    current = list(formulas)
+    equisatisfiable problem); `None` when they are unsatisfiable on their face. Only the
+    conjuncts a substitution changed are simplified again."""
+    flat: list[z3.BoolRef] = []
+    if not _flatten(formulas, flat):
+        return None
     while True:
-        flat: list[z3.BoolRef] = []
-        for f in current:
-            f = z3.simplify(f)
-            if z3.is_false(f):
-                return None
-            if z3.is_true(f):
-                continue
-            flat.extend(f.children() if z3.is_and(f) else [f])
         bound: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
         for f in flat:
             got = _binding(f)
@@ -87,7 +94,14 @@ def _propagate(formulas: Sequence[z3.BoolRef]) -> list[z3.BoolRef] | None:
         if not bound:
             return flat
         pairs = list(bound.values())
-        current = [z3.substitute(f, *pairs) for f in flat]
+        kept: list[z3.BoolRef] = []
+        changed: list[z3.BoolRef] = []
+        for f in flat:
+            g = z3.substitute(f, *pairs)
+            (kept if g.eq(f) else changed).append(g)
+        if not _flatten(changed, kept):
+            return None
+        flat = kept
 
 
 _STRING_LITERAL = re.compile(r'"(?:[^"]|"")*"')
