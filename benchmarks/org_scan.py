@@ -91,13 +91,17 @@ def _emulator(conn: Any, members: int, regions: tuple[str, ...], latency_ms: flo
             "unassumable": list(truth.unassumable),
             "suspended": list(truth.suspended),
             "minimum": _minimum(truth),
+            "bare_plan": _bare_plan(truth),
         }
         _warm_up(org, regions)
         aws.latency_ms = latency_ms
         conn.send(setup)
         cpu = 0.0
         while (message := conn.recv()) != "stop":
-            if message == "start":
+            if isinstance(message, tuple):  # ("latency", ms): the bare loop runs at 0 ms
+                aws.latency_ms = message[1]
+                conn.send("ok")
+            elif message == "start":
                 org.record_requests()
                 cpu = _cpu_seconds()
                 conn.send("ok")
@@ -160,6 +164,27 @@ def _minimum(truth: Any) -> dict[str, int]:
     return dict(need)
 
 
+def _bare_plan(truth: Any) -> dict[str, Any]:
+    """Per readable member account, the requests of the minimum (what the bare loop sends)."""
+    keys = truth.estate.keys
+    plan: dict[str, Any] = {}
+    for account in truth.readable:
+        if account == truth.management_account:
+            continue  # no member role: the bare loop measures the member accounts
+        regions = {}
+        for region in truth.regions:
+            own = [k for k in keys.values() if k.account == account and k.region == region]
+            named = {r.key_arn for r in truth.estate.resources.values()
+                     if r.account == account and r.region == region and r.key_arn}  # fmt: skip
+            regions[region] = {
+                "own": [k.arn for k in own],
+                "cmks": [k.arn for k in own if k.manager == "CUSTOMER"],
+                "foreign": sorted(k for k in named if k.split(":")[4] != account),
+            }
+        plan[account] = regions
+    return plan
+
+
 def _log_summary(log: Any, cpu: float) -> dict[str, Any]:
     from cmkguard.aws.ratelimit import DEFAULT_RATE_LIMITS
 
@@ -214,13 +239,15 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["executor"] == "dask":
         import distributed
 
-        cluster = distributed.LocalCluster(
+        # Workers without distributed's profiler: on Python 3.11 it can deadlock them.
+        cluster = cmkguard.org.local_dask_cluster(
             n_workers=spec["dask_workers"], threads_per_worker=spec["dask_threads"],
-            processes=True, dashboard_address=None,
+            processes=True,
         )  # fmt: skip
         client = distributed.Client(cluster)
         executor = client.get_executor()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     organization = cmkguard.organization_accounts(session)
     discovered = time.perf_counter() - started
     digests: dict[str, str] = {}
@@ -240,14 +267,18 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
         errors += len(result.errors)
         del result  # streamed: nothing of an account is kept but its digest
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     workers: list[float] = []
     if client is not None:
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         workers = [kib / 1024 for kib in peaks.values()]
+        # The workers' CPU (their whole life: start-up and imports included, an upper bound).
+        cpu += sum(client.run(_cpu_seconds).values())
         client.close()
         cluster.close()  # type: ignore[union-attr]
     return {
         "wall_s": wall,
+        "cpu_s": cpu,
         "discovery_s": discovered,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_rss_mib": workers,
@@ -256,6 +287,143 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
         "suspended": sorted(a.id for a in organization.suspended),
         "errors": errors,
     }
+
+
+# -- the bare botocore floor (a fresh process, no cmkguard) ----------------------------------
+
+
+_LISTINGS = (
+    ("kms", "list_keys", {}),
+    ("kms", "list_aliases", {}),
+    ("rds", "describe_db_instances", {}),
+    ("rds", "describe_db_clusters", {}),
+    ("rds", "describe_db_snapshots", {}),
+    ("rds", "describe_db_cluster_snapshots", {}),
+    ("secretsmanager", "list_secrets", {}),
+)
+_CMK_READS = (
+    ("get_key_policy", {"PolicyName": "default"}),
+    ("list_grants", {}),
+    ("get_key_rotation_status", {}),
+    ("list_key_rotations", {}),
+)
+
+
+def _bare(spec: dict[str, Any]) -> dict[str, Any]:
+    """The client CPU botocore alone needs for the minimum's requests of each member account.
+
+    One thread, plain boto3 clients, the emulator at 0 ms (CPU does not depend on latency);
+    each call timed with `time.process_time`. Building each account's session and clients is
+    timed apart: a scanner can share clients across accounts (cmkguard does), so the floor
+    counts only the requests.
+    """
+    import boto3
+    import botocore.config
+
+    key, secret, token = spec["credentials"]
+    endpoint = spec["endpoint"]
+    config = botocore.config.Config(retries={"mode": "standard"})
+    base = boto3.Session(key, secret, token, region_name=REGIONS[0])
+    sts = base.client("sts", endpoint_url=endpoint, config=config)
+    cpu: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    setup = 0.0
+
+    def timed(op: str, call: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        out = call(**kwargs)
+        cpu[op] += time.process_time() - started
+        calls[op] += 1
+        return out
+
+    plan = list(spec["plan"].items())
+    # The first account twice: its first pass (botocore's first-use costs) is not counted.
+    for n, (account, regions) in enumerate([plan[0], *plan[: spec["accounts"]]]):
+        if n == 1:
+            cpu.clear()
+            calls.clear()
+            setup = 0.0
+        role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        creds = timed("AssumeRole", sts.assume_role, RoleArn=role, RoleSessionName="bare")
+        c = creds["Credentials"]
+        started = time.process_time()
+        session = boto3.Session(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        clients = {
+            (service, region): session.client(
+                service, region_name=region, endpoint_url=endpoint, config=config
+            )
+            for region in regions
+            for service in ("kms", "rds", "secretsmanager", "resourcegroupstaggingapi")
+        }
+        setup += time.process_time() - started
+        for region, keys in regions.items():
+            for service, method, kwargs in _LISTINGS:
+                client = clients[(service, region)]
+                timed(client.meta.method_to_api_mapping[method], getattr(client, method), **kwargs)
+            kms = clients[("kms", region)]
+            if keys["own"]:
+                tagging = clients[("resourcegroupstaggingapi", region)]
+                timed("GetResources", tagging.get_resources, ResourceTypeFilters=["kms:key"])
+            for arn in (*keys["own"], *keys["foreign"]):
+                timed("DescribeKey", kms.describe_key, KeyId=arn)
+            for arn in keys["cmks"]:
+                for method, kwargs in _CMK_READS:
+                    op = kms.meta.method_to_api_mapping[method]
+                    timed(op, getattr(kms, method), KeyId=arn, **kwargs)
+    accounts = min(len(spec["plan"]), spec["accounts"])
+    return {"cpu": dict(cpu), "calls": dict(calls), "setup_s": setup, "accounts": accounts}
+
+
+def _bare_floor(
+    setup: dict[str, Any], parent: Any, args: argparse.Namespace
+) -> dict[str, Any] | None:
+    """Run `_bare` in a fresh process against the same emulator (at 0 ms), with its CPU."""
+    if args.bare_accounts <= 0:
+        return None
+    spec = {
+        "endpoint": setup["endpoint"],
+        "credentials": setup["credentials"],
+        "plan": setup["bare_plan"],
+        "accounts": args.bare_accounts,
+    }
+    parent.send(("latency", 0.0))
+    parent.recv()
+    parent.send("start")
+    parent.recv()
+    out = subprocess.run(
+        [sys.executable, __file__, "--bare-spec", json.dumps(spec)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    parent.send("end")
+    log = parent.recv()
+    parent.send(("latency", args.latency_ms))
+    parent.recv()
+    bare: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    requests = sum(bare["calls"].values())
+    total = sum(bare["cpu"].values())
+    bare["per_request_ms"] = 1000 * total / requests
+    bare["per_account_ms"] = 1000 * total / bare["accounts"]
+    bare["setup_per_account_ms"] = 1000 * bare["setup_s"] / bare["accounts"]
+    bare["emulator_per_request_ms"] = 1000 * log["cpu_s"] / max(1, sum(log["made"].values()))
+    print(
+        f"-- bare botocore ({bare['accounts']} member accounts, {requests} requests, one "
+        f"thread, 0 ms): client CPU {bare['per_request_ms']:.2f} ms per request, "
+        f"{bare['per_account_ms']:.0f} ms per account (+ {bare['setup_per_account_ms']:.0f} ms "
+        f"per account building a session and clients, left out of the floor); emulator CPU "
+        f"{bare['emulator_per_request_ms']:.2f} ms per request",
+        flush=True,
+    )
+    return bare
+
+
+def _bare_cpu(bare: dict[str, Any] | None, made: Counter[str]) -> float | None:
+    """What bare botocore would spend on the requests a scan made (its per-operation means;
+    operations the bare loop does not send at the overall mean)."""
+    if bare is None:
+        return None
+    mean = bare["per_request_ms"] / 1000
+    per_op = {op: bare["cpu"][op] / n for op, n in bare["calls"].items()}
+    return sum(n * per_op.get(op, mean) for op, n in made.items())
 
 
 # -- the driver -------------------------------------------------------------------------------
@@ -274,6 +442,7 @@ def _run_scale(members: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         f" seeded in {setup['seeded_s']:.1f} s; latency {args.latency_ms:g} ms",
         flush=True,
     )
+    bare = _bare_floor(setup, parent, args)
     rows = []
     for executor in args.executors.split(","):
         spec = {
@@ -295,7 +464,7 @@ def _run_scale(members: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         parent.send("end")
         log = parent.recv()
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(_report(members, executor, setup, result, log, load_before))
+        rows.append(_report(members, executor, setup, result, log, load_before, bare))
     parent.send("stop")
     server.join(timeout=60)
     return rows
@@ -308,14 +477,12 @@ def _report(
     result: dict[str, Any],
     log: dict[str, Any],
     load_before: str,
+    bare: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     made, need = Counter(log["made"]), Counter(setup["minimum"])
     total_made, total_need = sum(made.values()), sum(need.values())
     over = 100.0 * (total_made - total_need) / total_need
     matches = result["digests"] == setup["expected"]
-    cores = os.cpu_count() or 1
-    floor_one_core = log["cpu_s"]
-    floor_all = log["cpu_s"] / cores
     worst = log["limiter_worst"]
     accounts = setup["accounts"]
     print(f"-- {executor}: wall {result['wall_s']:.1f} s (discovery {result['discovery_s']:.2f} s)"
@@ -336,10 +503,7 @@ def _report(
     if diff:
         print("   operations off the minimum (made, minimum): " + ", ".join(
             f"{op} {m}/{n}" for op, (m, n) in diff.items()))  # fmt: skip
-    print(f"   emulator CPU {log['cpu_s']:.1f} s: floor {floor_one_core:.1f} s on its one core "
-          f"(wall/floor {result['wall_s'] / max(floor_one_core, 1e-9):.2f}), "
-          f"{floor_all:.1f} s over {cores} cores (wall/floor "
-          f"{result['wall_s'] / max(floor_all, 1e-9):.2f})")  # fmt: skip
+    _print_floors(result, log, accounts, made, bare)
     print(
         f"   limiter: busiest bucket {worst.get('bucket')} saw {worst.get('seen')} requests in "
         f"1 s, allowed {worst.get('allowed')} (ratio {worst['ratio']:.2f})",
@@ -348,9 +512,38 @@ def _report(
     return {
         "members": members, "accounts": accounts, "executor": executor,
         "wall_s": result["wall_s"], "rss_mib": result["peak_rss_mib"],
+        "scanner_cpu_s": result["cpu_s"], "bare_cpu_s": _bare_cpu(bare, made),
         "workers_mib": result["worker_rss_mib"], "matches": matches, "over_pct": over,
         "limiter_ratio": worst["ratio"], "emulator_cpu_s": log["cpu_s"],
     }  # fmt: skip
+
+
+def _print_floors(
+    result: dict[str, Any],
+    log: dict[str, Any],
+    accounts: int,
+    made: Counter[str],
+    bare: dict[str, Any] | None,
+) -> None:
+    """The wall time against the three floors (see docs/org.md, "Performance")."""
+    cores = os.cpu_count() or 1
+    wall, emulator, scanner = result["wall_s"], log["cpu_s"], result["cpu_s"]
+    print(f"   scanner CPU {scanner:.1f} s ({1000 * scanner / accounts:.0f} ms per account);"
+          f" emulator CPU {emulator:.1f} s ({1000 * emulator / accounts:.0f} ms per account)"
+          )  # fmt: skip
+    floors = [("(a) emulator CPU on its one core", emulator),
+              (f"(b) emulator CPU / {cores} cores", emulator / cores)]  # fmt: skip
+    bare_cpu = _bare_cpu(bare, made)
+    if bare_cpu is not None:
+        own = scanner - bare_cpu
+        print(f"   bare botocore would need {bare_cpu:.1f} s of client CPU for these requests: "
+              f"cmkguard's own CPU {own:.1f} s ({1000 * own / accounts:.0f} ms per account, "
+              f"{100 * own / max(scanner, 1e-9):.0f} % of the scanner's)")  # fmt: skip
+        both = (emulator + bare_cpu) / cores
+        floors.append((f"(c) (emulator + bare client CPU) / {cores} cores", both))
+        floors.append(("(c') max(a, c): moto uses one core", max(emulator, both)))
+    for name, floor in floors:
+        print(f"   floor {name}: {floor:.1f} s, wall / floor {wall / max(floor, 1e-9):.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,10 +556,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dask-workers", type=int, default=2)
     parser.add_argument("--dask-threads", type=int, default=16, help="threads per Dask worker")
+    parser.add_argument(
+        "--bare-accounts", type=int, default=40,
+        help="member accounts the bare botocore loop reads (0: skip it)",
+    )  # fmt: skip
     parser.add_argument("--scan-spec", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scan_spec:
         print(json.dumps(_scan(json.loads(args.scan_spec))))
+        return 0
+    if args.bare_spec:
+        print(json.dumps(_bare(json.loads(args.bare_spec))))
         return 0
     print(f"{os.cpu_count()} cores, /proc/loadavg {Path('/proc/loadavg').read_text().strip()}")
     rows = [row for n in args.members.split(",") for row in _run_scale(int(n), args)]

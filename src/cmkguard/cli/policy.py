@@ -15,11 +15,11 @@ from typing import IO, Any
 
 from cmkguard.arn import is_account_id, is_org_id
 from cmkguard.cli._common import EXIT_FINDINGS, EXIT_OK, UsageError, open_output, read_text
+from cmkguard.cli._policy_grants import grant_analysis, render_grant_verdicts, render_grants
 from cmkguard.errors import PolicyParseError
 from cmkguard.policy import (
     GrantAnalysis,
     PolicyAnalysis,
-    analyze_grants,
     analyze_key_policy,
     parse_key_policy,
     witness_evidence,
@@ -115,6 +115,11 @@ def _register_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="an external account (or org id) whose access is intended; repeatable",
     )
     explain.add_argument("--key-arn", help="the key's ARN (lets Resource patterns match exactly)")
+    explain.add_argument(
+        "--grants",
+        metavar="FILE",
+        help="ListGrants JSON: also print, per grant verdict, the witness request",
+    )
     explain.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     explain.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     explain.set_defaults(handler=_run_explain)
@@ -166,18 +171,6 @@ def _policy_input(text: str) -> str | dict[str, Any]:
     return text
 
 
-def _grants_input(text: str, path: str) -> list[Any]:
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{path}: invalid JSON: {exc}") from None
-    if isinstance(doc, dict) and isinstance(doc.get("Grants"), list):
-        doc = doc["Grants"]
-    if not isinstance(doc, list):
-        raise UsageError(f"{path}: expected a list of grants or ListGrants output")
-    return doc
-
-
 def _check_ids(args: argparse.Namespace) -> None:
     if not is_account_id(args.account):
         raise UsageError(f"--account {args.account!r} is not a 12-digit account id")
@@ -206,17 +199,7 @@ def _analysis(args: argparse.Namespace) -> PolicyAnalysis:
 
 def _run(args: argparse.Namespace) -> int:
     analysis = _analysis(args)
-    grants: GrantAnalysis | None = None
-    if args.grants:
-        try:
-            grants = analyze_grants(
-                _grants_input(_read(args.grants, "grants"), args.grants),
-                key_account=args.account,
-                org_id=args.org_id,
-                trusted_accounts=args.trusted_account,
-            )
-        except PolicyParseError as exc:
-            raise UsageError(f"{args.grants}: malformed grants: {exc}") from None
+    grants = grant_analysis(args, analysis)
     with open_output(args.output) as out:
         if args.format == "json":
             data: dict[str, Any] = {"policy": analysis.to_dict()}
@@ -255,19 +238,23 @@ def render_table(analysis: PolicyAnalysis, grants: GrantAnalysis | None, out: IO
         sid = f" {s.sid!r}" if s.sid else ""
         out.write(f"  [{s.index}]{sid} {s.effect} -> {s.verdict}: {s.reason}\n")
     if grants is not None:
-        out.write(f"\nGrants ({len(grants.grants)}):\n")
-        for g in grants.grants:
-            out.write(f"  {g.grant_id}: {g.grantee} <- {', '.join(g.operations)}\n")
+        render_grants(grants, out)
 
 
 def _run_explain(args: argparse.Namespace) -> int:
     analysis = _analysis(args)
+    grants = grant_analysis(args, analysis)
     with open_output(args.output) as out:
         if args.format == "json":
-            json.dump(explain_dict(analysis), out, indent=2)
+            data = explain_dict(analysis)
+            if grants is not None:
+                data["grants"] = grants.to_dict()
+            json.dump(data, out, indent=2)
             out.write("\n")
         else:
             render_explanation(analysis, out)
+            if grants is not None:
+                render_grant_verdicts(grants, out, lambda i: _statement_label(analysis, i))
     return EXIT_FINDINGS if analysis.is_public else EXIT_OK
 
 

@@ -263,10 +263,25 @@ class KmsKey(_JsonValue):
 
     @cached_property
     def grant_analysis(self) -> GrantAnalysis:
-        """The key's grants analysed with the key's own account."""
+        """The key's grants analysed with the key's own account and, when it parses, its key
+        policy (an explicit Deny there overrides a grant). With an unreadable or malformed
+        policy the grants are analysed alone (`key_policy_checked` is then `False`)."""
+        from cmkguard.errors import PolicyParseError
         from cmkguard.policy import analyze_grants
 
-        return analyze_grants([g.to_api() for g in self.grants], key_account=self.account)
+        grants = [g.to_api() for g in self.grants]
+        if self.policy is not None:
+            try:
+                return analyze_grants(
+                    grants,
+                    key_account=self.account,
+                    key_policy=self.policy,
+                    key_arn=self.arn,
+                    key_spec=self.spec,
+                )
+            except PolicyParseError:
+                pass  # the policy's own analysis reports it; the grants still count
+        return analyze_grants(grants, key_account=self.account, key_spec=self.spec)
 
 
 @attrs.frozen

@@ -23,12 +23,26 @@ from cmkguard.policy.document import (
     parse_key_policy,
 )
 from cmkguard.policy.findings import FindingSpec, PolicyFinding
-from cmkguard.policy.grants import GRANT_OPERATIONS, GrantAnalysis, GrantView, analyze_grants
+from cmkguard.policy.grants import (
+    DECRYPT_OPERATIONS,
+    ENCRYPTION_CONTEXT_OPERATIONS,
+    GRANT_OPERATIONS,
+    PLAINTEXT_KEY_OPERATIONS,
+    GrantAccess,
+    GrantAnalysis,
+    GrantConstraint,
+    GrantDenial,
+    GrantView,
+    analyze_grants,
+)
 from cmkguard.policy.witness import AccessWitness, Denial, DenyEscape, witness_evidence
 
 __all__ = [
+    "DECRYPT_OPERATIONS",
+    "ENCRYPTION_CONTEXT_OPERATIONS",
     "GRANT_OPERATIONS",
     "KMS_ACTIONS",
+    "PLAINTEXT_KEY_OPERATIONS",
     "AccessChange",
     "AccessWitness",
     "ChangeWitness",
@@ -37,7 +51,10 @@ __all__ = [
     "DenyEscape",
     "Effect",
     "FindingSpec",
+    "GrantAccess",
     "GrantAnalysis",
+    "GrantConstraint",
+    "GrantDenial",
     "GrantView",
     "KeyPolicy",
     "PolicyAnalysis",

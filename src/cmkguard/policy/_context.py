@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -237,8 +238,10 @@ def spec_for(caller: Caller, key: str, setting: Setting) -> VarSpec:
         return VarSpec("always", fixed=setting.key_account)
     if key == "aws:resourceorgid" and setting.org_id is not None:
         return VarSpec("always", fixed=setting.org_id)
-    if key in ("aws:currenttime", "aws:epochtime"):
+    if key == "aws:currenttime":
         return VarSpec("always", kind="date", lower_bound=setting.now)
+    if key == "aws:epochtime":  # seconds since 1970: a number, and a date to date operators
+        return VarSpec("always", kind="number", lower_bound=setting.now)
     if key in BOOLEAN_KEYS:
         presence = "always" if key in ("aws:securetransport", "aws:viaawsservice") else "maybe"
         return VarSpec(presence, choices=_BOOL)
@@ -344,6 +347,9 @@ def _element(spec: VarSpec, needs: Sequence[tuple[Pred, bool]], env: Env) -> Sol
     typed = [(p, m) for p, m in needs if p.family != "string"]
     if spec.choices is not None or spec.kind != "string" or typed:
         for candidate in _candidates(spec, needs, env):
+            # A value the key cannot hold never matches (a number is no ARN or org id).
+            if spec.fmt is not None and not spec.fmt.matches(candidate):
+                continue
             if all(element_matches(p, candidate, env) == m for p, m in needs):
                 return Solved(True, candidate)
         return _UNSAT
@@ -378,14 +384,45 @@ def _candidates(spec: VarSpec, needs: Sequence[tuple[Pred, bool]], env: Env) -> 
         parse = parse_date if p.family == "date" else parse_number
         if p.family in ("number", "date"):
             numbers.extend(n for n in (parse(v) for v in p.values) if n is not None)
+    if spec.kind in ("date", "number"):
+        # A string operator on a time key compares its text: each such value that is a time
+        # still to come can be the request's (written as AWS writes the time).
+        for p, _ in needs:
+            if p.family == "string":
+                numbers.extend(n for n in (parse_date(v) for v in p.values) if n is not None)
     if spec.kind in ("date", "number") or numbers:
         out.extend(_number_candidates(numbers, spec.lower_bound, spec.kind == "date"))
+        width = _digit_width(spec.fmt)
+        if width:  # a fixed-width digit key (a 12-digit account id): the same points, padded
+            out.extend(_padded(numbers, width))
     strings = [(p, m) for p, m in needs if p.family == "string"]
     if strings and spec.kind == "string":
         got = _element(attrs.evolve(spec, choices=None), strings, env)
         if got.ok and isinstance(got.value, str):
             out.append(got.value)
     return out
+
+
+def _digit_width(fmt: Format | None) -> int:
+    """The length of a format made only of digits at a fixed length (else 0)."""
+    if fmt is None or not fmt.slots:
+        return 0
+    width = 0
+    for chars, lo, hi in fmt.slots:
+        if lo != hi or not chars <= DIGITS:
+            return 0
+        width += lo
+    return width
+
+
+def _padded(values: Sequence[float], width: int) -> list[str]:
+    """Whole numbers of `width` digits on every side of each value (zero-padded)."""
+    top = 10**width - 1
+    points = {0, top}
+    for v in values:
+        for n in (math.floor(v) - 1, math.floor(v), math.ceil(v), math.ceil(v) + 1):
+            points.add(min(max(n, 0), top))
+    return [str(n).zfill(width) for n in sorted(points)]
 
 
 def _ip_candidates(cidrs: Sequence[str]) -> list[str]:

@@ -155,12 +155,14 @@ class Builder:
         trusted: frozenset[str],
         key_arn: str | None,
     ) -> None:
+        partition = key_partition(policy, key_account, key_arn)
+        policy = in_partition(policy, partition)
         self.policy = policy
         self.key_account = key_account
         self.org_id = org_id
         self.trusted = trusted
         self.key_arn = key_arn
-        self.setting = Setting(key_account, key_partition(policy, key_account, key_arn), org_id)
+        self.setting = Setting(key_account, partition, org_id)
         self.evaluator = Evaluator(policy, self.setting, key_arn)
         self.results: list[GrantResult] = allow_results(self.evaluator)
         self.pieces: list[Piece] = [
@@ -251,20 +253,55 @@ def _arn_account(arn: str) -> str:
 
 
 def key_partition(policy: KeyPolicy, key_account: str, key_arn: str | None) -> str:
-    """The key's partition: its ARN's, else the one the policy's ARNs of the key account
-    agree on, else `aws`."""
+    """The key's partition (docs/policy.md, "The key's partition"): its ARN's; else that of the
+    first Resource ARN the policy names, in document order; else of the first principal ARN of
+    the key's account, else of any account (a bare account id names no partition, so it does not
+    vote); else `aws`."""
     if key_arn and key_arn.startswith("arn:"):
         return key_arn.split(":", 2)[1]
-    seen: set[str] = set()
     for st in policy.statements:
-        for p in st.principals:
-            if p.account == key_account and p.value.startswith("arn:"):
-                seen.add(p.value.split(":", 2)[1])
         for r in st.resources:
-            parts = r.split(":", 5)
-            if len(parts) == 6 and parts[4] == key_account and parts[1].startswith("aws"):
-                seen.add(parts[1])
-    return seen.pop() if len(seen) == 1 else "aws"
+            got = _arn_partition(r)
+            if got is not None:
+                return got
+    named = [
+        p
+        for st in policy.statements
+        for p in st.principals
+        if p.kind in (PrincipalKind.ACCOUNT, PrincipalKind.ARN) and not p.bare
+    ]
+    # The key account's own principals speak for its partition before other accounts' do.
+    for p in sorted(named, key=lambda p: p.account != key_account):
+        got = _arn_partition(p.value)
+        if got is not None:
+            return got
+    return "aws"
+
+
+def _arn_partition(text: str) -> str | None:
+    """The partition field of an ARN (`None`: not an ARN, or a wildcard partition)."""
+    parts = text.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn" or not parts[1].startswith("aws"):
+        return None
+    return None if "*" in parts[1] or "?" in parts[1] else parts[1]
+
+
+def in_partition(policy: KeyPolicy, partition: str) -> KeyPolicy:
+    """`policy` with every bare account id read as that account's root in `partition`."""
+    if partition == "aws":
+        return policy  # bare ids are parsed as `aws` roots already
+    statements = []
+    for st in policy.statements:
+        if any(p.bare for p in st.principals):
+            principals: list[Principal] = []
+            for p in st.principals:
+                if p.bare:
+                    p = attrs.evolve(p, value=f"arn:{partition}:iam::{p.account}:root")
+                if p not in principals:
+                    principals.append(p)
+            st = attrs.evolve(st, principals=tuple(principals))
+        statements.append(st)
+    return attrs.evolve(policy, statements=tuple(statements))
 
 
 def build(

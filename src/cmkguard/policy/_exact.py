@@ -33,7 +33,14 @@ from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION, expand_action, 
 from cmkguard.policy._predicates import Pred, condition_pred
 from cmkguard.policy._resources import Applies, resource_applies
 from cmkguard.policy._solver import CURRENT_METER, Meter
-from cmkguard.policy.document import Effect, KeyPolicy, Principal, PrincipalKind, Statement
+from cmkguard.policy.document import (
+    Effect,
+    KeyPolicy,
+    Principal,
+    PrincipalKind,
+    Statement,
+    is_service_name,
+)
 from cmkguard.policy.witness import AccessWitness, DenyEscape
 
 __all__ = [
@@ -217,6 +224,41 @@ def _is_org_id(text: str) -> bool:
     )
 
 
+_ORG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _org_part_uniform(value: str) -> bool:
+    """Whether the org part of an org-key value (`o-abc`, `o-abc/r-1/*`, `o-*/*`, `*`) treats
+    every org id the policy does not name alike: it names one org literally, or its first
+    wildcard is a `*` that starts the org part (after at most `o-`) and is followed by a
+    character no org id holds (so the star absorbs any org id whole)."""
+    slash = value.find("/")
+    head = value if slash < 0 else value[:slash]
+    marks = [i for i in (value.find("*"), value.find("?"), value.find("${")) if i >= 0]
+    first = min(marks, default=-1)
+    if first < 0 or first > len(head):
+        return True  # the org part is literal text
+    if value[first] != "*" or not "o-".startswith(value[:first]):
+        return False
+    after = value[first + 1 : first + 2]
+    return after not in _ORG_CHARS and after not in ("?", "$")
+
+
+def _orgs_used(store: dict[str, tuple[Literal, ...]], solved: dict[str, Solved]) -> list[str]:
+    """The org ids the solved values of the constrained org keys use (first seen first)."""
+    out: list[str] = []
+    for key in sorted(_ORG_KEYS):
+        got = solved.get(key)
+        if key not in store or got is None or not got.ok or got.undecided:
+            continue
+        values = got.value if isinstance(got.value, tuple) else (got.value,)
+        for v in values:
+            org = v.split("/", 1)[0] if isinstance(v, str) else None
+            if org is not None and org not in out:
+                out.append(org)
+    return out
+
+
 def digit_runs(text: str) -> Iterator[str]:
     """Every maximal run of exactly 12 digits in `text` (a linear scan, no regex)."""
     start = None
@@ -254,6 +296,8 @@ class Universe:
         self.accounts: set[str] = {setting.key_account}
         self.partitions: set[str] = {setting.key_partition}
         self.orgs: set[str] = set()
+        # Whether every org id the policy does not name is alike for its org patterns.
+        self.orgs_uniform = True
         self.services: set[str] = set()
         self.web: set[str] = set()
         self.arns: dict[tuple[str, str], set[str]] = {}
@@ -275,6 +319,9 @@ class Universe:
         self.fresh = self._fresh_accounts(account_patterns)
         if setting.org_id:
             self.orgs.add(setting.org_id)
+        self.fresh_org = next(
+            o for o in (f"o-cmkguard{n:04d}" for n in itertools.count()) if o not in self.orgs
+        )
 
     def _principal(self, t: PrincipalTest) -> None:
         p = t.principal
@@ -315,13 +362,17 @@ class Universe:
         if key in _ACCOUNT_KEYS and wild:
             account_patterns.append(v)
         if key in _ORG_KEYS:
+            if not _org_part_uniform(v.lower() if p.base.endswith("IgnoreCase") else v):
+                self.orgs_uniform = False
             org = v.split("/", 1)[0]
             if p.base.endswith("IgnoreCase"):
                 org = org.lower()  # O-ABC names the organization o-abc under IgnoreCase
             if _is_org_id(org):  # other text can never be an org id: it matches nobody
                 self.orgs.add(org)
         elif key == "aws:principalservicename" and not wild:
-            self.services.add(v)
+            name = v.lower() if p.base.endswith("IgnoreCase") else v
+            if is_service_name(name):  # "true" (under Bool, say) names no service
+                self.services.add(name)
         elif key == "aws:userid":
             head = v.split(":", 1)[0]
             if head and not ("*" in head or "?" in head or "$" in head) and not head.isdigit():
@@ -510,7 +561,38 @@ class Evaluator:
             if not got.ok:
                 return None
             new_solved[key] = got
+        if caller.in_org and caller.org is None and not _ORG_KEYS.isdisjoint(touched):
+            one = self._one_org(caller, new_store, new_solved)
+            if one is None:
+                return None
+            new_solved = one
         return new_store, new_solved
+
+    def _one_org(
+        self, caller: Caller, store: dict[str, tuple[Literal, ...]], solved: dict[str, Solved]
+    ) -> dict[str, Solved] | None:
+        """`solved` with its org keys under ONE organization (a caller's org id and every org
+        path it has name the same org), or `None` when no org satisfies them all.
+
+        Each key is solved on its own first; when their values disagree on the org, each
+        candidate org is tried in turn: the orgs those values use, every org the policy
+        names, one it does not. When the policy's org patterns treat all unnamed orgs alike
+        (`Universe.orgs_uniform`) that is every class of org, so `None` is exact; otherwise
+        the analysis takes the safe side (access) and says it is not exact.
+        """
+        used = _orgs_used(store, solved)
+        if len(used) <= 1:
+            return solved
+        candidates = [*used, *sorted(self.universe.orgs - set(used)), self.universe.fresh_org]
+        for org in candidates:
+            pinned = attrs.evolve(caller, org=org)
+            got = {k: self.solve_key(pinned, k, store[k]) for k in sorted(_ORG_KEYS) if k in store}
+            if all(g.ok for g in got.values()):
+                return {**solved, **got}
+        if self.universe.orgs_uniform:
+            return None
+        self.meter.spent_out = True  # not decided: access is the safe side
+        return solved
 
     # -- the search ---------------------------------------------------------------------
 
@@ -705,6 +787,10 @@ class Evaluator:
         """The `AccessWitness` of a found request."""
         context: dict[str, str | tuple[str, ...] | None] = {}
         canonical = self.canonical_keys
+        if caller.in_org and caller.org is None:
+            used = _orgs_used(found.store, found.solved)
+            if used:  # the unconstrained org keys follow the org the constrained ones use
+                caller = attrs.evolve(caller, org=used[0])
         for key in sorted(self.universe.keys):
             got = found.solved.get(key) or self.solve_key(caller, key, ())
             context[canonical.get(key, key)] = (

@@ -54,7 +54,35 @@ _IAM_RESOURCE_RE = re.compile(r"root|(user|role|saml-provider|oidc-provider)/.+"
 _STS_RESOURCE_RE = re.compile(r"assumed-role/[^/]+/.+|federated-user/.+")
 # What GetKeyPolicy shows for a principal that was deleted after the policy named it.
 _UNIQUE_ID_RE = re.compile(r"A(IDA|ROA|GPA|IPA|NPA|NVA|SIA)[A-Z0-9]{12,}")
-SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]*[a-z0-9]")
+_SERVICE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_SERVICE_ENDS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def is_service_name(text: str) -> bool:
+    """Whether `text` has the form of a service principal name (`logs.amazonaws.com`):
+    lower-case letters, digits, `.` and `-`, a dot inside, a letter or digit at each end.
+
+    A linear scan: the regular expression it replaces backtracked quadratically (a 32 KB
+    `Service` value of `a.a.a...!` took 13 s to refuse).
+    """
+    return (
+        len(text) >= 3
+        and text[0] in _SERVICE_ENDS
+        and text[-1] in _SERVICE_ENDS
+        and "." in text
+        and all(c in _SERVICE_CHARS for c in text)
+    )
+
+
+class _ServiceNameMatcher:
+    """`is_service_name` behind the `fullmatch` of the regular expression it replaced."""
+
+    def fullmatch(self, text: str) -> bool:
+        return is_service_name(text)
+
+
+SERVICE_RE = _ServiceNameMatcher()
+"""Kept for the modules that call `SERVICE_RE.fullmatch` (see `is_service_name`)."""
 
 # Condition operators (IAM policy grammar), lower-case -> canonical spelling.
 _BASE_OPERATORS = {
@@ -207,6 +235,9 @@ class Principal:
     `value` is canonical: `"*"`, `arn:<partition>:iam::<id>:root` for accounts, the ARN or
     service name as written otherwise. `account` is the 12-digit account it belongs to (`None`
     for wildcard, services and unique ids). `principal_type` is the JSON key it came under.
+    `bare` is true for an account written as a bare 12-digit id: it names no partition (IAM
+    reads it in the key's partition), so the analysis re-reads its `value` in the key's
+    partition once that is known (docs/policy.md, "The key's partition").
     """
 
     principal_type: str
@@ -214,6 +245,7 @@ class Principal:
     kind: PrincipalKind
     account: str | None = None
     has_wildcard: bool = False
+    bare: bool = attrs.field(default=False, eq=False)
 
     def __str__(self) -> str:
         return self.value
@@ -433,7 +465,9 @@ def parse_aws_principal(value: str, where: str) -> Principal:
     if value == "*":
         return Principal("AWS", "*", PrincipalKind.WILDCARD)
     if is_account_id(value):
-        return Principal("AWS", f"arn:aws:iam::{value}:root", PrincipalKind.ACCOUNT, value)
+        return Principal(
+            "AWS", f"arn:aws:iam::{value}:root", PrincipalKind.ACCOUNT, value, bare=True
+        )
     if _UNIQUE_ID_RE.fullmatch(value):
         return Principal("AWS", value, PrincipalKind.UNIQUE_ID)
     m = _PRINCIPAL_ARN_RE.fullmatch(value)
@@ -478,7 +512,7 @@ def _parse_principal_uncached(ptype: str, value: str, where: str) -> Principal:
     if ptype == "AWS":
         return parse_aws_principal(value, where)
     if ptype == "Service":
-        if not SERVICE_RE.fullmatch(value):
+        if not is_service_name(value):
             raise PolicyParseError(where, f"invalid service principal {value!r}")
         return Principal("Service", value, PrincipalKind.SERVICE)
     # Federated: an identity-provider ARN (belongs to its account) or a web-identity domain.
@@ -487,7 +521,7 @@ def _parse_principal_uncached(ptype: str, value: str, where: str) -> Principal:
         if not m or not is_account_id(m["account"]) or "provider/" not in m["resource"]:
             raise PolicyParseError(where, f"invalid federated principal {value!r}")
         return Principal("Federated", value, PrincipalKind.ARN, m["account"])
-    if not SERVICE_RE.fullmatch(value):
+    if not is_service_name(value):
         raise PolicyParseError(where, f"invalid federated principal {value!r}")
     return Principal("Federated", value, PrincipalKind.FEDERATED)
 

@@ -24,7 +24,7 @@ from typing import Any
 import botocore.exceptions
 import botocore.loaders
 
-from cmkguard.testing import _moto, _share
+from cmkguard.testing import _grants, _moto, _share
 
 __all__ = ["EmulatorMiddleware", "RequestHook", "RequestInfo", "parse_request"]
 
@@ -332,6 +332,10 @@ class EmulatorMiddleware:
             refusal = self._refuse_on_aws_managed_key(environ, info, account)
             if refusal is not None:
                 return _access_denied(start_response, refusal)
+        if info.service == "kms" and info.operation == "CreateGrant":
+            invalid = _grants.create_grant_refusal(_json_body(environ), account, info.region)
+            if invalid is not None:
+                return _grants.validation_error(start_response, invalid)
         if info.service == "kms" or (info.service == "rds" and reads):
             # Whatever was made without a request through here is right before anyone reads it.
             with _moto.SECRETS_LOCK:

@@ -44,8 +44,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _analyses(ctx: AuditContext, key: KmsKey) -> tuple[list[tuple[str, Any]], str | None]:
-    """(source, finding) pairs for the key's policy and grants, and a parse error if any."""
+def _analyses(
+    ctx: AuditContext, key: KmsKey, evidence: dict[str | None, Any]
+) -> tuple[list[tuple[str, Any]], str | None]:
+    """(source, finding) pairs for the key's policy and grants, and a parse error if any;
+    `evidence` receives each grant's witnesses, by grant id."""
     import cmkguard.policy as policy_mod
 
     trusted = ctx.policy.trusted_accounts
@@ -66,16 +69,30 @@ def _analyses(ctx: AuditContext, key: KmsKey) -> tuple[list[tuple[str, Any]], st
             error = str(exc)
     if key.grants:
         try:
-            if org is None:
-                grants = key.grant_analysis
-            else:
-                grants = policy_mod.analyze_grants(
-                    [g.to_api() for g in key.grants], key_account=key.account, org_id=org
-                )
+            grants = _grant_analysis(key, org, trusted, error is None)
             out += [("grant", f) for f in grants.findings]
+            evidence.update({f.grant_id: grants.evidence(f.grant_id) for f in grants.findings})
         except (CmkGuardError, ValueError) as exc:
             error = error or f"grants: {exc}"
     return out, error
+
+
+def _grant_analysis(key: KmsKey, org: str | None, trusted: Any, policy_ok: bool) -> Any:
+    """The key's grants, with its key policy's Denies when the policy parses (a Deny there
+    overrides a grant) and the audit's organization and trusted accounts."""
+    import cmkguard.policy as policy_mod
+
+    if org is None and not trusted:
+        return key.grant_analysis  # cached on the key
+    return policy_mod.analyze_grants(
+        [g.to_api() for g in key.grants],
+        key_account=key.account,
+        org_id=org,
+        trusted_accounts=trusted,
+        key_policy=key.policy if policy_ok else None,
+        key_arn=key.arn,
+        key_spec=key.spec,
+    )
 
 
 def check_policies(ctx: AuditContext) -> Iterator[Finding]:
@@ -83,7 +100,8 @@ def check_policies(ctx: AuditContext) -> Iterator[Finding]:
     min_sev = ctx.policy.blast_radius_min_severity
     for key in customer_keys(ctx):
         label = key_label(key, key.arn)
-        found, error = _analyses(ctx, key)
+        grant_evidence: dict[str | None, Any] = {}
+        found, error = _analyses(ctx, key, grant_evidence)
         if error is not None:
             yield ctx.finding(
                 "key-policy-unparseable",
@@ -117,6 +135,10 @@ def check_policies(ctx: AuditContext) -> Iterator[Finding]:
                 "protected_resources": [r.arn for r in protected[:_MAX_LISTED]],
                 "protected_count": len(protected),
             }
+            if source == "grant":
+                # The grant's constraint in words and its witness requests (who gets in, with
+                # which encryption context), so a reviewer can check the verdict.
+                evidence["grant"] = grant_evidence.get(getattr(pf, "grant_id", None))
             explanation = str(getattr(pf, "explanation", "") or rule_id)
             key_finding = ctx.finding(
                 rule_id,
