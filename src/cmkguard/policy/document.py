@@ -228,7 +228,7 @@ class PrincipalKind(enum.Enum):
     """A unique id (`AROA...`) KMS shows after the named principal was deleted."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # memoised principals are hashed again by each lookup
 class Principal:
     """One principal value, normalised.
 
@@ -856,8 +856,29 @@ def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
     memo[key] = value
 
 
-def _fast_document(doc: dict[Any, Any]) -> KeyPolicy | None:
-    if not doc.keys() <= _TOP_FIELDS:
+StatementArgs = tuple[
+    Effect,
+    tuple[Principal, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[Condition, ...],
+    str | None,
+    bool,
+    bool,
+    bool,
+]
+"""A statement's fields in `Statement` constructor order (`Statement(*args)` is the statement)."""
+
+PolicyParts = tuple[tuple[StatementArgs, ...], str | None, str | None]
+"""`(statements, version, id)`: a validated policy before its `KeyPolicy` is built. Hashable
+and cheap to compare (tuples of memoised parts): the analysis memo is keyed by it."""
+
+
+def fast_policy_parts(doc: Any) -> PolicyParts | None:
+    """The parts of a decoded policy in the usual forms, validated as strictly as
+    `parse_key_policy` would; `None` for anything else (then `parse_key_policy` decides,
+    with its errors and locations). `policy_from_parts` builds the equal `KeyPolicy`."""
+    if type(doc) is not dict or not doc.keys() <= _TOP_FIELDS:
         return None
     version = doc.get("Version")
     if version is not None and (type(version) is not str or version not in VERSIONS):
@@ -869,18 +890,29 @@ def _fast_document(doc: dict[Any, Any]) -> KeyPolicy | None:
     if type(raw) is list and raw:
         statements = []
         for item in raw:
-            st = _fast_statement(item) if type(item) is dict else None
-            if st is None:
+            args = _fast_statement(item) if type(item) is dict else None
+            if args is None:
                 return None
-            statements.append(st)
-        return KeyPolicy(tuple(statements), version, pid)
+            statements.append(args)
+        return tuple(statements), version, pid
     if type(raw) is dict:
         one = _fast_statement(raw)
-        return None if one is None else KeyPolicy((one,), version, pid)
+        return None if one is None else ((one,), version, pid)
     return None
 
 
-def _fast_statement(stmt: dict[Any, Any]) -> Statement | None:
+def policy_from_parts(parts: PolicyParts) -> KeyPolicy:
+    """The `KeyPolicy` of `fast_policy_parts`' result."""
+    statements, version, pid = parts
+    return KeyPolicy(tuple([Statement(*args) for args in statements]), version, pid)
+
+
+def _fast_document(doc: dict[Any, Any]) -> KeyPolicy | None:
+    parts = fast_policy_parts(doc)
+    return None if parts is None else policy_from_parts(parts)
+
+
+def _fast_statement(stmt: dict[Any, Any]) -> StatementArgs | None:
     get = stmt.get
     missing = _MISSING
     n = 2  # Effect and Principal/NotPrincipal
@@ -922,7 +954,7 @@ def _fast_statement(stmt: dict[Any, Any]) -> Statement | None:
     conditions = () if condition_raw is missing else _fast_conditions(condition_raw)
     if principals is None or actions is None or resources is None or conditions is None:
         return None
-    return Statement(
+    return (
         effect,
         principals,
         actions,
