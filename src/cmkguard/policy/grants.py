@@ -344,24 +344,26 @@ def _candidates(g: GrantView, symmetric: bool = True) -> list[GrantAccess]:
 def _decide(
     g: GrantView, check: KeyPolicyCheck | None, symmetric: bool = True
 ) -> tuple[list[GrantAccess], list[GrantDenial]]:
-    kept: list[GrantAccess] = []
-    denied: list[GrantDenial] = []
-    create_denied: GrantDenial | None = None
-    for access in _candidates(g, symmetric):
-        if access.via == "re-delegation" and create_denied is not None:
+    candidates = _candidates(g, symmetric)
+    if check is None:
+        return candidates, []
+    own = [a for a in candidates if a.via == "grant"]
+    results = check.decide_all(own, g.constraint)
+    create_denied = next(
+        (r for r in results if isinstance(r, GrantDenial) and r.operation == "CreateGrant"), None
+    )
+    for access in candidates:
+        if access.via != "re-delegation":
+            continue
+        if create_denied is not None:
             # The grantee cannot call CreateGrant, so it can hand nothing on.
-            denied.append(
+            results.append(
                 GrantDenial(g.grant_id, "*", access.operation, create_denied.denied_by, access.via)
             )
-            continue
-        result = check.decide(access, g.constraint) if check is not None else access
-        if isinstance(result, GrantDenial):
-            denied.append(result)
-            if access.operation == "CreateGrant" and access.via == "grant":
-                create_denied = result
         else:
-            kept.append(result)
-    return kept, denied
+            results.append(check.decide(access, g.constraint))
+    kept = [r for r in results if isinstance(r, GrantAccess)]
+    return kept, [r for r in results if isinstance(r, GrantDenial)]
 
 
 @attrs.frozen
