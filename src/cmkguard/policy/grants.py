@@ -393,13 +393,14 @@ def _findings(g: GrantView, kept: list[GrantAccess], scope: _Scope) -> list[Poli
             principal=g.retiring_principal,
             condition=None,
         )
-    decrypting = [a.operation for a in own if a.operation in DECRYPT_OPERATIONS]
-    if decrypting and not g.constraint.limits_context:
+    decrypts = [a for a in own if a.operation in DECRYPT_OPERATIONS]
+    decrypting = [a.operation for a in decrypts]
+    if decrypts and not g.constraint.limits_context:
         add(
             "grant-decrypt-unconstrained",
             f"Grant {g.grant_id} gives {', '.join(decrypting)} to {g.grantee} with no "
             "encryption-context constraint, so it can decrypt any ciphertext of the key "
-            f"(e.g. {own[[a.operation for a in own].index(decrypting[0])].describe()}).",
+            f"(e.g. {decrypts[0].describe()}).",
             principal=g.grantee,
             action=", ".join(decrypting),
         )
