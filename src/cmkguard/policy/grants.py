@@ -400,7 +400,12 @@ def _findings(g: GrantView, kept: list[GrantAccess], scope: _Scope) -> list[Poli
             "grant-decrypt-unconstrained",
             f"Grant {g.grant_id} gives {', '.join(decrypting)} to {g.grantee} with no "
             "encryption-context constraint, so it can decrypt any ciphertext of the key "
-            f"(e.g. {decrypts[0].describe()}).",
+            + (
+                "the key policy's Denies let through "
+                if decrypts[0].deny_escapes and decrypts[0].encryption_context
+                else ""
+            )
+            + f"(e.g. {decrypts[0].describe()}).",
             principal=g.grantee,
             action=", ".join(decrypting),
         )
