@@ -26,6 +26,7 @@ from cmkguard.policy._engine import (
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS
 from cmkguard.policy._memo import MEMOS
+from cmkguard.policy._screen import screen_external, screen_public
 from cmkguard.policy.document import KeyPolicy, parse_key_policy
 from cmkguard.policy.findings import PolicyFinding
 from cmkguard.policy.witness import AccessWitness, Denial
@@ -52,22 +53,82 @@ _VERDICT_ORDER = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class PolicyAnalysis:
     """The analysis of one key policy for one key account (see `analyze_key_policy`).
 
     `external_access` lists `"*"` when public, 12-digit account ids, ARNs of specific external
     principals and org ids; trusted accounts are listed too (their findings are downgraded).
+
+    Every answer is computed on first access and then kept (the analysis stays immutable):
+    `analyze_key_policy` only parses, and a scan that reads `is_public` alone often never runs
+    the full evaluation (docs/policy.md, "Performance"). Built by hand, `is_public=None` or
+    `external_access=None` means "compute it from the policy".
     """
 
     key_account: str
-    is_public: bool
-    external_access: frozenset[str]
-    policy: KeyPolicy = attrs.field(repr=False)
+    _is_public: bool | None = attrs.field(alias="is_public")
+    _external_access: frozenset[str] | None = attrs.field(alias="external_access")
+    policy: KeyPolicy
     org_id: str | None = None
     trusted_accounts: frozenset[str] = frozenset()
-    _key_arn: str | None = attrs.field(default=None, alias="key_arn", repr=False, eq=False)
-    _builder: Builder | None = attrs.field(default=None, alias="builder", repr=False, eq=False)
+    _key_arn: str | None = attrs.field(default=None, alias="key_arn")
+    _builder: Builder | None = attrs.field(default=None, alias="builder")
+
+    @property
+    def is_public(self) -> bool:
+        """Whether some effective Allow gives some kms action to an unbounded set of callers."""
+        public = self._is_public
+        if public is None:
+            public = screen_public(self.policy, self.key_account, self._key_arn)
+            if public is None:  # not one of the screened shapes: the full evaluation decides
+                public = any(p.verdict == "public" for p in self._built().pieces)
+            object.__setattr__(self, "_is_public", public)  # a cache, as in _built
+        return public
+
+    @property
+    def external_access(self) -> frozenset[str]:
+        """The external entities that get some kms action (`"*"` when public)."""
+        external = self._external_access
+        if external is None:
+            external = screen_external(
+                self.policy, self.key_account, self.org_id, self.trusted_accounts, self._key_arn
+            )
+            if external is None:
+                found: set[str] = set()
+                for p in self._built().pieces:
+                    if p.verdict in ("public", "cross-account"):
+                        found |= p.entities
+                external = frozenset(found)
+            object.__setattr__(self, "_external_access", external)
+        return external
+
+    def _identity(self) -> tuple[Any, ...]:
+        # What equality and hashing compare (the public fields, as when they were attrs fields).
+        return (
+            self.key_account,
+            self.is_public,
+            self.external_access,
+            self.policy,
+            self.org_id,
+            self.trusted_accounts,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, PolicyAnalysis)
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        return (
+            f"PolicyAnalysis(key_account={self.key_account!r}, is_public={self.is_public!r}, "
+            f"external_access={self.external_access!r}, org_id={self.org_id!r}, "
+            f"trusted_accounts={self.trusted_accounts!r})"
+        )
 
     def _built(self) -> Builder:
         b = self._builder
@@ -237,15 +298,8 @@ def _analyze(
     trusted: frozenset[str],
     key_arn: str | None,
 ) -> PolicyAnalysis:
-    b = build(policy, key_account, org_id, trusted, key_arn)
-    public = any(p.verdict == "public" for p in b.pieces)
-    external: set[str] = set()
-    for p in b.pieces:
-        if p.verdict in ("public", "cross-account"):
-            external |= p.entities
-    return PolicyAnalysis(
-        key_account, public, frozenset(external), policy, org_id, trusted, key_arn, b
-    )
+    # Nothing is evaluated yet: each answer is computed when first read (PolicyAnalysis).
+    return PolicyAnalysis(key_account, None, None, policy, org_id, trusted, key_arn)
 
 
 def _unmodelled_allowed(b: Builder, action: str) -> frozenset[str]:
