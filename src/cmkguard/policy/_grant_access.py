@@ -224,6 +224,9 @@ class KeyPolicyCheck:
     key_account: str
     org_id: str | None
     key_arn: str | None
+    members: frozenset[str] = frozenset()
+    """The organization's accounts, when known: a grantee's account then says whether the
+    caller is in `org_id` (the key-policy analyser alone would let any account be)."""
 
     def decide(self, access: GrantAccess, constraint: GrantConstraint) -> GrantAccess | GrantDenial:
         """`access` with the key policy's say: kept (with its Deny escapes) or denied."""
@@ -286,9 +289,23 @@ class KeyPolicyCheck:
             "Resource": "*",
         }
         cond = _condition(constraint, access.operation, self.denies)
+        for operator, block in self._membership(access.principal).items():
+            cond.setdefault(operator, {}).update(block)
         if cond:
             allow["Condition"] = cond
         return allow
+
+    def _membership(self, principal: str) -> dict[str, Any]:
+        """What the organization's member list says of the grantee's `aws:PrincipalOrgID`."""
+        if not self.members or self.org_id is None or principal == "*":
+            return {}
+        parts = principal.split(":")
+        account = principal if principal.isdigit() else parts[4] if len(parts) > 4 else ""
+        if not account:
+            return {}  # a service principal: no organization
+        if account in self.members:
+            return {"StringEquals": {"aws:PrincipalOrgID": self.org_id}}
+        return {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": self.org_id}}
 
     def _analyse(self, allows: Sequence[Mapping[str, Any]]) -> PolicyAnalysis:
         from cmkguard.policy.analysis import analyze_key_policy
@@ -366,7 +383,11 @@ class KeyPolicyCheck:
 
 
 def key_policy_check(
-    policy: Any, key_account: str, org_id: str | None, key_arn: str | None
+    policy: Any,
+    key_account: str,
+    org_id: str | None,
+    key_arn: str | None,
+    members: frozenset[str] = frozenset(),
 ) -> KeyPolicyCheck:
     """The Deny statements of `policy` (text, mapping or `KeyPolicy`), ready to ask."""
     from cmkguard.policy.document import Effect, parse_key_policy
@@ -381,4 +402,5 @@ def key_policy_check(
         key_account,
         org_id,
         key_arn,
+        members,
     )

@@ -542,7 +542,7 @@ def analyze_grants(
     members = _check_members(member_accounts)
     views = tuple(_view(g, f"Grants[{i}]", key_spec) for i, g in enumerate(grants))
     check = (
-        key_policy_check(key_policy, key_account, org_id, key_arn)
+        key_policy_check(key_policy, key_account, org_id, key_arn, members)
         if key_policy is not None
         else None
     )
