@@ -78,6 +78,9 @@ def test_outside_access_is_the_partner_key_only(
     view = cmkguard.organization_view(inventory)
     assert {o.key_arn for o in view.outside_access} == set(org.truth.outside_shared_keys)
     assert all(o.principals == ("999988887777",) for o in view.outside_access)
+    # Named as the security team knows them (the truth seeds it as alias/partner-share).
+    assert all(o.aliases == ("alias/partner-share",) for o in view.outside_access)
+    assert all(e["aliases"] == ["alias/partner-share"] for e in view.to_dict()["outside_access"])
 
 
 def test_coverage_counts_the_organisations_cmks_worst_first(
@@ -102,6 +105,12 @@ def test_coverage_counts_the_organisations_cmks_worst_first(
     ous = {o.ou: o for o in view.coverage_by_ou}
     assert {"Workloads", "Workloads/Prod", "Security", "/"} <= set(ous)
     assert ous["Security"].coverage.percent == 100.0
+    # The OU whose only account was not read is listed, worst first (its coverage unknown).
+    (unassumable,) = org.truth.unassumable
+    dark = "/".join(org.truth.accounts[unassumable].ou_path)
+    assert (ous[dark].accounts, ous[dark].unread, ous[dark].coverage.measured) == (0, 1, 0)
+    assert view.coverage_by_ou[0].ou == dark
+    assert ous["Workloads"].unread == 1
     assert [u.account for u in view.unread] == list(org.truth.unassumable)
     assert "AssumeRole" in view.unread[0].reason
     assert view.suspended == org.truth.suspended

@@ -84,11 +84,13 @@ class AccountCoverage:
 
 @attrs.frozen
 class OuCoverage:
-    """CMK coverage of every resource in the accounts under one OU path (at any depth)."""
+    """CMK coverage of every resource in the accounts under one OU path (at any depth):
+    `accounts` read, `unread` not read (their resources are unknown, so not counted)."""
 
     ou: str
     accounts: int
     coverage: Coverage
+    unread: int = 0
 
 
 @attrs.frozen
@@ -127,6 +129,7 @@ class OutsideAccess:
     key_account: str
     principals: tuple[str, ...]
     via: str  # "key policy" | "grant"
+    aliases: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -178,7 +181,7 @@ class OrganizationView:
                 for a in self.coverage_by_account
             ],
             "coverage_by_ou": [
-                {"ou": o.ou, "accounts": o.accounts} | o.coverage.to_dict()
+                {"ou": o.ou, "accounts": o.accounts, "unread": o.unread} | o.coverage.to_dict()
                 for o in self.coverage_by_ou
             ],
             "kill_switch": [
@@ -196,6 +199,7 @@ class OrganizationView:
                 {
                     "key_arn": o.key_arn,
                     "key_account": o.key_account,
+                    "aliases": list(o.aliases),
                     "principals": list(o.principals),
                     "via": o.via,
                 }
@@ -222,12 +226,19 @@ class OrganizationView:
         return [
             "<h4>Coverage by OU (worst first)</h4>",
             table(
-                ["OU", "accounts", "resources", "on a CMK", "%"],
+                ["OU", "accounts read", "not read", "resources", "on a CMK", "%"],
                 (
-                    (o.ou, o.accounts, o.coverage.measured, o.coverage.on_cmk, o.coverage.percent)
+                    (
+                        o.ou,
+                        o.accounts,
+                        o.unread,
+                        o.coverage.measured,
+                        o.coverage.on_cmk,
+                        o.coverage.percent,
+                    )
                     for o in self.coverage_by_ou
                 ),
-                numeric=[1, 2, 3, 4],
+                numeric=[1, 2, 3, 4, 5],
             ),
             "<h4>Coverage by account (worst first)</h4>",
             table(
@@ -238,7 +249,7 @@ class OrganizationView:
                         a.name,
                         a.ou,
                         a.coverage.measured if a.read else "not read",
-                        a.coverage.on_cmk,
+                        a.coverage.on_cmk if a.read else "",
                         a.coverage.percent,
                     )
                     for a in self.coverage_by_account
@@ -270,8 +281,11 @@ class OrganizationView:
             ),
             "<h4>Keys reachable from outside the organisation</h4>",
             table(
-                ["key", "outside principals", "via"],
-                ((o.key_arn, ", ".join(o.principals), o.via) for o in self.outside_access),
+                ["key", "aliases", "outside principals", "via"],
+                (
+                    (o.key_arn, ", ".join(o.aliases), ", ".join(o.principals), o.via)
+                    for o in self.outside_access
+                ),
                 code=[0],
             ),
             "<h4>Accounts not read</h4>",
@@ -387,10 +401,14 @@ def _outside_access(inventory: Inventory, scope: OrgScope) -> tuple[OutsideAcces
                     p for p in analysis.external_access if _outside(p, members, scope.org_id)
                 )
                 if outside:
-                    out.append(OutsideAccess(key.arn, key.account, tuple(outside), "key policy"))
+                    out.append(
+                        OutsideAccess(
+                            key.arn, key.account, tuple(outside), "key policy", key.aliases
+                        )
+                    )
         outside_grants = _grant_outsiders(key, members, scope.org_id)
         if outside_grants:
-            out.append(OutsideAccess(key.arn, key.account, outside_grants, "grant"))
+            out.append(OutsideAccess(key.arn, key.account, outside_grants, "grant", key.aliases))
     return tuple(out)
 
 
@@ -442,18 +460,20 @@ def organization_view(inventory: Inventory) -> OrganizationView:
             )
         )
     accounts.sort(key=lambda a: (a.read, *_worst_first(a.coverage.percent, a.account)))
-    by_ou: dict[str, list[str]] = {}
+    by_ou: dict[str, list[AccountCoverage]] = {}
     for a in accounts:
-        if a.read:
-            for prefix in _ou_prefixes(a.ou):
-                by_ou.setdefault(prefix, []).append(a.account)
+        for prefix in _ou_prefixes(a.ou):
+            by_ou.setdefault(prefix, []).append(a)
     ous = [
         OuCoverage(
             ou,
-            len(ids),
-            in_org_coverage((r for i in ids for r in by_account.get(i, ())), members),
+            sum(a.read for a in under),
+            in_org_coverage(
+                (r for a in under if a.read for r in by_account.get(a.account, ())), members
+            ),
+            unread=sum(not a.read for a in under),
         )
-        for ou, ids in by_ou.items()
+        for ou, under in by_ou.items()
     ]
     ous.sort(key=lambda o: _worst_first(o.coverage.percent, o.ou))
     return OrganizationView(
