@@ -125,16 +125,12 @@ class _Policy:
     """The formulas of one policy for one key."""
 
     def __init__(
-        self,
-        policy: Any,
-        key_account: str,
-        org_id: str | None,
-        key_partition: str,
+        self, policy: Any, key_account: str, org_id: str | None, key_partition: str | None
     ) -> None:
-        self.version, self.statements = read_policy(policy, key_partition)
-        inferred = _inferred_partition(self.statements, key_account)
-        if inferred is not None and inferred != key_partition:
-            key_partition = inferred
+        self.version, self.statements = read_policy(policy, key_partition or "aws")
+        if key_partition is None:
+            key_partition = _inferred_partition(self.statements, key_account)
+            # a bare account id is that account's root in the key's partition
             self.version, self.statements = read_policy(policy, key_partition)
         self.key_partition = key_partition
         self.key_account = key_account
@@ -399,22 +395,30 @@ def _exempts_all(st: RefStatement) -> bool:
     return st.not_principal and any(p.form == "any" for p in st.principals)
 
 
-def _inferred_partition(statements: Iterable[RefStatement], key_account: str) -> str | None:
-    """The key's partition when the policy's ARNs of the key account agree on one.
+def _arn_partition(text: str) -> str | None:
+    fields = text.split(":", 5)
+    if len(fields) < 6 or fields[0] != "arn" or not fields[1].startswith("aws"):
+        return None
+    return None if "*" in fields[1] or "?" in fields[1] else fields[1]
 
-    Not in the contract: the analyser's rule when it is given no key ARN (without it, the
-    only evidence of the key's partition is the policy); mirrored so that the two compare
-    the same key."""
-    seen = set()
+
+def _inferred_partition(statements: Iterable[RefStatement], key_account: str) -> str:
+    """The key's partition when no key ARN is given (the lead's decision, docs/policy.md "The
+    key's partition"): the first Resource ARN's, in document order; else the first principal
+    ARN's of the key account, else of any account; else `aws`. A bare account id names no
+    partition (IAM expands it in the key's), so it does not vote; nor do condition values."""
+    statements = list(statements)
     for st in statements:
-        for p in st.principals:
-            if p.account == key_account and p.text.startswith("arn:"):
-                seen.add(p.partition)
         for r in st.resources:
-            fields = r.split(":", 5)
-            if len(fields) == 6 and fields[4] == key_account and fields[1].startswith("aws"):
-                seen.add(fields[1])
-    return seen.pop() if len(seen) == 1 else None
+            got = _arn_partition(r)
+            if got is not None:
+                return got
+    arns = [p for st in statements for p in st.principals if p.text.startswith("arn:")]
+    for p in sorted(arns, key=lambda p: p.text.split(":")[4:5] != [key_account]):
+        got = _arn_partition(p.text)
+        if got is not None:
+            return got
+    return "aws"
 
 
 def _cone(world: list[z3.BoolRef], formulas: Iterable[z3.BoolRef]) -> list[z3.BoolRef]:
@@ -453,9 +457,12 @@ def reference_answers(
     key_account: str,
     org_id: str | None = None,
     actions: Iterable[str] = ("kms:Decrypt",),
-    key_partition: str = "aws",
+    key_partition: str | None = None,
 ) -> ReferenceAnswers:
-    """The reference's answers for a valid policy (raises `Unsupported` where it cannot tell)."""
+    """The reference's answers for a valid policy (raises `Unsupported` where it cannot tell).
+
+    `key_partition` is the key's (from its ARN); `None` infers it from the policy, as the
+    analyser does without `key_arn`."""
     ref = _Policy(policy, key_account, org_id, key_partition)
     public = ref.is_public()
     return ReferenceAnswers(
