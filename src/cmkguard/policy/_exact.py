@@ -30,7 +30,7 @@ from cmkguard.policy._context import (
     spec_for,
 )
 from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION, expand_action, glob_match
-from cmkguard.policy._predicates import Pred, condition_pred
+from cmkguard.policy._predicates import Pred, condition_pred, holds
 from cmkguard.policy._resources import Applies, resource_applies
 from cmkguard.policy._solver import CURRENT_METER, Meter
 from cmkguard.policy.document import (
@@ -550,13 +550,25 @@ class Evaluator:
     ) -> tuple[dict[str, tuple[Literal, ...]], dict[str, Solved]] | None:
         new_store = dict(store)
         new_solved = dict(solved)
-        touched: dict[str, None] = {}  # insertion-ordered: the same solves in every process
+        # Insertion-ordered: the same solves in every process. Membership by hash (a Deny
+        # search adds one literal per level: comparing tuples made it quadratic).
+        touched: dict[str, list[Literal]] = {}
+        known: dict[str, set[Literal]] = {}
         for lit in literals:
             key = lit[0].key
-            if lit not in new_store.get(key, ()):
+            have = known.get(key)
+            if have is None:
+                have = known[key] = set(new_store.get(key, ()))
+            if lit not in have:
+                have.add(lit)
                 new_store[key] = (*new_store.get(key, ()), lit)
-                touched[key] = None
-        for key in touched:
+                touched.setdefault(key, []).append(lit)
+        env = self.env(caller)
+        for key, added in touched.items():
+            prev = new_solved.get(key)
+            if prev is not None and prev.ok and not prev.undecided:
+                if all(holds(p, prev.value, env) == want for p, want in added):
+                    continue  # the value found before meets the new literals too: still a witness
             got = self.solve_key(caller, key, new_store[key])
             if not got.ok:
                 return None
