@@ -107,9 +107,12 @@ class Format:
     position, and the product search exponential in practice).
     """
 
-    __slots__ = ("_moves", "_relaxed", "charsets", "saturating", "slots")
+    __slots__ = ("_moves", "_relaxed", "alphabets", "charsets", "saturating", "shortest", "slots")
 
     def __init__(self, slots: Sequence[Slot], *, relax: bool = False) -> None:
+        # The search alphabet per set of characters the patterns mention (searches repeat them).
+        self.alphabets: dict[frozenset[str], list[str]] = {}
+        self.shortest: str | None = None  # remembered by `_shortest`
         self._moves: dict[tuple[frozenset[tuple[int, int]], str], frozenset[tuple[int, int]]] = {}
         self._relaxed: Format | None = None
         self.slots = tuple(slots)
@@ -182,13 +185,24 @@ def free_format(chars: frozenset[str] = ANY, lo: int = 1, hi: int = 1 << 30) -> 
 def _alphabet(fmt: Format, patterns: Sequence[Pattern]) -> list[str]:
     """The characters to try: every one a pattern or a small slot mentions (both cases when a
     pattern ignores case), `:`, and one representative per class of the others."""
-    mentioned: set[str] = {":"}
+    mentioned: set[str] = set()
     for p in patterns:
         for t in p.tokens:
             if len(t) == 1:
                 mentioned.add(t)
                 if p.ignore_case:
                     mentioned.add(t.upper())
+    key = frozenset(mentioned)
+    got = fmt.alphabets.get(key)
+    if got is None:
+        got = _alphabet_of(fmt, mentioned)
+        if len(fmt.alphabets) < 1024:
+            fmt.alphabets[key] = got
+    return got
+
+
+def _alphabet_of(fmt: Format, mentioned: set[str]) -> list[str]:
+    mentioned = mentioned | {":"}
     for chars, _, _ in fmt.slots:
         if len(chars) <= 4:
             mentioned |= chars
@@ -230,8 +244,9 @@ def solve(
 
 
 _CONSTRUCT_FIRST: Final = 3
-"""From this many clauses on, a witness is first built directly (`construct`): the product
-search grows with every clause, the construction only linearly."""
+"""From this many clauses on (or when every forbidden pattern is literal), a witness is first
+built directly (`construct`): the product search grows with every clause, the construction
+only linearly."""
 
 
 def _search(
@@ -247,7 +262,14 @@ def _search(
         return _shortest(fmt)
     if meter is not None and meter.spent_out:
         return UNDECIDED
-    if len(clauses) >= _CONSTRUCT_FIRST:
+    if not clauses:
+        # Only forbidden patterns: the string the search would try first, unless one matches it.
+        shortest = _shortest(fmt)
+        if meter is not None:
+            meter.charge(len(shortest) * (1 + len(forbidden)) // _CONSTRUCT_COST_DIVISOR + 1)
+        if not any(p.match(shortest) for p in forbidden):
+            return shortest
+    elif _constructed_first(clauses, forbidden):
         built, units = construct(fmt, clauses, forbidden)
         if meter is not None:
             meter.charge(units)
@@ -256,13 +278,17 @@ def _search(
     got, units = _bfs(fmt, clauses, forbidden, budget, meter)
     if meter is not None:
         meter.charge(units)
-    if got is UNDECIDED and len(clauses) < _CONSTRUCT_FIRST:
+    if got is UNDECIDED and clauses and not _constructed_first(clauses, forbidden):
         built, more = construct(fmt, clauses, forbidden)
         if meter is not None:
             meter.charge(more)
         if built is not None:
             return built
     return got
+
+
+def _constructed_first(clauses: Sequence[Sequence[Pattern]], forbidden: Sequence[Pattern]) -> bool:
+    return len(clauses) >= _CONSTRUCT_FIRST or all(p.is_literal for p in forbidden)
 
 
 _COMBINATIONS: Final = 8
@@ -285,6 +311,13 @@ def construct(
     """
     units = 0
     for choice in itertools.islice(itertools.product(*clauses), _COMBINATIONS):
+        literal = next((p for p in choice if p.is_literal), None)
+        if literal is not None:  # the one string it matches is the only candidate
+            text = "".join(literal.tokens)
+            units += len(text) * (2 + len(forbidden) + len(choice))
+            if _checked(fmt, text, clauses, forbidden):
+                return text, units // _CONSTRUCT_COST_DIVISOR
+            continue
         parts = _merged(choice)
         if parts is None:
             continue
@@ -360,7 +393,7 @@ def _merged(choice: Sequence[Pattern]) -> list[list[str]] | None:
     for p in choice:
         split = _split(p)
         if split is None:
-            return None  # a literal pattern: the search handles it at once
+            return None  # a literal pattern (`construct` tries its text alone)
         head, middle, tail = split
         got_head = _agree(prefix, head)
         got_tail = _agree(suffix[::-1], tail[::-1])
@@ -414,30 +447,36 @@ def _fit(
         states = nxt
     text = "".join(out)
     units += len(text) * (1 + len(forbidden) + sum(len(c) for c in clauses))
-    ok = (
+    return (text if _checked(fmt, text, clauses, forbidden) else None), units
+
+
+def _checked(
+    fmt: Format, text: str, clauses: Sequence[Sequence[Pattern]], forbidden: Sequence[Pattern]
+) -> bool:
+    """Whether `text` fits `fmt`, matches a pattern of every clause and no forbidden one."""
+    return (
         fmt.matches(text)
         and all(any(p.match(text) for p in c) for c in clauses)
         and not any(p.match(text) for p in forbidden)
     )
-    return (text if ok else None), units
 
 
 _PAD_LIMIT: Final = 130
 """Padding put in one gap at most (a role's unique id has up to 128 characters)."""
 
 
-
-
 def _shortest(fmt: Format) -> str:
     """What `_bfs` finds when nothing is asked of the value, without searching: every slot at
     its minimum length, each character the first of the search alphabet the slot allows (the
     shortest string, and the first of them in the order the search tries characters)."""
-    alphabet = _alphabet(fmt, ())
-    out = []
-    for chars, lo, _ in fmt.slots:
-        if lo:
-            out.append(next(c for c in alphabet if c in chars) * lo)
-    return "".join(out)
+    if fmt.shortest is None:
+        alphabet = _alphabet(fmt, ())
+        out = []
+        for chars, lo, _ in fmt.slots:
+            if lo:
+                out.append(next(c for c in alphabet if c in chars) * lo)
+        fmt.shortest = "".join(out)
+    return fmt.shortest
 
 
 def _bfs(
