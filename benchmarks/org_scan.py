@@ -239,9 +239,10 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["executor"] == "dask":
         import distributed
 
-        cluster = distributed.LocalCluster(
+        # Workers without distributed's profiler: on Python 3.11 it can deadlock them.
+        cluster = cmkguard.org.local_dask_cluster(
             n_workers=spec["dask_workers"], threads_per_worker=spec["dask_threads"],
-            processes=True, dashboard_address=None,
+            processes=True,
         )  # fmt: skip
         client = distributed.Client(cluster)
         executor = client.get_executor()

@@ -37,12 +37,50 @@ def test_kill_switch_lists_every_dependent_of_the_central_keys(
     assert len(org_data[0].accounts) >= 3
 
 
+def test_kill_switch_lists_customer_managed_keys_only(
+    org: EmulatedOrganization, inventory: cmkguard.Inventory
+) -> None:
+    view = cmkguard.organization_view(inventory)
+    truth = org.truth.estate.resources
+    readable = set(org.truth.readable)
+    on_aws_keys = {
+        t.key_arn for t in truth.values() if t.key_class is cmkguard.KeyClass.AWS_MANAGED
+    }
+    assert on_aws_keys, "the emulated organisation has resources on AWS managed keys"
+    expected = {
+        t.key_arn
+        for t in truth.values()
+        if t.account in readable
+        and t.key_arn
+        and t.key_class not in (cmkguard.KeyClass.AWS_MANAGED, cmkguard.KeyClass.UNENCRYPTED)
+    }
+    # Secondary keys (a secret's replica, Performance Insights...) are customer-managed too.
+    expected |= {
+        use.key_arn
+        for r in inventory.resources
+        for use in r.secondary_keys
+        if use.key_arn and use.key_class is not cmkguard.KeyClass.AWS_MANAGED
+    }
+    listed = {k.key_arn for k in view.kill_switch}
+    assert listed == expected
+    assert not listed & on_aws_keys
+    keys = {**inventory.external_keys, **inventory.keys}
+    assert not any(keys[k].is_aws_managed for k in listed if k in keys)
+    # The JSON and the notebook say the same.
+    exported = view.to_dict()["kill_switch"]
+    assert {k["key_arn"] for k in exported} == listed
+    assert "alias/aws/" not in view._repr_html_()
+
+
 def test_outside_access_is_the_partner_key_only(
     org: EmulatedOrganization, inventory: cmkguard.Inventory
 ) -> None:
     view = cmkguard.organization_view(inventory)
     assert {o.key_arn for o in view.outside_access} == set(org.truth.outside_shared_keys)
     assert all(o.principals == ("999988887777",) for o in view.outside_access)
+    # Named as the security team knows them (the truth seeds it as alias/partner-share).
+    assert all(o.aliases == ("alias/partner-share",) for o in view.outside_access)
+    assert all(e["aliases"] == ["alias/partner-share"] for e in view.to_dict()["outside_access"])
 
 
 def test_coverage_counts_the_organisations_cmks_worst_first(
@@ -67,6 +105,12 @@ def test_coverage_counts_the_organisations_cmks_worst_first(
     ous = {o.ou: o for o in view.coverage_by_ou}
     assert {"Workloads", "Workloads/Prod", "Security", "/"} <= set(ous)
     assert ous["Security"].coverage.percent == 100.0
+    # The OU whose only account was not read is listed, worst first (its coverage unknown).
+    (unassumable,) = org.truth.unassumable
+    dark = "/".join(org.truth.accounts[unassumable].ou_path)
+    assert (ous[dark].accounts, ous[dark].unread, ous[dark].coverage.measured) == (0, 1, 0)
+    assert view.coverage_by_ou[0].ou == dark
+    assert ous["Workloads"].unread == 1
     assert [u.account for u in view.unread] == list(org.truth.unassumable)
     assert "AssumeRole" in view.unread[0].reason
     assert view.suspended == org.truth.suspended

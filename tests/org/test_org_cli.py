@@ -122,7 +122,8 @@ def test_audit_shows_the_organisation_view(
     assert "coverage by OU (worst first)" in out
     assert "alias/org-data in eu-west-1 (444455556666" in out
     for key in truth.outside_shared_keys:
-        assert f"{key} via key policy: 999988887777" in out
+        assert f"alias/partner-share {key} via key policy: 999988887777" in out
+    assert "Workloads/Dev: unknown, 1 account(s) NOT read" in out
     assert f"{truth.unassumable[0]} (Workloads/Dev): AssumeRole" in out
     view = json.loads(view_file.read_text())
     assert [u["account"] for u in view["unread"]] == list(truth.unassumable)

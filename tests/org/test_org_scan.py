@@ -13,6 +13,7 @@ import pytest
 import cmkguard
 from cmkguard.testing import EmulatedOrganization
 from cmkguard.testing._org import AUDIT_ROLE
+from tests.org._hang import HANG_SECONDS, within_or_dump_stacks
 
 REGIONS = ("eu-west-1", "us-east-1")
 
@@ -195,15 +196,19 @@ def test_dask_local_cluster_gives_the_same_inventory(
 
     found, results = threads
     with (
-        distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=2, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
+        cmkguard.org.local_dask_cluster(n_workers=2, processes=True, threads_per_worker=2) as c,
+        distributed.Client(c) as client,
     ):
-        on_dask = list(
-            cmkguard.scan_organization(
-                org.session(), found, regions=REGIONS, executor=client.get_executor()
-            )
+        # The workers cmkguard starts cannot hit Python 3.11's profiler deadlock.
+        assert cmkguard.org.dask_deadlock_risks(client) == []
+        on_dask = within_or_dump_stacks(
+            HANG_SECONDS,
+            lambda: list(
+                cmkguard.scan_organization(
+                    org.session(), found, regions=REGIONS, executor=client.get_executor()
+                )
+            ),
+            client,
         )
     assert _comparable(cmkguard.merge_results(on_dask, found)) == _comparable(
         cmkguard.merge_results(results, found)

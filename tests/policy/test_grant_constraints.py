@@ -310,3 +310,19 @@ def test_html_shows_the_constraint_in_words() -> None:
     page = result._repr_html_()
     assert "only when the encryption context contains {&quot;app&quot;: &quot;orders&quot;}" in page
     assert ROLE_K in page
+
+
+def test_asymmetric_and_hmac_keys_take_no_encryption_context() -> None:
+    constrained = _grant(
+        Operations=["Decrypt"], Constraints={"EncryptionContextSubset": {"app": "orders"}}
+    )
+    for spec in ("RSA_2048", "HMAC_256", "ECC_NIST_P256"):
+        with pytest.raises(cmkguard.PolicyParseError) as info:
+            cmkguard.analyze_grants([constrained], key_account=K, key_spec=spec)
+        assert str(info.value).startswith("Grants[0].Constraints.EncryptionContextSubset")
+        assert spec in str(info.value)
+    rsa = cmkguard.analyze_grants([_grant()], key_account=K, key_spec="RSA_2048")
+    (w,) = rsa.witnesses_for("Decrypt")
+    assert w.encryption_context is None  # RSA decryption takes no encryption context
+    symmetric = cmkguard.analyze_grants([constrained], key_account=K, key_spec="SYMMETRIC_DEFAULT")
+    assert symmetric.grants[0].has_context_constraint

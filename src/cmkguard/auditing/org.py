@@ -3,10 +3,11 @@
 `organization_view` answers what a central security team asks of a whole organisation: CMK
 coverage by account and by OU (worst first), for every key the resources that depend on it in
 every account (the kill-switch view: "if we disable this key during an incident, these become
-unreadable"), the keys reachable from accounts outside the organisation, and the accounts
-that could not be read. The organisation is the zone of trust: a resource on a CMK of another
-account *of the organisation* (the central key account's) is on a customer-managed key of
-ours, not on an unexplained cross-account key.
+unreadable", over customer-managed keys only: an AWS managed key cannot be disabled, its
+resources count in coverage as not on a CMK), the keys reachable from accounts outside the
+organisation, and the accounts that could not be read. The organisation is the zone of trust:
+a resource on a CMK of another account *of the organisation* (the central key account's) is on
+a customer-managed key of ours, not on an unexplained cross-account key.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from cmkguard.arn import is_account_id, is_org_id, parse_arn
 from cmkguard.auditing.config import AuditPolicy
 from cmkguard.auditing.kpis import Coverage, coverage_of
 from cmkguard.errors import PolicyParseError
-from cmkguard.inventory.values import EncryptedResource, Inventory, KmsKey, OrgScope
-from cmkguard.policy import analyze_key_policy
+from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey, OrgScope
+from cmkguard.policy import analyze_grants, analyze_key_policy
 from cmkguard.types import KeyArn
 
 __all__ = [
@@ -83,11 +84,13 @@ class AccountCoverage:
 
 @attrs.frozen
 class OuCoverage:
-    """CMK coverage of every resource in the accounts under one OU path (at any depth)."""
+    """CMK coverage of every resource in the accounts under one OU path (at any depth):
+    `accounts` read, `unread` not read (their resources are unknown, so not counted)."""
 
     ou: str
     accounts: int
     coverage: Coverage
+    unread: int = 0
 
 
 @attrs.frozen
@@ -103,7 +106,8 @@ class Dependent:
 
 @attrs.frozen
 class KeyDependents:
-    """A key and everything in any account that becomes unreadable if it is disabled."""
+    """A customer-managed key and everything in any account that becomes unreadable if it is
+    disabled (AWS managed keys are not listed: nobody can disable them)."""
 
     key_arn: str
     key_account: str
@@ -125,6 +129,7 @@ class OutsideAccess:
     key_account: str
     principals: tuple[str, ...]
     via: str  # "key policy" | "grant"
+    aliases: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -176,7 +181,7 @@ class OrganizationView:
                 for a in self.coverage_by_account
             ],
             "coverage_by_ou": [
-                {"ou": o.ou, "accounts": o.accounts} | o.coverage.to_dict()
+                {"ou": o.ou, "accounts": o.accounts, "unread": o.unread} | o.coverage.to_dict()
                 for o in self.coverage_by_ou
             ],
             "kill_switch": [
@@ -194,6 +199,7 @@ class OrganizationView:
                 {
                     "key_arn": o.key_arn,
                     "key_account": o.key_account,
+                    "aliases": list(o.aliases),
                     "principals": list(o.principals),
                     "via": o.via,
                 }
@@ -220,12 +226,19 @@ class OrganizationView:
         return [
             "<h4>Coverage by OU (worst first)</h4>",
             table(
-                ["OU", "accounts", "resources", "on a CMK", "%"],
+                ["OU", "accounts read", "not read", "resources", "on a CMK", "%"],
                 (
-                    (o.ou, o.accounts, o.coverage.measured, o.coverage.on_cmk, o.coverage.percent)
+                    (
+                        o.ou,
+                        o.accounts,
+                        o.unread,
+                        o.coverage.measured,
+                        o.coverage.on_cmk,
+                        o.coverage.percent,
+                    )
                     for o in self.coverage_by_ou
                 ),
-                numeric=[1, 2, 3, 4],
+                numeric=[1, 2, 3, 4, 5],
             ),
             "<h4>Coverage by account (worst first)</h4>",
             table(
@@ -236,7 +249,7 @@ class OrganizationView:
                         a.name,
                         a.ou,
                         a.coverage.measured if a.read else "not read",
-                        a.coverage.on_cmk,
+                        a.coverage.on_cmk if a.read else "",
                         a.coverage.percent,
                     )
                     for a in self.coverage_by_account
@@ -268,8 +281,11 @@ class OrganizationView:
             ),
             "<h4>Keys reachable from outside the organisation</h4>",
             table(
-                ["key", "outside principals", "via"],
-                ((o.key_arn, ", ".join(o.principals), o.via) for o in self.outside_access),
+                ["key", "aliases", "outside principals", "via"],
+                (
+                    (o.key_arn, ", ".join(o.aliases), ", ".join(o.principals), o.via)
+                    for o in self.outside_access
+                ),
                 code=[0],
             ),
             "<h4>Accounts not read</h4>",
@@ -281,15 +297,20 @@ class OrganizationView:
         ]
 
 
+_NOT_DISABLEABLE = frozenset({KeyClass.AWS_MANAGED, KeyClass.AWS_OWNED})
+"""Keys nobody in the organisation can disable (AWS manages them): not a kill switch; their
+resources count in coverage, as not on a CMK."""
+
+
 def _dependents(inventory: Inventory) -> dict[str, list[Dependent]]:
     index: dict[str, list[Dependent]] = {}
     for r in inventory.resources:
-        if r.key_arn:
+        if r.key_arn and r.key_class not in _NOT_DISABLEABLE:
             index.setdefault(r.key_arn, []).append(
                 Dependent(r.account, r.arn, r.resource_type, r.name)
             )
         for use in r.secondary_keys:
-            if use.key_arn:
+            if use.key_arn and use.key_class not in _NOT_DISABLEABLE:
                 index.setdefault(use.key_arn, []).append(
                     Dependent(r.account, r.arn, r.resource_type, r.name, use.purpose)
                 )
@@ -302,6 +323,8 @@ def _kill_switch(inventory: Inventory) -> tuple[KeyDependents, ...]:
     out = []
     for arn, deps in index.items():
         key = keys.get(KeyArn(arn))
+        if key is not None and key.is_aws_managed:
+            continue  # the resource's record and the key's metadata disagree: trust the key
         out.append(
             KeyDependents(
                 key_arn=arn,
@@ -328,6 +351,38 @@ def _outside(principal: str, members: frozenset[str], org_id: str) -> bool:
     return account not in members
 
 
+def _grant_outsiders(key: KmsKey, members: frozenset[str], org_id: str) -> tuple[str, ...]:
+    """Principals outside the organisation the key's grants let in, and external retiring
+    principals. Exact (docs/policy.md, "Grants"): a grant whose operations the key policy's
+    Deny removes lets nobody in; Decrypt + CreateGrant reaches any principal (`"*"`), unless
+    the key policy's Denies confine who can be handed it."""
+    if not key.grants:
+        return ()
+    raw = [g.to_api() for g in key.grants]
+    try:
+        grants = analyze_grants(
+            raw,
+            key_account=key.account,
+            org_id=org_id,
+            member_accounts=members,
+            key_policy=key.policy,
+            key_arn=key.arn,
+            key_spec=key.spec,
+        )
+    except PolicyParseError:
+        # A malformed key policy (reported elsewhere) overrides nothing: grants alone.
+        try:
+            grants = analyze_grants(raw, key_account=key.account, member_accounts=members)
+        except PolicyParseError:
+            listed = {g.grantee_principal for g in key.grants}
+            return tuple(sorted(p for p in listed if _outside(p, members, org_id)))
+    reached: set[str] = set()
+    for a in grants.accesses:
+        reached |= set(a.reach) if a.principal == "*" and a.reach is not None else {a.principal}
+    reached |= {g.retiring_principal for g in grants.grants if g.retiring_principal}
+    return tuple(sorted(p for p in reached if _outside(p, members, org_id)))
+
+
 def _outside_access(inventory: Inventory, scope: OrgScope) -> tuple[OutsideAccess, ...]:
     members = scope.member_accounts
     out = []
@@ -346,14 +401,14 @@ def _outside_access(inventory: Inventory, scope: OrgScope) -> tuple[OutsideAcces
                     p for p in analysis.external_access if _outside(p, members, scope.org_id)
                 )
                 if outside:
-                    out.append(OutsideAccess(key.arn, key.account, tuple(outside), "key policy"))
-        grantees = sorted(
-            {g.grantee_principal for g in key.grants}
-            | {g.retiring_principal for g in key.grants if g.retiring_principal}
-        )
-        outside_grants = tuple(p for p in grantees if _outside(p, members, scope.org_id))
+                    out.append(
+                        OutsideAccess(
+                            key.arn, key.account, tuple(outside), "key policy", key.aliases
+                        )
+                    )
+        outside_grants = _grant_outsiders(key, members, scope.org_id)
         if outside_grants:
-            out.append(OutsideAccess(key.arn, key.account, outside_grants, "grant"))
+            out.append(OutsideAccess(key.arn, key.account, outside_grants, "grant", key.aliases))
     return tuple(out)
 
 
@@ -405,18 +460,20 @@ def organization_view(inventory: Inventory) -> OrganizationView:
             )
         )
     accounts.sort(key=lambda a: (a.read, *_worst_first(a.coverage.percent, a.account)))
-    by_ou: dict[str, list[str]] = {}
+    by_ou: dict[str, list[AccountCoverage]] = {}
     for a in accounts:
-        if a.read:
-            for prefix in _ou_prefixes(a.ou):
-                by_ou.setdefault(prefix, []).append(a.account)
+        for prefix in _ou_prefixes(a.ou):
+            by_ou.setdefault(prefix, []).append(a)
     ous = [
         OuCoverage(
             ou,
-            len(ids),
-            in_org_coverage((r for i in ids for r in by_account.get(i, ())), members),
+            sum(a.read for a in under),
+            in_org_coverage(
+                (r for a in under if a.read for r in by_account.get(a.account, ())), members
+            ),
+            unread=sum(not a.read for a in under),
         )
-        for ou, ids in by_ou.items()
+        for ou, under in by_ou.items()
     ]
     ous.sort(key=lambda o: _worst_first(o.coverage.percent, o.ou))
     return OrganizationView(

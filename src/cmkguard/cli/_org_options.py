@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +29,9 @@ from cmkguard.org import (
     AccountResult,
     Organization,
     OrgScanEvent,
+    dask_deadlock_risks,
     failed_targets,
+    local_dask_cluster,
     merge_results,
     organization_accounts,
     scan_organization,
@@ -198,16 +201,20 @@ def _probe_dask_scheduler(address: str) -> None:
 
 
 @contextmanager
-def _dask_executor(address: str) -> Iterator[Any]:
+def _dask_executor(address: str, accounts_in_flight: int) -> Iterator[Any]:
     try:
         # Typed as Any: distributed's API is not annotated (mypy --strict rejects its calls).
         distributed: Any = importlib.import_module("distributed")
     except ImportError as exc:
         raise MissingExtraError("distributed", "dask") from exc
     if address == LOCAL_DASK:
-        # Worker processes, one thread each: the account units are I/O-bound threads inside.
-        cluster = distributed.LocalCluster(
-            processes=True, threads_per_worker=1, dashboard_address=None
+        # Worker processes (one per core) with one thread per account in flight: an account
+        # spends its time waiting for AWS, with its own small thread pool inside.
+        workers = max(1, min(os.cpu_count() or 1, accounts_in_flight))
+        cluster = local_dask_cluster(
+            n_workers=workers,
+            processes=True,
+            threads_per_worker=max(1, -(-accounts_in_flight // workers)),
         )
         with cluster, distributed.Client(cluster) as client:
             yield client.get_executor()
@@ -217,6 +224,8 @@ def _dask_executor(address: str) -> Iterator[Any]:
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
     with client:
+        for line in dask_deadlock_risks(client):
+            _note(f"warning: {line}")
         yield client.get_executor()
 
 
@@ -255,7 +264,7 @@ def _scan_org(
         "progress": _account_progress(),
     }
     context: AbstractContextManager[Any] = (
-        _dask_executor(args.dask) if args.dask else nullcontext(None)
+        _dask_executor(args.dask, args.accounts_in_flight) if args.dask else nullcontext(None)
     )
     with context as executor:
         results: list[AccountResult] = list(

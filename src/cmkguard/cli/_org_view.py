@@ -4,7 +4,7 @@ the keys others depend on, keys reachable from outside the organisation, account
 
 from __future__ import annotations
 
-from cmkguard.auditing.org import OrganizationView
+from cmkguard.auditing.org import OrganizationView, OuCoverage
 
 __all__ = ["org_summary_lines", "org_view_lines"]
 
@@ -22,6 +22,16 @@ def _ou_label(ou: str) -> str:
 
 def _more(count: int, what: str) -> list[str]:
     return [f"    ... and {count - _TOP} more {what}"] if count > _TOP else []
+
+
+def _ou_line(o: OuCoverage) -> str:
+    unread = f", {o.unread} NOT read" if o.unread else ""
+    if not o.accounts:
+        return f"    {_ou_label(o.ou)}: unknown, {o.unread} account(s) NOT read"
+    return (
+        f"    {_ou_label(o.ou)}: {o.coverage.on_cmk}/{o.coverage.measured} on CMK "
+        f"({_pct(o.coverage.percent)}) in {o.accounts} account(s){unread}"
+    )
 
 
 def org_summary_lines(view: OrganizationView) -> list[str]:
@@ -45,11 +55,7 @@ def org_view_lines(view: OrganizationView) -> list[str]:
         f"{view.coverage.measured} resources (keys of the organisation's accounts count)",
         "  coverage by OU (worst first):",
     ]
-    lines.extend(
-        f"    {_ou_label(o.ou)}: {o.coverage.on_cmk}/{o.coverage.measured} on CMK "
-        f"({_pct(o.coverage.percent)}) in {o.accounts} account(s)"
-        for o in view.coverage_by_ou[:_TOP]
-    )
+    lines.extend(_ou_line(o) for o in view.coverage_by_ou[:_TOP])
     lines += _more(len(view.coverage_by_ou), "OUs")
     lines.append("  coverage by account (worst first):")
     for a in view.coverage_by_account[:_TOP]:
@@ -80,7 +86,8 @@ def org_view_lines(view: OrganizationView) -> list[str]:
     if not view.outside_access:
         lines.append("    none")
     lines.extend(
-        f"    {o.key_arn} via {o.via}: {', '.join(o.principals)}"
+        f"    {o.aliases[0] + ' ' if o.aliases else ''}{o.key_arn} via {o.via}: "
+        f"{', '.join(o.principals)}"
         for o in view.outside_access[:_TOP]
     )
     lines += _more(len(view.outside_access), "keys")

@@ -273,11 +273,15 @@ class KmsKey(_JsonValue):
         if self.policy is not None:
             try:
                 return analyze_grants(
-                    grants, key_account=self.account, key_policy=self.policy, key_arn=self.arn
+                    grants,
+                    key_account=self.account,
+                    key_policy=self.policy,
+                    key_arn=self.arn,
+                    key_spec=self.spec,
                 )
             except PolicyParseError:
                 pass  # the policy's own analysis reports it; the grants still count
-        return analyze_grants(grants, key_account=self.account)
+        return analyze_grants(grants, key_account=self.account, key_spec=self.spec)
 
 
 @attrs.frozen

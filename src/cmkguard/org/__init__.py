@@ -5,6 +5,8 @@
 * `scan_organization` (`scanner`): one `AccountScan` unit per account on any
   `concurrent.futures.Executor` (threads, processes, Dask), yielding each account's
   `AccountResult` as soon as it is complete; `merge_results`, `failed_targets`;
+* `dask_workers`: `local_dask_cluster` (workers that cannot deadlock on Python 3.11) and
+  `dask_deadlock_risks` (the workers of an existing cluster that can);
 * `model`: the values; `discovery`: the pure filters and role templates.
 
 See docs/organizations.md.
@@ -12,6 +14,7 @@ See docs/organizations.md.
 
 from cmkguard.org.aws_discovery import organization_accounts
 from cmkguard.org.aws_scan import AccountScan, run_account_scan
+from cmkguard.org.dask_workers import DASK_WORKER_CONFIG, dask_deadlock_risks, local_dask_cluster
 from cmkguard.org.discovery import (
     DEFAULT_ROLE_NAME,
     DEFAULT_ROLE_TEMPLATE,
@@ -32,6 +35,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "AccountResult",
     "AccountScan",
     "AccountTarget",
+    "DASK_WORKER_CONFIG",
     "DEFAULT_ACCOUNTS_IN_FLIGHT",
     "DEFAULT_ROLE_NAME",
     "DEFAULT_ROLE_TEMPLATE",
@@ -39,7 +43,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order (tests/test_exported_members.
     "OrgScanEvent",
     "Organization",
     "RoleTemplate",
+    "dask_deadlock_risks",
     "failed_targets",
+    "local_dask_cluster",
     "merge_results",
     "organization_accounts",
     "run_account_scan",

@@ -12,6 +12,9 @@ built from explicit keys, as the emulator's are).
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import os
+import threading
 from datetime import UTC, datetime
 
 import attrs
@@ -23,7 +26,7 @@ from cmkguard.errors import CmkGuardError
 from cmkguard.inventory import Inventory, ScanError, scan
 from cmkguard.org.model import AccountResult, AccountTarget
 
-__all__ = ["SESSION_NAME", "AccountScan", "run_account_scan"]
+__all__ = ["SESSION_NAME", "AccountScan", "run_account_scan", "unit_pool"]
 
 SESSION_NAME = "cmkguard-org-scan"
 """The role session name of an organisation scan (what CloudTrail shows)."""
@@ -49,6 +52,34 @@ class AccountScan:
 
     def __str__(self) -> str:
         return f"account {self.target.account} (attempt {self.attempt})"
+
+
+_POOLS = threading.local()
+
+
+def unit_pool(threads: int) -> cf.ThreadPoolExecutor:
+    """The calling thread's pool of `threads` threads for its accounts' units, created on its
+    first account and reused by the next ones (released when the thread ends).
+
+    Why not a pool per account: starting or ending a thread takes CPython's runtime lock
+    while holding the GIL. On Python 3.11 a Dask worker's statistical profiler
+    (`sys._current_frames()` every 10 ms) holds that lock while it allocates; a garbage
+    collection run there (with distributed's GC-diagnosis callback) lets the GIL go, and a
+    thread started or ended at that moment deadlocks the whole worker (python/cpython#106883,
+    dask/distributed#8616): an organisation scan hung this way. Reused threads take that lock
+    only on a worker's first accounts. One pool per thread, not per process, keeps each
+    account to its own `threads` threads, as before.
+    """
+    held: tuple[int, int, cf.ThreadPoolExecutor] | None = getattr(_POOLS, "held", None)
+    # A process forked from this thread (a process pool's worker) inherits the pool but not
+    # its threads: the pool would count them idle and never run anything. Its own, then.
+    if held is not None and held[:2] == (os.getpid(), threads):
+        return held[2]
+    if held is not None and held[0] == os.getpid():
+        held[2].shutdown(wait=False)
+    pool = cf.ThreadPoolExecutor(threads, thread_name_prefix="cmkguard-account")
+    _POOLS.held = (os.getpid(), threads, pool)
+    return pool
 
 
 def account_access(base: AwsAccess, target: AccountTarget) -> AwsAccess:
@@ -85,7 +116,7 @@ def run_account_scan(unit: AccountScan) -> AccountResult:
     with AwsAccess.from_spec(unit.base, shared=process_clients()) as base:
         access = account_access(base, unit.target)
         try:
-            access.session  # noqa: B018 - assumes the chain now
+            access.credentials()  # assumes the chain now
         except CALL_ERRORS as exc:
             code, reason = failure(exc)
             return _unreached(unit, "AssumeRole", reason, code)
@@ -93,7 +124,10 @@ def run_account_scan(unit: AccountScan) -> AccountResult:
         access.add_sign_hook(RateLimiter(unit.limits).sign_hook(unit.target.account))
         try:
             inventory = scan(
-                access, unit.regions, unit.resource_types, max_workers=max(1, unit.threads)
+                access,
+                unit.regions,
+                unit.resource_types,
+                executor=unit_pool(max(1, unit.threads)),
             )
         except CmkGuardError as exc:  # the account's credentials refused, its endpoint gone...
             return _unreached(unit, "GetCallerIdentity", str(exc), type(exc).__name__)

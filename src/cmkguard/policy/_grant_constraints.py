@@ -33,6 +33,7 @@ __all__ = [
     "ENCRYPTION_CONTEXT_OPERATIONS",
     "GrantConstraint",
     "parse_constraints",
+    "takes_context",
 ]
 
 ENCRYPTION_CONTEXT_OPERATIONS: tuple[str, ...] = (
@@ -153,8 +154,19 @@ def _context_map(value: Any, where: str) -> dict[str, str] | None:
     return dict(value) or None
 
 
-def parse_constraints(raw: Any, operations: tuple[str, ...], where: str) -> GrantConstraint:
-    """Validate a grant's `Constraints` as `CreateGrant` would; `where` locates errors."""
+def takes_context(key_spec: str | None) -> bool:
+    """Whether a key of this spec takes an encryption context (`None`: not known, assumed
+    symmetric, the common case). Only symmetric encryption keys do."""
+    return key_spec is None or key_spec == "SYMMETRIC_DEFAULT"
+
+
+def parse_constraints(
+    raw: Any, operations: tuple[str, ...], where: str, key_spec: str | None = None
+) -> GrantConstraint:
+    """Validate a grant's `Constraints` as `CreateGrant` would; `where` locates errors.
+
+    With a `key_spec` other than `SYMMETRIC_DEFAULT` (asymmetric and HMAC keys), no
+    operation takes an encryption context, so an encryption-context constraint is refused."""
     if raw is None:
         return GrantConstraint()
     if not isinstance(raw, Mapping):
@@ -170,10 +182,16 @@ def parse_constraints(raw: Any, operations: tuple[str, ...], where: str) -> Gran
         maps.get("EncryptionContextEquals"), maps.get("EncryptionContextSubset"), source
     )
     if constraint.limits_context:
+        field = next(n for n in _CONTEXT_FIELDS if maps.get(n))
+        if not takes_context(key_spec):
+            raise PolicyParseError(
+                f"{where}.{field}",
+                f"an encryption-context constraint cannot apply to a {key_spec} key "
+                "(asymmetric and HMAC keys take no encryption context)",
+            )
         allowed = {*ENCRYPTION_CONTEXT_OPERATIONS, *CONSTRAINT_FREE_OPERATIONS}
         refused = [op for op in operations if op not in allowed]
         if refused:
-            field = next(n for n in _CONTEXT_FIELDS if maps.get(n))
             raise PolicyParseError(
                 f"{where}.{field}",
                 f"an encryption-context constraint cannot apply to {', '.join(refused)} "

@@ -8,6 +8,7 @@ on first access.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,7 +27,14 @@ from cmkguard.policy._engine import (
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS
 from cmkguard.policy._memo import MEMOS
-from cmkguard.policy.document import KeyPolicy, parse_key_policy
+from cmkguard.policy._predicates import parse_date
+from cmkguard.policy._screen import screen_external, screen_public
+from cmkguard.policy.document import (
+    KeyPolicy,
+    fast_policy_parts,
+    parse_key_policy,
+    policy_from_parts,
+)
 from cmkguard.policy.findings import PolicyFinding
 from cmkguard.policy.witness import AccessWitness, Denial
 
@@ -52,22 +60,82 @@ _VERDICT_ORDER = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class PolicyAnalysis:
     """The analysis of one key policy for one key account (see `analyze_key_policy`).
 
     `external_access` lists `"*"` when public, 12-digit account ids, ARNs of specific external
     principals and org ids; trusted accounts are listed too (their findings are downgraded).
+
+    Every answer is computed on first access and then kept (the analysis stays immutable):
+    `analyze_key_policy` only parses, and a scan that reads `is_public` alone often never runs
+    the full evaluation (docs/policy.md, "Performance"). Built by hand, `is_public=None` or
+    `external_access=None` means "compute it from the policy".
     """
 
     key_account: str
-    is_public: bool
-    external_access: frozenset[str]
-    policy: KeyPolicy = attrs.field(repr=False)
+    _is_public: bool | None = attrs.field(alias="is_public")
+    _external_access: frozenset[str] | None = attrs.field(alias="external_access")
+    policy: KeyPolicy
     org_id: str | None = None
     trusted_accounts: frozenset[str] = frozenset()
-    _key_arn: str | None = attrs.field(default=None, alias="key_arn", repr=False, eq=False)
-    _builder: Builder | None = attrs.field(default=None, alias="builder", repr=False, eq=False)
+    _key_arn: str | None = attrs.field(default=None, alias="key_arn")
+    _builder: Builder | None = attrs.field(default=None, alias="builder")
+
+    @property
+    def is_public(self) -> bool:
+        """Whether some effective Allow gives some kms action to an unbounded set of callers."""
+        public = self._is_public
+        if public is None:
+            public = screen_public(self.policy, self.key_account, self._key_arn)
+            if public is None:  # not one of the screened shapes: the full evaluation decides
+                public = any(p.verdict == "public" for p in self._built().pieces)
+            object.__setattr__(self, "_is_public", public)  # a cache, as in _built
+        return public
+
+    @property
+    def external_access(self) -> frozenset[str]:
+        """The external entities that get some kms action (`"*"` when public)."""
+        external = self._external_access
+        if external is None:
+            external = screen_external(
+                self.policy, self.key_account, self.org_id, self.trusted_accounts, self._key_arn
+            )
+            if external is None:
+                found: set[str] = set()
+                for p in self._built().pieces:
+                    if p.verdict in ("public", "cross-account"):
+                        found |= p.entities
+                external = frozenset(found)
+            object.__setattr__(self, "_external_access", external)
+        return external
+
+    def _identity(self) -> tuple[Any, ...]:
+        # What equality and hashing compare (the public fields, as when they were attrs fields).
+        return (
+            self.key_account,
+            self.is_public,
+            self.external_access,
+            self.policy,
+            self.org_id,
+            self.trusted_accounts,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, PolicyAnalysis)
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        return (
+            f"PolicyAnalysis(key_account={self.key_account!r}, is_public={self.is_public!r}, "
+            f"external_access={self.external_access!r}, org_id={self.org_id!r}, "
+            f"trusted_accounts={self.trusted_accounts!r})"
+        )
 
     def _built(self) -> Builder:
         b = self._builder
@@ -216,18 +284,79 @@ def analyze_key_policy(
     org_id = check_org_id(org_id)
     key_arn = check_key_arn(key_arn)
     trusted = check_trusted(trusted_accounts) if trusted_accounts else _NOBODY
+    # Estates repeat policies (every AWS-managed key of a service, module-generated policies):
+    # an analysis is immutable and a pure function of its inputs, so identical inputs share one
+    # (its answers are computed once, when first read). Texts are looked up before parsing.
     if isinstance(policy, str):
-        # Estates repeat policy texts (every AWS-managed key of a service, module-generated
-        # policies): an analysis is immutable, so identical inputs share one.
-        return _analyze_text(policy, key_account, org_id, trusted, key_arn)
-    return _analyze(parse_key_policy(policy), key_account, org_id, trusted, key_arn)
+        memo_key: tuple[Any, ...] = (policy, key_account, org_id, trusted, key_arn)
+        hit = _remembered(memo_key)
+        if hit is not None:
+            return hit
+        parsed = parse_key_policy(policy)
+    else:
+        # The usual decoded policy is keyed by its validated parts (tuples of memoised
+        # principals, actions and conditions: cheap to hash and compare), and its `KeyPolicy`
+        # is built only when it was not seen before.
+        parts = fast_policy_parts(policy)
+        memo_key = (parts or policy, key_account, org_id, trusted, key_arn)
+        if parts is not None:
+            hit = _remembered(memo_key)
+            if hit is not None:
+                return hit
+            parsed = policy_from_parts(parts)
+        else:
+            parsed = parse_key_policy(policy)
+            memo_key = (parsed, key_account, org_id, trusted, key_arn)
+            hit = _remembered(memo_key)
+            if hit is not None:
+                return hit
+    analysis = _analyze(parsed, key_account, org_id, trusted, key_arn)
+    until = _valid_until(parsed, time.time())
+    if until > time.time():
+        if len(_ANALYSES) >= _ANALYSES_LIMIT:
+            _ANALYSES.clear()
+        _ANALYSES[memo_key] = (analysis, until)
+    return analysis
 
 
-@MEMOS.cached(1024)
-def _analyze_text(
-    text: str, key_account: str, org_id: str | None, trusted: frozenset[str], key_arn: str | None
-) -> PolicyAnalysis:
-    return _analyze(parse_key_policy(text), key_account, org_id, trusted, key_arn)
+# Analyses by (policy text or parsed KeyPolicy, key account, org id, trusted, key ARN), each
+# with the time (epoch seconds) until which its answers hold.
+_ANALYSES: dict[tuple[Any, ...], tuple[PolicyAnalysis, float]] = MEMOS.table()
+_ANALYSES_LIMIT = 2048
+_TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+_FOREVER = float("inf")
+
+
+def _remembered(memo_key: tuple[Any, ...]) -> PolicyAnalysis | None:
+    hit = _ANALYSES.get(memo_key)
+    if hit is None:
+        return None
+    analysis, until = hit
+    if until != _FOREVER and time.time() >= until:
+        return None  # a time window in the policy opened or closed since: evaluate again
+    return analysis
+
+
+def _valid_until(policy: KeyPolicy, now: float) -> float:
+    """Until when an analysis made `now` stays right.
+
+    The clock enters the evaluation only as "the request's `aws:CurrentTime`/`aws:EpochTime`
+    is now or later" (docs/policy.md, "Method"), so the answers change only when now passes
+    one of the policy's time constants: the first constant not yet passed bounds the memo.
+    A time value that is not a constant (a policy variable, odd text) is never memoised.
+    """
+    until = _FOREVER
+    for st in policy.statements:
+        for c in st.conditions:
+            if c.key_lower not in _TIME_KEYS:
+                continue
+            for value in c.values:
+                moment = parse_date(value)
+                if moment is None:
+                    return now
+                if now <= moment < until:
+                    until = moment
+    return until
 
 
 def _analyze(
@@ -237,15 +366,8 @@ def _analyze(
     trusted: frozenset[str],
     key_arn: str | None,
 ) -> PolicyAnalysis:
-    b = build(policy, key_account, org_id, trusted, key_arn)
-    public = any(p.verdict == "public" for p in b.pieces)
-    external: set[str] = set()
-    for p in b.pieces:
-        if p.verdict in ("public", "cross-account"):
-            external |= p.entities
-    return PolicyAnalysis(
-        key_account, public, frozenset(external), policy, org_id, trusted, key_arn, b
-    )
+    # Nothing is evaluated yet: each answer is computed when first read (PolicyAnalysis).
+    return PolicyAnalysis(key_account, None, None, policy, org_id, trusted, key_arn)
 
 
 def _unmodelled_allowed(b: Builder, action: str) -> frozenset[str]:
@@ -267,6 +389,12 @@ def _unmodelled_allowed(b: Builder, action: str) -> frozenset[str]:
 def clear_memos() -> None:
     """Forget every memoised part and analysis (benchmarks: measure on unseen policies)."""
     MEMOS.clear()
+
+
+def clear_analysis_memo() -> None:
+    """Forget the memoised analyses only, keeping the memoised parts (benchmarks: policies
+    seen for the first time, made of parts an estate's earlier keys already used)."""
+    _ANALYSES.clear()
 
 
 _clear_memos = clear_memos  # the name benchmarks/policy.py used

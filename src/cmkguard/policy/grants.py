@@ -32,6 +32,7 @@ from cmkguard.policy._grant_constraints import (
     ENCRYPTION_CONTEXT_OPERATIONS,
     GrantConstraint,
     parse_constraints,
+    takes_context,
 )
 from cmkguard.policy.document import SERVICE_RE, PrincipalKind, parse_aws_principal
 from cmkguard.policy.findings import _POLICY_FINDINGS, PolicyFinding
@@ -274,7 +275,7 @@ def _operations(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
     return tuple(ops)
 
 
-def _view(raw: Any, where: str) -> GrantView:
+def _view(raw: Any, where: str, key_spec: str | None = None) -> GrantView:
     if not isinstance(raw, Mapping):
         raise PolicyParseError(where, "expected an object (a ListGrants entry)")
     grant_id = _str_field(raw, "GrantId", where, required=True)
@@ -292,7 +293,7 @@ def _view(raw: Any, where: str) -> GrantView:
     )
     ops = _operations(raw, where)
     constraints = raw.get("Constraints")
-    constraint = parse_constraints(constraints, ops, f"{where}.Constraints")
+    constraint = parse_constraints(constraints, ops, f"{where}.Constraints", key_spec)
     issuing = _str_field(raw, "IssuingAccount", where, required=False)
     name = raw.get("Name")
     return GrantView(
@@ -309,7 +310,7 @@ def _view(raw: Any, where: str) -> GrantView:
     )
 
 
-def _candidates(g: GrantView) -> list[GrantAccess]:
+def _candidates(g: GrantView, symmetric: bool = True) -> list[GrantAccess]:
     """The requests the grant admits, before the key policy has its say: the grantee's own,
     then (with `CreateGrant`) any principal's through a child grant. An operation taking an
     encryption context is left out when no context meets the constraint."""
@@ -322,7 +323,7 @@ def _candidates(g: GrantView) -> list[GrantAccess]:
         for op in g.operations:
             if via == "re-delegation" and op == "CreateGrant":
                 continue  # a child's CreateGrant hands on nothing the parent's does not
-            takes_context = op in ENCRYPTION_CONTEXT_OPERATIONS
+            takes_context = symmetric and op in ENCRYPTION_CONTEXT_OPERATIONS
             if takes_context and example is None:
                 continue
             out.append(
@@ -341,26 +342,28 @@ def _candidates(g: GrantView) -> list[GrantAccess]:
 
 
 def _decide(
-    g: GrantView, check: KeyPolicyCheck | None
+    g: GrantView, check: KeyPolicyCheck | None, symmetric: bool = True
 ) -> tuple[list[GrantAccess], list[GrantDenial]]:
-    kept: list[GrantAccess] = []
-    denied: list[GrantDenial] = []
-    create_denied: GrantDenial | None = None
-    for access in _candidates(g):
-        if access.via == "re-delegation" and create_denied is not None:
+    candidates = _candidates(g, symmetric)
+    if check is None:
+        return candidates, []
+    own = [a for a in candidates if a.via == "grant"]
+    results = check.decide_all(own, g.constraint)
+    create_denied = next(
+        (r for r in results if isinstance(r, GrantDenial) and r.operation == "CreateGrant"), None
+    )
+    for access in candidates:
+        if access.via != "re-delegation":
+            continue
+        if create_denied is not None:
             # The grantee cannot call CreateGrant, so it can hand nothing on.
-            denied.append(
+            results.append(
                 GrantDenial(g.grant_id, "*", access.operation, create_denied.denied_by, access.via)
             )
-            continue
-        result = check.decide(access, g.constraint) if check is not None else access
-        if isinstance(result, GrantDenial):
-            denied.append(result)
-            if access.operation == "CreateGrant" and access.via == "grant":
-                create_denied = result
         else:
-            kept.append(result)
-    return kept, denied
+            results.append(check.decide(access, g.constraint))
+    kept = [r for r in results if isinstance(r, GrantAccess)]
+    return kept, [r for r in results if isinstance(r, GrantDenial)]
 
 
 @attrs.frozen
@@ -390,13 +393,19 @@ def _findings(g: GrantView, kept: list[GrantAccess], scope: _Scope) -> list[Poli
             principal=g.retiring_principal,
             condition=None,
         )
-    decrypting = [a.operation for a in own if a.operation in DECRYPT_OPERATIONS]
-    if decrypting and not g.constraint.limits_context:
+    decrypts = [a for a in own if a.operation in DECRYPT_OPERATIONS]
+    decrypting = [a.operation for a in decrypts]
+    if decrypts and not g.constraint.limits_context:
         add(
             "grant-decrypt-unconstrained",
             f"Grant {g.grant_id} gives {', '.join(decrypting)} to {g.grantee} with no "
             "encryption-context constraint, so it can decrypt any ciphertext of the key "
-            f"(e.g. {own[[a.operation for a in own].index(decrypting[0])].describe()}).",
+            + (
+                "the key policy's Denies let through "
+                if decrypts[0].deny_escapes and decrypts[0].encryption_context
+                else ""
+            )
+            + f"(e.g. {decrypts[0].describe()}).",
             principal=g.grantee,
             action=", ".join(decrypting),
         )
@@ -512,6 +521,7 @@ def analyze_grants(
     member_accounts: Iterable[str] = (),
     key_policy: str | bytes | Mapping[str, Any] | Any | None = None,
     key_arn: str | None = None,
+    key_spec: str | None = None,
 ) -> GrantAnalysis:
     """Analyse a key's grants (`ListGrants` entries, e.g. `Grant.to_api()`).
 
@@ -522,15 +532,17 @@ def analyze_grants(
     scan knows them) makes a grantee there inside access, not outside. `key_policy` (text,
     mapping or `KeyPolicy`), when given, lets its explicit Deny statements override grants, as
     KMS does; `org_id` and `key_arn` then inform that policy's evaluation (grants themselves
-    never name an organization).
+    never name an organization). `key_spec` (`KeyMetadata.KeySpec`, e.g. `RSA_2048`), when
+    given, says whether the key takes an encryption context at all: only `SYMMETRIC_DEFAULT`
+    keys do, so on any other a constraint is refused and no witness carries a context.
     """
     check_org_id(org_id)
     key_account = check_account(key_account)
     trusted = check_trusted(trusted_accounts)
     members = _check_members(member_accounts)
-    views = tuple(_view(g, f"Grants[{i}]") for i, g in enumerate(grants))
+    views = tuple(_view(g, f"Grants[{i}]", key_spec) for i, g in enumerate(grants))
     check = (
-        key_policy_check(key_policy, key_account, org_id, key_arn)
+        key_policy_check(key_policy, key_account, org_id, key_arn, members)
         if key_policy is not None
         else None
     )
@@ -541,7 +553,7 @@ def analyze_grants(
     external: set[str] = set()
     outside: set[str] = set()
     for g in views:
-        kept, denied = _decide(g, check)
+        kept, denied = _decide(g, check, takes_context(key_spec))
         accesses += kept
         denials += denied
         findings += _findings(g, kept, scope)

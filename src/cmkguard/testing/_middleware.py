@@ -333,7 +333,7 @@ class EmulatorMiddleware:
             if refusal is not None:
                 return _access_denied(start_response, refusal)
         if info.service == "kms" and info.operation == "CreateGrant":
-            invalid = _grants.create_grant_refusal(_json_body(environ))
+            invalid = _grants.create_grant_refusal(_json_body(environ), account, info.region)
             if invalid is not None:
                 return _grants.validation_error(start_response, invalid)
         if info.service == "kms" or (info.service == "rds" and reads):

@@ -91,6 +91,7 @@ def _grant_analysis(key: KmsKey, org: str | None, trusted: Any, policy_ok: bool)
         trusted_accounts=trusted,
         key_policy=key.policy if policy_ok else None,
         key_arn=key.arn,
+        key_spec=key.spec,
     )
 
 
