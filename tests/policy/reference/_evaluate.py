@@ -195,6 +195,12 @@ class _Policy:
 
     # -- formulas -------------------------------------------------------------------------
 
+    def _identity_only(self, p: RefPrincipal) -> z3.BoolRef:
+        """The listed identity itself: an account's root for an account, else `principal`."""
+        if p.form == "account":
+            return z3.And(self.principal(p), self.r.is_kind("root"))
+        return self.principal(p)
+
     def principal(self, p: RefPrincipal) -> z3.BoolRef:
         r = self.r
         sv = z3.StringVal
@@ -246,11 +252,17 @@ class _Policy:
         got = self._match.get(memo)
         if got is None:
             who = z3.Or(*(self.principal(p) for p in st.principals))
-            if st.not_principal:
-                # An Allow's NotPrincipal means everyone (contract, "Principals"); a Deny's
-                # exempts the listed principals.
-                everyone = strict or st.effect == "Allow"
-                who = z3.BoolVal(True) if everyone else z3.Not(who)
+            if st.not_principal and strict:
+                who = z3.BoolVal(True)
+            elif st.not_principal and st.effect == "Allow":
+                # An Allow's NotPrincipal admits everyone but the listed identities: an account
+                # listed excludes its root identity only, its roles and users are admitted (AWS;
+                # the lead's decision, docs/policy.md).
+                who = z3.Not(z3.Or(*(self._identity_only(p) for p in st.principals)))
+            elif st.not_principal:
+                # A Deny's NotPrincipal exempts the listed principals (an account: all of its
+                # callers, the analyser's documented safe side).
+                who = z3.Not(who)
             if not principal:
                 who = z3.BoolVal(True)
             conds = [condition(self.r, c, self.version) for c in st.conditions]
@@ -404,20 +416,27 @@ def _arn_partition(text: str) -> str | None:
 
 def _inferred_partition(statements: Iterable[RefStatement], key_account: str) -> str:
     """The key's partition when no key ARN is given (the lead's decision, docs/policy.md "The
-    key's partition"): the first Resource ARN's, in document order; else the first principal
-    ARN's of the key account, else of any account; else `aws`. A bare account id names no
-    partition (IAM expands it in the key's), so it does not vote; nor do condition values."""
-    statements = list(statements)
+    key's partition"), by tiers and never by order: the partitions of the `kms` Resource ARNs
+    of the key's account; else of the key account's principal ARNs; else of every principal
+    ARN; else `aws`. The first tier naming any decides: `aws` if among them, else the first
+    alphabetically. A bare account id names no partition (IAM expands it in the key's), so it
+    does not vote; nor do condition values."""
+    resources: set[str] = set()
+    own: set[str] = set()
+    anyone: set[str] = set()
     for st in statements:
         for r in st.resources:
+            fields = r.split(":", 5)
             got = _arn_partition(r)
+            if got is not None and fields[2] == "kms" and fields[4] == key_account:
+                resources.add(got)
+        for p in st.principals:
+            got = _arn_partition(p.text) if p.form != "service" else None
             if got is not None:
-                return got
-    arns = [p for st in statements for p in st.principals if p.text.startswith("arn:")]
-    for p in sorted(arns, key=lambda p: p.text.split(":")[4:5] != [key_account]):
-        got = _arn_partition(p.text)
-        if got is not None:
-            return got
+                (own if p.text.split(":")[4] == key_account else anyone).add(got)
+    for tier in (resources, own, own | anyone):
+        if tier:
+            return "aws" if "aws" in tier else min(tier)
     return "aws"
 
 
