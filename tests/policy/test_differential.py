@@ -6,7 +6,7 @@ which named external accounts (with their partition) and which organizations get
 analysis that hit its work bound (`exact` False) may only over-report: then the property is
 that it reports public whenever the reference does.
 
-`POLICY_DIFF_EXAMPLES` sets the number of examples: 300 (+75 for a key in an organization) in
+`POLICY_DIFF_EXAMPLES` sets the number of examples: 200 (+50 for a key in an organization) in
 the suite, derandomised (Hypothesis's fixed seed, no example database) so CI sees the same
 policies every run; `POLICY_DIFF_EXAMPLES=10000` for a deep run (`POLICY_DIFF_SEED` picks other
 policies: a deep run with a seed is random, not derandomised).
@@ -34,7 +34,7 @@ from tests.policy.differential_strategies import KEY, ORG, OTHER, policies
 from tests.policy.reference import ReferenceAnswers, Unsupported, reference_answers
 
 _ACTIONS = ("kms:Decrypt", "kms:PutKeyPolicy")
-_EXAMPLES = int(os.environ.get("POLICY_DIFF_EXAMPLES", "300"))
+_EXAMPLES = int(os.environ.get("POLICY_DIFF_EXAMPLES", "200"))
 _SEED = os.environ.get("POLICY_DIFF_SEED")
 _PROFILE = settings(
     max_examples=_EXAMPLES,
