@@ -7,6 +7,7 @@ import botocore.exceptions
 import pytest
 
 from cmkguard.aws.access import AccessSpec, AwsAccess, SharedClients
+from cmkguard.aws.identity import caller_account
 from cmkguard.testing import EmulatedOrganization
 
 ROLE = "OrganizationAccountAccessRole"
@@ -53,3 +54,44 @@ def test_the_caller_own_access_keeps_its_own_clients(org: EmulatedOrganization) 
         own = base.client("sts", "eu-west-1")
         assert own.get_caller_identity()["Account"] == org.truth.management_account
         assert own is not shared.client(base.spec.endpoint_url, "sts", "eu-west-1")
+
+
+def test_roles_are_assumed_without_a_session_or_client_per_account(
+    org: EmulatedOrganization,
+) -> None:
+    """Entering many accounts builds the caller's session once and one STS client, not a
+    session and an STS client per account; each access is still signed as its own role,
+    and its session (built only when asked for) has the same credentials."""
+    first, second = _members(org)
+    shared = SharedClients()
+    spec = AccessSpec.from_session(org.session())
+    for account in (first, second, first):
+        with AwsAccess.from_spec(spec, shared=shared) as base:
+            access = base.for_account(account, ROLE)
+            credentials = access.credentials()
+            assert credentials.get_frozen_credentials().access_key
+            sts = access.client("sts", "eu-west-1")
+            assert sts.get_caller_identity()["Account"] == account
+            # The identity check's own client (fail-fast configuration) is shared as well.
+            assert caller_account(access, "eu-west-1") == account
+            assert access.session.get_credentials() is credentials
+    assert list(shared._bases) == [spec]  # the caller's session: once, for every account
+    # One STS client for AssumeRole (the caller's region), one for the reads in eu-west-1,
+    # one with the identity check's fail-fast configuration: three, for any number of accounts.
+    built = sorted((key[1], key[2], key[3] is not None) for key in shared._clients)
+    assert built == [
+        ("sts", "eu-west-1", False),
+        ("sts", "eu-west-1", True),
+        ("sts", spec.region, False),
+    ]
+
+
+def test_a_role_that_cannot_be_assumed_raises_when_its_credentials_are_asked(
+    org: EmulatedOrganization,
+) -> None:
+    shared = SharedClients()
+    unassumable = org.truth.unassumable[0]
+    with AwsAccess.from_spec(AccessSpec.from_session(org.session()), shared=shared) as base:
+        access = base.for_account(unassumable, ROLE)
+        with pytest.raises(botocore.exceptions.ClientError):
+            access.credentials()

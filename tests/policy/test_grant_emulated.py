@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 import cmkguard
 from cmkguard.aws.session import kms_client
+from cmkguard.report import to_asff, to_csv, to_ocsf, to_sarif
 
 PEER = "444455556666"
 READER = f"arn:aws:iam::{PEER}:role/Reader"
@@ -109,3 +110,8 @@ def test_constrained_grants_are_analysed_exactly_after_a_scan(cmkguard_aws_sessi
     assert handed[0]["principal"] == "*"
     assert handed[0]["encryption_context"] == {"app": "orders", "env": "prod"}
     assert not [f for f in on_key if f.rule_id == "grant-decrypt-unconstrained"]
+    # Every export carries (or at least survives) the nested grant evidence.
+    assert json.loads(report.to_json())  # JSON round trip with the witnesses inside
+    for export in (to_csv, to_sarif, to_ocsf, to_asff):
+        assert export(report)
+    assert "re-delegation" in report.to_json()

@@ -23,7 +23,7 @@ from cmkguard.auditing.config import AuditPolicy
 from cmkguard.auditing.kpis import Coverage, coverage_of
 from cmkguard.errors import PolicyParseError
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey, OrgScope
-from cmkguard.policy import analyze_key_policy
+from cmkguard.policy import analyze_grants, analyze_key_policy
 from cmkguard.types import KeyArn
 
 __all__ = [
@@ -351,6 +351,38 @@ def _outside(principal: str, members: frozenset[str], org_id: str) -> bool:
     return account not in members
 
 
+def _grant_outsiders(key: KmsKey, members: frozenset[str], org_id: str) -> tuple[str, ...]:
+    """Principals outside the organisation the key's grants let in, and external retiring
+    principals. Exact (docs/policy.md, "Grants"): a grant whose operations the key policy's
+    Deny removes lets nobody in; Decrypt + CreateGrant reaches any principal (`"*"`), unless
+    the key policy's Denies confine who can be handed it."""
+    if not key.grants:
+        return ()
+    raw = [g.to_api() for g in key.grants]
+    try:
+        grants = analyze_grants(
+            raw,
+            key_account=key.account,
+            org_id=org_id,
+            member_accounts=members,
+            key_policy=key.policy,
+            key_arn=key.arn,
+            key_spec=key.spec,
+        )
+    except PolicyParseError:
+        # A malformed key policy (reported elsewhere) overrides nothing: grants alone.
+        try:
+            grants = analyze_grants(raw, key_account=key.account, member_accounts=members)
+        except PolicyParseError:
+            listed = {g.grantee_principal for g in key.grants}
+            return tuple(sorted(p for p in listed if _outside(p, members, org_id)))
+    reached: set[str] = set()
+    for a in grants.accesses:
+        reached |= set(a.reach) if a.principal == "*" and a.reach is not None else {a.principal}
+    reached |= {g.retiring_principal for g in grants.grants if g.retiring_principal}
+    return tuple(sorted(p for p in reached if _outside(p, members, org_id)))
+
+
 def _outside_access(inventory: Inventory, scope: OrgScope) -> tuple[OutsideAccess, ...]:
     members = scope.member_accounts
     out = []
@@ -374,11 +406,7 @@ def _outside_access(inventory: Inventory, scope: OrgScope) -> tuple[OutsideAcces
                             key.arn, key.account, tuple(outside), "key policy", key.aliases
                         )
                     )
-        grantees = sorted(
-            {g.grantee_principal for g in key.grants}
-            | {g.retiring_principal for g in key.grants if g.retiring_principal}
-        )
-        outside_grants = tuple(p for p in grantees if _outside(p, members, scope.org_id))
+        outside_grants = _grant_outsiders(key, members, scope.org_id)
         if outside_grants:
             out.append(OutsideAccess(key.arn, key.account, outside_grants, "grant", key.aliases))
     return tuple(out)

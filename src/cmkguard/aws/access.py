@@ -44,7 +44,12 @@ from botocore.utils import parse_timestamp
 
 from cmkguard.arn import is_account_id
 from cmkguard.aws.errormap import check_response
-from cmkguard.aws.session import EndpointSession, check_endpoint_url, make_client
+from cmkguard.aws.session import (
+    CALL_DEADLINE_S,
+    EndpointSession,
+    check_endpoint_url,
+    make_client,
+)
 from cmkguard.errors import ConfigurationError
 
 __all__ = ["AccessSpec", "AwsAccess", "RoleHop", "SessionSpec", "SharedClients", "process_clients"]
@@ -221,9 +226,9 @@ class _AssumedRoleProvider(botocore.credentials.CredentialProvider):
         return self._credentials
 
 
-def _assume(base: boto3.Session, hop: RoleHop, region: str | None) -> boto3.Session:
-    """A session on `hop`'s role, from `base`'s credentials (assumed now: errors raise here)."""
-    sts = make_client(base, "sts", region or base.region_name or _STS_FALLBACK_REGION)
+def _role_fetcher(sts: Any, hop: RoleHop) -> Callable[[], dict[str, str]]:
+    """What refreshes `hop`'s credentials: one `AssumeRole` through `sts`, as botocore's
+    refreshable credentials want them."""
     params: dict[str, Any] = {"RoleArn": hop.role_arn, "RoleSessionName": hop.session_name}
     if hop.external_id:
         params["ExternalId"] = hop.external_id
@@ -238,13 +243,39 @@ def _assume(base: boto3.Session, hop: RoleHop, region: str | None) -> boto3.Sess
             "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
         }
 
+    return fetch
+
+
+def _session_with(
+    provider: botocore.credentials.CredentialProvider, endpoint: str | None, region: str | None
+) -> boto3.Session:
+    """A session whose only credentials are `provider`'s."""
     core = _core_session()
-    resolver = botocore.credentials.CredentialResolver(providers=[_AssumedRoleProvider(fetch)])
+    resolver = botocore.credentials.CredentialResolver(providers=[provider])
     core.register_component("credential_provider", resolver)
-    endpoint = getattr(base, "endpoint_url", None)
     if endpoint:
         return EndpointSession(endpoint_url=endpoint, botocore_session=core, region_name=region)
     return boto3.Session(botocore_session=core, region_name=region)
+
+
+def _assume(base: boto3.Session, hop: RoleHop, region: str | None) -> boto3.Session:
+    """A session on `hop`'s role, from `base`'s credentials (assumed now: errors raise here)."""
+    sts = make_client(base, "sts", region or base.region_name or _STS_FALLBACK_REGION)
+    provider = _AssumedRoleProvider(_role_fetcher(sts, hop))
+    return _session_with(provider, getattr(base, "endpoint_url", None), region)
+
+
+class _FixedProvider(botocore.credentials.CredentialProvider):
+    """Credentials already obtained (a shared-client role access's), as a session's provider."""
+
+    METHOD = _AssumedRoleProvider.METHOD
+
+    def __init__(self, credentials: botocore.credentials.Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> botocore.credentials.Credentials:
+        return self._credentials
 
 
 class AwsAccess:
@@ -270,7 +301,10 @@ class AwsAccess:
         self._shared = shared
         self._sign_hooks: list[Callable[..., None]] = []
         self._lock = threading.RLock()
-        self._clients: dict[tuple[str, str], Any] = {}
+        # (service, region), or (service, region, config, deadline) for a client of its own.
+        self._clients: dict[tuple[Any, ...], Any] = {}
+        # A shared-client role access's credentials (it needs no session of its own).
+        self._credentials: botocore.credentials.Credentials | None = None
         self._children: list[AwsAccess] = []
         self._parent: AwsAccess | None = None
         self._closed = False
@@ -325,8 +359,51 @@ class AwsAccess:
         with self._lock:
             self._check_open()
             if self._session is None:
-                self._session = self._build_session()
+                if self._uses_shared():
+                    provider = _FixedProvider(self.credentials())
+                    self._session = _session_with(
+                        provider, self._spec.endpoint_url, self._spec.region
+                    )
+                else:
+                    self._session = self._build_session()
             return self._session
+
+    def credentials(self) -> Any:
+        """The credentials this access's requests are signed with (roles assumed now).
+
+        A role access derived under `SharedClients` assumes its role through the shared STS
+        client, signed by its parent's credentials, and builds no session or client of its
+        own (an organisation scan enters hundreds of accounts); any other access asks its
+        session. Raises botocore's error when a role cannot be assumed.
+        """
+        with self._lock:
+            self._check_open()
+            if not self._uses_shared():
+                if self._shared is not None and not self._spec.roles and self._session is None:
+                    # The caller's credentials, for its roles' AssumeRole: one session per
+                    # description in the process, not one per account.
+                    return self._shared.base_session(self._spec).get_credentials()
+                return self.session.get_credentials()
+            if self._credentials is None:
+                self._credentials = self._assume_shared()
+            return self._credentials
+
+    def _assume_shared(self) -> botocore.credentials.Credentials:
+        assert self._shared is not None
+        hop = self._spec.roles[-1]
+        if self._parent is None:  # built from a description: the chain below it, likewise
+            below = attrs.evolve(self._spec, roles=self._spec.roles[:-1], access_id=_new_id())
+            self._parent = AwsAccess(below, shared=self._shared)
+        parent_credentials = self._parent.credentials()
+        region = self._spec.region or _STS_FALLBACK_REGION
+        sts = _BoundClient(
+            self._shared.client(self._spec.endpoint_url, "sts", region),
+            _Binding(parent_credentials),
+        )
+        fetch = _role_fetcher(sts, hop)
+        return botocore.credentials.RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method=_AssumedRoleProvider.METHOD
+        )
 
     def _build_session(self) -> boto3.Session:
         if not self._spec.roles:
@@ -339,9 +416,22 @@ class AwsAccess:
                 base = _assume(base, hop, self._spec.region)
         return _assume(base, self._spec.roles[-1], self._spec.region)
 
-    def client(self, service: str, region: str) -> Any:
-        """A client for `service` in `region`, built once per access and shared by threads."""
-        key = (service, region)
+    def client(
+        self,
+        service: str,
+        region: str,
+        *,
+        config: Config | None = None,
+        deadline: float = CALL_DEADLINE_S,
+    ) -> Any:
+        """A client for `service` in `region`, built once per access and shared by threads.
+
+        `config` (merged over cmkguard's defaults) and `deadline` (seconds per call, retries
+        included) make a client of their own, cached as well: the identity check's is one.
+        """
+        key: tuple[Any, ...] = (service, region)
+        if config is not None or deadline != CALL_DEADLINE_S:
+            key = (service, region, config, deadline)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -350,12 +440,15 @@ class AwsAccess:
             if client is None:
                 if self._uses_shared():
                     assert self._shared is not None
-                    credentials = self.session.get_credentials()
-                    binding = _Binding(credentials, tuple(self._sign_hooks))
-                    shared = self._shared.client(self._spec.endpoint_url, service, region)
+                    binding = _Binding(self.credentials(), tuple(self._sign_hooks))
+                    shared = self._shared.client(
+                        self._spec.endpoint_url, service, region, config=config, deadline=deadline
+                    )
                     client = _BoundClient(shared, binding)
                 else:
-                    client = make_client(self.session, service, region)
+                    client = make_client(
+                        self.session, service, region, config=config, deadline=deadline
+                    )
                     use_fast_timestamps(client)
                     client.meta.events.register("after-call", check_response)
                 self._clients[key] = client
@@ -504,17 +597,47 @@ class SharedClients:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str | None, str, str], Any] = {}
+        self._clients: dict[tuple[Any, ...], Any] = {}
         self._sessions: dict[str | None, boto3.Session] = {}
+        self._bases: OrderedDict[AccessSpec, boto3.Session] = OrderedDict()
 
-    def client(self, endpoint_url: str | None, service: str, region: str) -> Any:
-        """The shared client for `service` in `region` (at `endpoint_url`, if given)."""
-        key = (endpoint_url, service, region)
+    def base_session(self, spec: AccessSpec) -> boto3.Session:
+        """The caller's session rebuilt from `spec` (no roles), once per description.
+
+        Every account of an organisation scan starts from the same caller; rebuilding its
+        session (and resolving its credential chain: profile files, SSO cache...) per account
+        cost more than the account's AssumeRole. A few descriptions are kept (a process runs
+        one organisation scan at a time, rarely more).
+        """
+        with self._lock:
+            session = self._bases.get(spec)
+            if session is None:
+                session = spec.base_session()
+                self._bases[spec] = session
+                while len(self._bases) > _BASES_KEPT:
+                    self._bases.popitem(last=False)
+            else:
+                self._bases.move_to_end(spec)
+            return session
+
+    def client(
+        self,
+        endpoint_url: str | None,
+        service: str,
+        region: str,
+        *,
+        config: Config | None = None,
+        deadline: float = CALL_DEADLINE_S,
+    ) -> Any:
+        """The shared client for `service` in `region` (at `endpoint_url`, if given), with
+        `config` merged over cmkguard's defaults and `deadline` per call (see `make_client`)."""
+        key = (endpoint_url, service, region, config, deadline)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
+                pool = _SHARED_POOL.merge(config) if config is not None else _SHARED_POOL
                 client = make_client(
-                    self._session(endpoint_url), service, region, config=_SHARED_POOL
+                    self._session(endpoint_url), service, region, config=pool, deadline=deadline
                 )
                 use_fast_timestamps(client)
                 client.meta.events.register("after-call", check_response)
@@ -541,6 +664,7 @@ class SharedClients:
 # a pool of 64 would make urllib3 open and discard connections (and warn) under load.
 # Connections are opened on demand, so a large pool costs nothing while idle.
 _SHARED_POOL = Config(max_pool_connections=512)
+_BASES_KEPT = 4
 
 _PROCESS_CLIENTS = SharedClients()
 

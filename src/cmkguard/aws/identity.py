@@ -61,15 +61,21 @@ def open_session(
         raise NoCredentialsError(f"{exc} (check --profile / AWS_PROFILE)") from None
 
 
-def caller_account(session: boto3.Session, region: str) -> str:
+def caller_account(session: boto3.Session | AwsAccess, region: str) -> str:
     """The account id of `session`'s credentials (`sts:GetCallerIdentity`).
+
+    With an `AwsAccess`, its own identity-check client is used (kept and closed with it;
+    under `SharedClients` the process's shared one, signed as the access).
 
     Raises `NoCredentialsError` or
     `EndpointUnreachableError` when AWS cannot be used at all, and
     `AwsAccessError` when the credentials are refused.
     """
-    client = sts_client(session, region, config=_PROBE_CONFIG, deadline=_PROBE_DEADLINE_S)
-    client.meta.events.register("after-call", check_response)
+    if isinstance(session, AwsAccess):
+        client = session.client("sts", region, config=_PROBE_CONFIG, deadline=_PROBE_DEADLINE_S)
+    else:
+        client = sts_client(session, region, config=_PROBE_CONFIG, deadline=_PROBE_DEADLINE_S)
+        client.meta.events.register("after-call", check_response)
     try:
         account: str = _identity(client)["Account"]
     except CALL_ERRORS as exc:

@@ -348,7 +348,7 @@ def _accounts(
 ) -> tuple[dict[str, AwsAccess], list[ScanError]]:
     """The accounts to scan with their access: the caller's own, or one per role that works."""
     # One cheap STS call: proves credentials and endpoint before fanning out.
-    own_account = caller_account(access.session, region)
+    own_account = caller_account(access, region)
     if not role_arns:
         return {own_account: access}, []
     accounts: dict[str, AwsAccess] = {}

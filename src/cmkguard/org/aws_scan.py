@@ -116,7 +116,7 @@ def run_account_scan(unit: AccountScan) -> AccountResult:
     with AwsAccess.from_spec(unit.base, shared=process_clients()) as base:
         access = account_access(base, unit.target)
         try:
-            access.session  # noqa: B018 - assumes the chain now
+            access.credentials()  # assumes the chain now
         except CALL_ERRORS as exc:
             code, reason = failure(exc)
             return _unreached(unit, "AssumeRole", reason, code)

@@ -19,13 +19,16 @@ Allow, answer the question.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from cmkguard.policy._grant_constraints import ENCRYPTION_CONTEXT_OPERATIONS, GrantConstraint
-from cmkguard.policy.witness import AccessWitness, DenyEscape
+from cmkguard.policy.witness import AccessWitness, Denial, DenyEscape
+
+if TYPE_CHECKING:
+    from cmkguard.policy.analysis import PolicyAnalysis
 
 __all__ = [
     "DECRYPT_OPERATIONS",
@@ -215,17 +218,70 @@ class KeyPolicyCheck:
     denies: tuple[Mapping[str, Any], ...]
     deny_indexes: tuple[int, ...]
     """The index in the key policy of each of `denies`."""
+    deny_actions: tuple[tuple[tuple[str, ...], bool], ...]
+    """Each Deny's `Action` (or `NotAction`, flagged true) patterns."""
     version: str | None
     key_account: str
     org_id: str | None
     key_arn: str | None
+    members: frozenset[str] = frozenset()
+    """The organization's accounts, when known: a grantee's account then says whether the
+    caller is in `org_id` (the key-policy analyser alone would let any account be)."""
 
     def decide(self, access: GrantAccess, constraint: GrantConstraint) -> GrantAccess | GrantDenial:
         """`access` with the key policy's say: kept (with its Deny escapes) or denied."""
-        if not self.denies:
-            return access
-        from cmkguard.policy.analysis import analyze_key_policy
+        relevant = self._covering(f"kms:{access.operation}")
+        if not relevant:
+            return access  # no Deny names the operation, so none can remove it
+        return self._restricted(relevant)._decide(access, constraint)
 
+    def decide_all(
+        self, accesses: Sequence[GrantAccess], constraint: GrantConstraint
+    ) -> list[GrantAccess | GrantDenial]:
+        """`decide` for one grant's own requests (one grantee), with one analysis for all of
+        them: the Denies plus one Allow per operation, each read back by its statement index
+        (a missing witness falls back to `decide`)."""
+        covering = [self._covering(f"kms:{a.operation}") for a in accesses]
+        need = [i for i, c in enumerate(covering) if c]
+        if len(need) < 2 or any(a.principal == "*" for a in accesses):
+            return [self.decide(a, constraint) for a in accesses]
+        relevant = sorted({i for c in covering for i in c})
+        sub = self._restricted(relevant)
+        allows = [sub._allow(accesses[i], constraint) for i in need]
+        analysis = sub._analyse(allows)
+        out: list[GrantAccess | GrantDenial] = list(accesses)
+        for k, i in enumerate(need):
+            index = len(sub.denies) + k
+            if not analysis.principals_allowed(f"kms:{accesses[i].operation}"):
+                out[i] = sub._denial(accesses[i], analysis.denials, index)
+            elif any(w.allowed_by == index for w in analysis.witnesses):
+                out[i] = sub._kept(
+                    accesses[i], constraint, analysis.witnesses, analysis.exact, index
+                )
+            else:
+                out[i] = self.decide(accesses[i], constraint)
+        return out
+
+    def _restricted(self, positions: Sequence[int]) -> KeyPolicyCheck:
+        return attrs.evolve(
+            self,
+            denies=tuple(self.denies[i] for i in positions),
+            deny_indexes=tuple(self.deny_indexes[i] for i in positions),
+            deny_actions=tuple(self.deny_actions[i] for i in positions),
+        )
+
+    def _covering(self, action: str) -> list[int]:
+        """The positions of the Denies whose actions cover `action`."""
+        from cmkguard.policy._glob import glob_match
+
+        return [
+            i
+            for i, (patterns, negated) in enumerate(self.deny_actions)
+            if any(glob_match(p, action) for p in patterns) is not negated
+        ]
+
+    def _allow(self, access: GrantAccess, constraint: GrantConstraint) -> dict[str, Any]:
+        """The Allow statement standing for one grant request."""
         allow: dict[str, Any] = {
             "Effect": "Allow",
             "Principal": _principal_field(access.principal),
@@ -233,32 +289,61 @@ class KeyPolicyCheck:
             "Resource": "*",
         }
         cond = _condition(constraint, access.operation, self.denies)
+        for operator, block in self._membership(access.principal).items():
+            cond.setdefault(operator, {}).update(block)
         if cond:
             allow["Condition"] = cond
-        doc: dict[str, Any] = {"Statement": [*self.denies, allow]}
+        return allow
+
+    def _membership(self, principal: str) -> dict[str, Any]:
+        """What the organization's member list says of the grantee's `aws:PrincipalOrgID`."""
+        if not self.members or self.org_id is None or principal == "*":
+            return {}
+        parts = principal.split(":")
+        account = principal if principal.isdigit() else parts[4] if len(parts) > 4 else ""
+        if not account:
+            return {}  # a service principal: no organization
+        if account in self.members:
+            return {"StringEquals": {"aws:PrincipalOrgID": self.org_id}}
+        return {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": self.org_id}}
+
+    def _analyse(self, allows: Sequence[Mapping[str, Any]]) -> PolicyAnalysis:
+        from cmkguard.policy.analysis import analyze_key_policy
+
+        doc: dict[str, Any] = {"Statement": [*self.denies, *allows]}
         if self.version is not None:
             doc["Version"] = self.version
         # JSON text, so that the analyser's memo serves every key with the same policy+grant.
-        analysis = analyze_key_policy(
+        return analyze_key_policy(
             json.dumps(doc, sort_keys=True),
             key_account=self.key_account,
             org_id=self.org_id,
             key_arn=self.key_arn,
         )
+
+    def _denial(
+        self, access: GrantAccess, denials: Iterable[Denial], allow_index: int
+    ) -> GrantDenial:
+        denied_by: set[int] = set()
+        for d in denials:
+            if d.statement_index == allow_index:
+                denied_by |= {self.deny_indexes[i] for i in d.denied_by}
+        return GrantDenial(
+            access.grant_id,
+            access.principal,
+            access.operation,
+            tuple(sorted(denied_by)),
+            access.via,
+        )
+
+    def _decide(
+        self, access: GrantAccess, constraint: GrantConstraint
+    ) -> GrantAccess | GrantDenial:
+        analysis = self._analyse([self._allow(access, constraint)])
         allow_index = len(self.denies)
         if not analysis.principals_allowed(f"kms:{access.operation}"):
-            denied_by: set[int] = set()
-            for d in analysis.denials:
-                if d.statement_index == allow_index:
-                    denied_by |= {self.deny_indexes[i] for i in d.denied_by}
-            return GrantDenial(
-                access.grant_id,
-                access.principal,
-                access.operation,
-                tuple(sorted(denied_by)),
-                access.via,
-            )
-        kept = self._kept(access, constraint, analysis.witnesses, analysis.exact)
+            return self._denial(access, analysis.denials, allow_index)
+        kept = self._kept(access, constraint, analysis.witnesses, analysis.exact, allow_index)
         if access.principal == "*" and not analysis.is_public:
             reach = analysis.external_access | {self.key_account}
             kept = attrs.evolve(kept, reach=tuple(sorted(reach)))
@@ -270,8 +355,9 @@ class KeyPolicyCheck:
         constraint: GrantConstraint,
         witnesses: Iterable[AccessWitness],
         exact: bool,
+        allow_index: int,
     ) -> GrantAccess:
-        w = next((w for w in witnesses if w.allowed_by == len(self.denies)), None)
+        w = next((w for w in witnesses if w.allowed_by == allow_index), None)
         if w is None:
             return attrs.evolve(access, checked=False)
         context = access.encryption_context
@@ -297,7 +383,11 @@ class KeyPolicyCheck:
 
 
 def key_policy_check(
-    policy: Any, key_account: str, org_id: str | None, key_arn: str | None
+    policy: Any,
+    key_account: str,
+    org_id: str | None,
+    key_arn: str | None,
+    members: frozenset[str] = frozenset(),
 ) -> KeyPolicyCheck:
     """The Deny statements of `policy` (text, mapping or `KeyPolicy`), ready to ask."""
     from cmkguard.policy.document import Effect, parse_key_policy
@@ -307,8 +397,10 @@ def key_policy_check(
     return KeyPolicyCheck(
         tuple(s.render() for _, s in pairs),
         tuple(i for i, _ in pairs),
+        tuple((s.actions, s.not_action) for _, s in pairs),
         parsed.version,
         key_account,
         org_id,
         key_arn,
+        members,
     )

@@ -344,24 +344,26 @@ def _candidates(g: GrantView, symmetric: bool = True) -> list[GrantAccess]:
 def _decide(
     g: GrantView, check: KeyPolicyCheck | None, symmetric: bool = True
 ) -> tuple[list[GrantAccess], list[GrantDenial]]:
-    kept: list[GrantAccess] = []
-    denied: list[GrantDenial] = []
-    create_denied: GrantDenial | None = None
-    for access in _candidates(g, symmetric):
-        if access.via == "re-delegation" and create_denied is not None:
+    candidates = _candidates(g, symmetric)
+    if check is None:
+        return candidates, []
+    own = [a for a in candidates if a.via == "grant"]
+    results = check.decide_all(own, g.constraint)
+    create_denied = next(
+        (r for r in results if isinstance(r, GrantDenial) and r.operation == "CreateGrant"), None
+    )
+    for access in candidates:
+        if access.via != "re-delegation":
+            continue
+        if create_denied is not None:
             # The grantee cannot call CreateGrant, so it can hand nothing on.
-            denied.append(
+            results.append(
                 GrantDenial(g.grant_id, "*", access.operation, create_denied.denied_by, access.via)
             )
-            continue
-        result = check.decide(access, g.constraint) if check is not None else access
-        if isinstance(result, GrantDenial):
-            denied.append(result)
-            if access.operation == "CreateGrant" and access.via == "grant":
-                create_denied = result
         else:
-            kept.append(result)
-    return kept, denied
+            results.append(check.decide(access, g.constraint))
+    kept = [r for r in results if isinstance(r, GrantAccess)]
+    return kept, [r for r in results if isinstance(r, GrantDenial)]
 
 
 @attrs.frozen
@@ -391,13 +393,19 @@ def _findings(g: GrantView, kept: list[GrantAccess], scope: _Scope) -> list[Poli
             principal=g.retiring_principal,
             condition=None,
         )
-    decrypting = [a.operation for a in own if a.operation in DECRYPT_OPERATIONS]
-    if decrypting and not g.constraint.limits_context:
+    decrypts = [a for a in own if a.operation in DECRYPT_OPERATIONS]
+    decrypting = [a.operation for a in decrypts]
+    if decrypts and not g.constraint.limits_context:
         add(
             "grant-decrypt-unconstrained",
             f"Grant {g.grant_id} gives {', '.join(decrypting)} to {g.grantee} with no "
             "encryption-context constraint, so it can decrypt any ciphertext of the key "
-            f"(e.g. {own[[a.operation for a in own].index(decrypting[0])].describe()}).",
+            + (
+                "the key policy's Denies let through "
+                if decrypts[0].deny_escapes and decrypts[0].encryption_context
+                else ""
+            )
+            + f"(e.g. {decrypts[0].describe()}).",
             principal=g.grantee,
             action=", ".join(decrypting),
         )
@@ -534,7 +542,7 @@ def analyze_grants(
     members = _check_members(member_accounts)
     views = tuple(_view(g, f"Grants[{i}]", key_spec) for i, g in enumerate(grants))
     check = (
-        key_policy_check(key_policy, key_account, org_id, key_arn)
+        key_policy_check(key_policy, key_account, org_id, key_arn, members)
         if key_policy is not None
         else None
     )
