@@ -1,4 +1,5 @@
-"""Dask workers an organisation scan can run on without deadlocking them.
+"""Dask workers an organisation scan can run on without deadlocking them (AWS edge: a worker's
+AWS plumbing is warmed up here).
 
 On Python 3.11, a Dask worker's statistical profiler (distributed's `Worker.trigger_profile`,
 `sys._current_frames()` every 10 ms on the worker's event loop) holds CPython's runtime lock
@@ -31,7 +32,7 @@ __all__ = [
     "local_dask_cluster",
 ]
 
-PRELOAD = "cmkguard.org.dask_workers"
+PRELOAD = "cmkguard.org.aws_dask"
 """The preload module of a Dask worker that scans accounts (`dask_setup` warms it up)."""
 
 DASK_WORKER_CONFIG: Mapping[str, object] = {
@@ -43,7 +44,7 @@ and this module preloaded (`dask_setup`), so that a worker is ready before its f
 
 For workers started elsewhere: `DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False` in their
 environment (or `distributed: {worker: {profile: {enabled: false}}}` in their Dask config) and
-`dask worker --preload cmkguard.org.dask_workers ...`."""
+`dask worker --preload cmkguard.org.aws_dask ...`."""
 
 
 def dask_setup(worker: Any) -> None:
