@@ -84,14 +84,10 @@ def reference(policy: Any, org_id: str | None) -> ReferenceAnswers:
 
 def known_disagreement(policy: Any) -> str | None:
     """The open disagreement a policy belongs to, if any (reported to the analyser's owner,
-    pinned by `test_known_disagreements`; such examples are counted apart, not compared).
-
-    The analyser reads an Allow's `NotPrincipal` as excluding the listed accounts' callers,
-    the contract as everyone: they differ when a condition (or a Deny) singles out the
-    listed principals."""
-    for st in policy["Statement"]:
-        if st["Effect"] == "Allow" and "NotPrincipal" in st and st["NotPrincipal"] != "*":
-            return "known: Allow NotPrincipal excludes the listed accounts"
+    pinned by a strict xfail; such examples are counted apart, not compared). None is open:
+    the last one (an Allow's `NotPrincipal` account excluding all of that account's callers)
+    was fixed in the analyser and is now `test_allow_notprincipal_account_admits_its_callers`."""
+    del policy
     return None
 
 
@@ -210,11 +206,10 @@ _ALLOW_NOT_PRINCIPAL_CASES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="analyser: Allow NotPrincipal excludes the account")
 @pytest.mark.parametrize("account", [p.values[0] for p in _ALLOW_NOT_PRINCIPAL_CASES])
-def test_known_disagreements(account: str) -> None:
-    """The open disagreement, as the contract reads it: when the analyser is fixed this
-    passes, the xfail turns red, and `known_disagreement` loses this family."""
+def test_allow_notprincipal_account_admits_its_callers(account: str) -> None:
+    """Once an open disagreement (strict xfail), fixed in the analyser: an Allow's
+    `NotPrincipal` account excludes only its root identity."""
     policy = {
         "Version": "2012-10-17",
         "Statement": [
