@@ -215,12 +215,39 @@ class GrantAnalysis:
             ("severity", "finding", "why"),
             ((f.severity.value, f.id, f.explanation) for f in self.findings),
         )
+        witnesses = table(
+            ("grant", "operation", "who", "witness request"),
+            (
+                (
+                    a.grant_id,
+                    a.operation,
+                    "any principal" if a.principal == "*" else a.principal,
+                    a.describe(),
+                )
+                for a in self.accesses
+            ),
+        )
+        removed = table(
+            ("grant", "operation", "who", "removed by key-policy statements"),
+            (
+                (
+                    d.grant_id,
+                    d.operation,
+                    "any principal" if d.principal == "*" else d.principal,
+                    ", ".join(str(i) for i in d.denied_by),
+                )
+                for d in self.denials
+            ),
+        )
         # The shared view stylesheet, so Jupyter's CSS does not right-align text.
         return document(
             "grants",
             f"<p><b>Grants of a key in account {html.escape(self.key_account)}</b></p>",
             grants,
             findings,
+            "<p><b>Who gets in through the grants</b></p>",
+            witnesses,
+            *(("<p><b>Removed by the key policy</b></p>", removed) if self.denials else ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
