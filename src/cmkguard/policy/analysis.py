@@ -8,6 +8,7 @@ on first access.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,8 +27,14 @@ from cmkguard.policy._engine import (
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS
 from cmkguard.policy._memo import MEMOS
+from cmkguard.policy._predicates import parse_date
 from cmkguard.policy._screen import screen_external, screen_public
-from cmkguard.policy.document import KeyPolicy, parse_key_policy
+from cmkguard.policy.document import (
+    KeyPolicy,
+    fast_policy_parts,
+    parse_key_policy,
+    policy_from_parts,
+)
 from cmkguard.policy.findings import PolicyFinding
 from cmkguard.policy.witness import AccessWitness, Denial
 
@@ -277,18 +284,79 @@ def analyze_key_policy(
     org_id = check_org_id(org_id)
     key_arn = check_key_arn(key_arn)
     trusted = check_trusted(trusted_accounts) if trusted_accounts else _NOBODY
+    # Estates repeat policies (every AWS-managed key of a service, module-generated policies):
+    # an analysis is immutable and a pure function of its inputs, so identical inputs share one
+    # (its answers are computed once, when first read). Texts are looked up before parsing.
     if isinstance(policy, str):
-        # Estates repeat policy texts (every AWS-managed key of a service, module-generated
-        # policies): an analysis is immutable, so identical inputs share one.
-        return _analyze_text(policy, key_account, org_id, trusted, key_arn)
-    return _analyze(parse_key_policy(policy), key_account, org_id, trusted, key_arn)
+        memo_key: tuple[Any, ...] = (policy, key_account, org_id, trusted, key_arn)
+        hit = _remembered(memo_key)
+        if hit is not None:
+            return hit
+        parsed = parse_key_policy(policy)
+    else:
+        # The usual decoded policy is keyed by its validated parts (tuples of memoised
+        # principals, actions and conditions: cheap to hash and compare), and its `KeyPolicy`
+        # is built only when it was not seen before.
+        parts = fast_policy_parts(policy)
+        memo_key = (parts or policy, key_account, org_id, trusted, key_arn)
+        if parts is not None:
+            hit = _remembered(memo_key)
+            if hit is not None:
+                return hit
+            parsed = policy_from_parts(parts)
+        else:
+            parsed = parse_key_policy(policy)
+            memo_key = (parsed, key_account, org_id, trusted, key_arn)
+            hit = _remembered(memo_key)
+            if hit is not None:
+                return hit
+    analysis = _analyze(parsed, key_account, org_id, trusted, key_arn)
+    until = _valid_until(parsed, time.time())
+    if until > time.time():
+        if len(_ANALYSES) >= _ANALYSES_LIMIT:
+            _ANALYSES.clear()
+        _ANALYSES[memo_key] = (analysis, until)
+    return analysis
 
 
-@MEMOS.cached(1024)
-def _analyze_text(
-    text: str, key_account: str, org_id: str | None, trusted: frozenset[str], key_arn: str | None
-) -> PolicyAnalysis:
-    return _analyze(parse_key_policy(text), key_account, org_id, trusted, key_arn)
+# Analyses by (policy text or parsed KeyPolicy, key account, org id, trusted, key ARN), each
+# with the time (epoch seconds) until which its answers hold.
+_ANALYSES: dict[tuple[Any, ...], tuple[PolicyAnalysis, float]] = MEMOS.table()
+_ANALYSES_LIMIT = 2048
+_TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+_FOREVER = float("inf")
+
+
+def _remembered(memo_key: tuple[Any, ...]) -> PolicyAnalysis | None:
+    hit = _ANALYSES.get(memo_key)
+    if hit is None:
+        return None
+    analysis, until = hit
+    if until != _FOREVER and time.time() >= until:
+        return None  # a time window in the policy opened or closed since: evaluate again
+    return analysis
+
+
+def _valid_until(policy: KeyPolicy, now: float) -> float:
+    """Until when an analysis made `now` stays right.
+
+    The clock enters the evaluation only as "the request's `aws:CurrentTime`/`aws:EpochTime`
+    is now or later" (docs/policy.md, "Method"), so the answers change only when now passes
+    one of the policy's time constants: the first constant not yet passed bounds the memo.
+    A time value that is not a constant (a policy variable, odd text) is never memoised.
+    """
+    until = _FOREVER
+    for st in policy.statements:
+        for c in st.conditions:
+            if c.key_lower not in _TIME_KEYS:
+                continue
+            for value in c.values:
+                moment = parse_date(value)
+                if moment is None:
+                    return now
+                if now <= moment < until:
+                    until = moment
+    return until
 
 
 def _analyze(
@@ -321,6 +389,12 @@ def _unmodelled_allowed(b: Builder, action: str) -> frozenset[str]:
 def clear_memos() -> None:
     """Forget every memoised part and analysis (benchmarks: measure on unseen policies)."""
     MEMOS.clear()
+
+
+def clear_analysis_memo() -> None:
+    """Forget the memoised analyses only, keeping the memoised parts (benchmarks: policies
+    seen for the first time, made of parts an estate's earlier keys already used)."""
+    _ANALYSES.clear()
 
 
 _clear_memos = clear_memos  # the name benchmarks/policy.py used

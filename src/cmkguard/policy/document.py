@@ -228,7 +228,7 @@ class PrincipalKind(enum.Enum):
     """A unique id (`AROA...`) KMS shows after the named principal was deleted."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # memoised principals are hashed again by each lookup
 class Principal:
     """One principal value, normalised.
 
@@ -753,6 +753,14 @@ def parse_key_policy(text_or_mapping: str | bytes | Mapping[str, Any] | KeyPolic
 
 
 def _parse_document(doc: Any) -> KeyPolicy:
+    if type(doc) is dict:
+        fast = _fast_document(doc)
+        if fast is not None:
+            return fast
+    return _strict_document(doc)
+
+
+def _strict_document(doc: Any) -> KeyPolicy:
     if type(doc) is not dict and not isinstance(doc, Mapping):
         raise PolicyParseError("", f"expected an object, got {_type_name(doc)}")
     top: Mapping[Any, Any] = doc
@@ -817,3 +825,272 @@ def _check_characters(value: Any, where: str) -> None:
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
             _check_characters(v, f"{where}[{i}]")
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path: the usual forms, from bounded memos of validated parts
+#
+# Estates repeat the same principals, action lists and condition blocks, and parsing them
+# afresh (validation, character checks, object building) cost more than deciding `is_public`.
+# `_fast_document` accepts only what the strict path accepts, and returns an equal `KeyPolicy`;
+# anything unusual (and every error) returns None, and the strict path runs from the start, so
+# errors and their locations are the strict path's. Memo entries are made only from parts that
+# passed the strict rules, the character rule included, so a hit needs no further check; strings
+# that are not memoised (Sid, Id, resources) are checked for characters here.
+
+_MEMO_LIMIT = 4096
+_FAST_PRINCIPALS: dict[tuple[str, str], Principal] = MEMOS.table()
+_FAST_ACTIONS: dict[Any, tuple[str, ...]] = MEMOS.table()
+_FAST_CONDITIONS: dict[tuple[str, str, Any], Condition] = MEMOS.table()
+_TYPE_ORDER = {t: i for i, t in enumerate(_PRINCIPAL_TYPES)}
+
+
+def _plain(text: str) -> bool:
+    """Printable ASCII only (decided in C): the usual text, always allowed by PutKeyPolicy."""
+    return text.isascii() and text.isprintable()
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+StatementArgs = tuple[
+    Effect,
+    tuple[Principal, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[Condition, ...],
+    str | None,
+    bool,
+    bool,
+    bool,
+]
+"""A statement's fields in `Statement` constructor order (`Statement(*args)` is the statement)."""
+
+PolicyParts = tuple[tuple[StatementArgs, ...], str | None, str | None]
+"""`(statements, version, id)`: a validated policy before its `KeyPolicy` is built. Hashable
+and cheap to compare (tuples of memoised parts): the analysis memo is keyed by it."""
+
+
+def fast_policy_parts(doc: Any) -> PolicyParts | None:
+    """The parts of a decoded policy in the usual forms, validated as strictly as
+    `parse_key_policy` would; `None` for anything else (then `parse_key_policy` decides,
+    with its errors and locations). `policy_from_parts` builds the equal `KeyPolicy`."""
+    if type(doc) is not dict or not doc.keys() <= _TOP_FIELDS:
+        return None
+    version = doc.get("Version")
+    if version is not None and (type(version) is not str or version not in VERSIONS):
+        return None
+    pid = doc.get("Id")
+    if pid is not None and (type(pid) is not str or not _plain(pid)):
+        return None
+    raw = doc.get("Statement")
+    if type(raw) is list and raw:
+        statements = []
+        for item in raw:
+            args = _fast_statement(item) if type(item) is dict else None
+            if args is None:
+                return None
+            statements.append(args)
+        return tuple(statements), version, pid
+    if type(raw) is dict:
+        one = _fast_statement(raw)
+        return None if one is None else ((one,), version, pid)
+    return None
+
+
+def policy_from_parts(parts: PolicyParts) -> KeyPolicy:
+    """The `KeyPolicy` of `fast_policy_parts`' result."""
+    statements, version, pid = parts
+    return KeyPolicy(tuple([Statement(*args) for args in statements]), version, pid)
+
+
+def _fast_document(doc: dict[Any, Any]) -> KeyPolicy | None:
+    parts = fast_policy_parts(doc)
+    return None if parts is None else policy_from_parts(parts)
+
+
+def _fast_statement(stmt: dict[Any, Any]) -> StatementArgs | None:
+    get = stmt.get
+    missing = _MISSING
+    n = 2  # Effect and Principal/NotPrincipal
+    sid = get("Sid", missing)
+    if sid is missing:
+        sid = None
+    elif type(sid) is str and _plain(sid):
+        n += 1
+    else:
+        return None
+    effect_raw = get("Effect")
+    effect = _EFFECTS.get(effect_raw) if type(effect_raw) is str else None
+    if effect is None:
+        return None
+    principal_raw = get("Principal", missing)
+    not_principal = principal_raw is missing
+    if not_principal:
+        principal_raw = get("NotPrincipal", missing)
+        if principal_raw is missing:
+            return None
+    action_raw = get("Action", missing)
+    not_action = action_raw is missing
+    if not_action:
+        action_raw = get("NotAction", missing)
+        not_action = action_raw is not missing  # neither: accepted, ineffective
+    resource_raw = get("Resource", missing)
+    not_resource = resource_raw is missing
+    if not_resource:
+        resource_raw = get("NotResource", missing)
+        not_resource = resource_raw is not missing
+    condition_raw = get("Condition", missing)
+    n += (action_raw is not missing) + (resource_raw is not missing)
+    n += condition_raw is not missing
+    if len(stmt) != n:
+        return None  # an unknown field, or both X and NotX: the strict path says which
+    principals = _fast_principals(principal_raw)
+    actions = () if action_raw is missing else _fast_actions(action_raw)
+    resources = () if resource_raw is missing else _fast_resources(resource_raw)
+    conditions = () if condition_raw is missing else _fast_conditions(condition_raw)
+    if principals is None or actions is None or resources is None or conditions is None:
+        return None
+    return (
+        effect,
+        principals,
+        actions,
+        resources,
+        conditions,
+        sid,
+        not_principal,
+        not_action,
+        not_resource,
+    )
+
+
+def _fast_principal(ptype: str, text: Any) -> Principal | None:
+    if type(text) is not str:
+        return None
+    key = (ptype, text)
+    hit = _FAST_PRINCIPALS.get(key)
+    if hit is None:
+        if ptype not in _TYPE_ORDER or not _plain(text):
+            return None
+        try:
+            hit = _parse_principal_value(ptype, text, "")
+        except PolicyParseError:
+            return None
+        _remember(_FAST_PRINCIPALS, key, hit)
+    return hit
+
+
+def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
+    if type(raw) is str:
+        return _STAR_PRINCIPALS if raw == "*" else None
+    if type(raw) is not dict or not raw:
+        return None
+    out: list[Principal] = []
+    seen: set[tuple[str, str]] = set()
+    for ptype, values in raw.items():
+        texts = (values,) if type(values) is str else values
+        if (type(texts) is not list and type(texts) is not tuple) or not texts:
+            return None
+        for text in texts:
+            p = _fast_principal(ptype, text)
+            if p is None:
+                return None
+            if (ptype, p.value) not in seen:  # a bare id and its root ARN are one principal
+                seen.add((ptype, p.value))
+                out.append(p)
+    if len(raw) > 1:
+        out.sort(key=lambda p: _TYPE_ORDER[p.principal_type])
+    return tuple(out)
+
+
+def _fast_actions(raw: Any) -> tuple[str, ...] | None:
+    if type(raw) is list:
+        if not raw or not all(type(a) is str for a in raw):
+            return None
+        key: Any = tuple(raw)
+    elif type(raw) is str:
+        key = raw
+    else:
+        return None
+    hit = _FAST_ACTIONS.get(key)
+    if hit is None:
+        try:
+            hit = _parse_actions(raw, "")  # the action pattern admits printable ASCII only
+        except PolicyParseError:
+            return None
+        _remember(_FAST_ACTIONS, key, hit)
+    return hit
+
+
+def _fast_resources(raw: Any) -> tuple[str, ...] | None:
+    if type(raw) is str:
+        return (raw,) if _plain(raw) else None
+    if type(raw) is not list or not raw:
+        return None
+    for r in raw:
+        if type(r) is not str or not _plain(r):
+            return None
+    return tuple(dict.fromkeys(raw))
+
+
+def _fast_conditions(block: Any) -> tuple[Condition, ...] | None:
+    if type(block) is not dict:
+        return None
+    out: list[Condition] = []
+    seen_ops: set[str] = set()
+    for op_raw, keys in block.items():
+        if type(keys) is not dict:
+            return None
+        seen_keys: set[str] = set()
+        for key_raw, values_raw in keys.items():
+            cond = _fast_condition(op_raw, key_raw, values_raw)
+            if cond is None:
+                return None
+            low = cond.key.lower()  # keys ignore case, as in _parse_conditions
+            if low in seen_keys:
+                return None
+            seen_keys.add(low)
+            out.append(cond)
+        if not keys:
+            parsed = _operator(op_raw) if type(op_raw) is str and _plain(op_raw) else None
+            if parsed is None:
+                return None
+            operator = parsed[0]
+        else:
+            operator = out[-1].operator
+        if operator in seen_ops:
+            return None
+        seen_ops.add(operator)
+    return tuple(out)
+
+
+def _fast_condition(op_raw: Any, key_raw: Any, values_raw: Any) -> Condition | None:
+    if type(values_raw) is str:
+        values_key: Any = values_raw
+    elif type(values_raw) is bool:
+        values_key = "true" if values_raw else "false"  # what the strict path turns it into
+    elif type(values_raw) is list and values_raw and all(type(v) is str for v in values_raw):
+        values_key = tuple(values_raw)
+    else:
+        return None  # numbers, lists of booleans, objects: the strict path
+    memo = (op_raw, key_raw, values_key)
+    hit = _FAST_CONDITIONS.get(memo)
+    if hit is None:
+        if type(op_raw) is not str or type(key_raw) is not str:
+            return None
+        if not (_plain(op_raw) and _plain(key_raw)):
+            return None
+        if isinstance(values_key, str):
+            if not _plain(values_key):
+                return None
+        elif not all(_plain(v) for v in values_key):
+            return None
+        try:
+            (hit,) = _parse_conditions({op_raw: {key_raw: values_raw}}, "")
+        except PolicyParseError:
+            return None
+        _remember(_FAST_CONDITIONS, memo, hit)
+    return hit
