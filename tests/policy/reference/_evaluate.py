@@ -21,6 +21,7 @@ The answers (contract, "The answers the analyser gives"), each "is there an allo
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -28,13 +29,17 @@ from typing import Any
 import attrs
 import z3
 
-from tests.policy.reference._conditions import Unsupported, condition
+from tests.policy.reference._conditions import condition
 from tests.policy.reference._document import RefPrincipal, RefStatement, read_policy
 from tests.policy.reference._request import KINDS, LOWER_ALNUM, Request, glob_re
+from tests.policy.reference._solve import Split, decide, names
 
 __all__ = ["ReferenceAnswers", "reference_answers"]
 
-_TIMEOUT_MS = 30_000
+# Answers that depend only on a statement's text, shared by every policy in the process.
+_SOME_ACTION: dict[tuple[tuple[str, ...], bool], bool] = {}
+_RESOURCE_CLASS: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
+_TIMEOUT_MS = int(os.environ.get("POLICY_REFERENCE_TIMEOUT_MS", "10000"))
 
 
 @attrs.frozen
@@ -120,7 +125,11 @@ class _Policy:
     """The formulas of one policy for one key."""
 
     def __init__(
-        self, policy: Any, key_account: str, org_id: str | None, key_partition: str
+        self,
+        policy: Any,
+        key_account: str,
+        org_id: str | None,
+        key_partition: str,
     ) -> None:
         self.version, self.statements = read_policy(policy, key_partition)
         inferred = _inferred_partition(self.statements, key_account)
@@ -134,6 +143,7 @@ class _Policy:
             self.c.orgs.add(org_id)
         self.r = Request(key_partition, key_account, org_id, time.time())
         self.r.allow_partitions(self.c.partitions)
+        self.splits = self._splits()
         self.allows: list[RefStatement] = []
         self.denies: list[RefStatement] = []
         for st in self.statements:
@@ -142,7 +152,7 @@ class _Policy:
             applies = self._resource_class(st)
             if not self._some_action(st):
                 continue  # no kms action at all (NotAction kms:*, s3:...): of no effect
-            if st.effect == "Allow" and applies != "never":
+            if st.effect == "Allow" and applies != "never" and not _exempts_all(st):
                 self.allows.append(st)
             elif st.effect == "Deny" and applies == "always" and not _exempts_all(st):
                 self.denies.append(st)
@@ -150,14 +160,24 @@ class _Policy:
         self.deny_all = z3.And(*(z3.Not(self.match(d)) for d in self.denies))
 
     def _some_action(self, st: RefStatement) -> bool:
-        """Whether the statement covers some kms action (a question on the action alone)."""
-        solver = z3.Solver()
-        solver.add(*_cone(self.r.world, [self.action(st)]), self.action(st))
-        return solver.check() == z3.sat
+        """Whether the statement covers some kms action (a question on the action alone,
+        remembered across policies: generated ones share their action lists)."""
+        memo = (st.actions, st.not_action)
+        got = _SOME_ACTION.get(memo)
+        if got is None:
+            got = _SOME_ACTION[memo] = self.sat(self.action(st))
+        return got
 
     def _resource_class(self, st: RefStatement) -> str:
         """`always`, `maybe` or `never`: does the statement cover every/some/no key ARN of the
-        key's account? Decided on regexes alone (z3 intersects them quickly)."""
+        key's account? Decided on regexes alone (z3 intersects them quickly), remembered."""
+        memo = (self.key_partition, self.key_account, st.resources, st.not_resource)
+        got = _RESOURCE_CLASS.get(memo)
+        if got is None:
+            got = _RESOURCE_CLASS[memo] = self._decide_resource_class(st)
+        return got
+
+    def _decide_resource_class(self, st: RefStatement) -> str:
         part = z3.Plus(z3.Union(LOWER_ALNUM, z3.Re("-")))
         keys = z3.Concat(
             z3.Re(f"arn:{self.key_partition}:kms:"),
@@ -231,7 +251,10 @@ class _Policy:
         if got is None:
             who = z3.Or(*(self.principal(p) for p in st.principals))
             if st.not_principal:
-                who = z3.BoolVal(True) if strict else z3.Not(who)
+                # An Allow's NotPrincipal means everyone (contract, "Principals"); a Deny's
+                # exempts the listed principals.
+                everyone = strict or st.effect == "Allow"
+                who = z3.BoolVal(True) if everyone else z3.Not(who)
             if not principal:
                 who = z3.BoolVal(True)
             conds = [condition(self.r, c, self.version) for c in st.conditions]
@@ -245,29 +268,23 @@ class _Policy:
         return z3.And(self.match(st), *(z3.Not(self.match(d, strict=True)) for d in self.denies))
 
     def sat(self, *formulas: z3.BoolRef) -> bool:
-        """Whether some request satisfies `formulas`, asked once per caller kind.
+        """Whether some request satisfies `formulas` (`_solve.decide`: the caller's finite
+        parts split into cases, fixed terms substituted, z3 for the free strings left)."""
+        return decide([*_cone(self.r.world, formulas), *formulas], self.splits, _TIMEOUT_MS)
 
-        The kind fixed, the identity terms (ARN, unique id, type) become one concatenation
-        each and presence conditions fold to constants: z3's string solver is then much
-        faster than on the whole disjunction at once. A fresh solver per question: it is
-        slower in incremental mode (checks under assumptions on a reused solver)."""
-        problem = [*_cone(self.r.world, formulas), *formulas]
-        pairs = [_fixed_action(f, self.r.action) for f in formulas]
-        known = [(self.r.action, v) for v in pairs if v is not None][:1]
-        for kind in range(len(KINDS)):
-            subst = [(self.r.kind, z3.IntVal(kind)), *known]
-            fixed = [z3.simplify(z3.substitute(f, *subst)) for f in problem]
-            if any(z3.is_false(f) for f in fixed):
-                continue
-            solver = z3.Solver()
-            solver.set("timeout", _TIMEOUT_MS)
-            solver.add(*fixed)
-            got = solver.check()
-            if got == z3.unknown:
-                raise Unsupported(f"z3 gave up: {solver.reason_unknown()}")
-            if got == z3.sat:
-                return True
-        return False
+    def _splits(self) -> tuple[Split, ...]:
+        r = self.r
+        sv = z3.StringVal
+        orgs = sorted(self.c.orgs)
+        other: tuple[z3.BoolRef, ...] = ()
+        if orgs:
+            other = (z3.InRe(r.org, z3.Complement(z3.Union(*(z3.Re(o) for o in orgs)))),)
+        return (
+            Split(r.kind, tuple((z3.IntVal(k), ()) for k in range(len(KINDS)))),
+            Split(r.partition, tuple((sv(p), ()) for p in sorted(self.c.partitions))),
+            Split(r.in_org, ((z3.BoolVal(False), ()), (z3.BoolVal(True), ()))),
+            Split(r.org, (*((sv(o), ()) for o in orgs), (r.org, other))),
+        )
 
     # -- questions ------------------------------------------------------------------------
 
@@ -400,45 +417,23 @@ def _inferred_partition(statements: Iterable[RefStatement], key_account: str) ->
     return seen.pop() if len(seen) == 1 else None
 
 
-def _fixed_action(f: z3.BoolRef, action: z3.SeqRef) -> z3.SeqRef | None:
-    """The action's value when `f` is `action == "kms:..."` (substituted, so each action
-    pattern folds to true or false before z3 sees it)."""
-    if z3.is_eq(f) and f.arg(0).eq(action) and z3.is_string_value(f.arg(1)):
-        return f.arg(1)
-    return None
-
-
-def _constants(e: z3.ExprRef, seen: dict[int, frozenset[str]]) -> frozenset[str]:
-    """The uninterpreted constants (request terms) `e` mentions."""
-    key = e.get_id()
-    got = seen.get(key)
-    if got is None:
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            got = frozenset((e.decl().name(),))
-        else:
-            got = frozenset().union(*(_constants(c, seen) for c in e.children()))
-        seen[key] = got
-    return got
-
-
 def _cone(world: list[z3.BoolRef], formulas: Iterable[z3.BoolRef]) -> list[z3.BoolRef]:
     """The world constraints connected to `formulas` through shared terms.
 
     Sound to drop the rest: every world constraint is satisfiable, and the ones left out share
     no term with what is kept. z3's string solver is much faster without them (it searches
     every string term it is given, related or not)."""
-    seen: dict[int, frozenset[str]] = {}
-    wanted: set[str] = set().union(*(_constants(f, seen) for f in formulas))
-    rows = [(w, _constants(w, seen)) for w in world]
+    wanted: set[str] = set().union(*(names(f) for f in formulas))
+    rows: list[tuple[z3.BoolRef | None, frozenset[str]]] = [(w, names(w)) for w in world]
     kept: list[z3.BoolRef] = []
     grew = True
     while grew:
         grew = False
-        for i, (w, names) in enumerate(rows):
-            if w is not None and names & wanted:
+        for i, (w, found) in enumerate(rows):
+            if w is not None and found & wanted:
                 kept.append(w)
-                wanted |= names
-                rows[i] = (None, names)  # type: ignore[assignment]
+                wanted |= found
+                rows[i] = (None, found)
                 grew = True
     return kept
 

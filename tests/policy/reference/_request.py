@@ -18,9 +18,11 @@ disagreement points at a real difference, not at a modelling one):
 
 from __future__ import annotations
 
+from typing import Any
+
 import z3
 
-__all__ = ["KINDS", "SLOTS", "Request", "glob_re"]
+__all__ = ["DECLARED", "KINDS", "SLOTS", "Request", "glob_re"]
 
 KINDS = ("root", "user", "role", "federated-user", "service")
 SLOTS = 2
@@ -56,6 +58,15 @@ MAYBE_BOOL = frozenset(
 _SOURCE = frozenset({"aws:sourceaccount", "aws:sourcearn", "aws:sourceowner"})
 
 
+# The names of every request term (`_solve.names` reads a formula's terms from its text).
+DECLARED: set[str] = set()
+
+
+def _var(sort: Any, name: str) -> Any:
+    DECLARED.add(name)
+    return sort(name)
+
+
 def glob_re(text: str) -> z3.ReRef:
     """`text` as a glob: `*` any run (`:` and `/` included), `?` one character."""
     parts: list[z3.ReRef] = []
@@ -87,18 +98,18 @@ class Request:
     ) -> None:
         self.key_partition = key_partition
         self.key_account = key_account
-        self.kind = z3.Int("kind")
-        self.partition = z3.String("partition")
-        self.account = z3.String("account")
-        self.path = z3.String("path")
-        self.name = z3.String("name")
-        self.session = z3.String("session")
-        self.uid_tail = z3.String("uid_tail")
-        self.in_org = z3.Bool("in_org")
-        self.org = z3.String("org")
-        self.service = z3.String("service")
-        self.action = z3.String("action")
-        self.time = z3.Real("current_time")
+        self.kind = _var(z3.Int, "kind")
+        self.partition = _var(z3.String, "partition")
+        self.account = _var(z3.String, "account")
+        self.path = _var(z3.String, "path")
+        self.name = _var(z3.String, "name")
+        self.session = _var(z3.String, "session")
+        self.uid_tail = _var(z3.String, "uid_tail")
+        self.in_org = _var(z3.Bool, "in_org")
+        self.org = _var(z3.String, "org")
+        self.service = _var(z3.String, "service")
+        self.action = _var(z3.String, "action")
+        self.time = _var(z3.Real, "current_time")
         self.now = now
         self.world: list[z3.BoolRef] = []
         self._keys: dict[str, tuple[z3.BoolRef, object]] = {}
@@ -137,9 +148,9 @@ class Request:
         sv = z3.StringVal
         iam = z3.Concat(sv("arn:"), self.partition, sv(":iam::"), self.account, sv(":"))
         sts = z3.Concat(sv("arn:"), self.partition, sv(":sts::"), self.account, sv(":"))
-        self._arn = z3.String("principal_arn")
-        self._userid = z3.String("userid")
-        self._type = z3.String("principal_type")
+        self._arn = _var(z3.String, "principal_arn")
+        self._userid = _var(z3.String, "userid")
+        self._type = _var(z3.String, "principal_type")
         rows = {
             "root": (z3.Concat(iam, sv("root")), self.account, "Account"),
             "user": (
@@ -239,10 +250,10 @@ class Request:
             return got
         if name == "aws:principalorgpaths":
             return self._org_paths()
-        present = z3.Bool(f"has[{name}]")
+        present = _var(z3.Bool, f"has[{name}]")
         if name in MULTIVALUED:
             return self._slots(name, present)
-        value = z3.String(f"val[{name}]")
+        value = _var(z3.String, f"val[{name}]")
         w = self.world
         if name in ALWAYS_BOOL or name in MAYBE_BOOL:
             w.append(z3.Or(value == _s("true"), value == _s("false")))
@@ -271,7 +282,8 @@ class Request:
         self, name: str, present: z3.BoolRef
     ) -> tuple[z3.BoolRef, list[tuple[z3.BoolRef, z3.SeqRef]]]:
         slots = [
-            (z3.Bool(f"used[{name}][{i}]"), z3.String(f"val[{name}][{i}]")) for i in range(SLOTS)
+            (_var(z3.Bool, f"used[{name}][{i}]"), _var(z3.String, f"val[{name}][{i}]"))
+            for i in range(SLOTS)
         ]
         self.world.append(present == z3.Or(*(u for u, _ in slots)))
         return present, slots
