@@ -59,11 +59,11 @@ _NOT_DECIDED = "<not decided>"
 """A witness value the analysis did not work out (past its work bound)."""
 _SEARCH_BUDGET = 4000
 """Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
-ANALYSIS_BUDGET = 70_000
+ANALYSIS_BUDGET = 40_000
 """Work units one analysis may spend before every further question takes the safe side
 (access) and the analysis says it is not exact: one unit per transition of a witness search
 (a product state times its alphabet and automata), `_NODE_COST` per Deny option tried. About
-100 ms of CPU on a 2020s core (benchmarks/policy.py measures it)."""
+20-30 ms of CPU on a 2020s core (benchmarks/policy.py measures it)."""
 _NODE_COST = 20
 _OPTION_CAP = 256
 _VERDICT_RANK = {

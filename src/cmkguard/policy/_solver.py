@@ -107,12 +107,22 @@ class Format:
     position, and the product search exponential in practice).
     """
 
-    __slots__ = ("_moves", "_relaxed", "alphabets", "charsets", "saturating", "shortest", "slots")
+    __slots__ = (
+        "_matched",
+        "_moves",
+        "_relaxed",
+        "alphabets",
+        "charsets",
+        "saturating",
+        "shortest",
+        "slots",
+    )
 
     def __init__(self, slots: Sequence[Slot], *, relax: bool = False) -> None:
         # The search alphabet per set of characters the patterns mention (searches repeat them).
         self.alphabets: dict[frozenset[str], list[str]] = {}
         self.shortest: str | None = None  # remembered by `_shortest`
+        self._matched: dict[str, bool] = {}
         self._moves: dict[tuple[frozenset[tuple[int, int]], str], frozenset[tuple[int, int]]] = {}
         self._relaxed: Format | None = None
         self.slots = tuple(slots)
@@ -126,13 +136,18 @@ class Format:
         return self._relaxed
 
     def matches(self, text: str) -> bool:
-        """Whether `text` is a string of this format."""
-        states = self.start()
-        for ch in text:
-            states = self.step(states, ch)
-            if not states:
-                return False
-        return self.accepts(states)
+        """Whether `text` is a string of this format (remembered: candidates recur)."""
+        got = self._matched.get(text)
+        if got is None:
+            states = self.start()
+            for ch in text:
+                states = self.step(states, ch)
+                if not states:
+                    break
+            got = bool(states) and self.accepts(states)
+            if len(self._matched) < 4096:
+                self._matched[text] = got
+        return got
 
     def start(self) -> frozenset[tuple[int, int]]:
         return self._close({(0, 0)})
