@@ -236,6 +236,7 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
     )
     cluster = client = None
     executor = None
+    workers_cpu_before = 0.0
     if spec["executor"] == "dask":
         import distributed
 
@@ -246,6 +247,8 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
         client = distributed.Client(cluster)
         executor = client.get_executor()
+        # The workers' start-up (imports) is not the scan's: counted from here.
+        workers_cpu_before = sum(client.run(_cpu_seconds).values())
     started = time.perf_counter()
     cpu_started = time.process_time()
     organization = cmkguard.organization_accounts(session)
@@ -272,8 +275,8 @@ def _scan(spec: dict[str, Any]) -> dict[str, Any]:
     if client is not None:
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         workers = [kib / 1024 for kib in peaks.values()]
-        # The workers' CPU (their whole life: start-up and imports included, an upper bound).
-        cpu += sum(client.run(_cpu_seconds).values())
+        # The workers' CPU during the scan (their start-up and imports left out).
+        cpu += sum(client.run(_cpu_seconds).values()) - workers_cpu_before
         client.close()
         cluster.close()  # type: ignore[union-attr]
     return {

@@ -211,3 +211,40 @@ def test_explain_names_a_witness_and_its_deciding_statements_for_every_corpus_ve
     for d in data["denials"]:
         assert d["denied_by"]
         assert all(effect[i] == "Deny" for i in d["denied_by"])
+
+
+def test_a_perimeter_that_spares_services_prints_the_service_verdict_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # AWS's data-perimeter pattern: the org's callers get in (cross-account) AND AWS services
+    # do (the Deny spares them): both verdicts are printed, each with its witness and Deny.
+    spare = {**PERIMETER, "Condition": {**PERIMETER["Condition"]}}
+    spare["Condition"]["BoolIfExists"] = {"aws:PrincipalIsAWSService": "false"}
+    code = main(_run(tmp_path, _policy(ROOT, EVERYONE, spare), "--org-id", ORG))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"CROSS-ACCOUNT {ORG}" in out
+    service = out.split("  SERVICE ", 1)[1]
+    assert "request:    service " in service.split("\n  ", 2)[1]
+    assert "allowed by: Statement[1] 'Everyone'" in service
+    assert "not denied by Statement[2] 'Perimeter': its condition BoolIfExists" in service
+
+
+@pytest.mark.parametrize("case", _corpus())
+def test_every_statement_verdict_has_a_witness_of_that_verdict(case: dict[str, Any]) -> None:
+    # Each effective Allow's verdict (the worst class of caller it admits) is backed by a
+    # witness of that class from that statement: explain prints every verdict class.
+    import cmkguard
+
+    policy = case["policy_text"] if "policy_text" in case else case["policy"]
+    a = cmkguard.analyze_key_policy(
+        policy,
+        key_account=case["key_account"],
+        org_id=case.get("org_id"),
+        key_arn=case.get("key_arn"),
+    )
+    shown = {(w.allowed_by, w.verdict) for w in a.witnesses}
+    for i, st in enumerate(a.statements):
+        if st.verdict in ("no-effect", "deny"):
+            continue
+        assert (i, st.verdict) in shown, (i, st.verdict, sorted(shown))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,33 @@ def test_unread_accounts_exit_3_unless_allowed(
     assert "accepted (--allow-incomplete)" in capsys.readouterr().err
     with_suspended = [command, *endpoint, "--account", f"{org.truth.key_account},{suspended}"]
     assert main([*with_suspended, "--types", "secretsmanager:secret", "-o", "-"]) == 0
+
+
+def test_scan_on_a_running_dask_scheduler_warns_about_risky_workers(
+    org: EmulatedOrganization,
+    endpoint: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--dask ADDRESS` of an existing cluster (in-process workers, the profiler on, as a
+    cluster started without cmkguard's setting has it): the scan runs there, and on Python
+    3.11 each such worker is named on stderr with the setting that prevents the deadlock."""
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "org.json"
+    cluster = distributed.LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=4, dashboard_address=None
+    )
+    with cluster:
+        argv = ["scan", *endpoint, "--dask", cluster.scheduler_address, "-o", str(out)]
+        code = main([*argv, "--types", "secretsmanager:secret", "--format", "json"])
+    assert code == 3  # the account without a role, as on threads
+    err = capsys.readouterr().err
+    warned = "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False" in err
+    assert warned == (sys.version_info[:2] == (3, 11))
+    inventory = cmkguard.Inventory.from_json(out.read_text())
+    assert set(inventory.accounts) == set(org.truth.readable)
+    assert inventory.organization is not None
+    assert inventory.organization.unread == org.truth.unassumable
 
 
 def test_an_unreachable_dask_scheduler_is_one_line_and_exit_2(

@@ -201,6 +201,9 @@ def test_dask_local_cluster_gives_the_same_inventory(
     ):
         # The workers cmkguard starts cannot hit Python 3.11's profiler deadlock.
         assert cmkguard.org.dask_deadlock_risks(client) == []
+        # ... and are ready before their first account (the preload imported the scanner).
+        ready = client.run(lambda: "cmkguard.org.aws_scan" in __import__("sys").modules)
+        assert list(ready.values()) == [True, True]
         on_dask = within_or_dump_stacks(
             HANG_SECONDS,
             lambda: list(

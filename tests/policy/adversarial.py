@@ -128,6 +128,131 @@ def colon_spanning(n: int) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [allow, *denies]}
 
 
+def long_arn_patterns(n: int) -> dict[str, Any]:
+    """`n` Allows to `"*"`, each pinned by one long `StringLike aws:PrincipalArn` pattern of
+    many `*` and `?`, and as many Denies of other long patterns."""
+    statements: list[dict[str, Any]] = []
+    for i in range(n):
+        glob = "*?x" * 12 + f"{i}" + "?*" * 6
+        statements.append(
+            {
+                **_ALLOW,
+                "Action": "kms:Decrypt",
+                "Condition": {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/{glob}"}},
+            }
+        )
+        statements.append(
+            {
+                **_DENY,
+                "Action": "kms:*",
+                "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/" + "?*y" * 14}},
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def many_condition_keys(n: int) -> dict[str, Any]:
+    """One Allow to `"*"` needing `n` distinct tag keys to match wildcard values, and one Deny
+    on `n` other tag keys."""
+    allow = {
+        **_ALLOW,
+        "Action": "kms:*",
+        "Condition": {"StringLike": {f"aws:PrincipalTag/a{i}": f"*v{i}*" for i in range(n)}},
+    }
+    deny = {
+        **_DENY,
+        "Action": "kms:*",
+        "Condition": {"StringNotLike": {f"aws:PrincipalTag/d{i}": f"?*w{i}" for i in range(n)}},
+    }
+    return {"Version": "2012-10-17", "Statement": [allow, deny]}
+
+
+def deep_foranyvalue(n: int) -> dict[str, Any]:
+    """An Allow to `"*"` needing one of `n` org paths, and a Deny for callers none of whose
+    paths match `n` other patterns (ForAnyValue lists as long as the size limit allows)."""
+    allow = {
+        **_ALLOW,
+        "Action": "kms:*",
+        "Condition": {
+            "ForAnyValue:StringLike": {
+                "aws:PrincipalOrgPaths": [f"o-abcdefghij/r-ab12/ou-*{i}*/" for i in range(n)]
+            }
+        },
+    }
+    deny = {
+        **_DENY,
+        "Action": "kms:*",
+        "Condition": {
+            "ForAllValues:StringNotLike": {
+                "aws:PrincipalOrgPaths": [f"o-abcdefghij/*/ou-?{i}*" for i in range(n)]
+            }
+        },
+    }
+    return {"Version": "2012-10-17", "Statement": [allow, deny]}
+
+
+def huge_notprincipal(n: int) -> dict[str, Any]:
+    """An Allow to `"*"` and a Deny to everyone except `n` roles of `n` accounts
+    (`NotPrincipal`), plus an Allow to everyone except another `n` roles."""
+    exempt = [f"arn:aws:iam::{300000000000 + i:012d}:role/r{i}" for i in range(n)]
+    others = [f"arn:aws:iam::{400000000000 + i:012d}:role/q{i}" for i in range(n)]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {**_ALLOW, "Action": "kms:Decrypt"},
+            {
+                "Effect": "Deny",
+                "NotPrincipal": {"AWS": exempt},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": others},
+                "Action": "kms:Encrypt",
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def policy_variables(n: int) -> dict[str, Any]:
+    """`n` Allows to `"*"` whose conditions are made of policy variables (`${...}`), escapes
+    included, against a Deny of variable patterns."""
+    statements: list[dict[str, Any]] = [
+        {
+            **_DENY,
+            "Action": "kms:*",
+            "Condition": {
+                "StringNotLike": {
+                    "aws:PrincipalArn": "arn:${aws:PartitionX}:iam::${aws:PrincipalAccount}:*"
+                },
+                "StringNotEquals": {"kms:CallerAccount": "${aws:ResourceAccount}"},
+            },
+        }
+    ]
+    for i in range(n):
+        statements.append(
+            {
+                **_ALLOW,
+                "Action": "kms:Decrypt",
+                "Condition": {
+                    "StringLike": {
+                        "aws:PrincipalArn": (
+                            f"arn:aws:iam::${{aws:PrincipalAccount}}:role/${{*}}{i}*"
+                            "${aws:username}${?}${$}"
+                        ),
+                        "aws:userid": f"${{aws:userid}}*{i}",
+                    },
+                    "StringEquals": {
+                        "kms:CallerAccount": ["${aws:PrincipalAccount}", f"${{x{i}}}"]
+                    },
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def largest(family: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
     """The largest member of `family` within the 32 KB key-policy limit."""
     n = 1
@@ -168,6 +293,14 @@ def glob_families() -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         ("many conditions", {"Statement": [{**_ALLOW, "Action": "kms:*", "Condition": many}]}),
+        (
+            "refused: 32 KB service principal",
+            {
+                "Statement": [
+                    {**_ALLOW, "Principal": {"Service": "a." * 16_000 + "!"}, "Action": "kms:*"}
+                ]
+            },
+        ),
     ]
 
 
@@ -180,6 +313,11 @@ def adversarial_policies() -> list[tuple[str, dict[str, Any]]]:
         ("negated Deny caps", negated_caps),
         ("many accounts", many_accounts),
         ("colon-spanning ARN patterns", colon_spanning),
+        ("long ARN patterns", long_arn_patterns),
+        ("many condition keys", many_condition_keys),
+        ("deep ForAnyValue lists", deep_foranyvalue),
+        ("huge NotPrincipal lists", huge_notprincipal),
+        ("policy variables", policy_variables),
     ):
         doc = largest(family)
         rows.append((f"{name}, 32 KB ({len(doc['Statement'])} statements)", doc))

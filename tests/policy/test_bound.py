@@ -56,7 +56,7 @@ print(a.exact, hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdiges
 """
 
 
-@pytest.mark.parametrize("budget", [3_000, 30_000])
+@pytest.mark.parametrize("budget", [3_000, 12_000])
 def test_where_the_bound_is_reached_does_not_depend_on_hash_order(budget: int) -> None:
     # String hashing differs between processes (PYTHONHASHSEED): an analysis cut short must
     # still give the same answers, witnesses and `exact` in every process.
@@ -88,8 +88,14 @@ def test_every_adversarial_policy_is_analysed(name: str) -> None:
     # and gets an answer; the colon-spanning and uncapped ones are public, as they must be.
     doc = dict(adversarial_policies())[name]
     assert len(json.dumps(doc)) <= 32 * 1024
+    if name.startswith("refused"):
+        with pytest.raises(cmkguard.PolicyParseError):
+            cmkguard.analyze_key_policy(doc, key_account=KEY_ACCOUNT)
+        return
     a = cmkguard.analyze_key_policy(doc, key_account=KEY_ACCOUNT)
-    if name.startswith(("colon-spanning", "12-star", "many conditions", "negated")):
+    if name.startswith(
+        ("colon-spanning", "12-star", "many conditions", "negated", "long ARN", "many condition")
+    ):
         assert a.is_public, name
     if name.startswith("many accounts"):
         assert a.exact

@@ -326,3 +326,22 @@ def test_asymmetric_and_hmac_keys_take_no_encryption_context() -> None:
     assert w.encryption_context is None  # RSA decryption takes no encryption context
     symmetric = cmkguard.analyze_grants([constrained], key_account=K, key_spec="SYMMETRIC_DEFAULT")
     assert symmetric.grants[0].has_context_constraint
+
+
+def test_html_shows_witnesses_and_removals() -> None:
+    deny = {
+        "Effect": "Deny",
+        "Principal": {"AWS": ROLE_X},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    result = cmkguard.analyze_grants(
+        [_grant(GranteePrincipal=ROLE_X, Operations=["Decrypt", "DescribeKey"])],
+        key_account=K,
+        key_policy=_policy(deny),
+    )
+    page = result._repr_html_()
+    assert "Who gets in through the grants" in page
+    assert f"{ROLE_X} calls DescribeKey" in page
+    assert "Removed by the key policy" in page
+    assert "<b>g1</b>" not in page

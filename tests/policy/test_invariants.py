@@ -4,7 +4,8 @@
   list included;
 - the order of statements never changes an answer (NotPrincipal Denies included);
 - account ids are compared with their partition: the key account's id in `aws-cn` is another
-  account.
+  account;
+- a bare account id in a principal is that account's root in the key's partition.
 
 `POLICY_INVARIANT_EXAMPLES` sets the number of examples (30 in the suite).
 """
@@ -92,3 +93,47 @@ def test_the_key_account_id_in_another_partition_is_external(policy: dict[str, A
         return
     assert twin in a.principals_allowed("kms:Decrypt")
     assert a.is_public or twin in a.external_access
+
+
+def _with_bare_ids_as_roots(policy: dict[str, Any], partition: str) -> dict[str, Any]:
+    """`policy` with every bare 12-digit account id in a principal written as that account's
+    root ARN in `partition`."""
+
+    def root(value: str) -> str:
+        bare = len(value) == 12 and value.isdigit()
+        return f"arn:{partition}:iam::{value}:root" if bare else value
+
+    out = copy.deepcopy(policy)
+    for statement in out["Statement"]:
+        for field in ("Principal", "NotPrincipal"):
+            who = statement.get(field)
+            if isinstance(who, dict) and "AWS" in who:
+                aws = who["AWS"]
+                who["AWS"] = [root(v) for v in aws] if isinstance(aws, list) else root(aws)
+    return out
+
+
+@_PROFILE
+@given(policies(), st.sampled_from(["aws", "aws-cn"]))
+def test_a_bare_account_id_is_that_accounts_root_in_the_keys_partition(
+    policy: dict[str, Any], partition: str
+) -> None:
+    """IAM expands a bare account id in the key's partition: writing it as the root ARN of that
+    partition never changes an answer (the key's ARN given, so its partition is known)."""
+    key_arn = f"arn:{partition}:kms:us-east-1:{KEY}:key/1"
+    rooted = _with_bare_ids_as_roots(policy, partition)
+
+    def answers(p: dict[str, Any]) -> tuple[Any, ...] | None:
+        try:
+            a = cmkguard.analyze_key_policy(p, key_account=KEY, key_arn=key_arn)
+        except cmkguard.PolicyParseError:
+            return None
+        return (a.exact, a.is_public, a.external_access, *map(a.principals_allowed, _ACTIONS))
+
+    before, after = answers(policy), answers(rooted)
+    if before is None or after is None:
+        assert before is None
+        assert after is None
+        return
+    if before[0] and after[0]:
+        assert before == after

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import cmkguard
 from cmkguard.policy._engine import build
 from cmkguard.policy._screen import screen_external, screen_public
+from cmkguard.policy.analysis import clear_memos
 from cmkguard.policy.document import KeyPolicy, parse_key_policy
 from tests.policy import differential_strategies as diff
 from tests.policy import strategies as plain
@@ -145,7 +146,9 @@ def test_the_screen_decides_the_common_shapes() -> None:
     ):
         policy = parse_key_policy({"Version": "2012-10-17", "Statement": stmts})
         assert screen_public(policy, key, None) is None
-    # And an analysis answers from the screen without building the engine.
+    # And an analysis answers from the screen without building the engine (a fresh one: an
+    # identical policy analysed earlier in the session would be shared, with what it built).
+    clear_memos()
     analysis = cmkguard.analyze_key_policy(
         {"Version": "2012-10-17", "Statement": [root, shared]}, key_account=key
     )

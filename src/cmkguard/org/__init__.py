@@ -5,16 +5,16 @@
 * `scan_organization` (`scanner`): one `AccountScan` unit per account on any
   `concurrent.futures.Executor` (threads, processes, Dask), yielding each account's
   `AccountResult` as soon as it is complete; `merge_results`, `failed_targets`;
-* `dask_workers`: `local_dask_cluster` (workers that cannot deadlock on Python 3.11) and
+* `aws_dask`: `local_dask_cluster` (workers that cannot deadlock on Python 3.11) and
   `dask_deadlock_risks` (the workers of an existing cluster that can);
 * `model`: the values; `discovery`: the pure filters and role templates.
 
 See docs/organizations.md.
 """
 
+from cmkguard.org.aws_dask import DASK_WORKER_CONFIG, dask_deadlock_risks, local_dask_cluster
 from cmkguard.org.aws_discovery import organization_accounts
 from cmkguard.org.aws_scan import AccountScan, run_account_scan
-from cmkguard.org.dask_workers import DASK_WORKER_CONFIG, dask_deadlock_risks, local_dask_cluster
 from cmkguard.org.discovery import (
     DEFAULT_ROLE_NAME,
     DEFAULT_ROLE_TEMPLATE,

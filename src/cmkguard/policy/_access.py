@@ -323,7 +323,8 @@ def _wildcard(
                 entities.add(row[4])
     services = ev.service_callers()
     first_source: tuple[str, AccessWitness | None] | None = None
-    for account in _external_sources(ev):
+    sources, source_arns = _allow_sources(ev, allow)
+    for account in sources:
         if account not in mentioned and first_source is not None:
             if first_source[1] is not None:  # alike, as above
                 witnesses.append(_renamed(first_source[1], first_source[0], account, account))
@@ -334,14 +335,12 @@ def _wildcard(
         got = ask(services, [src], account, "cross-account")
         if account not in mentioned:
             first_source = (account, witnesses[-1] if got else None)
-    for arn in sorted(u.source_arns):
-        parts = arn.split(":", 5)
-        if len(parts) == 6 and parts[4] == s.key_account:
-            continue
+    for arn in source_arns:
         src = (Pred("aws:sourcearn", "StringLike", (arn,), label="source ARN"), True)
         ask(services, [src], arn, "cross-account")
-    if not verdicts or set(verdicts) <= {"ip-restricted", "network-restricted"}:
-        ask(services, (), principal.value, "service")
+    # AWS services get in too when a request of one escapes every Deny: a verdict of its own
+    # (explain prints it beside the cross-account ones: a data perimeter that spares services).
+    ask(services, (), principal.value, "service")
     verdict = worst(verdicts)
     return GrantResult(
         allow.index,
@@ -423,13 +422,33 @@ def _rows_by_account(ev: Evaluator) -> dict[str, list[int]]:
     return cast("dict[str, list[int]]", got)
 
 
-def _external_sources(ev: Evaluator) -> list[str]:
-    """The accounts other than the key's that the policy names, each once, sorted."""
-    got = ev.scratch.get("sources")
+_SOURCE_KEYS = ("aws:sourceaccount", "aws:sourceowner", "aws:sourcearn")
+
+
+def _allow_sources(ev: Evaluator, allow: Compiled) -> tuple[list[str], list[str]]:
+    """The external source accounts and source ARNs the Allow's own conditions name.
+
+    A service's request on behalf of another account is that account's access only where the
+    grant names the account: asking every account the policy names (a Deny's included) made
+    the answer grow when a Deny merely mentioned an account (adding a Deny never adds access).
+    """
+    memo = ("sources", allow.index)
+    got = ev.scratch.get(memo)
     if got is None:
         key = ev.setting.key_account
-        got = ev.scratch["sources"] = sorted({a for _, a in ev.accounts if a != key})
-    return cast("list[str]", got)
+        accounts: set[str] = set()
+        arns: set[str] = set()
+        for p in allow.preds:
+            if p.key not in _SOURCE_KEYS:
+                continue
+            for v in p.values:
+                accounts.update(a for a in digit_runs(v) if a != key)
+                if p.key == "aws:sourcearn" and v in ev.universe.source_arns:
+                    parts = v.split(":", 5)
+                    if not (len(parts) == 6 and parts[4] == key):
+                        arns.add(v)
+        got = ev.scratch[memo] = (sorted(accounts), sorted(arns))
+    return cast("tuple[list[str], list[str]]", got)
 
 
 def _mentioned(ev: Evaluator, allow: Compiled, denies: Sequence[Compiled]) -> frozenset[str]:

@@ -324,16 +324,16 @@ def solve_var(
     if not exists:
         return _as_set(_element(spec, needs, env))
     elements: list[str] = []
-    undecided = False
     for e in exists:
         got = _element(spec, [*needs, e], env)
         if not got.ok:
             return _UNSAT
-        undecided = undecided or got.undecided
+        if got.undecided:
+            return got  # past the work bound: the safe side (a value may exist), undecided
         assert isinstance(got.value, str)
         if got.value not in elements:
             elements.append(got.value)
-    return Solved(True, tuple(elements), undecided)
+    return Solved(True, tuple(elements))
 
 
 def _as_set(s: Solved) -> Solved:

@@ -253,28 +253,31 @@ def _arn_account(arn: str) -> str:
 
 
 def key_partition(policy: KeyPolicy, key_account: str, key_arn: str | None) -> str:
-    """The key's partition (docs/policy.md, "The key's partition"): its ARN's; else that of the
-    first Resource ARN the policy names, in document order; else of the first principal ARN of
-    the key's account, else of any account (a bare account id names no partition, so it does not
-    vote); else `aws`."""
+    """The key's partition (docs/policy.md, "The key's partition"): its ARN's; else, by tiers,
+    the partitions of the Resource ARNs that can name this key (kms ARNs of the key's account),
+    else of the key account's principal ARNs, else of any principal ARN (a bare account id
+    names no partition, so it does not vote); else `aws`. The first tier that names any
+    decides: one partition is it, several give `aws` if among them, else the first in
+    alphabetical order (so statement order never matters)."""
     if key_arn and key_arn.startswith("arn:"):
         return key_arn.split(":", 2)[1]
+    resources: set[str] = set()
+    own: set[str] = set()
+    anyone: set[str] = set()
     for st in policy.statements:
         for r in st.resources:
+            parts = r.split(":", 5)
             got = _arn_partition(r)
-            if got is not None:
-                return got
-    named = [
-        p
-        for st in policy.statements
-        for p in st.principals
-        if p.kind in (PrincipalKind.ACCOUNT, PrincipalKind.ARN) and not p.bare
-    ]
-    # The key account's own principals speak for its partition before other accounts' do.
-    for p in sorted(named, key=lambda p: p.account != key_account):
-        got = _arn_partition(p.value)
-        if got is not None:
-            return got
+            if got is not None and parts[2] == "kms" and parts[4] == key_account:
+                resources.add(got)
+        for p in st.principals:
+            if p.kind in (PrincipalKind.ACCOUNT, PrincipalKind.ARN) and not p.bare:
+                got = _arn_partition(p.value)
+                if got is not None:
+                    (own if p.account == key_account else anyone).add(got)
+    for tier in (resources, own, own | anyone):
+        if tier:
+            return "aws" if "aws" in tier else min(tier)
     return "aws"
 
 

@@ -30,7 +30,7 @@ from cmkguard.policy._context import (
     spec_for,
 )
 from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION, expand_action, glob_match
-from cmkguard.policy._predicates import Pred, condition_pred
+from cmkguard.policy._predicates import Pred, condition_pred, holds
 from cmkguard.policy._resources import Applies, resource_applies
 from cmkguard.policy._solver import CURRENT_METER, Meter
 from cmkguard.policy.document import (
@@ -59,11 +59,11 @@ _NOT_DECIDED = "<not decided>"
 """A witness value the analysis did not work out (past its work bound)."""
 _SEARCH_BUDGET = 4000
 """Search nodes (Deny options tried) per question before the safe answer (access) is taken."""
-ANALYSIS_BUDGET = 70_000
+ANALYSIS_BUDGET = 40_000
 """Work units one analysis may spend before every further question takes the safe side
 (access) and the analysis says it is not exact: one unit per transition of a witness search
 (a product state times its alphabet and automata), `_NODE_COST` per Deny option tried. About
-100 ms of CPU on a 2020s core (benchmarks/policy.py measures it)."""
+20-30 ms of CPU on a 2020s core (benchmarks/policy.py measures it)."""
 _NODE_COST = 20
 _OPTION_CAP = 256
 _VERDICT_RANK = {
@@ -461,6 +461,9 @@ class Evaluator:
         self._sigs: dict[str, tuple[int, ...]] = {}  # per action: the Denies that cover it
         self._callers: dict[tuple[str, str, str | None], list[Caller]] = {}
         self.accounts = self.universe.literal_accounts()
+        self._test_index: dict[
+            int, tuple[dict[tuple[str | None, str | None], tuple[int, ...]], tuple[int, ...]]
+        ] = {}
         self._options: dict[
             tuple[int, Caller, bool], list[tuple[str, list[Literal]]] | _Inapplicable
         ] = {}
@@ -550,13 +553,29 @@ class Evaluator:
     ) -> tuple[dict[str, tuple[Literal, ...]], dict[str, Solved]] | None:
         new_store = dict(store)
         new_solved = dict(solved)
-        touched: dict[str, None] = {}  # insertion-ordered: the same solves in every process
+        # Insertion-ordered: the same solves in every process. Membership by hash (a Deny
+        # search adds one literal per level: comparing tuples made it quadratic).
+        touched: dict[str, list[Literal]] = {}
+        known: dict[str, set[Literal]] = {}
         for lit in literals:
             key = lit[0].key
-            if lit not in new_store.get(key, ()):
+            have = known.get(key)
+            if have is None:
+                have = known[key] = set(new_store.get(key, ()))
+            if lit not in have:
+                have.add(lit)
                 new_store[key] = (*new_store.get(key, ()), lit)
-                touched[key] = None
-        for key in touched:
+                touched.setdefault(key, []).append(lit)
+        env = self.env(caller)
+        for key, added in touched.items():
+            prev = new_solved.get(key)
+            if (
+                prev is not None
+                and prev.ok
+                and not prev.undecided
+                and all(holds(p, prev.value, env) == want for p, want in added)
+            ):
+                continue  # the value found before meets the new literals too: still a witness
             got = self.solve_key(caller, key, new_store[key])
             if not got.ok:
                 return None
@@ -594,6 +613,19 @@ class Evaluator:
         self.meter.spent_out = True  # not decided: access is the safe side
         return solved
 
+    def tests_for(self, c: Compiled, caller: Caller) -> list[PrincipalTest]:
+        """The principal tests of `c` that can match `caller` statically, in statement order:
+        those of its partition and account, and those that name no account (a list of many
+        principals is indexed once, not scanned per caller)."""
+        index = self._test_index.get(c.index)
+        if index is None:
+            index = self._test_index[c.index] = _index_tests(c.tests)
+        by_where, anywhere = index
+        mine = by_where.get((caller.partition, caller.account), ()) if caller.is_iam else ()
+        if not mine:
+            return [c.tests[i] for i in anywhere]
+        return [c.tests[i] for i in sorted((*mine, *anywhere))]
+
     # -- the search ---------------------------------------------------------------------
 
     def _deny_options(self, deny: Compiled, caller: Caller) -> list[tuple[str, list[Literal]]]:
@@ -619,7 +651,7 @@ class Evaluator:
         st = deny.statement
         options: list[tuple[str, list[Literal]]] = []
         if not st.not_principal:
-            matching = [t for t in deny.tests if t.static(caller, glob=False)]
+            matching = [t for t in self.tests_for(deny, caller) if t.static(caller, glob=False)]
             if not matching:
                 raise _Inapplicable("it does not name this caller")
             if all(t.preds for t in matching):
@@ -633,7 +665,7 @@ class Evaluator:
                         )
                     )
         else:
-            exempt = [t for t in deny.tests if t.static(caller, glob=True)]
+            exempt = [t for t in self.tests_for(deny, caller) if t.static(caller, glob=True)]
             if self.no_exemptions:
                 exempt = []
             if any(not t.preds for t in exempt):
@@ -723,8 +755,10 @@ class Evaluator:
                 return None
             required.extend((q, True) for q in test.preds)
         else:  # NotPrincipal with Allow: everyone but the listed principals
-            for t in allow.tests:
+            for t in self.tests_for(allow, caller):
                 if t.static(caller, glob=False):
+                    if t.kind == "account" and caller.kind != "root":
+                        continue  # an account names its root identity: its roles, users get in
                     if not t.preds:
                         return None
                     choices.append([(f"not {t.principal.value}", [(q, False)]) for q in t.preds])
@@ -853,6 +887,20 @@ class Evaluator:
 
     def deny_list(self, sig: Sequence[int]) -> list[Compiled]:
         return [self.statements[i] for i in sig]
+
+
+def _index_tests(
+    tests: Sequence[PrincipalTest],
+) -> tuple[dict[tuple[str | None, str | None], tuple[int, ...]], tuple[int, ...]]:
+    """Test positions by the (partition, account) they name, and those that name none."""
+    by_where: dict[tuple[str | None, str | None], list[int]] = {}
+    anywhere: list[int] = []
+    for i, t in enumerate(tests):
+        if t.kind in ("account", "iam", "session", "glob"):
+            by_where.setdefault((t.partition, t.account), []).append(i)
+        else:
+            anywhere.append(i)
+    return {k: tuple(v) for k, v in by_where.items()}, tuple(anywhere)
 
 
 def _pin_sessions(compiled: list[Compiled]) -> list[Compiled]:

@@ -59,6 +59,7 @@ class Pattern:
 
     __slots__ = (
         "_moves",
+        "_stars",
         "arn",
         "ignore_case",
         "no_colon",
@@ -67,11 +68,9 @@ class Pattern:
         "universal_from",
     )
 
-    _MOVES_CAP = 1 << 16
-    """Remembered transitions per pattern (the witness search repeats the same ones)."""
-
     def __init__(self, tokens: tuple[str, ...], ignore_case: bool, arn: bool, text: str) -> None:
-        self._moves: dict[tuple[int, str], int] = {}
+        # Per character: (positions a `c` advances from, star positions a `c` stays at).
+        self._moves: dict[str, tuple[int, int]] = {}
         self.tokens = tokens
         self.ignore_case = ignore_case
         self.arn = arn
@@ -88,6 +87,7 @@ class Pattern:
             for j in range(last_field_start):
                 no_colon[j] = tokens[j] in (STAR, QMARK)
         self.no_colon = tuple(no_colon)
+        self._stars = sum(1 << j for j, t in enumerate(tokens) if t == STAR)
         # universal_from: the first position from which only free stars remain (a match state
         # there accepts every continuation), len(tokens) + 1 when there is none.
         u = len(tokens)
@@ -104,48 +104,38 @@ class Pattern:
         return STAR not in self.tokens and QMARK not in self.tokens
 
     def closure(self, mask: int) -> int:
-        """`mask` with every position reachable through stars matching the empty string."""
-        tokens = self.tokens
-        j = 0
-        n = len(tokens)
-        while j < n:
-            if mask >> j & 1 and tokens[j] == STAR:
-                mask |= 1 << (j + 1)
-            j += 1
-        return mask
+        """`mask` with every position reachable through stars matching the empty string (one
+        shift: runs of stars are one token, so a star is never followed by another)."""
+        return mask | (mask & self._stars) << 1
 
     def step(self, mask: int, ch: str) -> int:
-        """The positions after reading `ch` from the positions in `mask` (closed)."""
-        moves = self._moves
-        got = moves.get((mask, ch))
-        if got is None:
-            got = self._step(mask, ch)
-            if len(moves) < self._MOVES_CAP:
-                moves[(mask, ch)] = got
-        return got
+        """The positions after reading `ch` from the positions in `mask` (closed).
 
-    def _step(self, mask: int, ch: str) -> int:
-        tokens = self.tokens
-        no_colon = self.no_colon
+        Bit-parallel (shift-and): one table entry per character says which positions `ch`
+        advances from (itself or `?`) and at which stars it stays, so a step costs a few
+        integer operations whatever the pattern's length.
+        """
+        moves = self._moves.get(ch)
+        if moves is None:
+            moves = self._moves[ch] = self._table(ch)
+        advance, stay = moves
+        out = (mask & advance) << 1 | (mask & stay)
+        return out | (out & self._stars) << 1
+
+    def _table(self, ch: str) -> tuple[int, int]:
         c = ch.lower() if self.ignore_case else ch
-        out = 0
-        j = 0
-        n = len(tokens)
-        m = mask
-        while m and j < n:
-            if m & 1:
-                t = tokens[j]
-                if t == STAR:
-                    if not (no_colon[j] and c == ":"):
-                        out |= 1 << j
-                elif t == QMARK:
-                    if not (no_colon[j] and c == ":"):
-                        out |= 1 << (j + 1)
-                elif t == c:
-                    out |= 1 << (j + 1)
-            m >>= 1
-            j += 1
-        return self.closure(out) if out else 0
+        advance = stay = 0
+        for j, t in enumerate(self.tokens):
+            free = not (self.no_colon[j] and c == ":")
+            if t == STAR:
+                if free:
+                    stay |= 1 << j
+            elif t == QMARK:
+                if free:
+                    advance |= 1 << j
+            elif t == c:
+                advance |= 1 << j
+        return advance, stay
 
     def start(self) -> int:
         """The closed start state."""

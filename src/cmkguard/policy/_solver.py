@@ -18,13 +18,14 @@ a forbidden pattern that already accepts every continuation). The search is boun
 
 from __future__ import annotations
 
+import itertools
 import string
 from collections import deque
 from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Final
 
-from cmkguard.policy._glob import Pattern
+from cmkguard.policy._glob import QMARK, STAR, Pattern
 
 __all__ = [
     "ANY",
@@ -106,9 +107,22 @@ class Format:
     position, and the product search exponential in practice).
     """
 
-    __slots__ = ("_moves", "_relaxed", "charsets", "saturating", "slots")
+    __slots__ = (
+        "_matched",
+        "_moves",
+        "_relaxed",
+        "alphabets",
+        "charsets",
+        "saturating",
+        "shortest",
+        "slots",
+    )
 
     def __init__(self, slots: Sequence[Slot], *, relax: bool = False) -> None:
+        # The search alphabet per set of characters the patterns mention (searches repeat them).
+        self.alphabets: dict[frozenset[str], list[str]] = {}
+        self.shortest: str | None = None  # remembered by `_shortest`
+        self._matched: dict[str, bool] = {}
         self._moves: dict[tuple[frozenset[tuple[int, int]], str], frozenset[tuple[int, int]]] = {}
         self._relaxed: Format | None = None
         self.slots = tuple(slots)
@@ -122,13 +136,18 @@ class Format:
         return self._relaxed
 
     def matches(self, text: str) -> bool:
-        """Whether `text` is a string of this format."""
-        states = self.start()
-        for ch in text:
-            states = self.step(states, ch)
-            if not states:
-                return False
-        return self.accepts(states)
+        """Whether `text` is a string of this format (remembered: candidates recur)."""
+        got = self._matched.get(text)
+        if got is None:
+            states = self.start()
+            for ch in text:
+                states = self.step(states, ch)
+                if not states:
+                    break
+            got = bool(states) and self.accepts(states)
+            if len(self._matched) < 4096:
+                self._matched[text] = got
+        return got
 
     def start(self) -> frozenset[tuple[int, int]]:
         return self._close({(0, 0)})
@@ -181,13 +200,24 @@ def free_format(chars: frozenset[str] = ANY, lo: int = 1, hi: int = 1 << 30) -> 
 def _alphabet(fmt: Format, patterns: Sequence[Pattern]) -> list[str]:
     """The characters to try: every one a pattern or a small slot mentions (both cases when a
     pattern ignores case), `:`, and one representative per class of the others."""
-    mentioned: set[str] = {":"}
+    mentioned: set[str] = set()
     for p in patterns:
         for t in p.tokens:
             if len(t) == 1:
                 mentioned.add(t)
                 if p.ignore_case:
                     mentioned.add(t.upper())
+    key = frozenset(mentioned)
+    got = fmt.alphabets.get(key)
+    if got is None:
+        got = _alphabet_of(fmt, mentioned)
+        if len(fmt.alphabets) < 1024:
+            fmt.alphabets[key] = got
+    return got
+
+
+def _alphabet_of(fmt: Format, mentioned: set[str]) -> list[str]:
+    mentioned = mentioned | {":"}
     for chars, _, _ in fmt.slots:
         if len(chars) <= 4:
             mentioned |= chars
@@ -207,8 +237,9 @@ def solve(
     budget: int = STATE_BUDGET,
     meter: Meter | None = None,
 ) -> str | None:
-    """The shortest string of format `fmt` matching one pattern of every clause and none of
-    `forbidden`; `None` when there is none, `UNDECIDED` when `budget` ran out.
+    """A string of format `fmt` matching one pattern of every clause and none of `forbidden`
+    (the shortest, unless `construct` built it); `None` when there is none, `UNDECIDED` when
+    `budget` ran out.
 
     The relaxed format (loose slots without their maximum) is searched first: its strings are a
     superset, so `None` there is exact, and a witness it finds that also fits `fmt` is one.
@@ -227,6 +258,12 @@ def solve(
     return _search(fmt, clauses, forbidden, budget, meter)
 
 
+_CONSTRUCT_FIRST: Final = 3
+"""From this many clauses on (or when every forbidden pattern is literal), a witness is first
+built directly (`construct`): the product search grows with every clause, the construction
+only linearly."""
+
+
 def _search(
     fmt: Format,
     clauses: Sequence[Sequence[Pattern]],
@@ -240,22 +277,221 @@ def _search(
         return _shortest(fmt)
     if meter is not None and meter.spent_out:
         return UNDECIDED
+    if not clauses:
+        # Only forbidden patterns: the string the search would try first, unless one matches it.
+        shortest = _shortest(fmt)
+        if meter is not None:
+            meter.charge(len(shortest) * (1 + len(forbidden)) // _CONSTRUCT_COST_DIVISOR + 1)
+        if not any(p.match(shortest) for p in forbidden):
+            return shortest
+    elif _constructed_first(clauses, forbidden):
+        built, units = construct(fmt, clauses, forbidden)
+        if meter is not None:
+            meter.charge(units)
+        if built is not None:
+            return built
     got, units = _bfs(fmt, clauses, forbidden, budget, meter)
     if meter is not None:
         meter.charge(units)
+    if got is UNDECIDED and clauses and not _constructed_first(clauses, forbidden):
+        built, more = construct(fmt, clauses, forbidden)
+        if meter is not None:
+            meter.charge(more)
+        if built is not None:
+            return built
     return got
+
+
+def _constructed_first(clauses: Sequence[Sequence[Pattern]], forbidden: Sequence[Pattern]) -> bool:
+    return len(clauses) >= _CONSTRUCT_FIRST or all(p.is_literal for p in forbidden)
+
+
+_COMBINATIONS: Final = 8
+"""Choices of one pattern per clause `construct` tries."""
+
+
+def construct(
+    fmt: Format, clauses: Sequence[Sequence[Pattern]], forbidden: Sequence[Pattern]
+) -> tuple[str | None, int]:
+    """A witness built without searching, or `None` when this shortcut finds none (then only
+    the search can decide); and its cost in work units (characters stepped).
+
+    One pattern per clause is chosen; their literal prefixes and suffixes must agree, and the
+    literal runs between their stars are merged into one shortest common supersequence (a run
+    two patterns share is written once). The string `prefix + runs + suffix` then matches every
+    chosen pattern, and so does any padding put between two runs (a star of each pattern lies
+    there), which is how it is fitted to the format. Every candidate is checked against the
+    format, the clauses and the forbidden patterns by the exact matchers, so a string this
+    returns is a witness; `None` proves nothing.
+    """
+    units = 0
+    for choice in itertools.islice(itertools.product(*clauses), _COMBINATIONS):
+        literal = next((p for p in choice if p.is_literal), None)
+        if literal is not None:  # the one string it matches is the only candidate
+            text = "".join(literal.tokens)
+            units += len(text) * (2 + len(forbidden) + len(choice))
+            if _checked(fmt, text, clauses, forbidden):
+                return text, units // _CONSTRUCT_COST_DIVISOR
+            continue
+        parts = _merged(choice)
+        if parts is None:
+            continue
+        got, spent = _fit(fmt, parts, clauses, forbidden)
+        units += spent
+        if got is not None:
+            return got, units // _CONSTRUCT_COST_DIVISOR
+    return None, units // _CONSTRUCT_COST_DIVISOR + 1
+
+
+_CONSTRUCT_COST_DIVISOR: Final = 3
+"""Characters stepped by `construct` per work unit: a remembered step of one matcher costs
+about a third of a product-search transition (measured on the wildcard-heavy policies)."""
+
+
+def _split(p: Pattern) -> tuple[list[str], list[list[str]], list[str]] | None:
+    """A pattern's literal prefix, runs between stars and suffix (`None`: no star)."""
+    pieces: list[list[str]] = [[]]
+    for t in p.tokens:
+        if t == STAR:
+            pieces.append([])
+        else:
+            pieces[-1].append(t)
+    if len(pieces) == 1:
+        return None
+    return pieces[0], [r for r in pieces[1:-1] if r], pieces[-1]
+
+
+def _agree(a: list[str], b: list[str]) -> list[str] | None:
+    """The longer of two token runs that must start alike (`?` agrees with any character)."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    out = list(long_)
+    for i, t in enumerate(short):
+        if t == QMARK:
+            continue
+        if out[i] == QMARK:
+            out[i] = t
+        elif out[i] != t:
+            return None
+    return out
+
+
+def _scs(a: list[tuple[str, ...]], b: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """A shortest common supersequence of two sequences of runs (equal runs merge)."""
+    n, m = len(a), len(b)
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            best[i][j] = (
+                1 + best[i + 1][j + 1] if a[i] == b[j] else max(best[i + 1][j], best[i][j + 1])
+            )
+    out: list[tuple[str, ...]] = []
+    i = j = 0
+    while i < n and j < m:
+        if a[i] == b[j]:
+            out.append(a[i])
+            i += 1
+            j += 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            out.append(a[i])
+            i += 1
+        else:
+            out.append(b[j])
+            j += 1
+    return out + a[i:] + b[j:]
+
+
+def _merged(choice: Sequence[Pattern]) -> list[list[str]] | None:
+    """`[prefix, run, ..., run, suffix]` matching every pattern of `choice`, or `None`."""
+    prefix: list[str] = []
+    suffix: list[str] = []
+    runs: list[tuple[str, ...]] = []
+    for p in choice:
+        split = _split(p)
+        if split is None:
+            return None  # a literal pattern (`construct` tries its text alone)
+        head, middle, tail = split
+        got_head = _agree(prefix, head)
+        got_tail = _agree(suffix[::-1], tail[::-1])
+        if got_head is None or got_tail is None:
+            return None
+        prefix, suffix = got_head, got_tail[::-1]
+        runs = _scs(runs, [tuple(r) for r in middle])
+    return [prefix, *[list(r) for r in runs], suffix]
+
+
+def _fit(
+    fmt: Format,
+    parts: list[list[str]],
+    clauses: Sequence[Sequence[Pattern]],
+    forbidden: Sequence[Pattern],
+) -> tuple[str | None, int]:
+    """`parts` joined, each gap padded only as much as the format needs to take the next part
+    (and the end), then checked. Linear in the length of the result."""
+    alphabet = _alphabet(fmt, [p for c in clauses for p in c] + list(forbidden))
+    ordered = [c for c in alphabet if c.isalnum()] + [c for c in alphabet if not c.isalnum()]
+    filler = ordered[0]
+    texts = ["".join(filler if t == QMARK else t for t in part) for part in parts]
+    loose = fmt.relaxed()
+    units = 0
+
+    def run(states: frozenset[tuple[int, int]], text: str) -> frozenset[tuple[int, int]]:
+        nonlocal units
+        units += len(text)
+        for ch in text:
+            states = loose.step(states, ch)
+            if not states:
+                break
+        return states
+
+    out = [texts[0]]
+    states = run(loose.start(), texts[0])
+    last = len(texts) - 1
+    for i in range(1, len(texts)):
+        nxt = run(states, texts[i])
+        pads = 0
+        while not nxt or (i == last and not loose.accepts(nxt)):
+            pad = next((c for c in ordered if loose.step(states, c)), None)
+            if pad is None or pads == _PAD_LIMIT:
+                return None, units
+            units += len(ordered)
+            states = loose.step(states, pad)
+            out.append(pad)
+            pads += 1
+            nxt = run(states, texts[i])
+        out.append(texts[i])
+        states = nxt
+    text = "".join(out)
+    units += len(text) * (1 + len(forbidden) + sum(len(c) for c in clauses))
+    return (text if _checked(fmt, text, clauses, forbidden) else None), units
+
+
+def _checked(
+    fmt: Format, text: str, clauses: Sequence[Sequence[Pattern]], forbidden: Sequence[Pattern]
+) -> bool:
+    """Whether `text` fits `fmt`, matches a pattern of every clause and no forbidden one."""
+    return (
+        fmt.matches(text)
+        and all(any(p.match(text) for p in c) for c in clauses)
+        and not any(p.match(text) for p in forbidden)
+    )
+
+
+_PAD_LIMIT: Final = 130
+"""Padding put in one gap at most (a role's unique id has up to 128 characters)."""
 
 
 def _shortest(fmt: Format) -> str:
     """What `_bfs` finds when nothing is asked of the value, without searching: every slot at
     its minimum length, each character the first of the search alphabet the slot allows (the
     shortest string, and the first of them in the order the search tries characters)."""
-    alphabet = _alphabet(fmt, ())
-    out = []
-    for chars, lo, _ in fmt.slots:
-        if lo:
-            out.append(next(c for c in alphabet if c in chars) * lo)
-    return "".join(out)
+    if fmt.shortest is None:
+        alphabet = _alphabet(fmt, ())
+        out = []
+        for chars, lo, _ in fmt.slots:
+            if lo:
+                out.append(next(c for c in alphabet if c in chars) * lo)
+        fmt.shortest = "".join(out)
+    return fmt.shortest
 
 
 def _bfs(

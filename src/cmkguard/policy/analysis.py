@@ -311,8 +311,9 @@ def analyze_key_policy(
             if hit is not None:
                 return hit
     analysis = _analyze(parsed, key_account, org_id, trusted, key_arn)
-    until = _valid_until(parsed, time.time())
-    if until > time.time():
+    now = time.time()
+    until = _valid_until(parsed, now)
+    if until > now:
         if len(_ANALYSES) >= _ANALYSES_LIMIT:
             _ANALYSES.clear()
         _ANALYSES[memo_key] = (analysis, until)

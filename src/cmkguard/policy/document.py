@@ -13,7 +13,7 @@ import enum
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -209,6 +209,10 @@ class Effect(enum.Enum):
 
     ALLOW = "Allow"
     DENY = "Deny"
+
+    # Identity hashing (members are singletons, pickling included): Enum's own __hash__ runs in
+    # Python, and every memo lookup of a statement's parts hashes its Effect.
+    __hash__ = object.__hash__
 
 
 class PrincipalKind(enum.Enum):
@@ -840,6 +844,7 @@ def _check_characters(value: Any, where: str) -> None:
 
 _MEMO_LIMIT = 4096
 _FAST_PRINCIPALS: dict[tuple[str, str], Principal] = MEMOS.table()
+_FAST_ONE: dict[tuple[Any, str], tuple[Principal]] = MEMOS.table()
 _FAST_ACTIONS: dict[Any, tuple[str, ...]] = MEMOS.table()
 _FAST_CONDITIONS: dict[tuple[str, str, Any], Condition] = MEMOS.table()
 _TYPE_ORDER = {t: i for i, t in enumerate(_PRINCIPAL_TYPES)}
@@ -913,45 +918,31 @@ def _fast_document(doc: dict[Any, Any]) -> KeyPolicy | None:
 
 
 def _fast_statement(stmt: dict[Any, Any]) -> StatementArgs | None:
-    get = stmt.get
-    missing = _MISSING
-    n = 2  # Effect and Principal/NotPrincipal
-    sid = get("Sid", missing)
-    if sid is missing:
-        sid = None
-    elif type(sid) is str and _plain(sid):
-        n += 1
-    else:
-        return None
-    effect_raw = get("Effect")
+    keys = tuple(stmt)
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        shape = _shape_of(keys)
+        _remember(_SHAPES, keys, shape)
+    if shape is False:
+        return None  # an unknown field, or both X and NotX: the strict path says which
+    has_sid, p_field, not_principal, a_field, not_action, r_field, not_resource, has_cond = shape
+    sid = None
+    if has_sid:
+        sid = stmt["Sid"]
+        if type(sid) is not str or not _plain(sid):
+            return None
+    effect_raw = stmt["Effect"]
     effect = _EFFECTS.get(effect_raw) if type(effect_raw) is str else None
     if effect is None:
         return None
-    principal_raw = get("Principal", missing)
-    not_principal = principal_raw is missing
-    if not_principal:
-        principal_raw = get("NotPrincipal", missing)
-        if principal_raw is missing:
-            return None
-    action_raw = get("Action", missing)
-    not_action = action_raw is missing
-    if not_action:
-        action_raw = get("NotAction", missing)
-        not_action = action_raw is not missing  # neither: accepted, ineffective
-    resource_raw = get("Resource", missing)
-    not_resource = resource_raw is missing
-    if not_resource:
-        resource_raw = get("NotResource", missing)
-        not_resource = resource_raw is not missing
-    condition_raw = get("Condition", missing)
-    n += (action_raw is not missing) + (resource_raw is not missing)
-    n += condition_raw is not missing
-    if len(stmt) != n:
-        return None  # an unknown field, or both X and NotX: the strict path says which
+    principal_raw = stmt[p_field]
+    action_raw = stmt[a_field] if a_field else _MISSING
+    resource_raw = stmt[r_field] if r_field else _MISSING
+    condition_raw = stmt["Condition"] if has_cond else _MISSING
     principals = _fast_principals(principal_raw)
-    actions = () if action_raw is missing else _fast_actions(action_raw)
-    resources = () if resource_raw is missing else _fast_resources(resource_raw)
-    conditions = () if condition_raw is missing else _fast_conditions(condition_raw)
+    actions = () if action_raw is _MISSING else _fast_actions(action_raw)
+    resources = () if resource_raw is _MISSING else _fast_resources(resource_raw)
+    conditions = () if condition_raw is _MISSING else _fast_conditions(condition_raw)
     if principals is None or actions is None or resources is None or conditions is None:
         return None
     return (
@@ -964,6 +955,37 @@ def _fast_statement(stmt: dict[Any, Any]) -> StatementArgs | None:
         not_principal,
         not_action,
         not_resource,
+    )
+
+
+# A statement's keys in order -> what they say (see _shape_of), or False: not the usual form.
+Shape = tuple[bool, str, bool, str, bool, str, bool, bool]
+_SHAPES: dict[tuple[Any, ...], Shape | Literal[False]] = MEMOS.table()
+
+
+def _shape_of(keys: tuple[Any, ...]) -> Shape | Literal[False]:
+    """`(has Sid, principal field, NotPrincipal?, action field or "", NotAction?, resource field
+    or "", NotResource?, has Condition)` for a statement with these keys; False when the keys are
+    not a valid statement's (unknown, repeated, both X and NotX, no Effect or no principal)."""
+    names = set(keys)
+    if len(names) != len(keys) or not names <= _STATEMENT_FIELDS or "Effect" not in names:
+        return False
+    fields = []
+    for name, not_name in (("Principal", "NotPrincipal"), ("Action", "NotAction")):
+        fields.append((name in names, not_name in names))
+    fields.append(("Resource" in names, "NotResource" in names))
+    (p, np), (a, na), (r, nr) = fields
+    if (p and np) or (a and na) or (r and nr) or not (p or np):
+        return False
+    return (
+        "Sid" in names,
+        "Principal" if p else "NotPrincipal",
+        np,
+        "Action" if a else ("NotAction" if na else ""),
+        na,
+        "Resource" if r else ("NotResource" if nr else ""),
+        nr,
+        "Condition" in names,
     )
 
 
@@ -988,6 +1010,17 @@ def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
         return _STAR_PRINCIPALS if raw == "*" else None
     if type(raw) is not dict or not raw:
         return None
+    if len(raw) == 1:  # the usual block: one type, one principal
+        ((ptype, value),) = raw.items()
+        if type(value) is str:
+            one = _FAST_ONE.get((ptype, value))
+            if one is None:
+                p = _fast_principal(ptype, value)
+                if p is None:
+                    return None
+                one = (p,)
+                _remember(_FAST_ONE, (ptype, value), one)
+            return one
     out: list[Principal] = []
     seen: set[tuple[str, str]] = set()
     for ptype, values in raw.items():

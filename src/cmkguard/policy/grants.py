@@ -215,12 +215,16 @@ class GrantAnalysis:
             ("severity", "finding", "why"),
             ((f.severity.value, f.id, f.explanation) for f in self.findings),
         )
+        witnesses, removed = _access_tables(self)
         # The shared view stylesheet, so Jupyter's CSS does not right-align text.
         return document(
             "grants",
             f"<p><b>Grants of a key in account {html.escape(self.key_account)}</b></p>",
             grants,
             findings,
+            "<p><b>Who gets in through the grants</b></p>",
+            witnesses,
+            *(("<p><b>Removed by the key policy</b></p>", removed) if self.denials else ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,6 +240,26 @@ class GrantAnalysis:
             "denials": [d.to_dict() for d in self.denials],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+def _who(principal: str) -> str:
+    return "any principal" if principal == "*" else principal
+
+
+def _access_tables(analysis: GrantAnalysis) -> tuple[str, str]:
+    """The notebook tables of witness requests and of operations the key policy removes."""
+    witnesses = table(
+        ("grant", "operation", "who", "witness request"),
+        ((a.grant_id, a.operation, _who(a.principal), a.describe()) for a in analysis.accesses),
+    )
+    removed = table(
+        ("grant", "operation", "who", "removed by key-policy statements"),
+        (
+            (d.grant_id, d.operation, _who(d.principal), ", ".join(str(i) for i in d.denied_by))
+            for d in analysis.denials
+        ),
+    )
+    return witnesses, removed
 
 
 def _str_field(grant: Mapping[str, Any], name: str, where: str, *, required: bool) -> str | None:

@@ -187,6 +187,8 @@ def _element_match(
     if base.startswith("numeric"):
         if any(not v.isdigit() for v in cond.values):
             raise Unsupported(f"number {cond.values}")
+        if cond.key == "aws:epochtime":  # always present: the request time in seconds
+            return _compare(base, request.time, tuple(float(v) for v in cond.values))
         number = z3.StrToInt(element)  # -1 unless the text is a decimal number
         got = _compare(base, z3.ToReal(number), tuple(float(v) for v in cond.values))
         return z3.And(number >= 0, got)

@@ -125,16 +125,12 @@ class _Policy:
     """The formulas of one policy for one key."""
 
     def __init__(
-        self,
-        policy: Any,
-        key_account: str,
-        org_id: str | None,
-        key_partition: str,
+        self, policy: Any, key_account: str, org_id: str | None, key_partition: str | None
     ) -> None:
-        self.version, self.statements = read_policy(policy, key_partition)
-        inferred = _inferred_partition(self.statements, key_account)
-        if inferred is not None and inferred != key_partition:
-            key_partition = inferred
+        self.version, self.statements = read_policy(policy, key_partition or "aws")
+        if key_partition is None:
+            key_partition = _inferred_partition(self.statements, key_account)
+            # a bare account id is that account's root in the key's partition
             self.version, self.statements = read_policy(policy, key_partition)
         self.key_partition = key_partition
         self.key_account = key_account
@@ -199,6 +195,12 @@ class _Policy:
 
     # -- formulas -------------------------------------------------------------------------
 
+    def _identity_only(self, p: RefPrincipal) -> z3.BoolRef:
+        """The listed identity itself: an account's root for an account, else `principal`."""
+        if p.form == "account":
+            return z3.And(self.principal(p), self.r.is_kind("root"))
+        return self.principal(p)
+
     def principal(self, p: RefPrincipal) -> z3.BoolRef:
         r = self.r
         sv = z3.StringVal
@@ -250,11 +252,17 @@ class _Policy:
         got = self._match.get(memo)
         if got is None:
             who = z3.Or(*(self.principal(p) for p in st.principals))
-            if st.not_principal:
-                # An Allow's NotPrincipal means everyone (contract, "Principals"); a Deny's
-                # exempts the listed principals.
-                everyone = strict or st.effect == "Allow"
-                who = z3.BoolVal(True) if everyone else z3.Not(who)
+            if st.not_principal and strict:
+                who = z3.BoolVal(True)
+            elif st.not_principal and st.effect == "Allow":
+                # An Allow's NotPrincipal admits everyone but the listed identities: an account
+                # listed excludes its root identity only, its roles and users are admitted (AWS;
+                # the lead's decision, docs/policy.md).
+                who = z3.Not(z3.Or(*(self._identity_only(p) for p in st.principals)))
+            elif st.not_principal:
+                # A Deny's NotPrincipal exempts the listed principals (an account: all of its
+                # callers, the analyser's documented safe side).
+                who = z3.Not(who)
             if not principal:
                 who = z3.BoolVal(True)
             conds = [condition(self.r, c, self.version) for c in st.conditions]
@@ -399,22 +407,37 @@ def _exempts_all(st: RefStatement) -> bool:
     return st.not_principal and any(p.form == "any" for p in st.principals)
 
 
-def _inferred_partition(statements: Iterable[RefStatement], key_account: str) -> str | None:
-    """The key's partition when the policy's ARNs of the key account agree on one.
+def _arn_partition(text: str) -> str | None:
+    fields = text.split(":", 5)
+    if len(fields) < 6 or fields[0] != "arn" or not fields[1].startswith("aws"):
+        return None
+    return None if "*" in fields[1] or "?" in fields[1] else fields[1]
 
-    Not in the contract: the analyser's rule when it is given no key ARN (without it, the
-    only evidence of the key's partition is the policy); mirrored so that the two compare
-    the same key."""
-    seen = set()
+
+def _inferred_partition(statements: Iterable[RefStatement], key_account: str) -> str:
+    """The key's partition when no key ARN is given (the lead's decision, docs/policy.md "The
+    key's partition"), by tiers and never by order: the partitions of the `kms` Resource ARNs
+    of the key's account; else of the key account's principal ARNs; else of every principal
+    ARN; else `aws`. The first tier naming any decides: `aws` if among them, else the first
+    alphabetically. A bare account id names no partition (IAM expands it in the key's), so it
+    does not vote; nor do condition values."""
+    resources: set[str] = set()
+    own: set[str] = set()
+    anyone: set[str] = set()
     for st in statements:
-        for p in st.principals:
-            if p.account == key_account and p.text.startswith("arn:"):
-                seen.add(p.partition)
         for r in st.resources:
             fields = r.split(":", 5)
-            if len(fields) == 6 and fields[4] == key_account and fields[1].startswith("aws"):
-                seen.add(fields[1])
-    return seen.pop() if len(seen) == 1 else None
+            got = _arn_partition(r)
+            if got is not None and fields[2] == "kms" and fields[4] == key_account:
+                resources.add(got)
+        for p in st.principals:
+            got = _arn_partition(p.text) if p.form != "service" else None
+            if got is not None:
+                (own if p.text.split(":")[4] == key_account else anyone).add(got)
+    for tier in (resources, own, own | anyone):
+        if tier:
+            return "aws" if "aws" in tier else min(tier)
+    return "aws"
 
 
 def _cone(world: list[z3.BoolRef], formulas: Iterable[z3.BoolRef]) -> list[z3.BoolRef]:
@@ -453,9 +476,12 @@ def reference_answers(
     key_account: str,
     org_id: str | None = None,
     actions: Iterable[str] = ("kms:Decrypt",),
-    key_partition: str = "aws",
+    key_partition: str | None = None,
 ) -> ReferenceAnswers:
-    """The reference's answers for a valid policy (raises `Unsupported` where it cannot tell)."""
+    """The reference's answers for a valid policy (raises `Unsupported` where it cannot tell).
+
+    `key_partition` is the key's (from its ARN); `None` infers it from the policy, as the
+    analyser does without `key_arn`."""
     ref = _Policy(policy, key_account, org_id, key_partition)
     public = ref.is_public()
     return ReferenceAnswers(
