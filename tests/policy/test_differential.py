@@ -82,25 +82,15 @@ def reference(policy: Any, org_id: str | None) -> ReferenceAnswers:
     return reference_answers(policy, key_account=KEY, org_id=org_id, actions=_ACTIONS)
 
 
-def _listed(st: dict[str, Any]) -> set[str]:
-    who = st.get("NotPrincipal")
-    if not isinstance(who, dict):
-        return set()
-    return {v for vs in who.values() for v in (vs if isinstance(vs, list) else [vs])}
-
-
 def known_disagreement(policy: Any) -> str | None:
     """The open disagreement a policy belongs to, if any (reported to the analyser's owner in
     /work/wt/_reports/z3-to-policy.md, pinned by a strict xfail; such examples are counted
     apart, not compared).
 
-    Open: a principal listed in both an Allow's and a Deny's `NotPrincipal` is excluded by the
-    Allow, yet the analyser narrows the Allow's `"*"` to the Deny's exempt principals, so it
-    lists it in `principals_allowed` (an over-report)."""
-    allows = [_listed(st) for st in policy["Statement"] if st["Effect"] == "Allow"]
-    denies = [_listed(st) for st in policy["Statement"] if st["Effect"] == "Deny"]
-    if any(a & d for a in allows for d in denies):
-        return "known: NotPrincipal listed by an Allow and a Deny"
+    None is open: the last one (a principal listed in both an Allow's and a Deny's
+    `NotPrincipal` was narrowed into the Allow's grant) is fixed in the analyser and is now
+    `test_notprincipal_listed_by_allow_and_deny_gets_nothing`."""
+    del policy
     return None
 
 
@@ -242,10 +232,9 @@ def test_allow_notprincipal_account_admits_its_callers(account: str) -> None:
     assert analyser_answers(analysis).get("accounts", frozenset()) == (ref.accounts or set())
 
 
-@pytest.mark.xfail(strict=True, reason="analyser: Deny NotPrincipal narrowing ignores the Allow's")
-def test_known_disagreements() -> None:
-    """The open disagreement, as the contract reads it: when the analyser is fixed this
-    passes, the xfail turns red, and `known_disagreement` loses this family."""
+def test_notprincipal_listed_by_allow_and_deny_gets_nothing() -> None:
+    """Once an open disagreement (strict xfail), fixed in the analyser: the Allow's own
+    `NotPrincipal` still excludes a principal a `NotPrincipal` Deny exempts."""
     admin = f"arn:aws:iam::{KEY}:role/Admin"
     both = {"NotPrincipal": {"AWS": admin}, "Resource": "*"}
     policy = {

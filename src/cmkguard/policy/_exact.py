@@ -754,7 +754,9 @@ class Evaluator:
             if not test.static(caller, glob=True):
                 return None
             required.extend((q, True) for q in test.preds)
-        else:  # NotPrincipal with Allow: everyone but the listed principals
+        if allow.statement.not_principal:
+            # Everyone but the listed principals (also when a NotPrincipal Deny narrowed the
+            # grant to its exempt principals: the Allow still excludes its own).
             for t in self.tests_for(allow, caller):
                 if t.static(caller, glob=False):
                     if t.kind == "account" and caller.kind != "root":
