@@ -55,10 +55,8 @@ def dask_setup(worker: Any) -> None:
     CPU per worker, measured, spent while the scan waits.
     """
     del worker  # the same warm-up for every worker
-    importlib.import_module("cmkguard.org.aws_scan")
-    from cmkguard.aws.regions import known_regions
-
-    known_regions()
+    aws_scan = importlib.import_module("cmkguard.org.aws_scan")
+    aws_scan.warm_up()
 
 
 def _module(name: str) -> Any:

@@ -23,7 +23,7 @@ from cmkguard.aws.regions import validate_regions
 from cmkguard.errors import ConfigurationError
 from cmkguard.inventory import EncryptedResource, Inventory, KmsKey, ScanError
 from cmkguard.inventory.values import OrgScope
-from cmkguard.org.aws_scan import AccountScan, run_account_scan
+from cmkguard.org.aws_scan import AccountScan, run_account_scan, warm_up
 from cmkguard.org.model import AccountResult, AccountTarget, Organization
 from cmkguard.resources import resolve_resource_types
 from cmkguard.types import KeyArn
@@ -154,6 +154,8 @@ def _stream(
     progress: Callable[[OrgScanEvent], None] | None,
 ) -> Iterator[AccountResult]:
     own = executor is None
+    if own:
+        warm_up()  # before the threads start (process pools and Dask workers warm themselves)
     pool = executor or cf.ThreadPoolExecutor(in_flight, thread_name_prefix="cmkguard-org")
     pending: dict[cf.Future[AccountResult], AccountScan] = {}
     done = 0
