@@ -11,9 +11,20 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-__all__ = ["MEMOS", "Memos"]
+__all__ = ["MEMOS", "MEMO_LIMIT", "Memos", "remember"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+MEMO_LIMIT = 4096
+"""Entries a memo table holds before `remember` empties it."""
+
+
+def remember(memo: dict[Any, Any], key: Any, value: Any, limit: int = MEMO_LIMIT) -> None:
+    """`memo[key] = value`, emptying `memo` first when it holds `limit` entries (a bound on
+    memory that costs nothing per hit, unlike an LRU's bookkeeping)."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
 
 
 class Memos:

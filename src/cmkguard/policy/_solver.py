@@ -192,11 +192,6 @@ def literal_format(text: str) -> Format:
     return Format([(frozenset((c,)), 1, 1) for c in text])
 
 
-def free_format(chars: frozenset[str] = ANY, lo: int = 1, hi: int = 1 << 30) -> Format:
-    """Any run of `lo` to `hi` characters from `chars`."""
-    return Format([(chars, lo, hi)])
-
-
 def _alphabet(fmt: Format, patterns: Sequence[Pattern]) -> list[str]:
     """The characters to try: every one a pattern or a small slot mentions (both cases when a
     pattern ignores case), `:`, and one representative per class of the others."""

@@ -26,7 +26,7 @@ from cmkguard.policy._engine import (
 )
 from cmkguard.policy._explain import StatementExplanation, explain
 from cmkguard.policy._glob import ALL_ACTIONS
-from cmkguard.policy._memo import MEMOS
+from cmkguard.policy._memo import MEMOS, remember
 from cmkguard.policy._predicates import parse_date
 from cmkguard.policy._screen import screen_external, screen_public
 from cmkguard.policy.document import (
@@ -286,37 +286,26 @@ def analyze_key_policy(
     trusted = check_trusted(trusted_accounts) if trusted_accounts else _NOBODY
     # Estates repeat policies (every AWS-managed key of a service, module-generated policies):
     # an analysis is immutable and a pure function of its inputs, so identical inputs share one
-    # (its answers are computed once, when first read). Texts are looked up before parsing.
-    if isinstance(policy, str):
-        memo_key: tuple[Any, ...] = (policy, key_account, org_id, trusted, key_arn)
-        hit = _remembered(memo_key)
-        if hit is not None:
-            return hit
-        parsed = parse_key_policy(policy)
+    # (its answers are computed once, when first read).
+    parsed: KeyPolicy | None = None
+    parts = None if isinstance(policy, str) else fast_policy_parts(policy)
+    if isinstance(policy, str) or parts is not None:
+        # Texts are looked up before parsing; the usual decoded policy by its validated parts
+        # (tuples of memoised principals, actions and conditions: cheap to hash and compare).
+        identity: Any = policy if parts is None else parts
     else:
-        # The usual decoded policy is keyed by its validated parts (tuples of memoised
-        # principals, actions and conditions: cheap to hash and compare), and its `KeyPolicy`
-        # is built only when it was not seen before.
-        parts = fast_policy_parts(policy)
-        memo_key = (parts or policy, key_account, org_id, trusted, key_arn)
-        if parts is not None:
-            hit = _remembered(memo_key)
-            if hit is not None:
-                return hit
-            parsed = policy_from_parts(parts)
-        else:
-            parsed = parse_key_policy(policy)
-            memo_key = (parsed, key_account, org_id, trusted, key_arn)
-            hit = _remembered(memo_key)
-            if hit is not None:
-                return hit
+        parsed = identity = parse_key_policy(policy)
+    memo_key = (identity, key_account, org_id, trusted, key_arn)
+    hit = _remembered(memo_key)
+    if hit is not None:
+        return hit
+    if parsed is None:
+        parsed = parse_key_policy(policy) if parts is None else policy_from_parts(parts)
     analysis = _analyze(parsed, key_account, org_id, trusted, key_arn)
     now = time.time()
     until = _valid_until(parsed, now)
     if until > now:
-        if len(_ANALYSES) >= _ANALYSES_LIMIT:
-            _ANALYSES.clear()
-        _ANALYSES[memo_key] = (analysis, until)
+        remember(_ANALYSES, memo_key, (analysis, until), _ANALYSES_LIMIT)
     return analysis
 
 

@@ -19,7 +19,7 @@ import attrs
 
 from cmkguard.arn import is_account_id
 from cmkguard.errors import PolicyParseError
-from cmkguard.policy._memo import MEMOS
+from cmkguard.policy._memo import MEMOS, remember
 
 __all__ = [
     "Condition",
@@ -504,9 +504,7 @@ def _parse_principal_value(ptype: str, value: str, where: str) -> Principal:
             hit = _parse_principal_uncached(ptype, value, "")
         except PolicyParseError as exc:
             hit = exc.reason
-        if len(_PRINCIPAL_CACHE) > 4096:
-            _PRINCIPAL_CACHE.clear()
-        _PRINCIPAL_CACHE[key] = hit
+        remember(_PRINCIPAL_CACHE, key, hit)
     if isinstance(hit, str):
         raise PolicyParseError(where, hit)
     return hit
@@ -842,7 +840,6 @@ def _check_characters(value: Any, where: str) -> None:
 # passed the strict rules, the character rule included, so a hit needs no further check; strings
 # that are not memoised (Sid, Id, resources) are checked for characters here.
 
-_MEMO_LIMIT = 4096
 _FAST_PRINCIPALS: dict[tuple[str, str], Principal] = MEMOS.table()
 _FAST_ONE: dict[tuple[Any, str], tuple[Principal]] = MEMOS.table()
 _FAST_ACTIONS: dict[Any, tuple[str, ...]] = MEMOS.table()
@@ -853,12 +850,6 @@ _TYPE_ORDER = {t: i for i, t in enumerate(_PRINCIPAL_TYPES)}
 def _plain(text: str) -> bool:
     """Printable ASCII only (decided in C): the usual text, always allowed by PutKeyPolicy."""
     return text.isascii() and text.isprintable()
-
-
-def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
 
 
 StatementArgs = tuple[
@@ -922,7 +913,7 @@ def _fast_statement(stmt: dict[Any, Any]) -> StatementArgs | None:
     shape = _SHAPES.get(keys)
     if shape is None:
         shape = _shape_of(keys)
-        _remember(_SHAPES, keys, shape)
+        remember(_SHAPES, keys, shape)
     if shape is False:
         return None  # an unknown field, or both X and NotX: the strict path says which
     has_sid, p_field, not_principal, a_field, not_action, r_field, not_resource, has_cond = shape
@@ -1001,7 +992,7 @@ def _fast_principal(ptype: str, text: Any) -> Principal | None:
             hit = _parse_principal_value(ptype, text, "")
         except PolicyParseError:
             return None
-        _remember(_FAST_PRINCIPALS, key, hit)
+        remember(_FAST_PRINCIPALS, key, hit)
     return hit
 
 
@@ -1019,7 +1010,7 @@ def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
                 if p is None:
                     return None
                 one = (p,)
-                _remember(_FAST_ONE, (ptype, value), one)
+                remember(_FAST_ONE, (ptype, value), one)
             return one
     out: list[Principal] = []
     seen: set[tuple[str, str]] = set()
@@ -1054,7 +1045,7 @@ def _fast_actions(raw: Any) -> tuple[str, ...] | None:
             hit = _parse_actions(raw, "")  # the action pattern admits printable ASCII only
         except PolicyParseError:
             return None
-        _remember(_FAST_ACTIONS, key, hit)
+        remember(_FAST_ACTIONS, key, hit)
     return hit
 
 
@@ -1125,5 +1116,5 @@ def _fast_condition(op_raw: Any, key_raw: Any, values_raw: Any) -> Condition | N
             (hit,) = _parse_conditions({op_raw: {key_raw: values_raw}}, "")
         except PolicyParseError:
             return None
-        _remember(_FAST_CONDITIONS, memo, hit)
+        remember(_FAST_CONDITIONS, memo, hit)
     return hit
