@@ -207,8 +207,9 @@ SessionSpec = AccessSpec
 """Deprecated name of `AccessSpec` (no longer exported from `cmkguard`; see the CHANGELOG)."""
 
 
-class _AssumedRoleProvider(botocore.credentials.CredentialProvider):
-    """Temporary credentials of one role, refreshed by botocore before they expire.
+class _CredentialsProvider(botocore.credentials.CredentialProvider):
+    """A session's only credentials: a role's, assumed already (refreshable ones refresh
+    themselves before they expire).
 
     Registered as the session's `credential_provider` component (a public botocore hook), so
     no private attribute of the session is set and a long scan outlives the one-hour default.
@@ -216,14 +217,21 @@ class _AssumedRoleProvider(botocore.credentials.CredentialProvider):
 
     METHOD = "cmkguard-assume-role"
 
-    def __init__(self, fetch: Callable[[], dict[str, str]]) -> None:
+    def __init__(self, credentials: botocore.credentials.Credentials) -> None:
         super().__init__()
-        self._credentials = botocore.credentials.RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method=self.METHOD
-        )
+        self._credentials = credentials
 
-    def load(self) -> botocore.credentials.RefreshableCredentials:
+    def load(self) -> botocore.credentials.Credentials:
         return self._credentials
+
+
+def _role_credentials(
+    fetch: Callable[[], dict[str, str]],
+) -> botocore.credentials.RefreshableCredentials:
+    """A role's credentials, assumed now (errors raise here) and refreshed by `fetch`."""
+    return botocore.credentials.RefreshableCredentials.create_from_metadata(
+        metadata=fetch(), refresh_using=fetch, method=_CredentialsProvider.METHOD
+    )
 
 
 def _role_fetcher(sts: Any, hop: RoleHop) -> Callable[[], dict[str, str]]:
@@ -261,21 +269,8 @@ def _session_with(
 def _assume(base: boto3.Session, hop: RoleHop, region: str | None) -> boto3.Session:
     """A session on `hop`'s role, from `base`'s credentials (assumed now: errors raise here)."""
     sts = make_client(base, "sts", region or base.region_name or _STS_FALLBACK_REGION)
-    provider = _AssumedRoleProvider(_role_fetcher(sts, hop))
+    provider = _CredentialsProvider(_role_credentials(_role_fetcher(sts, hop)))
     return _session_with(provider, getattr(base, "endpoint_url", None), region)
-
-
-class _FixedProvider(botocore.credentials.CredentialProvider):
-    """Credentials already obtained (a shared-client role access's), as a session's provider."""
-
-    METHOD = _AssumedRoleProvider.METHOD
-
-    def __init__(self, credentials: botocore.credentials.Credentials) -> None:
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> botocore.credentials.Credentials:
-        return self._credentials
 
 
 class AwsAccess:
@@ -360,7 +355,7 @@ class AwsAccess:
             self._check_open()
             if self._session is None:
                 if self._uses_shared():
-                    provider = _FixedProvider(self.credentials())
+                    provider = _CredentialsProvider(self.credentials())
                     self._session = _session_with(
                         provider, self._spec.endpoint_url, self._spec.region
                     )
@@ -400,10 +395,7 @@ class AwsAccess:
             self._shared.client(self._spec.endpoint_url, "sts", region),
             _Binding(parent_credentials),
         )
-        fetch = _role_fetcher(sts, hop)
-        return botocore.credentials.RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method=_AssumedRoleProvider.METHOD
-        )
+        return _role_credentials(_role_fetcher(sts, hop))
 
     def _build_session(self) -> boto3.Session:
         if not self._spec.roles:
