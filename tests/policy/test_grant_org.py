@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
+
 import cmkguard
 from cmkguard.inventory.values import Grant, KmsKey, OrgScope
 
@@ -89,3 +91,21 @@ def test_member_accounts_decide_an_org_perimeter_deny() -> None:
     # Without the member list, the outsider's account might be in the organization: kept.
     unknown = cmkguard.analyze_grants(grants, key_account=K, org_id=ORG, key_policy=fenced)
     assert f"arn:aws:iam::{OUTSIDER}:role/Reader" in unknown.decrypters()
+
+
+def test_a_scanned_key_analyses_its_grants_for_an_organization() -> None:
+    member_role = f"arn:aws:iam::{MEMBER}:role/App"
+    outsider_role = f"arn:aws:iam::{OUTSIDER}:role/Reader"
+    fenced = {"Version": "2012-10-17", "Statement": [ROOT, PERIMETER]}
+    key = _key(6, fenced, _grant(member_role, "Decrypt"), _grant(outsider_role, "Decrypt"))
+    known = key.analyze_grants(org_id=ORG, member_accounts=[K, MEMBER])
+    # The key's own policy is used: its perimeter Deny removes the outsider's grant.
+    assert known.decrypters() == {member_role}
+    assert [d.principal for d in known.denials] == [outsider_role]
+    # Without a context it is the key's cached grant_analysis' answer.
+    assert key.analyze_grants().decrypters() == key.grant_analysis.decrypters()
+    # A malformed key policy overrides nothing: the grants are analysed alone.
+    broken = attrs.evolve(key, policy="{not json")
+    alone = broken.analyze_grants(org_id=ORG, member_accounts=[K, MEMBER])
+    assert alone.decrypters() == {member_role, outsider_role}
+    assert not alone.denials

@@ -23,7 +23,7 @@ from cmkguard.auditing.config import AuditPolicy
 from cmkguard.auditing.kpis import Coverage, coverage_of
 from cmkguard.errors import PolicyParseError
 from cmkguard.inventory.values import EncryptedResource, Inventory, KeyClass, KmsKey, OrgScope
-from cmkguard.policy import analyze_grants, analyze_key_policy
+from cmkguard.policy import analyze_key_policy
 from cmkguard.types import KeyArn
 
 __all__ = [
@@ -358,24 +358,11 @@ def _grant_outsiders(key: KmsKey, members: frozenset[str], org_id: str) -> tuple
     the key policy's Denies confine who can be handed it."""
     if not key.grants:
         return ()
-    raw = [g.to_api() for g in key.grants]
     try:
-        grants = analyze_grants(
-            raw,
-            key_account=key.account,
-            org_id=org_id,
-            member_accounts=members,
-            key_policy=key.policy,
-            key_arn=key.arn,
-            key_spec=key.spec,
-        )
-    except PolicyParseError:
-        # A malformed key policy (reported elsewhere) overrides nothing: grants alone.
-        try:
-            grants = analyze_grants(raw, key_account=key.account, member_accounts=members)
-        except PolicyParseError:
-            listed = {g.grantee_principal for g in key.grants}
-            return tuple(sorted(p for p in listed if _outside(p, members, org_id)))
+        grants = key.analyze_grants(org_id=org_id, member_accounts=members)
+    except PolicyParseError:  # malformed grants: their grantees as listed
+        listed = {g.grantee_principal for g in key.grants}
+        return tuple(sorted(p for p in listed if _outside(p, members, org_id)))
     reached: set[str] = set()
     for a in grants.accesses:
         reached |= set(a.reach) if a.principal == "*" and a.reach is not None else {a.principal}

@@ -266,22 +266,39 @@ class KmsKey(_JsonValue):
         """The key's grants analysed with the key's own account and, when it parses, its key
         policy (an explicit Deny there overrides a grant). With an unreadable or malformed
         policy the grants are analysed alone (`key_policy_checked` is then `False`)."""
+        return self.analyze_grants()
+
+    def analyze_grants(
+        self,
+        *,
+        org_id: str | None = None,
+        trusted_accounts: Iterable[str] = (),
+        member_accounts: Iterable[str] = (),
+    ) -> GrantAnalysis:
+        """The key's grants analysed as `grant_analysis` does, for an organization:
+        `org_id`, `trusted_accounts` and `member_accounts` as `cmkguard.analyze_grants` takes
+        them (an audit's organization and trusted accounts; an organisation scan's members).
+
+        A malformed grant raises `cmkguard.PolicyParseError`; a malformed key policy does not
+        (its own analysis reports it): the grants are then analysed without it.
+        """
         from cmkguard.errors import PolicyParseError
         from cmkguard.policy import analyze_grants
 
         grants = [g.to_api() for g in self.grants]
+        context: dict[str, Any] = {
+            "key_account": self.account,
+            "org_id": org_id,
+            "trusted_accounts": trusted_accounts,
+            "member_accounts": member_accounts,
+            "key_spec": self.spec,
+        }
         if self.policy is not None:
             try:
-                return analyze_grants(
-                    grants,
-                    key_account=self.account,
-                    key_policy=self.policy,
-                    key_arn=self.arn,
-                    key_spec=self.spec,
-                )
+                return analyze_grants(grants, key_policy=self.policy, key_arn=self.arn, **context)
             except PolicyParseError:
                 pass  # the policy's own analysis reports it; the grants still count
-        return analyze_grants(grants, key_account=self.account, key_spec=self.spec)
+        return analyze_grants(grants, **context)
 
 
 @attrs.frozen

@@ -69,7 +69,7 @@ def _analyses(
             error = str(exc)
     if key.grants:
         try:
-            grants = _grant_analysis(key, org, trusted, error is None)
+            grants = _grant_analysis(key, org, trusted)
             out += [("grant", f) for f in grants.findings]
             evidence.update({f.grant_id: grants.evidence(f.grant_id) for f in grants.findings})
         except (CmkGuardError, ValueError) as exc:
@@ -77,22 +77,12 @@ def _analyses(
     return out, error
 
 
-def _grant_analysis(key: KmsKey, org: str | None, trusted: Any, policy_ok: bool) -> Any:
+def _grant_analysis(key: KmsKey, org: str | None, trusted: Any) -> Any:
     """The key's grants, with its key policy's Denies when the policy parses (a Deny there
     overrides a grant) and the audit's organization and trusted accounts."""
-    import cmkguard.policy as policy_mod
-
     if org is None and not trusted:
         return key.grant_analysis  # cached on the key
-    return policy_mod.analyze_grants(
-        [g.to_api() for g in key.grants],
-        key_account=key.account,
-        org_id=org,
-        trusted_accounts=trusted,
-        key_policy=key.policy if policy_ok else None,
-        key_arn=key.arn,
-        key_spec=key.spec,
-    )
+    return key.analyze_grants(org_id=org, trusted_accounts=trusted)
 
 
 def check_policies(ctx: AuditContext) -> Iterator[Finding]:
