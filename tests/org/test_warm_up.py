@@ -4,6 +4,7 @@ once, in the coordinator, not by every account thread of a fresh process at once
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 import pytest
 
@@ -19,7 +20,11 @@ REGIONS = ("eu-west-1",)
 def test_warm_up_loads_every_model_an_account_scan_reads() -> None:
     aws_scan.warm_up()
     cached = set(shared_loader()._cache)  # botocore's instance cache of the shared loader
-    for service in aws_scan._WARM_SERVICES:
+    services = aws_scan._services(None)
+    # The registry's services (its resource types and their linked reads) and the key reads'.
+    assert {"kms", "rds", "secretsmanager", "sts", "resourcegroupstaggingapi"} <= set(services)
+    assert aws_scan._services(["rds"]) == ("kms", "resourcegroupstaggingapi", "sts", "rds")
+    for service in services:
         for type_name in aws_scan._WARM_TYPES:
             assert any(
                 key[0] == "load_service_model" and key[1:3] == (service, type_name)
@@ -33,9 +38,9 @@ def test_threads_start_after_the_warm_up(
     events: list[str] = []
     real_warm, real_run = aws_scan.warm_up, org_scanner.run_account_scan
 
-    def warm() -> None:
+    def warm(resource_types: Iterable[str] | None = None) -> None:
         events.append(f"warm {threading.current_thread().name}")
-        real_warm()
+        real_warm(resource_types)
 
     def run(unit: aws_scan.AccountScan) -> cmkguard.AccountResult:
         events.append("account")

@@ -15,16 +15,19 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import attrs
 
-from cmkguard.aws.access import AccessSpec, AwsAccess, process_clients
+from cmkguard.aws.access import AccessSpec, AwsAccess, process_clients, shared_loader
 from cmkguard.aws.errormap import CALL_ERRORS, failure
 from cmkguard.aws.ratelimit import RateLimiter, RateLimits
+from cmkguard.aws.regions import known_regions
 from cmkguard.errors import CmkGuardError
 from cmkguard.inventory import Inventory, ScanError, scan
 from cmkguard.org.model import AccountResult, AccountTarget
+from cmkguard.resources import resolve_resource_types
 
 __all__ = ["SESSION_NAME", "AccountScan", "run_account_scan", "unit_pool", "warm_up"]
 
@@ -54,14 +57,25 @@ class AccountScan:
         return f"account {self.target.account} (attempt {self.attempt})"
 
 
-# The botocore data an account scan reads: each service's model and paginators, and the
-# endpoint rules every client needs.
-_WARM_SERVICES = ("kms", "rds", "secretsmanager", "resourcegroupstaggingapi", "sts")
+# The botocore data an account scan reads besides its resource types' services: the key reads,
+# the tag listing, the role and identity calls; for each service its model, its paginators and
+# the endpoint rules every client needs.
+_WARM_SERVICES = ("kms", "resourcegroupstaggingapi", "sts")
 _WARM_TYPES = ("service-2", "paginators-1", "endpoint-rule-set-1")
 
 
-def warm_up() -> None:
-    """Load, once and in the calling thread, the botocore data every account scan reads.
+def _services(resource_types: Iterable[str] | None) -> tuple[str, ...]:
+    """The services an account scan of `resource_types` calls (all registered for `None`)."""
+    services = dict.fromkeys(_WARM_SERVICES)
+    for t in resolve_resource_types(None if resource_types is None else list(resource_types)):
+        services[t.service] = None
+        services.update(dict.fromkeys(source.service for source in t.linked))
+    return tuple(services)
+
+
+def warm_up(resource_types: Iterable[str] | None = None) -> None:
+    """Load, once and in the calling thread, the botocore data an account scan of
+    `resource_types` reads (every registered type's for `None`).
 
     The shared loader's caches have no lock: when dozens of threads of a fresh process start
     their first accounts together, each lists botocore's data directory and parses the same
@@ -69,13 +83,10 @@ def warm_up() -> None:
     scan). Loading it once before the fan-out leaves them a warm cache. The region table is
     read here for the same reason.
     """
-    from cmkguard.aws.access import shared_loader
-    from cmkguard.aws.regions import known_regions
-
     loader = shared_loader()
     for type_name in _WARM_TYPES:
         loader.list_available_services(type_name)
-    for service in _WARM_SERVICES:
+    for service in _services(resource_types):
         for type_name in _WARM_TYPES:
             loader.load_service_model(service, type_name)
     known_regions()
@@ -138,7 +149,7 @@ def run_account_scan(unit: AccountScan) -> AccountResult:
     """Scan one account (in this thread or process) and return its result; never raises for
     AWS failures: an account that cannot be entered is an `AccountResult` with
     `reached=False` and a `ScanError` naming the account and why."""
-    warm_up()  # a no-op once done: a process-pool worker's first account warms its process
+    warm_up(unit.resource_types)  # a no-op once done: a process-pool worker's first account
     # The member roles' requests go through this process's shared clients (one per service
     # and region, not ten per account), each signed as its own account.
     with AwsAccess.from_spec(unit.base, shared=process_clients()) as base:

@@ -143,6 +143,8 @@ def scan_organization(
     units = iter(
         AccountScan(t, base, region_list, types, limits, threads, attempt) for t in targets
     )
+    if executor is None:
+        warm_up(types)  # before the threads start (process pools and Dask workers warm up)
     return _stream(units, len(targets), executor, in_flight, progress)
 
 
@@ -154,8 +156,6 @@ def _stream(
     progress: Callable[[OrgScanEvent], None] | None,
 ) -> Iterator[AccountResult]:
     own = executor is None
-    if own:
-        warm_up()  # before the threads start (process pools and Dask workers warm themselves)
     pool = executor or cf.ThreadPoolExecutor(in_flight, thread_name_prefix="cmkguard-org")
     pending: dict[cf.Future[AccountResult], AccountScan] = {}
     done = 0
