@@ -10,7 +10,7 @@ become `ScanError` records in the result.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -49,7 +49,21 @@ class ResourceUnit:
 
 
 @attrs.frozen
-class KeyListUnit:
+class _RegionUnit:
+    """A listing of one account and region; `_LISTS` names what it lists (for messages)."""
+
+    _LISTS: ClassVar[str]
+
+    access: AwsAccess
+    account: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}/{self._LISTS}"
+
+
+@attrs.frozen
+class KeyListUnit(_RegionUnit):
     """List the KMS keys of one account and region (`ListKeys`).
 
     The region's aliases (`AliasListUnit`) are listed at the same time, and its key tags
@@ -57,38 +71,23 @@ class KeyListUnit:
     overlapping the keys' describes, not one after another.
     """
 
-    access: AwsAccess
-    account: str
-    region: str
-
-    def __str__(self) -> str:
-        return f"{self.account}/{self.region}/kms:keys"
+    _LISTS = "kms:keys"
 
 
 @attrs.frozen
-class AliasListUnit:
+class AliasListUnit(_RegionUnit):
     """List the KMS aliases of one account and region (`ListAliases`)."""
 
-    access: AwsAccess
-    account: str
-    region: str
-
-    def __str__(self) -> str:
-        return f"{self.account}/{self.region}/kms:aliases"
+    _LISTS = "kms:aliases"
 
 
 @attrs.frozen
-class KeyTagsUnit:
+class KeyTagsUnit(_RegionUnit):
     """List the tags of every KMS key of one account and region in one `tag:GetResources`
     (`UnitResult.key_tags`; `None` when it was refused: each key's tags are then read with
     `kms:ListResourceTags`)."""
 
-    access: AwsAccess
-    account: str
-    region: str
-
-    def __str__(self) -> str:
-        return f"{self.account}/{self.region}/kms:tags"
+    _LISTS = "kms:tags"
 
 
 @attrs.frozen
