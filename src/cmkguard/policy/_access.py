@@ -117,8 +117,8 @@ def evaluate_grant(
         strict = grant()
     finally:
         ev.no_exemptions = False
-    if strict.verdict is not None:
-        return [strict]
+    if strict.verdict == "public":
+        return [strict]  # nobody an exemption lets through reaches more than the public
     exempt: dict[str, PrincipalTest] = {}
     for d in denies:
         if d.statement.not_principal:
@@ -131,7 +131,21 @@ def evaluate_grant(
         for r in [_named(ev, allow, t, t.principal, denies, actions, action)]
         if r.verdict is not None
     ]
-    return narrowed or [strict]
+    if strict.verdict is None:
+        return narrowed or [strict]
+    # Requests get through without any exemption (a Deny whose condition spares services,
+    # say), so the grant stays `"*"`; the exempt principals still reach their accounts.
+    return [_joined(strict, narrowed)]
+
+
+def _joined(strict: GrantResult, narrowed: Sequence[GrantResult]) -> GrantResult:
+    """`strict` with what the exempt principals of `narrowed` reach added to it."""
+    if not narrowed:
+        return strict
+    verdict = worst([cast("str", strict.verdict), *(cast("str", r.verdict) for r in narrowed)])
+    entities = strict.entities.union(*(r.entities for r in narrowed))
+    witnesses = (*strict.witnesses, *(w for r in narrowed for w in r.witnesses))
+    return attrs.evolve(strict, verdict=verdict, entities=entities, witnesses=witnesses)
 
 
 def _within(outer: PrincipalTest | None, inner: PrincipalTest) -> bool:
@@ -452,8 +466,13 @@ def _allow_sources(ev: Evaluator, allow: Compiled) -> tuple[list[str], list[str]
 
 
 def _mentioned(ev: Evaluator, allow: Compiled, denies: Sequence[Compiled]) -> frozenset[str]:
-    """`mentioned_accounts`, from each statement's accounts worked out once per analysis."""
-    out: set[str] = set()
+    """`mentioned_accounts`, from each statement's accounts worked out once per analysis.
+
+    The key's account always counts as mentioned: `aws:ResourceAccount` and
+    `${aws:ResourceAccount}` name it without writing its digits, so its namesake in another
+    partition is not like the accounts the policy never names (renaming it changes the
+    answer of `StringEquals aws:PrincipalAccount ${aws:ResourceAccount}`)."""
+    out: set[str] = {ev.setting.key_account}
     for c in (allow, *denies):
         memo = ("mentioned", c.index)
         got = ev.scratch.get(memo)

@@ -290,21 +290,24 @@ def _arn_partition(text: str) -> str | None:
 
 
 def in_partition(policy: KeyPolicy, partition: str) -> KeyPolicy:
-    """`policy` with every bare account id read as that account's root in `partition`."""
-    if partition == "aws":
-        return policy  # bare ids are parsed as `aws` roots already
+    """`policy` with every bare account id read as that account's root in `partition`, and
+    each statement's principals that are then equal listed once (a bare id next to its
+    explicit root ARN in the same partition)."""
     statements = []
+    changed = False
     for st in policy.statements:
         if any(p.bare for p in st.principals):
             principals: list[Principal] = []
             for p in st.principals:
-                if p.bare:
+                if p.bare and partition != "aws":  # bare ids are parsed as `aws` roots
                     p = attrs.evolve(p, value=f"arn:{partition}:iam::{p.account}:root")
                 if p not in principals:
                     principals.append(p)
-            st = attrs.evolve(st, principals=tuple(principals))
+            if partition != "aws" or len(principals) < len(st.principals):
+                st = attrs.evolve(st, principals=tuple(principals))
+                changed = True
         statements.append(st)
-    return attrs.evolve(policy, statements=tuple(statements))
+    return attrs.evolve(policy, statements=tuple(statements)) if changed else policy
 
 
 def build(

@@ -314,7 +314,13 @@ class Statement:
         out["Effect"] = self.effect.value
         block: dict[str, Any] = {}
         for ptype in _PRINCIPAL_TYPES:
-            vals = [p.value for p in self.principals if p.principal_type == ptype]
+            # A bare id is rendered as its root ARN (the canonical form), unless the same
+            # root is also written out: then as the id, which may mean another partition's.
+            vals = [
+                p.account if p.bare and p.account and self.principals.count(p) > 1 else p.value
+                for p in self.principals
+                if p.principal_type == ptype
+            ]
             if vals:
                 block[ptype] = vals[0] if len(vals) == 1 else vals
         out["NotPrincipal" if self.not_principal else "Principal"] = block
@@ -539,7 +545,7 @@ def _parse_principals(raw: Any, where: str) -> tuple[Principal, ...]:
     if not block:
         raise PolicyParseError(where, "no principal given")
     out: list[Principal] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, bool]] = set()
     for ptype, values in block.items():
         if ptype == "CanonicalUser":
             raise PolicyParseError(f"{where}.{ptype}", "key policies do not accept CanonicalUser")
@@ -550,8 +556,10 @@ def _parse_principals(raw: Any, where: str) -> tuple[Principal, ...]:
             if not isinstance(p, Principal):
                 loc = f"{where}.{ptype}[{i}]" if isinstance(values, list) else f"{where}.{ptype}"
                 p = _parse_principal_value(ptype, text, loc)
-            if (ptype, p.value) not in seen:  # a bare id and its root ARN are one principal
-                seen.add((ptype, p.value))
+            # A bare id and its `aws` root ARN stay two principals: the bare id means the
+            # root in the key's partition, which may be another (`in_partition` merges them).
+            if (ptype, p.value, p.bare) not in seen:
+                seen.add((ptype, p.value, p.bare))
                 out.append(p)
     # Canonical order (by type, then as written) so that render -> parse gives equal objects.
     if len(block) > 1:
@@ -1013,7 +1021,7 @@ def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
                 remember(_FAST_ONE, (ptype, value), one)
             return one
     out: list[Principal] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, bool]] = set()
     for ptype, values in raw.items():
         texts = (values,) if type(values) is str else values
         if (type(texts) is not list and type(texts) is not tuple) or not texts:
@@ -1022,8 +1030,10 @@ def _fast_principals(raw: Any) -> tuple[Principal, ...] | None:
             p = _fast_principal(ptype, text)
             if p is None:
                 return None
-            if (ptype, p.value) not in seen:  # a bare id and its root ARN are one principal
-                seen.add((ptype, p.value))
+            # A bare id and its `aws` root ARN stay two principals: the bare id means the
+            # root in the key's partition, which may be another (`in_partition` merges them).
+            if (ptype, p.value, p.bare) not in seen:
+                seen.add((ptype, p.value, p.bare))
                 out.append(p)
     if len(raw) > 1:
         out.sort(key=lambda p: _TYPE_ORDER[p.principal_type])
