@@ -138,14 +138,35 @@ def test_the_screen_decides_the_common_shapes() -> None:
         assert screen_public(policy, key, None) is is_public, name
         assert screen_external(policy, key, None, frozenset(), None) == external, name
         assert _agree(policy, key)[0], name
-    # A Deny next to an open Allow, or an open Allow under a condition: left to the engine.
+    # Perimeter Denies, Denies a plain request escapes, conditions it meets: decided too.
     deny = {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"}
-    for stmts in (
-        [public, deny],
-        [{**public, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}],
+    via = {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    outside = {"StringNotEquals": {"kms:CallerAccount": key}}
+    for stmts, is_public in (
+        ([public, deny], False),
+        ([public, {**deny, "Condition": outside}], False),
+        ([public, {**deny, "Condition": via}], True),
+        ([public, {**deny, "Action": "kms:Encrypt"}], True),
+        ([{**public, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}], True),
+        ([{**public, "Condition": outside}], True),
     ):
         policy = parse_key_policy({"Version": "2012-10-17", "Statement": stmts})
-        assert screen_public(policy, key, None) is None
+        assert screen_public(policy, key, None) is is_public, stmts
+        assert _agree(policy, key)[0], stmts
+    # What it cannot tell cheaply (a channel the caller must use, a partial cap): the engine.
+    for stmts in (
+        [{**public, "Condition": via}],
+        [
+            public,
+            {
+                **deny,
+                "Action": "kms:Decrypt",
+                "Condition": {"StringNotEquals": via["StringEquals"]},
+            },
+        ],
+    ):
+        policy = parse_key_policy({"Version": "2012-10-17", "Statement": stmts})
+        assert screen_public(policy, key, None) is None, stmts
     # And an analysis answers from the screen without building the engine (a fresh one: an
     # identical policy analysed earlier in the session would be shared, with what it built).
     clear_memos()
@@ -212,6 +233,39 @@ def _screened_policies(draw: st.DrawFn) -> dict[str, Any]:
         stmts = [{**s, "Effect": "Allow"} for s in stmts]
     version = draw(st.sampled_from(["2012-10-17", "2008-10-17"]))
     return {"Version": version, "Statement": stmts}
+
+
+_OPEN_ACTIONS = ["kms:*", "*", "kms:Decrypt", "kms:Encrypt", "kms:De*", "kms:Future", "s3:Get*"]
+
+
+@st.composite
+def _open_statement(draw: st.DrawFn, effect: str) -> dict[str, Any]:
+    """A statement open to every caller (`"*"`, or a NotPrincipal of named principals) with
+    the conditions the screen's plain-request and perimeter rules read."""
+    out: dict[str, Any] = {"Effect": effect, "Resource": "*"}
+    if draw(st.integers(0, 3)) == 0:
+        out["NotPrincipal"] = {"AWS": draw(st.lists(st.sampled_from(_NAMED), min_size=1))}
+    else:
+        out["Principal"] = "*"
+    out["Action"] = draw(st.lists(st.sampled_from(_OPEN_ACTIONS), min_size=1, max_size=2))
+    if draw(st.booleans()):
+        out["Condition"] = draw(diff.conditions())
+    return out
+
+
+@st.composite
+def _open_policies(draw: st.DrawFn) -> dict[str, Any]:
+    """An open Allow, maybe with conditions, next to 0-2 open Denies (perimeters, caps)."""
+    stmts = [draw(_open_statement("Allow"))]
+    stmts += draw(st.lists(_open_statement("Deny"), max_size=2))
+    version = draw(st.sampled_from(["2012-10-17", "2008-10-17"]))
+    return {"Version": version, "Statement": stmts}
+
+
+@_PROFILE
+@given(_open_policies(), st.sampled_from([None, diff.ORG]))
+def test_screen_agrees_on_open_policies(doc: dict[str, Any], org: str | None) -> None:
+    _agree(parse_key_policy(doc), diff.KEY, org)
 
 
 @_PROFILE
