@@ -217,6 +217,8 @@ def screen_public(policy: KeyPolicy, key_account: str, key_arn: str | None) -> b
             continue
         if walls and _walled_off(st, walls):
             continue  # every kms action it gives is denied to every fresh caller
+        if _grants_kms(st) is False or _misses_key(st, key_account, key_arn):
+            continue  # it gives no kms action on this key: it grants nothing
         if _admits_plain(st, key_account, key_arn, variables) and _survives(
             st, denies, key_account, key_arn, variables
         ):
@@ -294,6 +296,11 @@ def _plain_fails(c: Condition, variables: bool) -> bool:
     if key not in _IDENTITY:
         return False
     return all(_misses_fresh(v, c.base in _GLOBBING, variables) for v in c.values)
+
+
+def _misses_key(st: Statement, key_account: str, key_arn: str | None) -> bool:
+    """Whether `st`'s Resource (or NotResource) can never name this key."""
+    return resources_apply(st.resources, st.not_resource, key_account, key_arn) is _NEVER
 
 
 def _covers_fresh(st: Statement) -> bool:
