@@ -8,8 +8,10 @@ findings, witnesses and ``principals_allowed``, every memo cleared before it, be
 ``--repeat`` CPU times): wildcard-heavy policies with a conditional Deny every third statement
 at 2/4/8/16/32 statements and at the 32 KB size limit; at 32 KB also ANDed negated Deny caps,
 one Allow per account for many accounts, and colon-spanning ``StringLike`` ARN patterns; 12-star
-globs in Action/NotAction/Deny/ArnLike, and many conditions. Each row says whether the analysis
-stayed exact (``PolicyAnalysis.exact``) or reached its work bound.
+globs in Action/NotAction/Deny/ArnLike, and many conditions; then (``slow_families``, not in
+the test suite) many ``NotPrincipal`` Denies, one condition per operator family with as many
+values as fit, and ``IfExists`` negated wildcard caps on many keys. Each row says whether the
+analysis stayed exact (``PolicyAnalysis.exact``) or reached its work bound.
 
 Analyses per CPU second for ``cmkguard.analyze_key_policy`` over every case of the shared public
 corpus and of ``tests/policy/corpus``, given decoded policies, against policyuniverse's
@@ -51,7 +53,11 @@ from cmkguard.policy.analysis import _clear_memos, clear_analysis_memo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the adversarial families are shared with tests/policy
-from tests.policy.adversarial import KEY_ACCOUNT, adversarial_policies  # noqa: E402
+from tests.policy.adversarial import (  # noqa: E402
+    KEY_ACCOUNT,
+    adversarial_policies,
+    slow_families,
+)
 
 CORPORA = (ROOT.parent / "shared" / "policy-corpus-public", ROOT / "tests" / "policy" / "corpus")
 
@@ -96,7 +102,7 @@ def cmkguard_verdict(case: dict[str, Any]) -> str:
 
 def adversarial(repeat: int = 3) -> None:
     """Print one row per adversarial policy: size, best CPU ms of `repeat`, verdict, exactness."""
-    rows = adversarial_policies()
+    rows = adversarial_policies() + slow_families()
     print(f"adversarial policies (full analysis, memos cleared, best of {repeat} CPU times):")
     print(f"  load average at the start: {_loadavg()}")
     worst = 0.0

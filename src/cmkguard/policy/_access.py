@@ -112,12 +112,21 @@ def evaluate_grant(
 
     if not whole or not any(d.statement.not_principal for d in denies):
         return [grant()]
-    ev.no_exemptions = True
-    try:
-        strict = grant()
-    finally:
-        ev.no_exemptions = False
-    if strict.verdict == "public":
+    # Without its exemptions a NotPrincipal Deny without conditions denies every request, so
+    # the strict pass cannot let anybody in: only its reasons are wanted, and only when no
+    # exempt principal gets in either (it is then run below). Skipping it first keeps a Deny
+    # exempting hundreds of roles from spending the work bound on hundreds of accounts.
+    closed = any(d.statement.not_principal and not d.preds for d in denies)
+
+    def strict_grant() -> GrantResult:
+        ev.no_exemptions = True
+        try:
+            return grant()
+        finally:
+            ev.no_exemptions = False
+
+    strict = None if closed else strict_grant()
+    if strict is not None and strict.verdict == "public":
         return [strict]  # nobody an exemption lets through reaches more than the public
     exempt: dict[str, PrincipalTest] = {}
     for d in denies:
@@ -131,11 +140,12 @@ def evaluate_grant(
         for r in [_named(ev, allow, t, t.principal, denies, actions, action)]
         if r.verdict is not None
     ]
-    if strict.verdict is None:
-        return narrowed or [strict]
-    # Requests get through without any exemption (a Deny whose condition spares services,
-    # say), so the grant stays `"*"`; the exempt principals still reach their accounts.
-    return [_joined(strict, narrowed)]
+    if strict is not None and strict.verdict is not None:
+        # Requests get through without any exemption (a Deny whose condition spares
+        # services, say), so the grant stays `"*"`; the exempt principals still reach their
+        # accounts.
+        return [_joined(strict, narrowed)]
+    return narrowed or [strict or strict_grant()]
 
 
 def _joined(strict: GrantResult, narrowed: Sequence[GrantResult]) -> GrantResult:
