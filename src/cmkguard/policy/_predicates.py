@@ -11,6 +11,7 @@ resolved matches anything (a key compared with itself, `${aws:PrincipalAccount}`
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import math
 from collections.abc import Mapping
@@ -200,25 +201,71 @@ def parse_date(text: str) -> float | None:
     return dt.timestamp()
 
 
-def _compare(op: str, value: float, bound: float) -> bool:
-    if op == "Equals":
-        return value == bound
-    if op == "NotEquals":
-        return value == bound  # the negation is applied by the caller (negated operator)
-    if op == "LessThan":
-        return value < bound
-    if op == "LessThanEquals":
-        return value <= bound
-    if op == "GreaterThan":
-        return value > bound
-    return value >= bound
+# A predicate's values are parsed once (remembered per value tuple) and then looked up, not
+# re-parsed for every candidate: a 32 KB condition holds ~2,000 values and the search asks
+# hundreds of candidates, which made a long IP or number list take seconds.
+@MEMOS.cached(4096)
+def _ip_ranges(cidrs: tuple[str, ...]) -> dict[int, tuple[list[int], list[int]]]:
+    """Per IP version, the merged ranges of `cidrs` as (sorted starts, ends), for bisection."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for text in cidrs:
+        try:
+            net = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            continue
+        spans.setdefault(net.version, []).append(
+            (int(net.network_address), int(net.broadcast_address))
+        )
+    out: dict[int, tuple[list[int], list[int]]] = {}
+    for version, ranges in spans.items():
+        starts: list[int] = []
+        ends: list[int] = []
+        for first, last in sorted(ranges):
+            if ends and first <= ends[-1] + 1:
+                ends[-1] = max(ends[-1], last)
+            else:
+                starts.append(first)
+                ends.append(last)
+        out[version] = (starts, ends)
+    return out
 
 
-def _ip_in(value: str, cidr: str) -> bool:
+def _ip_in_any(value: str, cidrs: tuple[str, ...]) -> bool:
     try:
-        return ipaddress.ip_address(value) in ipaddress.ip_network(cidr, strict=False)
+        address = ipaddress.ip_address(value)
     except ValueError:
         return False
+    ranges = _ip_ranges(cidrs).get(address.version)
+    if ranges is None:
+        return False
+    starts, ends = ranges
+    at = bisect.bisect_right(starts, int(address)) - 1
+    return at >= 0 and int(address) <= ends[at]
+
+
+@MEMOS.cached(4096)
+def _bounds(values: tuple[str, ...], dates: bool) -> tuple[frozenset[float], float, float] | None:
+    """The parsed values of a number/date predicate: (all, smallest, largest), or `None` when
+    none parses."""
+    parse = parse_date if dates else parse_number
+    parsed = [b for b in map(parse, values) if b is not None]
+    if not parsed:
+        return None
+    return frozenset(parsed), min(parsed), max(parsed)
+
+
+def _compares(op: str, value: float, bounds: tuple[frozenset[float], float, float]) -> bool:
+    """Whether `value` compares `op` to at least one bound (the extremes decide the orders)."""
+    every, smallest, largest = bounds
+    if op in ("Equals", "NotEquals"):  # NotEquals: the caller applies the negation
+        return value in every
+    if op == "LessThan":
+        return value < largest
+    if op == "LessThanEquals":
+        return value <= largest
+    if op == "GreaterThan":
+        return value > smallest
+    return value >= smallest
 
 
 def element_matches(pred: Pred, value: str, env: Env) -> bool:
@@ -227,17 +274,16 @@ def element_matches(pred: Pred, value: str, env: Env) -> bool:
     if family == "string":
         return any(p.match(value) for p in patterns_of(pred, env))
     if family == "ip":
-        return any(_ip_in(value, v) for v in pred.values)
-    parse = parse_number if family == "number" else parse_date
-    got = parse(value)
+        return _ip_in_any(value, pred.values)
+    dates = family != "number"
+    got = (parse_date if dates else parse_number)(value)
     if got is None:
         return False
+    bounds = _bounds(pred.values, dates)
+    if bounds is None:
+        return False
     op = next(o for o in _COMPARE if pred.base.endswith(o))
-    for v in pred.values:
-        bound = parse(v)
-        if bound is not None and _compare(op, got, bound):
-            return True
-    return False
+    return _compares(op, got, bounds)
 
 
 def holds(pred: Pred, value: str | tuple[str, ...] | None, env: Env) -> bool:
