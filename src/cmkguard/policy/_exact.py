@@ -15,6 +15,7 @@ reason.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
@@ -29,7 +30,14 @@ from cmkguard.policy._context import (
     solve_var,
     spec_for,
 )
-from cmkguard.policy._glob import ALL_ACTIONS, CANONICAL_ACTION, expand_action, glob_match
+from cmkguard.policy._glob import (
+    ALL_ACTIONS,
+    CANONICAL_ACTION,
+    compile_pattern,
+    expand_action,
+    glob_match,
+    tokens_of,
+)
 from cmkguard.policy._predicates import Pred, condition_pred, holds
 from cmkguard.policy._resources import Applies, resource_applies
 from cmkguard.policy._solver import CURRENT_METER, Meter
@@ -986,11 +994,17 @@ def _model_actions(st: Statement) -> frozenset[str]:
 
 def _unknown_actions(compiled: Sequence[Compiled]) -> list[str]:
     """Stand-ins for kms actions outside the model (newer APIs), one per way the policy's
-    action patterns can treat them."""
+    action patterns can treat them: per pattern, and per pair of wildcard patterns one that
+    matches both (an Allow's `kms:GenerateDataKey*` and a Deny's `NotAction kms:*crypt` let
+    a future `kms:GenerateDataKey...crypt` through, which no stand-in of one pattern is)."""
     out = ["kms:cmkguardfutureaction"]
+    wild: set[str] = set()
     for c in compiled:
         for pattern in c.statement.actions:
             low = pattern.lower()
+            wildcard = "*" in low or "?" in low
+            if wildcard and low not in ("*", "kms:*") and low.startswith(("kms:", "*", "?")):
+                wild.add(low)
             if not low.startswith("kms:") or ("*" not in low and "?" not in low):
                 if low.startswith("kms:") and low not in ALL_ACTIONS and low not in out:
                     out.append(low)  # a literal action the model does not know
@@ -999,7 +1013,68 @@ def _unknown_actions(compiled: Sequence[Compiled]) -> list[str]:
                 text = low.replace("*", fill).replace("?", "q")
                 if text not in ALL_ACTIONS and text not in out and glob_match(low, text):
                     out.append(text)
-    return out[:16]
+    out = out[:16]
+    if len(wild) <= _PAIRED_PATTERNS:
+        ordered = sorted(wild)
+        # A pair's stand-in is needed only when no stand-in matches the same patterns.
+        seen = {tuple(glob_match(w, a) for w in ordered) for a in out}
+        budget = [_PAIR_STEPS]
+        for pair in itertools.combinations(ordered, 2):
+            got = _common_action(pair, budget)
+            if got is None or got in out:
+                continue
+            sig = tuple(glob_match(w, got) for w in ordered)
+            if sig not in seen:
+                seen.add(sig)
+                out.append(got)
+    return out
+
+
+_PAIRED_PATTERNS = 16
+"""Up to this many distinct wildcard action patterns, every pair gets a common stand-in
+(120 small searches at most); a policy with more keeps the per-pattern stand-ins only
+(docs/policy.md, "Limits")."""
+_PAIR_STEPS = 5_000
+"""Automaton steps all the pair searches of one policy may take (a few ms at most)."""
+
+
+def _guesses(patterns: Sequence[str]) -> Iterator[str]:
+    """Candidate common matches of two action patterns: one with a star (its last, then its
+    first) replaced by the other's text after `kms:` (its wildcards made `z`)."""
+    for x, y in (patterns, patterns[::-1]):
+        rest = y[4:] if y.startswith("kms:") else y
+        fill = rest.replace("*", "z").replace("?", "z")
+        for at in (x.rfind("*"), x.find("*")):
+            if at >= 0:
+                text = x[:at] + fill + x[at + 1 :]
+                yield text.replace("*", "").replace("?", "z")
+
+
+def _common_action(patterns: Sequence[str], budget: list[int]) -> str | None:
+    """The shortest `kms:` action outside the model that matches every one of `patterns`
+    (lower case), or `None`: breadth first over the product of their automata (and of
+    `kms:*` and `*z*`, so that it is a kms action no model action equals), each step a few
+    integer operations (no backtracking), charged to `budget`."""
+    for guess in _guesses(patterns):
+        if guess not in ALL_ACTIONS and all(glob_match(t, guess) for t in patterns):
+            return guess  # the usual shapes (prefix*, *suffix, *infix*): no search needed
+    texts = (*patterns, "kms:*", "*z*")
+    pats = [compile_pattern(tokens_of(t), ignore_case=True) for t in texts]
+    alphabet = sorted({c for t in texts for c in t if c not in "*?"})
+    start = tuple(p.start() for p in pats)
+    seen = {start}
+    queue: deque[tuple[tuple[int, ...], str]] = deque([(start, "")])
+    while queue and budget[0] > 0:
+        masks, text = queue.popleft()
+        budget[0] -= len(alphabet)
+        if all(p.accepts(m) for p, m in zip(pats, masks, strict=True)) and text not in ALL_ACTIONS:
+            return text
+        for ch in alphabet:
+            nxt = tuple(p.step(m, ch) for p, m in zip(pats, masks, strict=True))
+            if all(nxt) and nxt not in seen:
+                seen.add(nxt)
+                queue.append((nxt, text + ch))
+    return None
 
 
 def entity_of_account(partition: str, account: str, setting: Setting) -> str:
