@@ -239,15 +239,8 @@ def screen_public(policy: KeyPolicy, key_account: str, key_arn: str | None) -> b
 def _plain_holds(c: Condition, variables: bool) -> bool:
     """Whether `c` is certainly true for the plain request (False: false or not known here)."""
     key, base = c.key_lower, c.base
-    if base == "Null":  # true when the key is absent, "false" when present
-        if c.qualifier is not None or len(c.values) != 1:
-            return False
-        return (key in _OPTIONAL and c.values[0] == "true") or (
-            key in _ALWAYS_PRESENT and c.values[0] == "false"
-        )
-    if base == "Bool":
-        want = {"aws:securetransport": "true", "aws:principalisawsservice": "false"}.get(key)
-        return c.qualifier is None and c.values == (want,)
+    if base in ("Null", "Bool"):
+        return _plain_truth(c) is True
     if key in _OPTIONAL:
         # Absent: `ForAllValues` is true on it, `ForAnyValue` false; without a qualifier a
         # negated operator is true, and a positive one only as `...IfExists`.
@@ -260,6 +253,27 @@ def _plain_holds(c: Condition, variables: bool) -> bool:
         return all(_misses_fresh(v, c.base in _GLOBBING, variables) for v in c.values)
     # `StringLike "*"` matches every value of a key the request carries.
     return base == "StringLike" and "*" in c.values
+
+
+_PLAIN_BOOLS = {"aws:securetransport": True, "aws:principalisawsservice": False}
+"""The plain request's Boolean keys and their values (both always present, so `...IfExists`
+changes nothing on them)."""
+_TRUTH = {"true": True, "false": False}
+
+
+def _plain_truth(c: Condition) -> bool | None:
+    """What a `Null` or `Bool` condition is for the plain request, or `None` when the screen
+    does not know (a set qualifier, several values, another key or value)."""
+    said = _TRUTH.get(c.values[0]) if len(c.values) == 1 else None
+    if said is None or c.qualifier is not None:
+        return None
+    key = c.key_lower
+    if c.base == "Null":  # `"true"`: the key is absent
+        if key in _OPTIONAL:
+            return said
+        return (not said) if key in _ALWAYS_PRESENT else None
+    value = _PLAIN_BOOLS.get(key)
+    return None if value is None else said is value
 
 
 def _misses_fresh(value: str, globbing: bool, variables: bool) -> bool:
@@ -280,15 +294,8 @@ def _misses_fresh(value: str, globbing: bool, variables: bool) -> bool:
 def _plain_fails(c: Condition, variables: bool) -> bool:
     """Whether `c` is certainly false for the plain request."""
     key, base = c.key_lower, c.base
-    if base == "Null":
-        if c.qualifier is not None or len(c.values) != 1:
-            return False
-        return (key in _OPTIONAL and c.values[0] == "false") or (
-            key in _ALWAYS_PRESENT and c.values[0] == "true"
-        )
-    if base == "Bool":
-        want = {"aws:securetransport": "false", "aws:principalisawsservice": "true"}.get(key)
-        return c.qualifier is None and not c.if_exists and c.values == (want,)
+    if base in ("Null", "Bool"):
+        return _plain_truth(c) is False
     if base not in _POSITIVE or c.qualifier == "ForAllValues":
         return False
     if key in _OPTIONAL:
